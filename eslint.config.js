@@ -1,0 +1,107 @@
+// @ts-check
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+/** Node modules that do I/O: pure modules must not import them. */
+const IO_MODULES = [
+  'node:net',
+  'node:tls',
+  'node:http',
+  'node:https',
+  'node:http2',
+  'node:dns',
+  'node:dgram',
+  'node:child_process',
+  'node:worker_threads',
+  'node:cluster',
+  'node:fs',
+  'node:fs/promises',
+  'node:process',
+];
+
+const PURE_MODULES = ['errors', 'config', 'policy', 'catalog', 'clients', 'advisor'];
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      globals: { ...globals.node },
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      eqeqeq: ['error', 'always'],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']",
+          message: 'process.exit belongs to src/cli/main.ts only.',
+        },
+      ],
+    },
+  },
+  {
+    files: [`src/{${PURE_MODULES.join(',')}}/**/*.ts`],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: IO_MODULES.map((name) => ({
+            name,
+            message: 'pure modules take data and return data: no I/O imports.',
+          })),
+          patterns: [
+            {
+              group: ['**/gateway/**', '**/cli/**', '**/observe/**'],
+              message: 'pure modules do not depend on sockets or the CLI.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'pure modules do not touch the process.' },
+        'console',
+      ],
+    },
+  },
+  {
+    files: ['src/policy/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: IO_MODULES.map((name) => ({ name, message: 'the policy engine is pure.' })),
+          patterns: [
+            {
+              group: ['**/config/**', '**/catalog/**', '**/gateway/**', '**/cli/**', '**/observe/**'],
+              message: 'policy depends on errors only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/cli/main.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-floating-promises': 'off',
+      'no-restricted-syntax': 'off',
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_ALLOWLIST } from '../catalog/default-allowlist.js';
+import { AirlockError } from '../errors/index.js';
+import { parseConfig, parseListenAddress, type Config, type ListenAddress } from '../config/index.js';
+import { compilePolicy, parseDstdomain, type DestinationSpec, type Policy } from '../policy/index.js';
+import { parseHostsFile } from '../gateway/index.js';
+
+export interface LoadOptions {
+  readonly configFile?: string | undefined;
+  /** --listen, repeatable: replaces the configured listeners. */
+  readonly listen?: readonly string[] | undefined;
+  /** --allowlist, repeatable: replaces the configured destination rules. */
+  readonly allowlist?: readonly string[] | undefined;
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly listeners: readonly ListenAddress[];
+  readonly policy: Policy;
+  readonly hosts: ReadonlyMap<string, readonly string[]>;
+  readonly warnings: readonly string[];
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : String(code ?? error);
+    throw new AirlockError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${why}`, { cause: error });
+  }
+}
+
+/**
+ * Reads the configuration and every file it names, applies command-line overrides and
+ * compiles the policy. All-or-nothing: any error throws, so a reload keeps the old policy.
+ */
+export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
+  const fileName = options.configFile ?? '<defaults>';
+  const text =
+    options.configFile === undefined ? '' : await readText(options.configFile, 'configuration file');
+  const parsed = parseConfig(text, fileName);
+  if (!parsed.ok) throw new AirlockError('CONFIG_INVALID', parsed.errors.join('\n'));
+  const config = parsed.config;
+
+  let listeners: readonly ListenAddress[] = config.file.listeners;
+  if (options.listen !== undefined && options.listen.length > 0) {
+    listeners = options.listen.map((text) => {
+      const l = parseListenAddress(text);
+      if ('error' in l) throw new AirlockError('USAGE', `--listen: ${l.error}`);
+      return l;
+    });
+  }
+
+  const errors: string[] = [];
+  const destinations: DestinationSpec[] = [];
+  const allowlistFiles =
+    options.allowlist !== undefined && options.allowlist.length > 0
+      ? options.allowlist.map((path) => ({ path, where: '--allowlist' }))
+      : config.allowlistFiles;
+  for (const file of allowlistFiles) {
+    const result = parseDstdomain(await readText(file.path, 'allowlist'), file.path);
+    errors.push(...result.errors);
+    destinations.push(...result.destinations);
+  }
+  const fromCli = options.allowlist !== undefined && options.allowlist.length > 0;
+  if (!fromCli && config.destinations !== undefined) destinations.push(...config.destinations);
+  const useDefault =
+    config.file.policy.defaultAllowlist ??
+    (!fromCli && config.destinations === undefined && config.allowlistFiles.length === 0);
+  if (useDefault) {
+    for (const entry of DEFAULT_ALLOWLIST) {
+      destinations.push({
+        host: entry.host,
+        origin: { source: 'default', where: 'built-in default allowlist' },
+      });
+    }
+  }
+  if (errors.length > 0) throw new AirlockError('CONFIG_INVALID', errors.join('\n'));
+
+  const compiled = compilePolicy({ sources: config.sources, destinations, ports: config.file.policy.ports });
+  if (!compiled.ok) throw new AirlockError('CONFIG_INVALID', compiled.errors.join('\n'));
+
+  const hosts = new Map<string, readonly string[]>();
+  if (config.file.dns.hostsFile !== null) {
+    try {
+      for (const [name, addresses] of parseHostsFile(await readFile(config.file.dns.hostsFile, 'utf8')))
+        hosts.set(name, addresses);
+    } catch {
+      // A missing hosts file is normal in containers; DNS still works.
+    }
+  }
+  for (const [name, addresses] of config.hosts) hosts.set(name, addresses);
+
+  return { config, listeners, policy: compiled.policy, hosts, warnings: compiled.warnings };
+}

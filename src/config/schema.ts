@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { parseCidr, parseHostPattern } from '../policy/index.js';
+import { DEFAULTS } from './defaults.js';
+import { parseDuration } from './duration.js';
+import { parseListenAddress } from './listen-address.js';
+
+const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${String(value)}" is not a duration (e.g. 500ms, 10s, 5m, 1h)`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const port = z.number({ error: 'must be a port number' }).int('must be a whole number').min(1).max(65535);
+const positiveInt = z.number().int('must be a whole number').min(1);
+
+const cidr = z.string().refine((text) => parseCidr(text) !== null, {
+  error: (issue) => `"${String(issue.input)}" is not a CIDR`,
+});
+
+const listener = z.union([z.string(), z.strictObject({ address: z.string() })]).transform((value, ctx) => {
+  const text = typeof value === 'string' ? value : value.address;
+  const parsed = parseListenAddress(text);
+  if ('error' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+function checkHost(text: string, ctx: z.RefinementCtx): void {
+  const pattern = parseHostPattern(text);
+  if ('error' in pattern) ctx.addIssue({ code: 'custom', message: pattern.error });
+}
+
+const destination = z
+  .union([
+    z.string(),
+    z.strictObject({ host: z.string(), ports: z.array(port).min(1).optional() }),
+    z.strictObject({ cidr: z.string(), ports: z.array(port).min(1).optional() }),
+  ])
+  .superRefine((value, ctx) => {
+    if (typeof value === 'string') return checkHost(value, ctx);
+    if ('host' in value) return checkHost(value.host, ctx);
+    if (parseCidr(value.cidr) === null)
+      ctx.addIssue({ code: 'custom', message: `"${value.cidr}" is not a CIDR` });
+  })
+  .transform((value) => (typeof value === 'string' ? { host: value } : value));
+
+const hostsEntry = z
+  .union([z.string(), z.array(z.string()).min(1)])
+  .transform((value) => (typeof value === 'string' ? [value] : value))
+  .superRefine((addresses, ctx) => {
+    addresses.forEach((address, i) => {
+      const parsed = parseCidr(address);
+      if (parsed === null || address.includes('/')) {
+        ctx.addIssue({ code: 'custom', path: [i], message: `"${address}" is not an IP address` });
+      }
+    });
+  });
+
+export const configSchema = z.strictObject({
+  version: z.literal(1, { error: 'only version 1 is supported' }).default(1),
+  listeners: z
+    .array(listener)
+    .min(1)
+    .prefault([...DEFAULTS.listeners]),
+  policy: z
+    .strictObject({
+      sources: z.array(cidr).default([...DEFAULTS.sources]),
+      destinations: z.array(destination).optional(),
+      allowlistFiles: z.array(z.string().min(1)).optional(),
+      defaultAllowlist: z.boolean().optional(),
+      ports: z
+        .strictObject({
+          connect: z.array(port).default([...DEFAULTS.ports.connect]),
+          http: z.array(port).default([...DEFAULTS.ports.http]),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  hosts: z.record(z.string(), hostsEntry).default({}),
+  dns: z
+    .strictObject({
+      minTtl: duration.default(DEFAULTS.dns.minTtl),
+      maxTtl: duration.default(DEFAULTS.dns.maxTtl),
+      negativeTtl: duration.default(DEFAULTS.dns.negativeTtl),
+      timeout: duration.default(DEFAULTS.dns.timeout),
+      tries: positiveInt.max(10).default(DEFAULTS.dns.tries),
+      prefer: z.enum(['ipv4', 'ipv6']).default(DEFAULTS.dns.prefer),
+      servers: z.array(z.string()).optional(),
+      hostsFile: z.string().nullable().default(DEFAULTS.dns.hostsFile),
+    })
+    .prefault({}),
+  timeouts: z
+    .strictObject({
+      requestHead: duration.default(DEFAULTS.timeouts.requestHead),
+      connect: duration.default(DEFAULTS.timeouts.connect),
+      tunnelIdle: duration.default(DEFAULTS.timeouts.tunnelIdle),
+      upstreamResponse: duration.default(DEFAULTS.timeouts.upstreamResponse),
+      clientKeepAlive: duration.default(DEFAULTS.timeouts.clientKeepAlive),
+      upstreamKeepAlive: duration.default(DEFAULTS.timeouts.upstreamKeepAlive),
+      drain: duration.default(DEFAULTS.timeouts.drain),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxConnections: positiveInt.default(DEFAULTS.limits.maxConnections),
+      maxConnectionsPerClient: positiveInt.default(DEFAULTS.limits.maxConnectionsPerClient),
+      maxRequestHeadBytes: positiveInt.min(1024).max(1_048_576).default(DEFAULTS.limits.maxRequestHeadBytes),
+      upstreamSocketsPerOrigin: positiveInt.default(DEFAULTS.limits.upstreamSocketsPerOrigin),
+      upstreamIdleSocketsPerOrigin: z
+        .number()
+        .int()
+        .min(0)
+        .default(DEFAULTS.limits.upstreamIdleSocketsPerOrigin),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      format: z.enum(['json', 'squid']).default(DEFAULTS.log.format),
+      file: z.string().min(1).nullable().default(DEFAULTS.log.file),
+      level: z.enum(['debug', 'info', 'warn', 'error']).default(DEFAULTS.log.level),
+    })
+    .prefault({}),
+});
+
+/** The configuration file after validation and defaults. */
+export type ConfigFile = z.output<typeof configSchema>;

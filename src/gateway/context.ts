@@ -1,0 +1,34 @@
+import type { AccessRecord } from '../observe/index.js';
+import type { Policy } from '../policy/index.js';
+import type { Session } from './session.js';
+import type { UpstreamConnection } from './upstream-connect.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+export interface GatewayTimeouts {
+  readonly requestHead: number;
+  readonly connect: number;
+  readonly tunnelIdle: number;
+  readonly upstreamResponse: number;
+  readonly clientKeepAlive: number;
+  readonly upstreamKeepAlive: number;
+  readonly drain: number;
+}
+
+export interface GatewayLimits {
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
+  readonly maxRequestHeadBytes: number;
+  readonly upstreamSocketsPerOrigin: number;
+  readonly upstreamIdleSocketsPerOrigin: number;
+}
+
+/** What request handlers need from the gateway; one object, built once. */
+export interface GatewayContext {
+  /** The policy in force; replaced by reference on reload. */
+  readonly policy: () => Policy;
+  readonly timeouts: GatewayTimeouts;
+  readonly sessions: Set<Session>;
+  readonly pool: UpstreamPool;
+  readonly connectUpstream: (host: string, port: number, signal?: AbortSignal) => Promise<UpstreamConnection>;
+  readonly log: (record: AccessRecord) => void;
+}

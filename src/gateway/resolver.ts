@@ -1,0 +1,159 @@
+import { promises as dnsPromises } from 'node:dns';
+import { isIP } from 'node:net';
+import { AirlockError } from '../errors/index.js';
+
+export interface ResolvedAddress {
+  readonly address: string;
+  readonly family: 4 | 6;
+}
+
+export interface ResolverOptions {
+  /** Static answers (config `hosts`, then the hosts file): name → addresses. Take precedence over DNS. */
+  readonly hosts: ReadonlyMap<string, readonly string[]>;
+  readonly servers?: readonly string[] | undefined;
+  readonly timeoutMs: number;
+  readonly tries: number;
+  readonly minTtlMs: number;
+  readonly maxTtlMs: number;
+  readonly negativeTtlMs: number;
+  readonly prefer: 'ipv4' | 'ipv6';
+  readonly now?: () => number;
+}
+
+interface CacheEntry {
+  readonly addresses: readonly ResolvedAddress[];
+  readonly expires: number;
+  /** Set for a cached failure. */
+  readonly error: AirlockError | null;
+}
+
+type FamilyResult = { addresses: ResolvedAddress[]; ttlMs: number } | { error: NodeJS.ErrnoException };
+
+/**
+ * Name resolution for upstream connections: static overrides first, then DNS through c-ares
+ * (never the getaddrinfo thread pool), A and AAAA in parallel, cached for their TTL (clamped),
+ * failures cached briefly, concurrent lookups of one name shared.
+ */
+export class Resolver {
+  private readonly dns: dnsPromises.Resolver;
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly inflight = new Map<string, Promise<readonly ResolvedAddress[]>>();
+  private readonly staticHosts = new Map<string, readonly ResolvedAddress[]>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: ResolverOptions) {
+    this.dns = new dnsPromises.Resolver({ timeout: options.timeoutMs, tries: options.tries });
+    if (options.servers && options.servers.length > 0) this.dns.setServers([...options.servers]);
+    this.now = options.now ?? Date.now;
+    for (const [name, addresses] of options.hosts) {
+      this.staticHosts.set(
+        name,
+        addresses.map((address) => ({ address, family: isIP(address) === 6 ? 6 : 4 })),
+      );
+    }
+  }
+
+  /** Number of cached names (for metrics and tests). */
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
+  /** Addresses for `name` (normalised), in the order they should be tried. Throws AirlockError FAIL_DNS / FAIL_DNS_TIMEOUT. */
+  async resolve(name: string): Promise<readonly ResolvedAddress[]> {
+    const fixed = this.staticHosts.get(name);
+    if (fixed !== undefined) return fixed;
+    const cached = this.cache.get(name);
+    if (cached !== undefined) {
+      if (cached.expires > this.now()) {
+        if (cached.error !== null) throw cached.error;
+        return cached.addresses;
+      }
+      this.cache.delete(name);
+    }
+    let pending = this.inflight.get(name);
+    if (pending === undefined) {
+      pending = this.lookup(name).finally(() => this.inflight.delete(name));
+      this.inflight.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async lookup(name: string): Promise<readonly ResolvedAddress[]> {
+    const [v4, v6] = await Promise.all([this.query(name, 4), this.query(name, 6)]);
+    const a = 'addresses' in v4 ? v4.addresses : [];
+    const aaaa = 'addresses' in v6 ? v6.addresses : [];
+    const now = this.now();
+    if (a.length === 0 && aaaa.length === 0) {
+      const codes = [v4, v6].map((r) => ('error' in r ? r.error.code : 'ENODATA'));
+      const timedOut = codes.includes('ETIMEOUT');
+      const error = timedOut
+        ? new AirlockError('FAIL_DNS_TIMEOUT', `DNS lookup of ${name} timed out`)
+        : new AirlockError('FAIL_DNS', `${name} did not resolve (${codes.join('/')})`);
+      if (!timedOut)
+        this.cache.set(name, { addresses: [], expires: now + this.options.negativeTtlMs, error });
+      throw error;
+    }
+    const ttls = [v4, v6].filter(
+      (r): r is { addresses: ResolvedAddress[]; ttlMs: number } => 'addresses' in r && r.addresses.length > 0,
+    );
+    const ttl = Math.min(...ttls.map((r) => r.ttlMs));
+    const addresses = interleave(
+      this.options.prefer === 'ipv4' ? a : aaaa,
+      this.options.prefer === 'ipv4' ? aaaa : a,
+    );
+    this.cache.set(name, { addresses, expires: now + ttl, error: null });
+    return addresses;
+  }
+
+  private async query(name: string, family: 4 | 6): Promise<FamilyResult> {
+    try {
+      const records =
+        family === 4
+          ? await this.dns.resolve4(name, { ttl: true })
+          : await this.dns.resolve6(name, { ttl: true });
+      const minTtl = records.reduce((m, r) => Math.min(m, r.ttl * 1000), Number.POSITIVE_INFINITY);
+      const ttlMs = Math.min(
+        this.options.maxTtlMs,
+        Math.max(this.options.minTtlMs, Number.isFinite(minTtl) ? minTtl : 0),
+      );
+      return { addresses: records.map((r) => ({ address: r.address, family })), ttlMs };
+    } catch (error) {
+      return { error: error as NodeJS.ErrnoException };
+    }
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+}
+
+/** Preferred family first, alternating, so one dead family costs one attempt, not all. */
+function interleave(
+  first: readonly ResolvedAddress[],
+  second: readonly ResolvedAddress[],
+): ResolvedAddress[] {
+  const out: ResolvedAddress[] = [];
+  for (let i = 0; i < Math.max(first.length, second.length); i++) {
+    if (i < first.length) out.push(first[i]!);
+    if (i < second.length) out.push(second[i]!);
+  }
+  return out;
+}
+
+/** Parses /etc/hosts text into name → addresses (first address wins per family order as written). */
+export function parseHostsFile(text: string): Map<string, string[]> {
+  const hosts = new Map<string, string[]>();
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (line === '') continue;
+    const [address, ...names] = line.split(/\s+/);
+    if (address === undefined || isIP(address.replace(/%.*$/, '')) === 0 || address.includes('%')) continue;
+    for (const name of names) {
+      const key = name.toLowerCase().replace(/\.$/, '');
+      const list = hosts.get(key);
+      if (list === undefined) hosts.set(key, [address]);
+      else if (!list.includes(address)) list.push(address);
+    }
+  }
+  return hosts;
+}

@@ -1,0 +1,75 @@
+import pino, { type Logger } from 'pino';
+import { toJsonFields, toSquidLine, type AccessRecord } from './access-record.js';
+
+export type AccessLogFormat = 'json' | 'squid';
+
+export interface AccessLogSink {
+  write(record: AccessRecord): void;
+  /** Reopens the file (after logrotate moved it). A no-op on stdout. */
+  reopen(): void;
+  flush(): Promise<void>;
+}
+
+type Destination = ReturnType<typeof pino.destination>;
+
+/**
+ * The access log: one line per finished request or tunnel, JSON (pino) or Squid native.
+ * Writes are asynchronous and buffered; a file destination is reopened on demand.
+ */
+export class AccessLog implements AccessLogSink {
+  private readonly dest: Destination;
+  private readonly logger: Logger | null;
+  private readonly isFile: boolean;
+
+  constructor(options: { format: AccessLogFormat; file: string | null }) {
+    this.isFile = options.file !== null;
+    this.dest = pino.destination({ dest: options.file ?? 1, sync: false, mkdir: this.isFile, minLength: 0 });
+    this.logger =
+      options.format === 'json'
+        ? pino(
+            {
+              base: null,
+              messageKey: 'msg',
+              timestamp: pino.stdTimeFunctions.isoTime,
+              formatters: { level: (label) => ({ level: label }) },
+            },
+            this.dest,
+          )
+        : null;
+  }
+
+  write(record: AccessRecord): void {
+    if (this.logger !== null) this.logger.info(toJsonFields(record), 'access');
+    else this.dest.write(`${toSquidLine(record)}\n`);
+  }
+
+  reopen(): void {
+    if (this.isFile) this.dest.reopen();
+  }
+
+  flush(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.dest.flush((err) => {
+          void err;
+          resolve();
+        });
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
+
+/** Operational messages (startup, warnings, errors) as JSON lines on stderr. */
+export function createOpsLogger(level: 'debug' | 'info' | 'warn' | 'error'): Logger {
+  return pino(
+    {
+      level,
+      base: null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    pino.destination({ dest: 2, sync: true }),
+  );
+}

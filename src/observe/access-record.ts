@@ -1,0 +1,104 @@
+import type { ReasonCode } from '../errors/index.js';
+
+/** One finished request or tunnel: what the access log writes, in every format. */
+export interface AccessRecord {
+  /** When the request head was received (ms since epoch). */
+  readonly start: number;
+  /** Duration until both sides closed (ms). */
+  readonly durationMs: number;
+  readonly client: string;
+  readonly clientPort: number;
+  /** CONNECT, GET, ...; "-" when the request line could not be read. */
+  readonly method: string;
+  /** Normalised destination host ("-" when unknown). */
+  readonly host: string;
+  readonly port: number;
+  /** Path and query for forwarded HTTP requests; null for tunnels. */
+  readonly path: string | null;
+  readonly decision: 'allow' | 'deny' | 'error';
+  /** The policy decision's reason, or the failure's. */
+  readonly reason: ReasonCode;
+  /** How a tunnel or exchange ended (CLOSED, IDLE_TIMEOUT, ...), null when it never started. */
+  readonly end: ReasonCode | null;
+  /** The matched rule as written, and where it was written. */
+  readonly rule: string | null;
+  readonly ruleOrigin: string | null;
+  /** "address:port" actually connected to, null when no upstream was contacted. */
+  readonly upstream: string | null;
+  /** Status sent to the client (200 for an established tunnel); 0 when none was sent. */
+  readonly status: number;
+  /** Bytes received from the client / sent to the client, after the request head. */
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+}
+
+/** Field names of the JSON access log: the fixed vocabulary for log pipelines. */
+export const LOG_FIELDS = {
+  client: 'client',
+  clientPort: 'client_port',
+  method: 'method',
+  host: 'host',
+  port: 'port',
+  path: 'path',
+  decision: 'decision',
+  reason: 'reason',
+  end: 'end',
+  rule: 'rule',
+  ruleOrigin: 'rule_origin',
+  upstream: 'upstream',
+  status: 'status',
+  bytesFromClient: 'bytes_from_client',
+  bytesToClient: 'bytes_to_client',
+  durationMs: 'duration_ms',
+} as const;
+
+export function toJsonFields(r: AccessRecord): Record<string, unknown> {
+  return {
+    start: new Date(r.start).toISOString(),
+    [LOG_FIELDS.client]: r.client,
+    [LOG_FIELDS.clientPort]: r.clientPort,
+    [LOG_FIELDS.method]: r.method,
+    [LOG_FIELDS.host]: r.host,
+    [LOG_FIELDS.port]: r.port,
+    [LOG_FIELDS.path]: r.path,
+    [LOG_FIELDS.decision]: r.decision,
+    [LOG_FIELDS.reason]: r.reason,
+    [LOG_FIELDS.end]: r.end,
+    [LOG_FIELDS.rule]: r.rule,
+    [LOG_FIELDS.ruleOrigin]: r.ruleOrigin,
+    [LOG_FIELDS.upstream]: r.upstream,
+    [LOG_FIELDS.status]: r.status,
+    [LOG_FIELDS.bytesFromClient]: r.bytesFromClient,
+    [LOG_FIELDS.bytesToClient]: r.bytesToClient,
+    [LOG_FIELDS.durationMs]: r.durationMs,
+  };
+}
+
+function squidAction(r: AccessRecord): string {
+  if (r.decision === 'deny') return 'TCP_DENIED';
+  if (r.method === 'CONNECT') return r.decision === 'allow' ? 'TCP_TUNNEL' : 'TCP_TUNNEL_ABORTED';
+  return r.decision === 'allow' ? 'TCP_MISS' : 'TCP_MISS_ABORTED';
+}
+
+function squidUrl(r: AccessRecord): string {
+  if (r.host === '-') return 'error:invalid-request';
+  const host = r.host.includes(':') ? `[${r.host}]` : r.host;
+  if (r.method === 'CONNECT') return `${host}:${r.port}`;
+  return `http://${host}${r.port === 80 ? '' : `:${r.port}`}${r.path ?? '/'}`;
+}
+
+/**
+ * Squid's "native" access.log line, so existing parsers keep working:
+ * `time.ms elapsed client action/status bytes method URL user hierarchy/peer type`.
+ * The byte count is what was sent to the client, as Squid counts it.
+ */
+export function toSquidLine(r: AccessRecord): string {
+  const end = r.start + r.durationMs;
+  const time = `${Math.floor(end / 1000)}.${String(end % 1000).padStart(3, '0')}`;
+  const elapsed = String(r.durationMs).padStart(6, ' ');
+  const hierarchy =
+    r.upstream === null
+      ? 'HIER_NONE/-'
+      : `HIER_DIRECT/${r.upstream.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')}`;
+  return `${time} ${elapsed} ${r.client} ${squidAction(r)}/${String(r.status).padStart(3, '0')} ${r.bytesToClient} ${r.method} ${squidUrl(r)} - ${hierarchy} -`;
+}

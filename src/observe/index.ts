@@ -1,0 +1,2 @@
+export { LOG_FIELDS, toJsonFields, toSquidLine, type AccessRecord } from './access-record.js';
+export { AccessLog, createOpsLogger, type AccessLogSink, type AccessLogFormat } from './access-log.js';

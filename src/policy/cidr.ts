@@ -1,0 +1,128 @@
+import ipaddr from 'ipaddr.js';
+
+/** One network, kept as numbers so matching is arithmetic, not string work. */
+export interface Cidr {
+  readonly family: 4 | 6;
+  /** IPv4: one 32-bit word; IPv6: four. */
+  readonly words: readonly number[];
+  readonly prefix: number;
+  /** Canonical text, e.g. "10.0.0.0/8". */
+  readonly text: string;
+}
+
+export type ParsedAddress = { readonly family: 4 | 6; readonly words: readonly number[] };
+
+function toWords(addr: ipaddr.IPv4 | ipaddr.IPv6): number[] {
+  if (addr.kind() === 'ipv4') {
+    const b = (addr as ipaddr.IPv4).octets;
+    return [((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0];
+  }
+  const p = (addr as ipaddr.IPv6).parts;
+  return [
+    ((p[0]! << 16) | p[1]!) >>> 0,
+    ((p[2]! << 16) | p[3]!) >>> 0,
+    ((p[4]! << 16) | p[5]!) >>> 0,
+    ((p[6]! << 16) | p[7]!) >>> 0,
+  ];
+}
+
+function maskWord(word: number, bits: number): number {
+  if (bits >= 32) return word >>> 0;
+  if (bits <= 0) return 0;
+  return (word & (0xffffffff << (32 - bits))) >>> 0;
+}
+
+/** Parses "10.0.0.0/8", "fc00::/7" or a bare address (a /32 or /128). Returns null if it is not a CIDR. */
+export function parseCidr(text: string): Cidr | null {
+  const trimmed = text.trim();
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  let prefix: number;
+  const slash = trimmed.indexOf('/');
+  try {
+    if (slash === -1) {
+      if (!ipaddr.isValid(trimmed) || !isStrictAddress(trimmed)) return null;
+      addr = ipaddr.parse(trimmed);
+      prefix = addr.kind() === 'ipv4' ? 32 : 128;
+    } else {
+      const base = trimmed.slice(0, slash);
+      const bits = trimmed.slice(slash + 1);
+      if (!/^[0-9]{1,3}$/.test(bits) || !isStrictAddress(base)) return null;
+      [addr, prefix] = ipaddr.parseCIDR(trimmed);
+    }
+  } catch {
+    return null;
+  }
+  const family = addr.kind() === 'ipv4' ? 4 : 6;
+  const words = toWords(addr).map((w, i) => maskWord(w, prefix - i * 32));
+  return { family, words, prefix, text: `${formatWords(family, words)}/${prefix}` };
+}
+
+/** Formats address words back to canonical text. */
+export function formatWords(family: 4 | 6, words: readonly number[]): string {
+  if (family === 4) {
+    const w = words[0]!;
+    return `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;
+  }
+  const parts: number[] = [];
+  for (const w of words) parts.push(w >>> 16, w & 0xffff);
+  return new ipaddr.IPv6(parts).toString();
+}
+
+/** Only dotted-quad IPv4 and plain IPv6 text: no "10.1" or "0x0a000001" shorthands in configuration. */
+function isStrictAddress(text: string): boolean {
+  if (text.includes(':')) return ipaddr.IPv6.isValid(text) && !text.includes('%');
+  return ipaddr.IPv4.isValidFourPartDecimal(text);
+}
+
+/**
+ * Parses an address as a socket reports it. IPv4-mapped IPv6 ("::ffff:10.1.2.3", what a
+ * dual-stack listener reports for IPv4 clients) is returned as the IPv4 address it carries.
+ */
+export function parseAddress(text: string): ParsedAddress | null {
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    addr = ipaddr.parse(text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text);
+  } catch {
+    return null;
+  }
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
+    addr = (addr as ipaddr.IPv6).toIPv4Address();
+  }
+  return { family: addr.kind() === 'ipv4' ? 4 : 6, words: toWords(addr) };
+}
+
+export function cidrContains(cidr: Cidr, address: ParsedAddress): boolean {
+  if (cidr.family !== address.family) return false;
+  let remaining = cidr.prefix;
+  for (let i = 0; i < cidr.words.length && remaining > 0; i++) {
+    const bits = remaining >= 32 ? 32 : remaining;
+    if (maskWord(address.words[i]!, bits) !== cidr.words[i]) return false;
+    remaining -= 32;
+  }
+  return true;
+}
+
+/** A list of networks with values, matched most-specific first. Sizes here are small (sources, IP rules). */
+export class CidrList<T> {
+  private readonly entries: { cidr: Cidr; value: T }[] = [];
+
+  add(cidr: Cidr, value: T): void {
+    this.entries.push({ cidr, value });
+    this.entries.sort((a, b) => b.cidr.prefix - a.cidr.prefix);
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  match(address: ParsedAddress): { cidr: Cidr; value: T } | undefined {
+    for (const entry of this.entries) {
+      if (cidrContains(entry.cidr, address)) return entry;
+    }
+    return undefined;
+  }
+
+  list(): readonly { cidr: Cidr; value: T }[] {
+    return this.entries;
+  }
+}

@@ -1,0 +1,38 @@
+export { normalizeHost, splitAuthority, parsePort, type NormalizedHost } from './host.js';
+export {
+  parseCidr,
+  parseAddress,
+  cidrContains,
+  formatWords,
+  CidrList,
+  type Cidr,
+  type ParsedAddress,
+} from './cidr.js';
+export {
+  parseHostPattern,
+  formatHostPattern,
+  patternMatches,
+  patternCovers,
+  type HostPattern,
+  type HostPatternKind,
+} from './host-pattern.js';
+export { HostTrie } from './host-trie.js';
+export {
+  compilePolicy,
+  decide,
+  decideDestination,
+  sourceAllowed,
+  methodKind,
+  type Policy,
+  type PolicySpec,
+  type SourceSpec,
+  type DestinationSpec,
+  type DestinationRule,
+  type RuleOrigin,
+  type Decision,
+  type DecisionRequest,
+  type Verdict,
+  type MethodKind,
+  type CompileResult,
+} from './policy.js';
+export { parseDstdomain, type DstdomainResult } from './dstdomain.js';

@@ -1,0 +1,228 @@
+import type { ReasonCode } from '../errors/index.js';
+import { CidrList, parseAddress, parseCidr, type Cidr, type ParsedAddress } from './cidr.js';
+import { normalizeHost } from './host.js';
+import { formatHostPattern, parseHostPattern, patternCovers, type HostPattern } from './host-pattern.js';
+import { HostTrie } from './host-trie.js';
+
+/** Where a rule was written, for logs, `policy show` and error messages. */
+export interface RuleOrigin {
+  readonly source: 'default' | 'config' | 'allowlist' | 'cli';
+  /** Human location, e.g. "mdemdi.conf:8" or "airlock.yaml:14 (policy.destinations[3])". */
+  readonly where: string;
+}
+
+export interface SourceSpec {
+  readonly cidr: string;
+  readonly origin: RuleOrigin;
+}
+
+export interface DestinationSpec {
+  /** A host pattern (`name`, `.suffix`, `*.suffix`) or a CIDR; exactly one. */
+  readonly host?: string;
+  readonly cidr?: string;
+  /** Narrows the method's allowed ports for this rule; absent = the policy's ports. */
+  readonly ports?: readonly number[];
+  readonly origin: RuleOrigin;
+}
+
+export interface PolicySpec {
+  readonly sources: readonly SourceSpec[];
+  readonly destinations: readonly DestinationSpec[];
+  readonly ports: { readonly connect: readonly number[]; readonly http: readonly number[] };
+}
+
+export interface DestinationRule {
+  /** The rule as shown to people: ".microsoft.com", "*.wd.microsoft.com", "203.0.113.0/24". */
+  readonly text: string;
+  readonly pattern: HostPattern | null;
+  readonly cidr: Cidr | null;
+  readonly ports: ReadonlySet<number> | null;
+  readonly origin: RuleOrigin;
+}
+
+export interface Policy {
+  readonly sources: CidrList<SourceSpec>;
+  readonly hostRules: HostTrie<DestinationRule>;
+  readonly ipRules: CidrList<DestinationRule>;
+  readonly connectPorts: ReadonlySet<number>;
+  readonly httpPorts: ReadonlySet<number>;
+  /** Every effective rule in the order written (duplicates removed). */
+  readonly rules: readonly DestinationRule[];
+}
+
+export type CompileResult =
+  | { readonly ok: true; readonly policy: Policy; readonly warnings: readonly string[] }
+  | { readonly ok: false; readonly errors: readonly string[] };
+
+/** Builds the lookup structures once; every request afterwards is lookups only. */
+export function compilePolicy(spec: PolicySpec): CompileResult {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+
+  const sources = new CidrList<SourceSpec>();
+  for (const source of spec.sources) {
+    const cidr = parseCidr(source.cidr);
+    if (cidr === null) errors.push(`${source.origin.where}: "${source.cidr}" is not a CIDR`);
+    else sources.add(cidr, source);
+  }
+
+  const hostRules = new HostTrie<DestinationRule>();
+  const ipRules = new CidrList<DestinationRule>();
+  const rules: DestinationRule[] = [];
+  for (const dest of spec.destinations) {
+    const ports = dest.ports === undefined ? null : new Set(dest.ports);
+    if (ports !== null) {
+      for (const port of ports) {
+        if (!Number.isInteger(port) || port < 1 || port > 65535) {
+          errors.push(`${dest.origin.where}: port ${port} is not in 1-65535`);
+        }
+      }
+    }
+    if ((dest.host === undefined) === (dest.cidr === undefined)) {
+      errors.push(`${dest.origin.where}: a destination rule needs exactly one of "host" or "cidr"`);
+      continue;
+    }
+    if (dest.cidr !== undefined) {
+      const cidr = parseCidr(dest.cidr);
+      if (cidr === null) {
+        errors.push(`${dest.origin.where}: "${dest.cidr}" is not a CIDR`);
+        continue;
+      }
+      const rule: DestinationRule = { text: cidr.text, pattern: null, cidr, ports, origin: dest.origin };
+      ipRules.add(cidr, rule);
+      rules.push(rule);
+      continue;
+    }
+    const pattern = parseHostPattern(dest.host!);
+    if ('error' in pattern) {
+      errors.push(`${dest.origin.where}: ${pattern.error}`);
+      continue;
+    }
+    const rule: DestinationRule = {
+      text: formatHostPattern(pattern),
+      pattern,
+      cidr: null,
+      ports,
+      origin: dest.origin,
+    };
+    const existing = hostRules.insert(pattern, rule);
+    if (existing !== undefined) {
+      warnings.push(
+        `${dest.origin.where}: "${rule.text}" duplicates the rule at ${existing.origin.where}; ignored`,
+      );
+      continue;
+    }
+    rules.push(rule);
+  }
+
+  for (const port of [...spec.ports.connect, ...spec.ports.http]) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      errors.push(`policy.ports: ${port} is not in 1-65535`);
+  }
+
+  if (errors.length > 0) return { ok: false, errors };
+
+  warnings.push(...coverageWarnings(rules));
+  if (sources.size === 0) warnings.push('policy.sources is empty: every client will be refused');
+  if (rules.length === 0) warnings.push('no destination rules: every destination will be refused');
+
+  return {
+    ok: true,
+    policy: {
+      sources,
+      hostRules,
+      ipRules,
+      connectPorts: new Set(spec.ports.connect),
+      httpPorts: new Set(spec.ports.http),
+      rules,
+    },
+    warnings,
+  };
+}
+
+/** Squid warns about and drops entries already covered by a broader one; we keep them but say so. */
+function coverageWarnings(rules: readonly DestinationRule[]): string[] {
+  const warnings: string[] = [];
+  const broad = rules.filter((r) => r.pattern !== null && r.pattern.kind !== 'exact');
+  for (const rule of rules) {
+    if (rule.pattern === null) continue;
+    for (const outer of broad) {
+      if (outer === rule || outer.pattern === null) continue;
+      if (outer.ports !== null && (rule.ports === null || [...rule.ports].some((p) => !outer.ports!.has(p))))
+        continue;
+      if (patternCovers(outer.pattern, rule.pattern)) {
+        warnings.push(
+          `${rule.origin.where}: "${rule.text}" is already covered by "${outer.text}" (${outer.origin.where})`,
+        );
+        break;
+      }
+    }
+  }
+  return warnings;
+}
+
+export type Verdict = 'allow' | 'deny';
+
+export interface Decision {
+  readonly verdict: Verdict;
+  readonly reason: ReasonCode;
+  /** The rule that matched (for allows, and for port denials of a matched host). */
+  readonly rule: DestinationRule | null;
+  /** The destination as normalised (punycode name or canonical IP); the raw input when it was malformed. */
+  readonly host: string;
+}
+
+export type MethodKind = 'connect' | 'http';
+
+export function methodKind(method: string): MethodKind {
+  return method === 'CONNECT' ? 'connect' : 'http';
+}
+
+/** The source ACL, evaluated once per client connection. */
+export function sourceAllowed(policy: Policy, address: string | ParsedAddress): boolean {
+  const parsed = typeof address === 'string' ? parseAddress(address) : address;
+  return parsed !== null && policy.sources.match(parsed) !== undefined;
+}
+
+function portAllowed(policy: Policy, kind: MethodKind, rule: DestinationRule, port: number): boolean {
+  const methodPorts = kind === 'connect' ? policy.connectPorts : policy.httpPorts;
+  return methodPorts.has(port) && (rule.ports === null || rule.ports.has(port));
+}
+
+/** The destination part of a decision: host validity, host or CIDR rule, port. */
+export function decideDestination(policy: Policy, method: string, rawHost: string, port: number): Decision {
+  const host = normalizeHost(rawHost);
+  const kind = methodKind(method);
+  if (host.kind === 'invalid') return { verdict: 'deny', reason: 'BAD_HOST', rule: null, host: rawHost };
+  if (host.kind === 'ip') {
+    const parsed = parseAddress(host.address);
+    const hit = parsed === null ? undefined : policy.ipRules.match(parsed);
+    if (hit === undefined)
+      return { verdict: 'deny', reason: 'DENY_IP_LITERAL', rule: null, host: host.address };
+    if (!portAllowed(policy, kind, hit.value, port)) {
+      return { verdict: 'deny', reason: 'DENY_PORT', rule: hit.value, host: host.address };
+    }
+    return { verdict: 'allow', reason: 'ALLOWED_IP_RULE', rule: hit.value, host: host.address };
+  }
+  const rule = policy.hostRules.match(host.name);
+  if (rule === undefined)
+    return { verdict: 'deny', reason: 'DENY_HOST_NOT_ALLOWED', rule: null, host: host.name };
+  if (!portAllowed(policy, kind, rule, port))
+    return { verdict: 'deny', reason: 'DENY_PORT', rule, host: host.name };
+  return { verdict: 'allow', reason: 'ALLOWED', rule, host: host.name };
+}
+
+export interface DecisionRequest {
+  readonly source: string;
+  readonly method: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** (source address, method, host, port) → allow or deny, with the reason and the rule. Pure. */
+export function decide(policy: Policy, request: DecisionRequest): Decision {
+  if (!sourceAllowed(policy, request.source)) {
+    return { verdict: 'deny', reason: 'DENY_SOURCE_NOT_ALLOWED', rule: null, host: request.host };
+  }
+  return decideDestination(policy, request.method, request.host, request.port);
+}
