@@ -15,7 +15,9 @@ export function parseListenAddress(text: string): ListenAddress | { error: strin
   const colon = trimmed.lastIndexOf(':');
   if (colon <= 0) return { error: `"${trimmed}" is not HOST:PORT (e.g. 0.0.0.0:3128 or [::]:3128)` };
   const hostText = trimmed.slice(0, colon);
-  const port = parsePort(trimmed.slice(colon + 1));
+  // Port 0 asks the system for a free port (useful for tests and `--listen 127.0.0.1:0`).
+  const portText = trimmed.slice(colon + 1);
+  const port = portText === '0' ? 0 : parsePort(portText);
   if (port === null) return { error: `"${trimmed}": port must be a number from 1 to 65535` };
   if (hostText === 'localhost') return { host: '127.0.0.1', port, family: 4, text: trimmed };
   if (hostText.includes(':') && !hostText.startsWith('[')) {

@@ -11,6 +11,9 @@ const MAX_NAME_LENGTH = 253;
 const MAX_LABEL_LENGTH = 63;
 const ASCII_NAME = /^[a-z0-9._-]+$/;
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/;
+/** ASCII characters other than letters, digits, dot, hyphen and underscore: never part of a name, never handed to the IDN converter. */
+// eslint-disable-next-line no-control-regex -- control bytes are exactly what must be refused
+const FORBIDDEN_ASCII = /[\u0000-\u002c\u002f\u003a-\u0040\u005b-\u005e\u0060\u007b-\u007f]/;
 const NUMERIC_LABEL = /^(?:0x[0-9a-f]*|[0-9]+)$/i;
 
 function invalid(why: string): NormalizedHost {
@@ -52,6 +55,7 @@ export function normalizeHost(input: string): NormalizedHost {
 
   let lower = host.toLowerCase();
   if (!ASCII_NAME.test(lower)) {
+    if (FORBIDDEN_ASCII.test(host)) return invalid('host contains characters not allowed in a DNS name');
     const ascii = domainToASCII(host);
     if (ascii === '') return invalid('not a valid internationalised domain name');
     lower = ascii.endsWith('.') ? ascii.slice(0, -1) : ascii;

@@ -1,0 +1,102 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/cli/load-config.js';
+import { Gateway, Resolver } from '../../src/gateway/index.js';
+import type { AccessLogSink, AccessRecord } from '../../src/observe/index.js';
+
+export interface RunningGateway {
+  readonly gateway: Gateway;
+  readonly port: number;
+  readonly proxyUrl: string;
+  readonly records: AccessRecord[];
+  /** Resolves with the next access record matching `predicate` (or one already written). */
+  waitForRecord(predicate: (r: AccessRecord) => boolean, timeoutMs?: number): Promise<AccessRecord>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a gateway in this process from YAML text, on 127.0.0.1:0 unless the YAML has
+ * listeners. DNS is pointed at a dead loopback port and the hosts file is off, so a test can
+ * only reach what its `hosts:` section maps.
+ */
+export async function startGateway(
+  yaml: string,
+  options: { listen?: string[] } = {},
+): Promise<RunningGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-gw-'));
+  const file = join(dir, 'airlock.yaml');
+  const dns = /^dns:/m.test(yaml)
+    ? ''
+    : 'dns:\n  servers: ["127.0.0.1:9"]\n  hostsFile: null\n  timeout: 500ms\n  tries: 1\n';
+  writeFileSync(file, `${yaml}\n${dns}`);
+  const loaded = await loadConfig({
+    configFile: file,
+    listen: options.listen ?? (/^listeners:/m.test(yaml) ? undefined : ['127.0.0.1:0']),
+  });
+  const records: AccessRecord[] = [];
+  const waiters: { predicate: (r: AccessRecord) => boolean; resolve: (r: AccessRecord) => void }[] = [];
+  const sink: AccessLogSink = {
+    write(record) {
+      records.push(record);
+      for (const w of [...waiters]) {
+        if (w.predicate(record)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(record);
+        }
+      }
+    },
+    reopen() {},
+    flush: () => Promise.resolve(),
+  };
+  const f = loaded.config.file;
+  const gateway = new Gateway({
+    listeners: loaded.listeners,
+    policy: loaded.policy,
+    resolver: new Resolver({
+      hosts: loaded.hosts,
+      servers: f.dns.servers,
+      timeoutMs: f.dns.timeout,
+      tries: f.dns.tries,
+      minTtlMs: f.dns.minTtl,
+      maxTtlMs: f.dns.maxTtl,
+      negativeTtlMs: f.dns.negativeTtl,
+      prefer: f.dns.prefer,
+    }),
+    accessLog: sink,
+    timeouts: f.timeouts,
+    limits: f.limits,
+  });
+  await gateway.start();
+  const address = gateway.addresses()[0]!;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    gateway,
+    port: address.port,
+    proxyUrl: `http://${host}:${address.port}`,
+    records,
+    waitForRecord(predicate, timeoutMs = 5000) {
+      const existing = records.find(predicate);
+      if (existing) return Promise.resolve(existing);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`no matching access record within ${timeoutMs} ms; have: ${JSON.stringify(records)}`),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          predicate,
+          resolve: (r) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+        });
+      });
+    },
+    async close() {
+      await gateway.shutdown(0);
+    },
+  };
+}

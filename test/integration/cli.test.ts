@@ -1,0 +1,296 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
+import { run } from '../helpers/run.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function tempFile(name: string, text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'airlock-cli-')), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+interface Served {
+  readonly child: ChildProcess;
+  readonly port: number;
+  stdout: string;
+  stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `airlock serve`, waits for its "listening" line, and reports the bound port. */
+function serve(args: string[]): Promise<Served> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const served = {
+      child,
+      port: 0,
+      stdout: '',
+      stderr: '',
+      exited: new Promise<number | null>((r) => child.on('exit', (code) => r(code))),
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway did not start: ${served.stderr}`));
+    }, 10_000);
+    child.stdout.on('data', (c: Buffer) => (served.stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => {
+      served.stderr += c.toString();
+      const match = /"listeners":\["[^"]*:(\d+)"/.exec(served.stderr);
+      if (match && served.port === 0) {
+        clearTimeout(timer);
+        (served as { port: number }).port = Number(match[1]);
+        resolve(served);
+      }
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited: ${served.stderr}`));
+    });
+  });
+}
+
+/** Opens a CONNECT tunnel and resolves once the 200 has arrived. */
+function openTunnel(port: number, target: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let head = '';
+    const onData = (c: Buffer): void => {
+      head += c.toString('latin1');
+      if (head.includes('\r\n\r\n')) {
+        socket.off('data', onData);
+        if (head.startsWith('HTTP/1.1 200')) resolve(socket);
+        else reject(new Error(head));
+      }
+    };
+    socket.on('data', onData);
+    socket.on('error', reject);
+    socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+  });
+}
+
+function echoOnce(socket: Socket, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const onData = (c: Buffer): void => {
+      got += c.toString();
+      if (got.length >= text.length) {
+        socket.off('data', onData);
+        resolve(got);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(text);
+  });
+}
+
+let echo: TestOrigin;
+let config: string;
+
+before(async () => {
+  echo = await startTcpEcho();
+  config = tempFile(
+    'airlock.yaml',
+    `policy:
+  sources: [127.0.0.0/8]
+  destinations: [echo.example.test]
+  ports: { connect: [${echo.port}], http: [80] }
+hosts:
+  echo.example.test: 127.0.0.1
+dns: { servers: ["127.0.0.1:9"], hostsFile: null }
+timeouts: { drain: 5s }
+`,
+  );
+});
+
+after(async () => {
+  await echo.close();
+});
+
+describe('airlock serve: lifecycle', () => {
+  test('SIGTERM stops accepting, lets an open tunnel drain, and exits 0 when it closes', async () => {
+    const gw = await serve(['--config', config, '--listen', '127.0.0.1:0']);
+    const tunnel = await openTunnel(gw.port, `echo.example.test:${echo.port}`);
+    assert.equal(await echoOnce(tunnel, 'before'), 'before');
+    gw.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    // New connections are refused once the listener is closed...
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        const s = connect(gw.port, '127.0.0.1', () => resolve(s));
+        s.on('error', reject);
+      }),
+      /ECONNREFUSED/,
+    );
+    // ...while the open tunnel still carries bytes.
+    assert.equal(await echoOnce(tunnel, 'during drain'), 'during drain');
+    const closedAt = Date.now();
+    tunnel.end();
+    const code = await gw.exited;
+    assert.equal(code, 0);
+    assert.ok(Date.now() - closedAt < 3000, 'exited soon after the last tunnel closed');
+    assert.match(gw.stderr, /"event":"stopped","drained":true/);
+    const access = JSON.parse(gw.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    assert.equal(access.method, 'CONNECT');
+    assert.equal(access.end, 'CLOSED');
+  });
+
+  test('a tunnel still open at the drain deadline is cut, and the exit is still 0', async () => {
+    const short = tempFile('short.yaml', readFileSync(config, 'utf8').replace('drain: 5s', 'drain: 500ms'));
+    const gw = await serve([
+      '--config',
+      short,
+      '--listen',
+      '127.0.0.1:0',
+      '--allowlist',
+      tempFile('list.conf', 'echo.example.test\n'),
+    ]);
+    const tunnel = await openTunnel(gw.port, `echo.example.test:${echo.port}`);
+    tunnel.on('error', () => undefined);
+    const started = Date.now();
+    gw.child.kill('SIGTERM');
+    assert.equal(await gw.exited, 0);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 450 && elapsed < 4000, `exited after ${elapsed} ms`);
+    assert.match(gw.stdout, /"end":"DRAIN_DEADLINE"/);
+    assert.match(gw.stdout, /"rule_origin":"[^"]*list\.conf:1"/);
+  });
+
+  test('SIGUSR1 reopens the access log file (logrotate)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-log-'));
+    const logFile = join(dir, 'access.log');
+    const withLog = tempFile(
+      'log.yaml',
+      `${readFileSync(config, 'utf8')}log: { file: ${JSON.stringify(logFile)}, format: squid }\n`,
+    );
+    const gw = await serve(['--config', withLog, '--listen', '127.0.0.1:0']);
+    const first = await openTunnel(gw.port, `echo.example.test:${echo.port}`);
+    first.end();
+    await new Promise((r) => setTimeout(r, 300));
+    const { renameSync } = await import('node:fs');
+    renameSync(logFile, `${logFile}.1`);
+    gw.child.kill('SIGUSR1');
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await openTunnel(gw.port, `echo.example.test:${echo.port}`);
+    second.end();
+    await new Promise((r) => setTimeout(r, 300));
+    gw.child.kill('SIGTERM');
+    assert.equal(await gw.exited, 0);
+    assert.match(
+      readFileSync(`${logFile}.1`, 'utf8'),
+      / TCP_TUNNEL\/200 \d+ CONNECT echo\.example\.test:\d+ - HIER_DIRECT\/127\.0\.0\.1 -\n$/,
+    );
+    assert.equal(readFileSync(logFile, 'utf8').split('\n').filter(Boolean).length, 1);
+  });
+});
+
+describe('airlock serve: operator errors are one clear line and a non-zero exit', () => {
+  test('invalid configuration: exit 2, the path, value and line, no stack', async () => {
+    const bad = tempFile('airlock.yaml', 'policy:\n  sources:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n');
+    const r = await run(process.execPath, [CLI, 'serve', '--config', bad]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      `airlock: invalid configuration: policy.sources[1]: "10.0.0.0/33" is not a CIDR (${bad}:4)\n`,
+    );
+  });
+
+  test('unreadable configuration file: exit 2', async () => {
+    const r = await run(process.execPath, [CLI, 'serve', '--config', '/nonexistent/airlock.yaml']);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'airlock: cannot read configuration file /nonexistent/airlock.yaml: no such file\n',
+    );
+  });
+
+  test('a bad allowlist entry names the file and line', async () => {
+    const list = tempFile('mdemdi.conf', '.microsoft.com\nbad*name.example\n');
+    const r = await run(process.execPath, [CLI, 'serve', '--allowlist', list]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      new RegExp(`^airlock: invalid configuration: ${list}:2: "bad\\*name\\.example": a wildcard`),
+    );
+  });
+
+  test('port in use: exit 1 naming the address', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const r = await run(process.execPath, [
+        CLI,
+        'serve',
+        '--config',
+        config,
+        '--listen',
+        `127.0.0.1:${port}`,
+      ]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(`airlock: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use\\n$`),
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('a bad --listen value: exit 2', async () => {
+    const r = await run(process.execPath, [CLI, 'serve', '--listen', 'localhost']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--listen: "localhost" is not HOST:PORT/);
+  });
+
+  test('an unknown command: exit 2 with help', async () => {
+    const r = await run(process.execPath, [CLI, 'serv']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown command 'serv'/);
+  });
+});
+
+describe('the README quick start', () => {
+  test('`airlock serve` with no arguments listens on 0.0.0.0:3128 with the built-in policy and refuses what it must', async () => {
+    let gw: Served;
+    try {
+      gw = await serve([]);
+    } catch (error) {
+      // Another gateway on this machine may hold 3128; the rest of the suite covers behaviour.
+      if (/address already in use/.test(String(error))) return;
+      throw error;
+    }
+    try {
+      assert.equal(gw.port, 3128);
+      assert.match(gw.stderr, /with \d{2,} destination rules/);
+      // Only refusals: an allowed host would send traffic off this machine.
+      const reply = await new Promise<string>((resolve) => {
+        const s = connect(3128, '127.0.0.1');
+        let text = '';
+        s.on('data', (c: Buffer) => (text += c.toString()));
+        s.on('close', () => resolve(text));
+        s.write('CONNECT evil.example.net:443 HTTP/1.1\r\n\r\n');
+      });
+      assert.match(reply, /^HTTP\/1\.1 403 [\s\S]*DENY_HOST_NOT_ALLOWED/);
+      const port = await new Promise<string>((resolve) => {
+        const s = connect(3128, '127.0.0.1');
+        let text = '';
+        s.on('data', (c: Buffer) => (text += c.toString()));
+        s.on('close', () => resolve(text));
+        s.write('CONNECT winatp-gw-eus.microsoft.com:22 HTTP/1.1\r\n\r\n');
+      });
+      assert.match(port, /^HTTP\/1\.1 403 [\s\S]*DENY_PORT/);
+    } finally {
+      gw.child.kill('SIGTERM');
+      assert.equal(await gw.exited, 0);
+    }
+  });
+});

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEFAULTS, parseConfig, parseDuration } from '../../../src/config/index.js';
+
+function errorsOf(text: string): string[] {
+  const result = parseConfig(text, 'airlock.yaml');
+  assert.equal(result.ok, false, 'expected the configuration to be refused');
+  return result.ok ? [] : result.errors;
+}
+
+describe('parseConfig()', () => {
+  test('no file: every default', () => {
+    const result = parseConfig('', '<defaults>');
+    assert.ok(result.ok);
+    const file = result.ok ? result.config.file : null!;
+    assert.deepEqual(
+      file.listeners.map((l) => l.text),
+      ['0.0.0.0:3128'],
+    );
+    assert.deepEqual(file.policy.sources, [...DEFAULTS.sources]);
+    assert.deepEqual(file.policy.ports, { connect: [443], http: [80] });
+    assert.equal(file.timeouts.tunnelIdle, 3_600_000);
+    assert.equal(result.ok && result.config.destinations, undefined);
+  });
+
+  test('the error names the path, the value and the line', () => {
+    const text = [
+      'version: 1',
+      'policy:',
+      '  sources:',
+      '    - 10.0.0.0/8',
+      '    - 192.168.0.0/16',
+      '    - 10.0.0.0/33',
+      '',
+    ].join('\n');
+    assert.deepEqual(errorsOf(text), ['policy.sources[2]: "10.0.0.0/33" is not a CIDR (airlock.yaml:6)']);
+  });
+
+  test('several errors are reported together, each with its line', () => {
+    const text = `listeners:
+  - 0.0.0.0:3128
+  - "[::]:99999"
+  - "::1:3128"
+policy:
+  destinations:
+    - .microsoft.com
+    - host: "*bad.example.com"
+    - { host: x.example, port: 3 }
+    - cidr: 10.0.0.0/40
+timeouts:
+  connect: 10 parsecs
+limitz: 3
+`;
+    assert.deepEqual(errorsOf(text), [
+      'listeners[1]: "[::]:99999": port must be a number from 1 to 65535 (airlock.yaml:3)',
+      'listeners[2]: "::1:3128": write an IPv6 listener in brackets, e.g. [::]:3128 (airlock.yaml:4)',
+      'policy.destinations[1]: "*bad.example.com": a wildcard is only allowed as a leading "*." label (airlock.yaml:8)',
+      'policy.destinations[2].port: unknown key (airlock.yaml:9)',
+      'policy.destinations[3]: "10.0.0.0/40" is not a CIDR (airlock.yaml:10)',
+      'timeouts.connect: "10 parsecs" is not a duration (e.g. 500ms, 10s, 5m, 1h) (airlock.yaml:12)',
+      'limitz: unknown key (airlock.yaml:13)',
+    ]);
+  });
+
+  test('YAML syntax errors carry the line', () => {
+    const [error] = errorsOf('policy:\n  sources: [10.0.0.0/8\nlisteners: []\n');
+    assert.match(error!, /^airlock\.yaml:\d+: YAML syntax error: /);
+  });
+
+  test('duplicate keys are refused', () => {
+    assert.match(
+      errorsOf('log:\n  format: json\nlog:\n  format: squid\n')[0]!,
+      /YAML syntax error: Map keys must be unique/,
+    );
+  });
+
+  test('a top-level list is refused', () => {
+    assert.deepEqual(errorsOf('- a\n- b\n'), [
+      'airlock.yaml: the configuration must be a mapping of keys (e.g. "listeners:")',
+    ]);
+  });
+
+  test('wrong types name the field', () => {
+    const errors = errorsOf('limits:\n  maxConnections: lots\nlog:\n  format: xml\n');
+    assert.equal(errors.length, 2);
+    assert.match(errors[0]!, /^limits\.maxConnections: .*number.*\(airlock\.yaml:2\)$/);
+    assert.match(errors[1]!, /^log\.format: .*"json".*"squid".*\(airlock\.yaml:4\)$/);
+  });
+
+  test('unsupported version', () => {
+    assert.match(errorsOf('version: 2\n')[0]!, /^version: only version 1 is supported \(airlock\.yaml:1\)$/);
+  });
+
+  test('destinations keep the line they were written on', () => {
+    const result = parseConfig(
+      'policy:\n  destinations:\n    - .microsoft.com\n    - cidr: 203.0.113.0/24\n      ports: [443]\n',
+      'gw.yaml',
+    );
+    assert.ok(result.ok);
+    const dests = result.ok ? result.config.destinations! : [];
+    assert.deepEqual(
+      dests.map((d) => [d.host ?? d.cidr, d.origin.where]),
+      [
+        ['.microsoft.com', 'gw.yaml:3 (policy.destinations[0])'],
+        ['203.0.113.0/24', 'gw.yaml:4 (policy.destinations[1])'],
+      ],
+    );
+  });
+
+  test('listeners: IPv4, IPv6 and object form', () => {
+    const result = parseConfig(
+      'listeners:\n  - 0.0.0.0:3128\n  - address: "[::]:3128"\n  - localhost:8080\n',
+      'x.yaml',
+    );
+    assert.ok(result.ok);
+    assert.deepEqual(result.ok ? result.config.file.listeners.map((l) => [l.host, l.port, l.family]) : [], [
+      ['0.0.0.0', 3128, 4],
+      ['::', 3128, 6],
+      ['127.0.0.1', 8080, 4],
+    ]);
+  });
+
+  test('hosts overrides: single address or a list; bad address refused with line', () => {
+    const ok = parseConfig(
+      'hosts:\n  A.example.: 192.0.2.1\n  b.example: [192.0.2.2, "2001:db8::2"]\n',
+      'h.yaml',
+    );
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.ok ? [...ok.config.hosts] : [], [
+      ['a.example', ['192.0.2.1']],
+      ['b.example', ['192.0.2.2', '2001:db8::2']],
+    ]);
+    assert.deepEqual(errorsOf('hosts:\n  a.example: [192.0.2.1, nonsense]\n'), [
+      'hosts.a.example[1]: "nonsense" is not an IP address (airlock.yaml:2)',
+    ]);
+  });
+
+  test('allowlist files resolve against the configuration directory', () => {
+    const result = parseConfig(
+      'policy:\n  allowlistFiles: [mdemdi.conf, /etc/x.conf]\n',
+      '/etc/airlock/airlock.yaml',
+    );
+    assert.deepEqual(result.ok ? result.config.allowlistFiles.map((f) => f.path) : [], [
+      '/etc/airlock/mdemdi.conf',
+      '/etc/x.conf',
+    ]);
+  });
+});
+
+describe('parseDuration()', () => {
+  const cases: [unknown, number | null][] = [
+    [1500, 1500],
+    ['250ms', 250],
+    ['10s', 10_000],
+    ['1.5s', 1500],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['1d', 86_400_000],
+    ['10', null],
+    ['-1s', null],
+    [-5, null],
+    ['1 fortnight', null],
+    [null, null],
+  ];
+  for (const [input, ms] of cases)
+    test(`${JSON.stringify(input)} → ${ms}`, () => assert.equal(parseDuration(input), ms));
+});

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { filterHeaders } from '../../../src/gateway/headers.js';
+import { parseConnectTarget, parseHttpTarget } from '../../../src/gateway/request-target.js';
+
+describe('parseHttpTarget()', () => {
+  const ok: [string, string, number, string, string][] = [
+    [
+      'http://crl.microsoft.com/pki/crl/products/a.crl',
+      'crl.microsoft.com',
+      80,
+      '/pki/crl/products/a.crl',
+      'crl.microsoft.com',
+    ],
+    ['HTTP://Example.com:8080', 'Example.com', 8080, '/', 'Example.com:8080'],
+    ['http://example.com?x=1', 'example.com', 80, '/?x=1', 'example.com'],
+    ['http://example.com/a#frag', 'example.com', 80, '/a', 'example.com'],
+    ['http://[2001:db8::1]:81/x', '[2001:db8::1]', 81, '/x', '[2001:db8::1]:81'],
+    ['http://[2001:db8::1]/x', '[2001:db8::1]', 80, '/x', '[2001:db8::1]'],
+    ['http://example.com:/x', 'example.com', 80, '/x', 'example.com:'],
+  ];
+  for (const [url, host, port, path, authority] of ok) {
+    test(url, () => assert.deepEqual(parseHttpTarget(url), { host, port, path, authority }));
+  }
+  const bad: [string, string][] = [
+    ['/index.html', 'BAD_ORIGIN_FORM'],
+    ['*', 'BAD_ORIGIN_FORM'],
+    ['https://example.com/', 'BAD_SCHEME'],
+    ['ftp://example.com/', 'BAD_SCHEME'],
+    ['example.com/x', 'BAD_REQUEST'],
+    ['http://user:pw@example.com/', 'BAD_HOST'],
+    ['http://allowed.example@evil.example/', 'BAD_HOST'],
+    ['http:///x', 'BAD_HOST'],
+    ['http://example.com:99999/', 'BAD_HOST'],
+    ['http://:80/', 'BAD_HOST'],
+  ];
+  for (const [url, error] of bad)
+    test(`${url} → ${error}`, () => assert.deepEqual(parseHttpTarget(url), { error }));
+});
+
+describe('parseConnectTarget()', () => {
+  test('authority form', () =>
+    assert.deepEqual(parseConnectTarget('a.example:443'), { host: 'a.example', port: 443 }));
+  for (const bad of ['a.example', 'http://a.example:443/', '/a', 'a.example:443/x']) {
+    test(`${bad} is refused`, () =>
+      assert.deepEqual(parseConnectTarget(bad), { error: 'BAD_CONNECT_TARGET' }));
+  }
+});
+
+describe('filterHeaders()', () => {
+  test('drops hop-by-hop, Connection-named, Proxy-* and forwarding headers', () => {
+    const raw = [
+      'Host',
+      'a',
+      'Connection',
+      'keep-alive, X-Hop',
+      'X-Hop',
+      '1',
+      'Keep-Alive',
+      'timeout=5',
+      'Proxy-Connection',
+      'x',
+      'Proxy-Authorization',
+      'Basic x',
+      'TE',
+      'trailers',
+      'Trailer',
+      'X',
+      'Upgrade',
+      'h2c',
+      'Via',
+      '1.1 p',
+      'X-Forwarded-For',
+      '10.0.0.1',
+      'Forwarded',
+      'for=x',
+      'Expect',
+      '100-continue',
+      'Transfer-Encoding',
+      'chunked',
+      'User-Agent',
+      'ua',
+      'Accept',
+      '*/*',
+    ];
+    assert.deepEqual(filterHeaders(raw, false), [
+      'Transfer-Encoding',
+      'chunked',
+      'User-Agent',
+      'ua',
+      'Accept',
+      '*/*',
+    ]);
+    assert.deepEqual(filterHeaders(raw, true), ['User-Agent', 'ua', 'Accept', '*/*']);
+  });
+});
