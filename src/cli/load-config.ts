@@ -17,7 +17,10 @@ export interface LoadedConfig {
   readonly config: Config;
   readonly listeners: readonly ListenAddress[];
   readonly policy: Policy;
+  /** The configuration's `hosts:` section. */
   readonly hosts: ReadonlyMap<string, readonly string[]>;
+  /** The system hosts file (dns.hostsFile). */
+  readonly systemHosts: ReadonlyMap<string, readonly string[]>;
   readonly warnings: readonly string[];
 }
 
@@ -85,19 +88,27 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   }
   if (errors.length > 0) throw new AirlockError('CONFIG_INVALID', errors.join('\n'));
 
-  const compiled = compilePolicy({ sources: config.sources, destinations, ports: config.file.policy.ports });
+  const compiled = compilePolicy({
+    sources: config.sources,
+    destinations,
+    ports: config.file.policy.ports,
+    internalNetworks: config.internalNetworks,
+  });
   if (!compiled.ok) throw new AirlockError('CONFIG_INVALID', compiled.errors.join('\n'));
 
-  const hosts = new Map<string, readonly string[]>();
+  let systemHosts = new Map<string, string[]>();
   if (config.file.dns.hostsFile !== null) {
     try {
-      for (const [name, addresses] of parseHostsFile(await readFile(config.file.dns.hostsFile, 'utf8')))
-        hosts.set(name, addresses);
+      systemHosts = parseHostsFile(await readFile(config.file.dns.hostsFile, 'utf8'));
     } catch {
       // A missing hosts file is normal in containers; DNS still works.
     }
   }
-  for (const [name, addresses] of config.hosts) hosts.set(name, addresses);
-
-  return { config, listeners, policy: compiled.policy, hosts, warnings: compiled.warnings };
+  const warnings = [...compiled.warnings];
+  if (config.file.mode === 'audit') {
+    warnings.push(
+      'mode: audit — destinations the policy would refuse are ALLOWED and logged as would_deny; sources are still enforced',
+    );
+  }
+  return { config, listeners, policy: compiled.policy, hosts: config.hosts, systemHosts, warnings };
 }

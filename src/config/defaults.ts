@@ -26,6 +26,17 @@ export const DEFAULTS = {
     maxRequestHeadBytes: 32_768,
     upstreamSocketsPerOrigin: 64,
     upstreamIdleSocketsPerOrigin: 8,
+    maxRequestsPerConnection: 10_000,
+    /** Token bucket per client address; the burst equals the rate. A reconnect storm of one host is throttled, a site's is not. */
+    newConnectionsPerClientPerSecond: 200,
+  },
+  tls: {
+    /** Check the ClientHello server name of every tunnel against the CONNECT host and the policy. */
+    sniCheck: true,
+    /** Ports where a tunnel must start with a TLS ClientHello. */
+    ports: [443],
+    missingSni: 'deny' as 'deny' | 'allow',
+    nonTls: 'deny' as 'deny' | 'allow',
   },
   dns: {
     minTtl: 1_000,

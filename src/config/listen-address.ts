@@ -7,6 +7,8 @@ export interface ListenAddress {
   readonly family: 4 | 6;
   /** As written, for messages: "0.0.0.0:3128", "[::]:3128". */
   readonly text: string;
+  /** When set, every connection must start with a PROXY protocol header from one of these networks. */
+  readonly proxyProtocol?: { readonly trustedProxies: readonly string[] } | null;
 }
 
 /** Parses "HOST:PORT" where HOST is an IP literal ("[::1]" for IPv6) or "localhost". */

@@ -15,6 +15,7 @@ export interface Config {
   /** policy.allowlistFiles, resolved against the configuration file's directory. */
   readonly allowlistFiles: readonly { readonly path: string; readonly where: string }[];
   readonly hosts: ReadonlyMap<string, readonly string[]>;
+  readonly internalNetworks: readonly SourceSpec[];
 }
 
 export type ConfigResult =
@@ -97,6 +98,10 @@ export function parseConfig(text: string, fileName: string): ConfigResult {
         ? { source: 'config', where: where(['policy', 'sources', i]) }
         : { source: 'default', where: 'built-in default sources' },
   }));
+  const internalNetworks: SourceSpec[] = file.policy.internalNetworks.map((cidr, i) => ({
+    cidr,
+    origin: { source: 'config', where: where(['policy', 'internalNetworks', i]) },
+  }));
   const destinations = file.policy.destinations?.map((d, i): DestinationSpec => ({
     ...d,
     origin: { source: 'config', where: where(['policy', 'destinations', i]) },
@@ -110,5 +115,8 @@ export function parseConfig(text: string, fileName: string): ConfigResult {
   for (const [name, addresses] of Object.entries(file.hosts)) {
     hosts.set(name.toLowerCase().replace(/\.$/, ''), addresses);
   }
-  return { ok: true, config: { file, fileName, sources, destinations, allowlistFiles, hosts } };
+  return {
+    ok: true,
+    config: { file, fileName, sources, destinations, allowlistFiles, hosts, internalNetworks },
+  };
 }

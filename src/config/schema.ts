@@ -23,15 +23,34 @@ const cidr = z.string().refine((text) => parseCidr(text) !== null, {
   error: (issue) => `"${String(issue.input)}" is not a CIDR`,
 });
 
-const listener = z.union([z.string(), z.strictObject({ address: z.string() })]).transform((value, ctx) => {
-  const text = typeof value === 'string' ? value : value.address;
-  const parsed = parseListenAddress(text);
-  if ('error' in parsed) {
-    ctx.addIssue({ code: 'custom', message: parsed.error });
-    return z.NEVER;
-  }
-  return parsed;
-});
+const listener = z
+  .union([
+    z.string(),
+    z.strictObject({
+      address: z.string(),
+      proxyProtocol: z.boolean().default(false),
+      trustedProxies: z.array(cidr).default([]),
+    }),
+  ])
+  .transform((value, ctx) => {
+    const text = typeof value === 'string' ? value : value.address;
+    const parsed = parseListenAddress(text);
+    if ('error' in parsed) {
+      ctx.addIssue({ code: 'custom', message: parsed.error });
+      return z.NEVER;
+    }
+    if (typeof value !== 'string' && value.proxyProtocol && value.trustedProxies.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trustedProxies'],
+        message: 'proxyProtocol needs trustedProxies: the load balancers allowed to send PROXY headers',
+      });
+      return z.NEVER;
+    }
+    const proxyProtocol =
+      typeof value !== 'string' && value.proxyProtocol ? { trustedProxies: value.trustedProxies } : null;
+    return { ...parsed, proxyProtocol };
+  });
 
 function checkHost(text: string, ctx: z.RefinementCtx): void {
   const pattern = parseHostPattern(text);
@@ -66,6 +85,8 @@ const hostsEntry = z
 
 export const configSchema = z.strictObject({
   version: z.literal(1, { error: 'only version 1 is supported' }).default(1),
+  mode: z.enum(['enforce', 'audit']).default('enforce'),
+  pidFile: z.string().min(1).nullable().default(null),
   listeners: z
     .array(listener)
     .min(1)
@@ -76,6 +97,7 @@ export const configSchema = z.strictObject({
       destinations: z.array(destination).optional(),
       allowlistFiles: z.array(z.string().min(1)).optional(),
       defaultAllowlist: z.boolean().optional(),
+      internalNetworks: z.array(cidr).default([]),
       ports: z
         .strictObject({
           connect: z.array(port).default([...DEFAULTS.ports.connect]),
@@ -85,6 +107,15 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   hosts: z.record(z.string(), hostsEntry).default({}),
+  tls: z
+    .strictObject({
+      sniCheck: z.boolean().default(DEFAULTS.tls.sniCheck),
+      ports: z.array(port).default([...DEFAULTS.tls.ports]),
+      missingSni: z.enum(['deny', 'allow']).default(DEFAULTS.tls.missingSni),
+      nonTls: z.enum(['deny', 'allow']).default(DEFAULTS.tls.nonTls),
+    })
+    .prefault({}),
+  reload: z.strictObject({ watch: z.boolean().default(false) }).prefault({}),
   dns: z
     .strictObject({
       minTtl: duration.default(DEFAULTS.dns.minTtl),
@@ -114,6 +145,8 @@ export const configSchema = z.strictObject({
       maxConnectionsPerClient: positiveInt.default(DEFAULTS.limits.maxConnectionsPerClient),
       maxRequestHeadBytes: positiveInt.min(1024).max(1_048_576).default(DEFAULTS.limits.maxRequestHeadBytes),
       upstreamSocketsPerOrigin: positiveInt.default(DEFAULTS.limits.upstreamSocketsPerOrigin),
+      maxRequestsPerConnection: positiveInt.default(DEFAULTS.limits.maxRequestsPerConnection),
+      newConnectionsPerClientPerSecond: positiveInt.default(DEFAULTS.limits.newConnectionsPerClientPerSecond),
       upstreamIdleSocketsPerOrigin: z
         .number()
         .int()

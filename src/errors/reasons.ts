@@ -35,6 +35,49 @@ export const REASONS = {
     summary: 'IP-literal destination not allowed by a CIDR rule',
   },
 
+  DENY_DESTINATION_ADDRESS: {
+    status: 403,
+    proxyStatus: 'destination_ip_prohibited',
+    exit: 1,
+    summary: 'destination resolved to an internal or special-purpose address',
+  },
+  DENY_SNI_MISMATCH: {
+    status: 403,
+    proxyStatus: 'http_request_denied',
+    exit: 1,
+    summary: 'TLS server name differs from the CONNECT host and is not allowed',
+  },
+  DENY_SNI_MISSING: {
+    status: 403,
+    proxyStatus: 'http_request_denied',
+    exit: 1,
+    summary: 'TLS ClientHello carries no server name',
+  },
+  DENY_NOT_TLS: {
+    status: 403,
+    proxyStatus: 'http_request_denied',
+    exit: 1,
+    summary: 'tunnel to a TLS port did not start with a TLS ClientHello',
+  },
+  BAD_TLS_HELLO: {
+    status: 400,
+    proxyStatus: 'tls_protocol_error',
+    exit: 2,
+    summary: 'malformed or oversized TLS ClientHello',
+  },
+  TLS_HELLO_TIMEOUT: {
+    status: 408,
+    proxyStatus: 'tls_protocol_error',
+    exit: 1,
+    summary: 'no TLS ClientHello within timeouts.requestHead after the tunnel opened',
+  },
+  DENY_PROXY_PROTOCOL: {
+    status: 400,
+    proxyStatus: 'http_request_denied',
+    exit: 1,
+    summary: 'PROXY protocol header missing, malformed, or sent by an untrusted address',
+  },
+
   // Malformed client input (4xx, never reaches an upstream).
   BAD_HOST: {
     status: 400,
@@ -61,6 +104,12 @@ export const REASONS = {
     exit: 2,
     summary: 'only http:// URLs are forwarded; use CONNECT for https',
   },
+  BAD_HOST_MISMATCH: {
+    status: 400,
+    proxyStatus: 'http_request_error',
+    exit: 2,
+    summary: 'Host header disagrees with the absolute request target',
+  },
   HEAD_TOO_LARGE: {
     status: 431,
     proxyStatus: 'http_request_error',
@@ -86,6 +135,12 @@ export const REASONS = {
     proxyStatus: 'connection_limit_reached',
     exit: 1,
     summary: 'client is at limits.maxConnectionsPerClient',
+  },
+  LIMIT_CONNECTION_RATE: {
+    status: 503,
+    proxyStatus: 'connection_limit_reached',
+    exit: 1,
+    summary: 'client opens connections faster than limits.newConnectionsPerClientPerSecond',
   },
   SHUTTING_DOWN: {
     status: 503,

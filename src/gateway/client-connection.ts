@@ -11,9 +11,14 @@ export interface ClientConnection {
   readonly acceptedAt: number;
 }
 
-export function describeClient(socket: Socket, now: number): ClientConnection {
-  const raw = socket.remoteAddress ?? '';
+/** Describes the client of `socket`: its peer, or the address a trusted PROXY protocol header carried. */
+export function describeClient(
+  socket: Socket,
+  now: number,
+  proxied?: { readonly address: string; readonly port: number } | null,
+): ClientConnection {
+  const raw = proxied?.address ?? socket.remoteAddress ?? '';
   const parsed = parseAddress(raw);
   const address = parsed === null ? raw || '-' : formatWords(parsed.family, parsed.words);
-  return { socket, address, parsed, port: socket.remotePort ?? 0, acceptedAt: now };
+  return { socket, address, parsed, port: proxied?.port ?? socket.remotePort ?? 0, acceptedAt: now };
 }

@@ -14,12 +14,21 @@ export interface GatewayTimeouts {
   readonly drain: number;
 }
 
+export interface GatewayTls {
+  readonly sniCheck: boolean;
+  readonly ports: readonly number[];
+  readonly missingSni: 'deny' | 'allow';
+  readonly nonTls: 'deny' | 'allow';
+}
+
 export interface GatewayLimits {
   readonly maxConnections: number;
   readonly maxConnectionsPerClient: number;
   readonly maxRequestHeadBytes: number;
   readonly upstreamSocketsPerOrigin: number;
   readonly upstreamIdleSocketsPerOrigin: number;
+  readonly maxRequestsPerConnection: number;
+  readonly newConnectionsPerClientPerSecond: number;
 }
 
 /** What request handlers need from the gateway; one object, built once. */
@@ -27,6 +36,8 @@ export interface GatewayContext {
   /** The policy in force; replaced by reference on reload. */
   readonly policy: () => Policy;
   readonly timeouts: GatewayTimeouts;
+  readonly tls: GatewayTls;
+  readonly audit: boolean;
   readonly sessions: Set<Session>;
   readonly pool: UpstreamPool;
   readonly connectUpstream: (host: string, port: number, signal?: AbortSignal) => Promise<UpstreamConnection>;

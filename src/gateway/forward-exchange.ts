@@ -5,10 +5,10 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { AirlockError, type ReasonCode } from '../errors/index.js';
-import type { Decision } from '../policy/index.js';
 import type { AccessRecord } from '../observe/index.js';
 import type { ClientConnection } from './client-connection.js';
 import type { GatewayContext } from './context.js';
+import type { GatewayDecision } from './gateway.js';
 import { filterHeaders } from './headers.js';
 import type { HttpTarget } from './request-target.js';
 import { responseFor } from './responses.js';
@@ -40,7 +40,7 @@ export class ForwardExchange implements Session {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly target: HttpTarget,
-    private readonly decision: Decision,
+    private readonly decision: GatewayDecision,
     private readonly start: number,
   ) {}
 
@@ -152,11 +152,19 @@ export class ForwardExchange implements Session {
       host: this.decision.host,
       port: this.target.port,
       path: this.target.path,
-      decision: this.failure === null ? 'allow' : 'error',
-      reason: this.failure ?? this.decision.reason,
+      decision:
+        this.failure === null
+          ? this.decision.wouldDeny === null
+            ? 'allow'
+            : 'would_deny'
+          : this.failure.startsWith('DENY_')
+            ? 'deny'
+            : 'error',
+      reason: this.failure ?? this.decision.wouldDeny ?? this.decision.reason,
       end: this.failure === null ? (this.end ?? 'CLOSED') : null,
       rule: this.decision.rule?.text ?? null,
       ruleOrigin: this.decision.rule?.origin.where ?? null,
+      sni: null,
       upstream: this.upstreamText,
       status: this.res.statusCode,
       bytesFromClient: this.bytesFromClient,

@@ -1,20 +1,31 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import {
+  createServer as createTcpServer,
+  type AddressInfo,
+  type Server as TcpServer,
+  type Socket,
+} from 'node:net';
 import { AirlockError, type ReasonCode } from '../errors/index.js';
 import type { ListenAddress } from '../config/index.js';
 import {
+  checkResolvedAddress,
+  CidrList,
   decideDestination,
   normalizeHost,
+  parseAddress,
+  parseCidr,
   sourceAllowed,
   type Decision,
   type Policy,
 } from '../policy/index.js';
 import type { AccessLogSink, AccessRecord } from '../observe/index.js';
 import { describeClient, type ClientConnection } from './client-connection.js';
-import type { GatewayContext, GatewayLimits, GatewayTimeouts } from './context.js';
+import { ConnectionRate } from './connection-rate.js';
+import type { GatewayContext, GatewayLimits, GatewayTimeouts, GatewayTls } from './context.js';
 import { ForwardExchange } from './forward-exchange.js';
+import { parseProxyHeader } from './proxy-protocol.js';
 import { parseConnectTarget, parseHttpTarget } from './request-target.js';
-import type { Resolver } from './resolver.js';
+import type { ResolvedAddress, Resolver } from './resolver.js';
 import { responseFor } from './responses.js';
 import type { Session } from './session.js';
 import { TunnelSession } from './tunnel-session.js';
@@ -26,6 +37,8 @@ export interface GatewayOptions {
   readonly policy: Policy;
   readonly resolver: Resolver;
   readonly accessLog: AccessLogSink;
+  readonly mode?: 'enforce' | 'audit';
+  readonly tls: GatewayTls;
   readonly timeouts: GatewayTimeouts;
   readonly limits: GatewayLimits;
 }
@@ -42,26 +55,44 @@ export interface ShutdownResult {
   readonly cut: number;
 }
 
+/** The destination reasons audit mode lets through (never the source ACL, never malformed input). */
+const AUDITABLE: ReadonlySet<ReasonCode> = new Set(['DENY_HOST_NOT_ALLOWED', 'DENY_PORT', 'DENY_IP_LITERAL']);
+
+/** A decision as the gateway acts on it: audit mode turns some denials into allows that are logged as such. */
+export interface GatewayDecision extends Decision {
+  /** Set in audit mode when the policy refused and the gateway let it through anyway. */
+  readonly wouldDeny: ReasonCode | null;
+}
+
 /**
  * The gateway: HTTP/1.1 listeners whose CONNECT and absolute-form requests are decided by the
- * policy, then tunnelled or forwarded. Owns connection accounting, limits and shutdown.
+ * policy, then tunnelled or forwarded. Owns connection accounting, limits, reload and shutdown.
  */
 export class Gateway {
   private policy: Policy;
   private readonly servers: Server[] = [];
+  private readonly frontServers: TcpServer[] = [];
   private readonly connections = new Map<Socket, ClientConnection>();
+  /** Client addresses carried by PROXY protocol headers, per accepted socket. */
+  private readonly proxied = new WeakMap<Socket, { address: string; port: number } | null>();
   private readonly perClient = new Map<string, number>();
   private readonly sessions = new Set<Session>();
+  private readonly rate: ConnectionRate;
   private readonly ctx: GatewayContext;
+  private readonly audit: boolean;
   private closing = false;
 
   constructor(private readonly options: GatewayOptions) {
     this.policy = options.policy;
+    this.audit = options.mode === 'audit';
+    this.rate = new ConnectionRate(options.limits.newConnectionsPerClientPerSecond);
     const connector = (host: string, port: number, signal?: AbortSignal): Promise<UpstreamConnection> =>
       this.connect(host, port, signal);
     this.ctx = {
       policy: () => this.policy,
       timeouts: options.timeouts,
+      tls: options.tls,
+      audit: this.audit,
       sessions: this.sessions,
       pool: new UpstreamPool(connector, {
         maxSockets: options.limits.upstreamSocketsPerOrigin,
@@ -78,6 +109,16 @@ export class Gateway {
     this.policy = policy;
   }
 
+  /** Applies a reloaded configuration: the policy and the static host answers, atomically for new requests. */
+  reload(update: {
+    policy: Policy;
+    hosts: ReadonlyMap<string, readonly string[]>;
+    systemHosts: ReadonlyMap<string, readonly string[]>;
+  }): void {
+    this.options.resolver.setStaticHosts(update.hosts, update.systemHosts);
+    this.policy = update.policy;
+  }
+
   get currentPolicy(): Policy {
     return this.policy;
   }
@@ -88,7 +129,9 @@ export class Gateway {
 
   /** Bound addresses, in listener order (port 0 resolves to the real port). */
   addresses(): AddressInfo[] {
-    return this.servers.map((s) => s.address() as AddressInfo);
+    return this.options.listeners.map(
+      (_, i) => (this.frontServers[i] ?? this.servers[i])!.address() as AddressInfo,
+    );
   }
 
   async start(): Promise<void> {
@@ -98,6 +141,12 @@ export class Gateway {
     for (const listener of this.options.listeners) {
       const server = this.createHttpServer();
       this.servers.push(server);
+      let bound: Server | TcpServer = server;
+      if (listener.proxyProtocol) {
+        const front = this.createProxyProtocolFront(server, listener.proxyProtocol.trustedProxies);
+        this.frontServers[this.servers.length - 1] = front;
+        bound = front;
+      }
       await new Promise<void>((resolve, reject) => {
         const onError = (error: NodeJS.ErrnoException): void => {
           const why =
@@ -112,8 +161,8 @@ export class Gateway {
             new AirlockError('LISTEN_FAILED', `cannot listen on ${listener.text}: ${why}`, { cause: error }),
           );
         };
-        server.once('error', onError);
-        server.listen(
+        bound.once('error', onError);
+        bound.listen(
           {
             host: listener.host,
             port: listener.port,
@@ -121,8 +170,8 @@ export class Gateway {
             backlog: 4096,
           },
           () => {
-            server.removeListener('error', onError);
-            server.on('error', () => undefined);
+            bound.removeListener('error', onError);
+            bound.on('error', () => undefined);
             resolve();
           },
         );
@@ -144,6 +193,7 @@ export class Gateway {
       requireHostHeader: false,
       noDelay: true,
     });
+    server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
     server.on('connection', this.onConnection);
     server.on('connect', this.onConnect);
     server.on('request', this.onRequest);
@@ -151,19 +201,66 @@ export class Gateway {
     return server;
   }
 
+  /**
+   * A listener behind an L4 load balancer: accepts only from trusted addresses, reads the
+   * PROXY header, then hands the connection to the HTTP server with the client address the
+   * header carried.
+   */
+  private createProxyProtocolFront(server: Server, trustedProxies: readonly string[]): TcpServer {
+    const trusted = new CidrList<string>();
+    for (const text of trustedProxies) trusted.add(parseCidr(text)!, text);
+    const timeoutMs = this.options.timeouts.requestHead;
+    return createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      socket.on('error', () => undefined);
+      const peer = parseAddress(socket.remoteAddress ?? '');
+      if (peer === null || trusted.match(peer) === undefined) {
+        this.logRefusal(describeClient(socket, Date.now()), 'DENY_PROXY_PROTOCOL', '-', '-', 0, Date.now());
+        socket.destroy();
+        return;
+      }
+      let buffered: Buffer = Buffer.alloc(0);
+      const timer = setTimeout(() => fail('no PROXY header in time'), timeoutMs);
+      const fail = (why: string): void => {
+        void why;
+        clearTimeout(timer);
+        socket.removeListener('data', onData);
+        this.logRefusal(describeClient(socket, Date.now()), 'DENY_PROXY_PROTOCOL', '-', '-', 0, Date.now());
+        socket.end(responseFor('DENY_PROXY_PROTOCOL').raw);
+        socket.setTimeout(2000, () => socket.destroy());
+      };
+      const onData = (chunk: Buffer): void => {
+        buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+        const header = parseProxyHeader(buffered);
+        if (header.status === 'incomplete') return;
+        if (header.status === 'malformed') return fail(header.why);
+        clearTimeout(timer);
+        socket.removeListener('data', onData);
+        socket.pause();
+        this.proxied.set(socket, header.source);
+        const rest = buffered.subarray(header.length);
+        if (rest.length > 0) socket.unshift(rest);
+        server.emit('connection', socket);
+        socket.resume();
+      };
+      socket.on('data', onData);
+    });
+  }
+
   private readonly onConnection = (socket: Socket): void => {
-    const client = describeClient(socket, Date.now());
+    const now = Date.now();
+    const client = describeClient(socket, now, this.proxied.get(socket));
     const total = this.connections.size;
     const mine = this.perClient.get(client.address) ?? 0;
     let refusal: ReasonCode | null = null;
     if (this.closing) refusal = 'SHUTTING_DOWN';
     else if (total >= this.options.limits.maxConnections) refusal = 'LIMIT_CONNECTIONS';
     else if (mine >= this.options.limits.maxConnectionsPerClient) refusal = 'LIMIT_CLIENT_CONNECTIONS';
+    else if (!this.rate.admit(client.address)) refusal = 'LIMIT_CONNECTION_RATE';
     if (refusal !== null) {
       socket.on('error', () => undefined);
       socket.end(responseFor(refusal).raw);
       socket.setTimeout(2000, () => socket.destroy());
-      this.logRefusal(client, refusal, '-', '-', 0, Date.now());
+      this.logRefusal(client, refusal, '-', '-', 0, now);
       return;
     }
     this.connections.set(socket, client);
@@ -177,18 +274,22 @@ export class Gateway {
   };
 
   private clientOf(socket: Socket): ClientConnection {
-    return this.connections.get(socket) ?? describeClient(socket, Date.now());
+    return this.connections.get(socket) ?? describeClient(socket, Date.now(), this.proxied.get(socket));
   }
 
-  private decide(client: ClientConnection, method: string, host: string, port: number): Decision {
+  private decide(client: ClientConnection, method: string, host: string, port: number): GatewayDecision {
     const policy = this.policy;
     if (client.parsed === null || !sourceAllowed(policy, client.parsed)) {
       const normalized = normalizeHost(host);
       const shown =
         normalized.kind === 'name' ? normalized.name : normalized.kind === 'ip' ? normalized.address : host;
-      return { verdict: 'deny', reason: 'DENY_SOURCE_NOT_ALLOWED', rule: null, host: shown };
+      return { verdict: 'deny', reason: 'DENY_SOURCE_NOT_ALLOWED', rule: null, host: shown, wouldDeny: null };
     }
-    return decideDestination(policy, method, host, port);
+    const decision = decideDestination(policy, method, host, port);
+    if (decision.verdict === 'deny' && this.audit && AUDITABLE.has(decision.reason)) {
+      return { ...decision, verdict: 'allow', wouldDeny: decision.reason };
+    }
+    return { ...decision, wouldDeny: null };
   }
 
   private readonly onConnect = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
@@ -219,6 +320,20 @@ export class Gateway {
     const target = parseHttpTarget(req.url ?? '');
     if ('error' in target) {
       this.refuseResponse(res, client, target.error, method, '-', 0, null, start);
+      return;
+    }
+    const hostHeader = req.headers.host;
+    if (hostHeader !== undefined && !sameAuthority(hostHeader, target.host, target.port)) {
+      this.refuseResponse(
+        res,
+        client,
+        'BAD_HOST_MISMATCH',
+        method,
+        target.host,
+        target.port,
+        target.path,
+        start,
+      );
       return;
     }
     const decision = this.decide(client, method, target.host, target.port);
@@ -319,6 +434,7 @@ export class Gateway {
       end: null,
       rule: decision?.rule?.text ?? null,
       ruleOrigin: decision?.rule?.origin.where ?? null,
+      sni: null,
       upstream: null,
       status: responseFor(reason).status,
       bytesFromClient: 0,
@@ -327,19 +443,42 @@ export class Gateway {
     this.ctx.log(record);
   }
 
-  /** Resolve (hosts, cache, DNS) and connect, for tunnels and the forwarding pool alike. */
+  /**
+   * Resolve (configured hosts, hosts file, cache, DNS), drop every address the guard refuses,
+   * and connect to the first of the rest that accepts. The addresses checked are the addresses
+   * connected to: there is no second lookup.
+   */
   private async connect(host: string, port: number, signal?: AbortSignal): Promise<UpstreamConnection> {
     const literal = normalizeHost(host);
-    const addresses =
+    const resolved: readonly ResolvedAddress[] =
       literal.kind === 'ip'
-        ? [{ address: literal.address, family: literal.family }]
-        : await this.options.resolver.resolve(host);
-    return connectUpstream(addresses, port, this.options.timeouts.connect, signal);
+        ? [{ address: literal.address, family: literal.family, pinned: false }]
+        : await this.options.resolver.resolve(literal.kind === 'name' ? literal.name : host);
+    const policy = this.policy;
+    const permitted: ResolvedAddress[] = [];
+    const refused: string[] = [];
+    for (const address of resolved) {
+      if (address.pinned) {
+        permitted.push(address);
+        continue;
+      }
+      const verdict = checkResolvedAddress(policy, address.address);
+      if (verdict.allowed) permitted.push(address);
+      else refused.push(`${address.address} (${verdict.addressClass})`);
+    }
+    if (permitted.length === 0) {
+      throw new AirlockError(
+        'DENY_DESTINATION_ADDRESS',
+        `${host} resolved only to refused addresses: ${refused.join(', ')}`,
+      );
+    }
+    return connectUpstream(permitted, port, this.options.timeouts.connect, signal);
   }
 
   private async closeServers(): Promise<void> {
+    const all: (Server | TcpServer)[] = [...this.servers, ...this.frontServers.filter(Boolean)];
     await Promise.all(
-      this.servers.map(
+      all.map(
         (server) =>
           new Promise<void>((resolve) => {
             if (!server.listening) return resolve();
@@ -370,4 +509,26 @@ export class Gateway {
     await closed;
     return { drained: cut === 0, cut };
   }
+}
+
+/** Does a Host header name the same host and port as the absolute request target? */
+function sameAuthority(hostHeader: string, targetHost: string, targetPort: number): boolean {
+  const bracketEnd = hostHeader.lastIndexOf(']');
+  const colon = hostHeader.lastIndexOf(':');
+  let host = hostHeader;
+  let port = 80;
+  if (colon > bracketEnd) {
+    host = hostHeader.slice(0, colon);
+    const text = hostHeader.slice(colon + 1);
+    if (text !== '') {
+      if (!/^[0-9]{1,5}$/.test(text)) return false;
+      port = Number(text);
+    }
+  }
+  if (port !== targetPort) return false;
+  const a = normalizeHost(host);
+  const b = normalizeHost(targetHost);
+  if (a.kind === 'name' && b.kind === 'name') return a.name === b.name;
+  if (a.kind === 'ip' && b.kind === 'ip') return a.address === b.address;
+  return false;
 }

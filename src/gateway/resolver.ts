@@ -5,11 +5,15 @@ import { AirlockError } from '../errors/index.js';
 export interface ResolvedAddress {
   readonly address: string;
   readonly family: 4 | 6;
+  /** From the configuration's own `hosts:` section: the operator named it, so the address guard does not apply. */
+  readonly pinned: boolean;
 }
 
 export interface ResolverOptions {
-  /** Static answers (config `hosts`, then the hosts file): name → addresses. Take precedence over DNS. */
+  /** The configuration's `hosts:` answers: name → addresses. First, and trusted. */
   readonly hosts: ReadonlyMap<string, readonly string[]>;
+  /** The system hosts file's answers: before DNS, but judged by the address guard like DNS answers. */
+  readonly systemHosts?: ReadonlyMap<string, readonly string[]>;
   readonly servers?: readonly string[] | undefined;
   readonly timeoutMs: number;
   readonly tries: number;
@@ -45,10 +49,33 @@ export class Resolver {
     this.dns = new dnsPromises.Resolver({ timeout: options.timeoutMs, tries: options.tries });
     if (options.servers && options.servers.length > 0) this.dns.setServers([...options.servers]);
     this.now = options.now ?? Date.now;
-    for (const [name, addresses] of options.hosts) {
+    this.load(options.hosts, options.systemHosts ?? new Map());
+  }
+
+  /** Replaces the static answers (on reload) and forgets cached DNS answers. */
+  setStaticHosts(
+    hosts: ReadonlyMap<string, readonly string[]>,
+    systemHosts: ReadonlyMap<string, readonly string[]>,
+  ): void {
+    this.staticHosts.clear();
+    this.load(hosts, systemHosts);
+    this.cache.clear();
+  }
+
+  private load(
+    hosts: ReadonlyMap<string, readonly string[]>,
+    systemHosts: ReadonlyMap<string, readonly string[]>,
+  ): void {
+    for (const [name, addresses] of systemHosts) {
       this.staticHosts.set(
         name,
-        addresses.map((address) => ({ address, family: isIP(address) === 6 ? 6 : 4 })),
+        addresses.map((address) => ({ address, family: isIP(address) === 6 ? 6 : 4, pinned: false })),
+      );
+    }
+    for (const [name, addresses] of hosts) {
+      this.staticHosts.set(
+        name,
+        addresses.map((address) => ({ address, family: isIP(address) === 6 ? 6 : 4, pinned: true })),
       );
     }
   }
@@ -116,7 +143,7 @@ export class Resolver {
         this.options.maxTtlMs,
         Math.max(this.options.minTtlMs, Number.isFinite(minTtl) ? minTtl : 0),
       );
-      return { addresses: records.map((r) => ({ address: r.address, family })), ttlMs };
+      return { addresses: records.map((r) => ({ address: r.address, family, pinned: false })), ttlMs };
     } catch (error) {
       return { error: error as NodeJS.ErrnoException };
     }

@@ -1,16 +1,49 @@
 import type { Socket } from 'node:net';
 import { AirlockError, type ReasonCode } from '../errors/index.js';
-import type { Decision } from '../policy/index.js';
+import { decideDestination, normalizeHost } from '../policy/index.js';
 import type { AccessRecord } from '../observe/index.js';
 import type { ClientConnection } from './client-connection.js';
+import type { GatewayContext } from './context.js';
+import type { GatewayDecision } from './gateway.js';
 import { CONNECT_ESTABLISHED, responseFor } from './responses.js';
 import type { Session } from './session.js';
-import type { GatewayContext } from './context.js';
+import { parseClientHello, type ClientHelloResult } from './tls-client-hello.js';
+
+interface Peek {
+  readonly bytes: Buffer;
+  readonly hello: ClientHelloResult;
+}
+
+/** Reads from `socket` until the ClientHello is complete, refused, or time runs out; then pauses it. */
+function peekClientHello(socket: Socket, head: Buffer, timeoutMs: number): Promise<Peek> {
+  const first = parseClientHello(head);
+  if (first.status !== 'incomplete') return Promise.resolve({ bytes: head, hello: first });
+  return new Promise((resolve) => {
+    let bytes = head;
+    const done = (hello: ClientHelloResult): void => {
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.pause();
+      resolve({ bytes, hello });
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes = bytes.length === 0 ? chunk : Buffer.concat([bytes, chunk]);
+      const hello = parseClientHello(bytes);
+      if (hello.status !== 'incomplete') done(hello);
+    };
+    const onEnd = (): void => done({ status: 'incomplete' });
+    const timer = setTimeout(() => done({ status: 'incomplete' }), timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+  });
+}
 
 /**
- * One CONNECT tunnel from decision to close: resolve, connect, answer 200, then splice the
- * two sockets with no JS work per byte (pipe both ways, half-close propagated), and one
- * access-log line when both sides are closed. Never looks inside the bytes.
+ * One CONNECT tunnel from decision to close: resolve, guard, connect, answer 200, read the
+ * ClientHello's server name (never decrypting) and check it against the CONNECT host and the
+ * policy, then splice the two sockets with no JS work per byte (pipe both ways, half-close
+ * propagated). One access-log line when both sides are closed.
  */
 export class TunnelSession implements Session {
   private upstream: Socket | null = null;
@@ -18,8 +51,12 @@ export class TunnelSession implements Session {
   private status = 0;
   private end: ReasonCode | null = null;
   private failure: ReasonCode | null = null;
+  private refusal: ReasonCode | null = null;
+  private wouldDeny: ReasonCode | null;
+  private sni: string | null = null;
   private finished = false;
   private established = false;
+  private spliced = false;
   private closedSides = 0;
   private readonly aborter = new AbortController();
 
@@ -28,10 +65,12 @@ export class TunnelSession implements Session {
     private readonly client: ClientConnection,
     private readonly socket: Socket,
     private readonly head: Buffer,
-    private readonly decision: Decision,
+    private readonly decision: GatewayDecision,
     private readonly port: number,
     private readonly start: number,
-  ) {}
+  ) {
+    this.wouldDeny = decision.wouldDeny;
+  }
 
   async open(): Promise<void> {
     const socket = this.socket;
@@ -52,16 +91,17 @@ export class TunnelSession implements Session {
       if (this.finished) return;
       const reason = error instanceof AirlockError ? error.code : 'INTERNAL_ERROR';
       if (reason === 'CLIENT_ABORTED') return;
-      this.failure = reason;
+      if (reason.startsWith('DENY_')) this.refusal = reason;
+      else this.failure = reason;
       const response = responseFor(reason);
       this.status = response.status;
       socket.end(response.raw);
       return;
     }
-    this.splice();
+    await this.establish();
   }
 
-  private splice(): void {
+  private async establish(): Promise<void> {
     const client = this.socket;
     const upstream = this.upstream!;
     this.established = true;
@@ -69,12 +109,54 @@ export class TunnelSession implements Session {
     upstream.on('error', this.onUpstreamError);
     upstream.once('close', this.onUpstreamClose);
     client.setNoDelay(true);
+    client.write(CONNECT_ESTABLISHED);
+
+    let first = this.head;
+    const tls = this.ctx.tls;
+    if (tls.sniCheck && tls.ports.includes(this.port)) {
+      const peek = await peekClientHello(client, this.head, this.ctx.timeouts.requestHead);
+      if (this.finished || client.destroyed || upstream.destroyed) return;
+      first = peek.bytes;
+      const verdict = this.judge(peek.hello);
+      if (verdict !== null) {
+        const enforce = !this.ctx.audit || verdict === 'BAD_TLS_HELLO' || verdict === 'TLS_HELLO_TIMEOUT';
+        if (enforce) {
+          // Nothing of the client's bytes has reached the upstream: cut both sides.
+          this.refusal = verdict;
+          this.abort(verdict);
+          return;
+        }
+        this.wouldDeny ??= verdict;
+      }
+    }
+    this.spliced = true;
     client.setTimeout(this.ctx.timeouts.tunnelIdle);
     client.on('timeout', this.onIdle);
-    client.write(CONNECT_ESTABLISHED);
-    if (this.head.length > 0) upstream.write(this.head);
+    if (first.length > 0) upstream.write(first);
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  /** Null when the ClientHello may pass; otherwise the reason it may not. */
+  private judge(hello: ClientHelloResult): ReasonCode | null {
+    const tls = this.ctx.tls;
+    switch (hello.status) {
+      case 'incomplete':
+        return 'TLS_HELLO_TIMEOUT';
+      case 'malformed':
+        return 'BAD_TLS_HELLO';
+      case 'not_tls':
+        return tls.nonTls === 'deny' ? 'DENY_NOT_TLS' : null;
+      case 'ok': {
+        if (hello.serverName === null) return tls.missingSni === 'deny' ? 'DENY_SNI_MISSING' : null;
+        const sni = normalizeHost(hello.serverName);
+        this.sni = sni.kind === 'name' ? sni.name : sni.kind === 'ip' ? sni.address : hello.serverName;
+        if (sni.kind === 'invalid') return 'DENY_SNI_MISMATCH';
+        if (this.sni === this.decision.host) return null;
+        const other = decideDestination(this.ctx.policy(), 'CONNECT', this.sni, this.port);
+        return other.verdict === 'allow' ? null : 'DENY_SNI_MISMATCH';
+      }
+    }
   }
 
   abort(reason: ReasonCode): void {
@@ -99,7 +181,7 @@ export class TunnelSession implements Session {
   private readonly onClientClose = (): void => {
     if (!this.established) {
       // Closed before the tunnel existed: stop any connect in progress.
-      if (this.end === null && this.failure === null) this.end = 'CLIENT_ABORTED';
+      if (this.end === null && this.failure === null && this.refusal === null) this.end = 'CLIENT_ABORTED';
       this.aborter.abort();
       this.finish();
       return;
@@ -110,9 +192,13 @@ export class TunnelSession implements Session {
   };
 
   private readonly onUpstreamClose = (): void => {
-    this.socket.end();
-    // Give buffered data a moment to leave, then make sure the client side closes.
-    if (!this.socket.destroyed) this.socket.destroySoon();
+    if (this.spliced) {
+      this.socket.end();
+      // Give buffered data a moment to leave, then make sure the client side closes.
+      if (!this.socket.destroyed) this.socket.destroySoon();
+    } else {
+      this.socket.destroy();
+    }
     this.sideClosed();
   };
 
@@ -126,6 +212,14 @@ export class TunnelSession implements Session {
     this.finished = true;
     this.ctx.sessions.delete(this);
     const upstream = this.upstream;
+    const decision: AccessRecord['decision'] =
+      this.refusal !== null
+        ? 'deny'
+        : this.failure !== null
+          ? 'error'
+          : this.wouldDeny !== null
+            ? 'would_deny'
+            : 'allow';
     const record: AccessRecord = {
       start: this.start,
       durationMs: Date.now() - this.start,
@@ -135,15 +229,16 @@ export class TunnelSession implements Session {
       host: this.decision.host,
       port: this.port,
       path: null,
-      decision: this.failure === null ? 'allow' : 'error',
-      reason: this.failure ?? this.decision.reason,
-      end: this.failure === null ? (this.end ?? 'CLOSED') : null,
+      decision,
+      reason: this.refusal ?? this.failure ?? this.wouldDeny ?? this.decision.reason,
+      end: this.failure === null && this.refusal === null ? (this.end ?? 'CLOSED') : null,
       rule: this.decision.rule?.text ?? null,
       ruleOrigin: this.decision.rule?.origin.where ?? null,
+      sni: this.sni,
       upstream: this.upstreamText,
       status: this.status,
-      bytesFromClient: upstream?.bytesWritten ?? 0,
-      bytesToClient: upstream?.bytesRead ?? 0,
+      bytesFromClient: this.spliced ? (upstream?.bytesWritten ?? 0) : 0,
+      bytesToClient: this.spliced ? (upstream?.bytesRead ?? 0) : 0,
     };
     this.ctx.log(record);
   }

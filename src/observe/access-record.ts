@@ -15,7 +15,8 @@ export interface AccessRecord {
   readonly port: number;
   /** Path and query for forwarded HTTP requests; null for tunnels. */
   readonly path: string | null;
-  readonly decision: 'allow' | 'deny' | 'error';
+  /** `would_deny`: audit mode let through what the policy refuses; `reason` says why it would be refused. */
+  readonly decision: 'allow' | 'deny' | 'error' | 'would_deny';
   /** The policy decision's reason, or the failure's. */
   readonly reason: ReasonCode;
   /** How a tunnel or exchange ended (CLOSED, IDLE_TIMEOUT, ...), null when it never started. */
@@ -23,6 +24,8 @@ export interface AccessRecord {
   /** The matched rule as written, and where it was written. */
   readonly rule: string | null;
   readonly ruleOrigin: string | null;
+  /** Server name of the tunnel's TLS ClientHello, when one was read. */
+  readonly sni: string | null;
   /** "address:port" actually connected to, null when no upstream was contacted. */
   readonly upstream: string | null;
   /** Status sent to the client (200 for an established tunnel); 0 when none was sent. */
@@ -44,6 +47,7 @@ export const LOG_FIELDS = {
   reason: 'reason',
   end: 'end',
   rule: 'rule',
+  sni: 'sni',
   ruleOrigin: 'rule_origin',
   upstream: 'upstream',
   status: 'status',
@@ -65,6 +69,7 @@ export function toJsonFields(r: AccessRecord): Record<string, unknown> {
     [LOG_FIELDS.reason]: r.reason,
     [LOG_FIELDS.end]: r.end,
     [LOG_FIELDS.rule]: r.rule,
+    [LOG_FIELDS.sni]: r.sni,
     [LOG_FIELDS.ruleOrigin]: r.ruleOrigin,
     [LOG_FIELDS.upstream]: r.upstream,
     [LOG_FIELDS.status]: r.status,
@@ -75,6 +80,7 @@ export function toJsonFields(r: AccessRecord): Record<string, unknown> {
 }
 
 function squidAction(r: AccessRecord): string {
+  if (r.decision === 'deny' && r.status === 0) return 'TCP_TUNNEL_ABORTED';
   if (r.decision === 'deny') return 'TCP_DENIED';
   if (r.method === 'CONNECT') return r.decision === 'allow' ? 'TCP_TUNNEL' : 'TCP_TUNNEL_ABORTED';
   return r.decision === 'allow' ? 'TCP_MISS' : 'TCP_MISS_ABORTED';
@@ -100,5 +106,12 @@ export function toSquidLine(r: AccessRecord): string {
     r.upstream === null
       ? 'HIER_NONE/-'
       : `HIER_DIRECT/${r.upstream.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')}`;
-  return `${time} ${elapsed} ${r.client} ${squidAction(r)}/${String(r.status).padStart(3, '0')} ${r.bytesToClient} ${r.method} ${squidUrl(r)} - ${hierarchy} -`;
+  // The user field carries audit-mode and post-decision denials, so every such line is marked.
+  const mark =
+    r.decision === 'would_deny'
+      ? `would_deny:${r.reason}`
+      : r.decision === 'deny' && r.status === 200
+        ? `deny:${r.reason}`
+        : '-';
+  return `${time} ${elapsed} ${r.client} ${squidAction(r)}/${String(r.status).padStart(3, '0')} ${r.bytesToClient} ${r.method} ${squidUrl(r)} ${mark} ${hierarchy} -`;
 }

@@ -36,3 +36,5 @@ export {
   type CompileResult,
 } from './policy.js';
 export { parseDstdomain, type DstdomainResult } from './dstdomain.js';
+export { classifyAddress, embeddedIPv4, type AddressClass } from './address-class.js';
+export { checkResolvedAddress, type AddressVerdict } from './policy.js';

@@ -1,4 +1,5 @@
 import type { ReasonCode } from '../errors/index.js';
+import { classifyAddress, embeddedIPv4, type AddressClass } from './address-class.js';
 import { CidrList, parseAddress, parseCidr, type Cidr, type ParsedAddress } from './cidr.js';
 import { normalizeHost } from './host.js';
 import { formatHostPattern, parseHostPattern, patternCovers, type HostPattern } from './host-pattern.js';
@@ -29,6 +30,8 @@ export interface PolicySpec {
   readonly sources: readonly SourceSpec[];
   readonly destinations: readonly DestinationSpec[];
   readonly ports: { readonly connect: readonly number[]; readonly http: readonly number[] };
+  /** Internal networks a resolved name may point to (split-horizon); everything else internal is refused. */
+  readonly internalNetworks?: readonly SourceSpec[];
 }
 
 export interface DestinationRule {
@@ -46,6 +49,7 @@ export interface Policy {
   readonly ipRules: CidrList<DestinationRule>;
   readonly connectPorts: ReadonlySet<number>;
   readonly httpPorts: ReadonlySet<number>;
+  readonly internalNetworks: CidrList<SourceSpec>;
   /** Every effective rule in the order written (duplicates removed). */
   readonly rules: readonly DestinationRule[];
 }
@@ -64,6 +68,13 @@ export function compilePolicy(spec: PolicySpec): CompileResult {
     const cidr = parseCidr(source.cidr);
     if (cidr === null) errors.push(`${source.origin.where}: "${source.cidr}" is not a CIDR`);
     else sources.add(cidr, source);
+  }
+
+  const internalNetworks = new CidrList<SourceSpec>();
+  for (const net of spec.internalNetworks ?? []) {
+    const cidr = parseCidr(net.cidr);
+    if (cidr === null) errors.push(`${net.origin.where}: "${net.cidr}" is not a CIDR`);
+    else internalNetworks.add(cidr, net);
   }
 
   const hostRules = new HostTrie<DestinationRule>();
@@ -134,6 +145,7 @@ export function compilePolicy(spec: PolicySpec): CompileResult {
       ipRules,
       connectPorts: new Set(spec.ports.connect),
       httpPorts: new Set(spec.ports.http),
+      internalNetworks,
       rules,
     },
     warnings,
@@ -225,4 +237,33 @@ export function decide(policy: Policy, request: DecisionRequest): Decision {
     return { verdict: 'deny', reason: 'DENY_SOURCE_NOT_ALLOWED', rule: null, host: request.host };
   }
   return decideDestination(policy, request.method, request.host, request.port);
+}
+
+export interface AddressVerdict {
+  readonly allowed: boolean;
+  readonly addressClass: AddressClass;
+  /** The internal network that admitted it, or the IP rule, when one did. */
+  readonly allowedBy: string | null;
+}
+
+/**
+ * The resolved-address guard: may the gateway connect to this address? Public addresses
+ * yes; internal, special-purpose and embedded-IPv4 forms of them only when an internal
+ * network of the policy, or a CIDR destination rule, names them explicitly.
+ */
+export function checkResolvedAddress(policy: Policy, address: string | ParsedAddress): AddressVerdict {
+  const parsed = typeof address === 'string' ? parseAddress(address) : address;
+  if (parsed === null) return { allowed: false, addressClass: 'reserved', allowedBy: null };
+  const addressClass = classifyAddress(parsed);
+  if (addressClass === 'public') return { allowed: true, addressClass, allowedBy: null };
+  const candidates = [parsed];
+  const inner = embeddedIPv4(parsed);
+  if (inner !== null) candidates.push(inner);
+  for (const candidate of candidates) {
+    const net = policy.internalNetworks.match(candidate);
+    if (net !== undefined) return { allowed: true, addressClass, allowedBy: net.cidr.text };
+    const rule = policy.ipRules.match(candidate);
+    if (rule !== undefined) return { allowed: true, addressClass, allowedBy: rule.value.text };
+  }
+  return { allowed: false, addressClass, allowedBy: null };
 }

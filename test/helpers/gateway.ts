@@ -1,8 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/cli/load-config.js';
-import { Gateway, Resolver } from '../../src/gateway/index.js';
+import { loadConfig, type LoadedConfig } from '../../src/cli/load-config.js';
+import { buildGateway } from '../../src/cli/build-gateway.js';
+import type { Gateway } from '../../src/gateway/index.js';
 import type { AccessLogSink, AccessRecord } from '../../src/observe/index.js';
 
 export interface RunningGateway {
@@ -12,6 +13,9 @@ export interface RunningGateway {
   readonly records: AccessRecord[];
   /** Resolves with the next access record matching `predicate` (or one already written). */
   waitForRecord(predicate: (r: AccessRecord) => boolean, timeoutMs?: number): Promise<AccessRecord>;
+  /** The configuration file written for this gateway. */
+  readonly configFile: string;
+  readonly loaded: LoadedConfig;
   close(): Promise<void>;
 }
 
@@ -49,24 +53,7 @@ export async function startGateway(
     reopen() {},
     flush: () => Promise.resolve(),
   };
-  const f = loaded.config.file;
-  const gateway = new Gateway({
-    listeners: loaded.listeners,
-    policy: loaded.policy,
-    resolver: new Resolver({
-      hosts: loaded.hosts,
-      servers: f.dns.servers,
-      timeoutMs: f.dns.timeout,
-      tries: f.dns.tries,
-      minTtlMs: f.dns.minTtl,
-      maxTtlMs: f.dns.maxTtl,
-      negativeTtlMs: f.dns.negativeTtl,
-      prefer: f.dns.prefer,
-    }),
-    accessLog: sink,
-    timeouts: f.timeouts,
-    limits: f.limits,
-  });
+  const gateway = buildGateway(loaded, sink);
   await gateway.start();
   const address = gateway.addresses()[0]!;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -74,6 +61,8 @@ export async function startGateway(
     gateway,
     port: address.port,
     proxyUrl: `http://${host}:${address.port}`,
+    configFile: file,
+    loaded,
     records,
     waitForRecord(predicate, timeoutMs = 5000) {
       const existing = records.find(predicate);

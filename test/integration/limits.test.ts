@@ -38,7 +38,7 @@ test('past maxConnectionsPerClient a client gets 503; other clients are still se
   try {
     const reply = await rawExchange(
       gw.port,
-      `GET http://plain.example.test:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`,
+      `GET http://plain.example.test:${origin.port}/ HTTP/1.1\r\nHost: plain.example.test:${origin.port}\r\n\r\n`,
     );
     assert.match(reply, /^HTTP\/1\.1 503 [\s\S]*LIMIT_CLIENT_CONNECTIONS/);
     const other = await run('curl', [
@@ -72,7 +72,7 @@ test('past maxConnections everyone gets 503 LIMIT_CONNECTIONS until connections 
   try {
     const reply = await rawExchange(
       gw.port,
-      `GET http://plain.example.test:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`,
+      `GET http://plain.example.test:${origin.port}/ HTTP/1.1\r\nHost: plain.example.test:${origin.port}\r\n\r\n`,
     );
     assert.match(reply, /^HTTP\/1\.1 503 [\s\S]*LIMIT_CONNECTIONS/);
   } finally {
@@ -81,7 +81,7 @@ test('past maxConnections everyone gets 503 LIMIT_CONNECTIONS until connections 
   await new Promise((r) => setTimeout(r, 100));
   const again = await rawExchange(
     gw.port,
-    `GET http://plain.example.test:${origin.port}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    `GET http://plain.example.test:${origin.port}/ HTTP/1.1\r\nHost: plain.example.test:${origin.port}\r\nConnection: close\r\n\r\n`,
   );
   assert.match(again, /^HTTP\/1\.1 200 /);
 });

@@ -16,6 +16,7 @@ const base: AccessRecord = {
   end: 'CLOSED',
   rule: '.microsoft.com',
   ruleOrigin: 'mdemdi.conf:8',
+  sni: 'winatp-gw-eus.microsoft.com',
   upstream: '203.0.113.10:443',
   status: 200,
   bytesFromClient: 517,
@@ -60,6 +61,19 @@ test('Squid line with an IPv6 upstream and a non-default port', () => {
   assert.match(line, / GET http:\/\/winatp-gw-eus\.microsoft\.com:8080\/a - HIER_DIRECT\/2001:db8::1 -$/);
 });
 
+test('audit-mode lines are marked in the Squid user field', () => {
+  const line = toSquidLine({ ...base, decision: 'would_deny', reason: 'DENY_HOST_NOT_ALLOWED' });
+  assert.match(
+    line,
+    / CONNECT winatp-gw-eus\.microsoft\.com:443 would_deny:DENY_HOST_NOT_ALLOWED HIER_DIRECT\/203\.0\.113\.10 -$/,
+  );
+});
+
+test('a tunnel cut after the SNI check is marked', () => {
+  const line = toSquidLine({ ...base, decision: 'deny', reason: 'DENY_SNI_MISMATCH', end: null });
+  assert.match(line, / TCP_DENIED\/200 4096 CONNECT \S+ deny:DENY_SNI_MISMATCH /);
+});
+
 test('JSON fields use the fixed vocabulary', () => {
   const fields = toJsonFields(base);
   assert.deepEqual(Object.keys(fields), [
@@ -74,6 +88,7 @@ test('JSON fields use the fixed vocabulary', () => {
     'reason',
     'end',
     'rule',
+    'sni',
     'rule_origin',
     'upstream',
     'status',

@@ -1,0 +1,29 @@
+import { Gateway, Resolver } from '../gateway/index.js';
+import type { AccessLogSink } from '../observe/index.js';
+import type { LoadedConfig } from './load-config.js';
+
+/** Wires a loaded configuration into a resolver and a gateway (not yet listening). */
+export function buildGateway(loaded: LoadedConfig, accessLog: AccessLogSink): Gateway {
+  const file = loaded.config.file;
+  const resolver = new Resolver({
+    hosts: loaded.hosts,
+    systemHosts: loaded.systemHosts,
+    servers: file.dns.servers,
+    timeoutMs: file.dns.timeout,
+    tries: file.dns.tries,
+    minTtlMs: file.dns.minTtl,
+    maxTtlMs: file.dns.maxTtl,
+    negativeTtlMs: file.dns.negativeTtl,
+    prefer: file.dns.prefer,
+  });
+  return new Gateway({
+    listeners: loaded.listeners,
+    policy: loaded.policy,
+    resolver,
+    accessLog,
+    mode: file.mode,
+    tls: file.tls,
+    timeouts: file.timeouts,
+    limits: file.limits,
+  });
+}
