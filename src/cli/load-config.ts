@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_ALLOWLIST } from '../catalog/default-allowlist.js';
+import { builtinCatalog, lintRules, lintWarnings, selectDestinations } from '../catalog/index.js';
 import { AirlockError } from '../errors/index.js';
 import { parseConfig, parseListenAddress, type Config, type ListenAddress } from '../config/index.js';
 import { compilePolicy, parseDstdomain, type DestinationSpec, type Policy } from '../policy/index.js';
@@ -78,12 +78,13 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const useDefault =
     config.file.policy.defaultAllowlist ??
     (!fromCli && config.destinations === undefined && config.allowlistFiles.length === 0);
+  const catalogWarnings: string[] = [];
   if (useDefault) {
-    for (const entry of DEFAULT_ALLOWLIST) {
-      destinations.push({
-        host: entry.host,
-        origin: { source: 'default', where: 'built-in default allowlist' },
-      });
+    const selection = selectDestinations(builtinCatalog(), config.file.catalog);
+    destinations.push(...selection.destinations);
+    for (const note of selection.notes) {
+      // Documented gaps are for `catalog list` and `policy show`; startup warns about what the operator can act on.
+      if (note.level === 'warning' && note.code !== 'GAP') catalogWarnings.push(`catalog: ${note.message}`);
     }
   }
   if (errors.length > 0) throw new AirlockError('CONFIG_INVALID', errors.join('\n'));
@@ -104,7 +105,15 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
       // A missing hosts file is normal in containers; DNS still works.
     }
   }
-  const warnings = [...compiled.warnings];
+  const lint = lintWarnings(
+    lintRules(
+      compiled.policy.rules
+        .filter((r) => r.pattern !== null)
+        .map((r) => ({ text: r.text, origin: r.origin })),
+      builtinCatalog(),
+    ),
+  );
+  const warnings = [...compiled.warnings, ...catalogWarnings, ...lint];
   if (config.file.mode === 'audit') {
     warnings.push(
       'mode: audit — destinations the policy would refuse are ALLOWED and logged as would_deny; sources are still enforced',

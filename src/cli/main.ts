@@ -4,6 +4,7 @@ import { isAirlockError } from '../errors/index.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
+/** The command table: flags and help only; every command's work lives in commands/<name>.ts, loaded on use. */
 function buildProgram(): Command {
   const program = new Command('airlock')
     .description('Allowlist-only egress gateway for Microsoft Defender agents')
@@ -27,13 +28,27 @@ function buildProgram(): Command {
         'Squid dstdomain file of destinations, replaces the configured rules (repeatable)',
       ).argParser(collect),
     )
-    .action(async (opts: { config?: string; listen?: string[]; allowlist?: string[] }) => {
+    .addOption(new Option('-w, --watch', 'reload when the configuration or an allowlist file changes'))
+    .action(async (opts: { config?: string; listen?: string[]; allowlist?: string[]; watch?: boolean }) => {
       const { serve } = await import('./commands/serve.js');
       process.exitCode = await serve({
         configFile: opts.config,
         listen: opts.listen,
         allowlist: opts.allowlist,
+        watch: opts.watch,
       });
+    });
+
+  program
+    .command('reload')
+    .description(
+      'make a running gateway re-read its configuration (SIGHUP); an invalid file keeps the old policy',
+    )
+    .addOption(new Option('--pid-file <file>', 'the pidFile of the running gateway'))
+    .addOption(new Option('--pid <pid>', 'process id of the running gateway'))
+    .action(async (opts: { pidFile?: string; pid?: string }) => {
+      const { reload } = await import('./commands/reload.js');
+      process.exitCode = await reload(opts);
     });
 
   program
@@ -45,6 +60,163 @@ function buildProgram(): Command {
       const { configCheck } = await import('./commands/config-check.js');
       process.exitCode = await configCheck({ configFile: opts.config, allowlist: opts.allowlist });
     });
+
+  const policy = program.command('policy').description('inspect the effective policy');
+  policy
+    .command('show')
+    .description('print every effective destination rule and where it came from')
+    .addOption(new Option('-c, --config <file>', 'YAML configuration file'))
+    .addOption(new Option('-a, --allowlist <file>', 'Squid dstdomain file (repeatable)').argParser(collect))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(async (opts: { config?: string; allowlist?: string[]; format: 'table' | 'json' }) => {
+      const { policyShow } = await import('./commands/policy-show.js');
+      process.exitCode = await policyShow({
+        configFile: opts.config,
+        allowlist: opts.allowlist,
+        format: opts.format,
+      });
+    });
+
+  const catalog = program.command('catalog').description('the Defender endpoint catalog');
+  catalog
+    .command('list')
+    .description('list catalog entries')
+    .addOption(new Option('--product <product>', 'filter by product (repeatable)').argParser(collect))
+    .addOption(new Option('--geo <geo>', 'filter by geography (repeatable)').argParser(collect))
+    .addOption(new Option('--service <service>', 'filter by service (repeatable)').argParser(collect))
+    .addOption(new Option('--cloud <cloud>', 'filter by cloud (repeatable)').argParser(collect))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(
+      async (opts: {
+        product?: string[];
+        geo?: string[];
+        service?: string[];
+        cloud?: string[];
+        format: 'table' | 'json';
+      }) => {
+        const { catalogList } = await import('./commands/catalog.js');
+        process.exitCode = await catalogList({
+          products: opts.product,
+          geos: opts.geo,
+          services: opts.service,
+          clouds: opts.cloud,
+          format: opts.format,
+        });
+      },
+    );
+  catalog
+    .command('import <file>')
+    .description("read Microsoft's MDE URL spreadsheet (.xlsx or CSV) and write a catalog file")
+    .addOption(new Option('-o, --output <file>', 'catalog file to write (default: stdout)'))
+    .addOption(new Option('--source <key>', 'source key recorded on every entry'))
+    .addOption(new Option('--strict', 'fail when any row cannot be mapped'))
+    .action(async (file: string, opts: { output?: string; source?: string; strict?: boolean }) => {
+      const { catalogImport } = await import('./commands/catalog.js');
+      process.exitCode = await catalogImport({
+        file,
+        output: opts.output,
+        source: opts.source,
+        strict: opts.strict,
+      });
+    });
+  catalog
+    .command('diff <old> <new>')
+    .description('entries added, removed and changed between two catalogs or spreadsheets')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--exit-code', 'exit 1 when there are differences'))
+    .action(
+      async (oldFile: string, newFile: string, opts: { format: 'text' | 'json'; exitCode?: boolean }) => {
+        const { catalogDiff } = await import('./commands/catalog.js');
+        process.exitCode = await catalogDiff({
+          oldFile,
+          newFile,
+          format: opts.format,
+          exitCode: opts.exitCode,
+        });
+      },
+    );
+  catalog
+    .command('export')
+    .description('export the selected catalog for other tools')
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['squid', 'json', 'csv', 'xlsx', 'pac'])
+        .makeOptionMandatory(),
+    )
+    .addOption(new Option('-o, --output <path>', 'file to write (default: stdout)'))
+    .addOption(new Option('-c, --config <file>', 'take the selection from this configuration'))
+    .addOption(new Option('--product <product>', 'product (repeatable)').argParser(collect))
+    .addOption(new Option('--geo <geo>', 'geography (repeatable)').argParser(collect))
+    .addOption(new Option('--cloud <cloud>', 'cloud'))
+    .addOption(new Option('--service <service>', 'service (repeatable)').argParser(collect))
+    .addOption(new Option('--all', 'every entry, no selection'))
+    .addOption(
+      new Option('--proxy <host:port>', 'gateway for the PAC file, in failover order (repeatable)').argParser(
+        collect,
+      ),
+    )
+    .addOption(
+      new Option('--squid-dir <dir>', 'directory the Squid configuration refers to for its dstdomain files'),
+    )
+    .action(
+      async (opts: {
+        format: string;
+        output?: string;
+        config?: string;
+        product?: string[];
+        geo?: string[];
+        cloud?: string;
+        service?: string[];
+        all?: boolean;
+        proxy?: string[];
+        squidDir?: string;
+      }) => {
+        const { catalogExport } = await import('./commands/catalog.js');
+        process.exitCode = await catalogExport({
+          format: opts.format,
+          output: opts.output,
+          configFile: opts.config,
+          products: opts.product,
+          geos: opts.geo,
+          cloud: opts.cloud,
+          services: opts.service,
+          all: opts.all,
+          proxy: opts.proxy,
+          squidDir: opts.squidDir,
+        });
+      },
+    );
+  catalog
+    .command('lint [file]')
+    .description(
+      'flag rules that admit hosts any cloud customer can create (the effective policy, or a dstdomain / config file)',
+    )
+    .addOption(new Option('-c, --config <file>', 'YAML configuration file'))
+    .addOption(new Option('-a, --allowlist <file>', 'Squid dstdomain file (repeatable)').argParser(collect))
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(
+      new Option('--fail-on <severity>', 'exit 3 at or above this severity').choices([
+        'high',
+        'medium',
+        'low',
+        'none',
+      ]),
+    )
+    .action(
+      async (
+        file: string | undefined,
+        opts: { config?: string; allowlist?: string[]; format: 'text' | 'json'; failOn?: string },
+      ) => {
+        const { catalogLint } = await import('./commands/catalog.js');
+        process.exitCode = await catalogLint({
+          file,
+          configFile: opts.config,
+          allowlist: opts.allowlist,
+          format: opts.format,
+          failOn: opts.failOn,
+        });
+      },
+    );
 
   return program;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { catalogSelectionSchema } from '../catalog/select.js';
 import { parseCidr, parseHostPattern } from '../policy/index.js';
 import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './duration.js';
@@ -106,6 +107,7 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  catalog: catalogSelectionSchema.prefault({}),
   hosts: z.record(z.string(), hostsEntry).default({}),
   tls: z
     .strictObject({

@@ -213,6 +213,12 @@ export const REASONS = {
 
   // Operator errors (CLI).
   CONFIG_INVALID: { status: 0, proxyStatus: null, exit: 2, summary: 'configuration is invalid' },
+  CATALOG_INVALID: {
+    status: 0,
+    proxyStatus: null,
+    exit: 2,
+    summary: 'a catalog file or spreadsheet is invalid',
+  },
   FILE_UNREADABLE: { status: 0, proxyStatus: null, exit: 2, summary: 'a file could not be read' },
   USAGE: { status: 0, proxyStatus: null, exit: 2, summary: 'invalid command-line usage' },
   LISTEN_FAILED: { status: 0, proxyStatus: null, exit: 1, summary: 'a listener could not be opened' },

@@ -7,7 +7,7 @@ import { HostTrie } from './host-trie.js';
 
 /** Where a rule was written, for logs, `policy show` and error messages. */
 export interface RuleOrigin {
-  readonly source: 'default' | 'config' | 'allowlist' | 'cli';
+  readonly source: 'default' | 'config' | 'allowlist' | 'cli' | 'catalog';
   /** Human location, e.g. "mdemdi.conf:8" or "airlock.yaml:14 (policy.destinations[3])". */
   readonly where: string;
 }

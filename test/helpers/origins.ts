@@ -17,6 +17,8 @@ export interface TestOrigin {
   readonly requests: RecordedRequest[];
   /** TCP connections accepted, whatever happened next. */
   connections: number;
+  /** Server names of every TLS ClientHello that reached this origin (HTTPS origins only). */
+  readonly snis: string[];
   close(): Promise<void>;
 }
 
@@ -92,11 +94,22 @@ export async function startOrigin(
   host = '127.0.0.1',
 ): Promise<TestOrigin> {
   const requests: RecordedRequest[] = [];
+  const snis: string[] = [];
   const server = tls
-    ? createHttpsServer({ key: tls.key, cert: tls.cert }, handler(requests))
+    ? createHttpsServer(
+        {
+          key: tls.key,
+          cert: tls.cert,
+          SNICallback: (name, cb) => {
+            snis.push(name);
+            cb(null);
+          },
+        },
+        handler(requests),
+      )
     : createHttpServer(handler(requests));
   const sockets = new Set<Socket>();
-  const origin: TestOrigin = { port: 0, requests, connections: 0, close: closer(server, sockets) };
+  const origin: TestOrigin = { port: 0, requests, connections: 0, snis, close: closer(server, sockets) };
   server.on('connection', (socket: Socket) => {
     origin.connections++;
     sockets.add(socket);
@@ -116,7 +129,13 @@ export async function startTcpEcho(host = '127.0.0.1'): Promise<TestOrigin> {
     socket.on('close', () => sockets.delete(socket));
     socket.pipe(socket);
   });
-  const origin: TestOrigin = { port: 0, requests: [], connections: 0, close: closer(server, sockets) };
+  const origin: TestOrigin = {
+    port: 0,
+    requests: [],
+    connections: 0,
+    snis: [],
+    close: closer(server, sockets),
+  };
   (origin as { port: number }).port = await listen(server, host);
   return origin;
 }

@@ -1,95 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { run } from '../helpers/run.js';
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+import { CLI, echoOnce, openTunnel, serve, type Served } from '../helpers/cli.js';
 
 function tempFile(name: string, text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'airlock-cli-')), name);
   writeFileSync(path, text);
   return path;
-}
-
-interface Served {
-  readonly child: ChildProcess;
-  readonly port: number;
-  stdout: string;
-  stderr: string;
-  readonly exited: Promise<number | null>;
-}
-
-/** Starts `airlock serve`, waits for its "listening" line, and reports the bound port. */
-function serve(args: string[]): Promise<Served> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const served = {
-      child,
-      port: 0,
-      stdout: '',
-      stderr: '',
-      exited: new Promise<number | null>((r) => child.on('exit', (code) => r(code))),
-    };
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`gateway did not start: ${served.stderr}`));
-    }, 10_000);
-    child.stdout.on('data', (c: Buffer) => (served.stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => {
-      served.stderr += c.toString();
-      const match = /"listeners":\["[^"]*:(\d+)"/.exec(served.stderr);
-      if (match && served.port === 0) {
-        clearTimeout(timer);
-        (served as { port: number }).port = Number(match[1]);
-        resolve(served);
-      }
-    });
-    child.on('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited: ${served.stderr}`));
-    });
-  });
-}
-
-/** Opens a CONNECT tunnel and resolves once the 200 has arrived. */
-function openTunnel(port: number, target: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let head = '';
-    const onData = (c: Buffer): void => {
-      head += c.toString('latin1');
-      if (head.includes('\r\n\r\n')) {
-        socket.off('data', onData);
-        if (head.startsWith('HTTP/1.1 200')) resolve(socket);
-        else reject(new Error(head));
-      }
-    };
-    socket.on('data', onData);
-    socket.on('error', reject);
-    socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
-  });
-}
-
-function echoOnce(socket: Socket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const onData = (c: Buffer): void => {
-      got += c.toString();
-      if (got.length >= text.length) {
-        socket.off('data', onData);
-        resolve(got);
-      }
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.write(text);
-  });
 }
 
 let echo: TestOrigin;

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConnectionRate } from '../../../src/gateway/connection-rate.js';
+
+test('a burst up to the rate is admitted, then one per 1/rate seconds', () => {
+  let now = 1_000_000;
+  const rate = new ConnectionRate(5, () => now);
+  for (let i = 0; i < 5; i++) assert.equal(rate.admit('10.0.0.1'), true, `connection ${i}`);
+  assert.equal(rate.admit('10.0.0.1'), false);
+  assert.equal(rate.admit('10.0.0.2'), true, 'another client has its own bucket');
+  now += 200;
+  assert.equal(rate.admit('10.0.0.1'), true);
+  assert.equal(rate.admit('10.0.0.1'), false);
+  now += 10_000;
+  for (let i = 0; i < 5; i++)
+    assert.equal(rate.admit('10.0.0.1'), true, 'refilled, but never above the burst');
+  assert.equal(rate.admit('10.0.0.1'), false);
+});
+
+test('quiet clients are forgotten', () => {
+  let now = 0;
+  const rate = new ConnectionRate(10, () => now);
+  for (let i = 0; i < 100; i++) rate.admit(`10.0.${i}.1`);
+  assert.equal(rate.size, 100);
+  now += 30_000;
+  rate.admit('10.9.9.9');
+  assert.equal(rate.size, 1);
+});

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { before, describe, test } from 'node:test';
+import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from '../../../src/gateway/tls-client-hello.js';
+
+/** A real ClientHello, as Node's TLS stack (OpenSSL) writes it for `servername`. */
+function captureClientHello(servername: string | undefined): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((socket) => {
+      socket.once('data', (chunk: Buffer) => {
+        resolve(chunk);
+        socket.destroy();
+        server.close();
+      });
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      const client = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
+      client.on('error', () => undefined);
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Re-frames one ClientHello record into several records of at most `size` bytes of payload. */
+function reframe(hello: Buffer, size: number): Buffer {
+  const payload = hello.subarray(5);
+  const records: Buffer[] = [];
+  for (let i = 0; i < payload.length; i += size) {
+    const part = payload.subarray(i, i + size);
+    const head = Buffer.from([0x16, 0x03, 0x01, 0, 0]);
+    head.writeUInt16BE(part.length, 3);
+    records.push(head, part);
+  }
+  return Buffer.concat(records);
+}
+
+/** Replaces the server_name extension's host with `name` (same length) to craft variants. */
+function withServerName(hello: Buffer, from: string, to: string): Buffer {
+  const out = Buffer.from(hello);
+  const at = out.indexOf(from, 0, 'latin1');
+  assert.ok(at > 0);
+  out.write(to, at, 'latin1');
+  return out;
+}
+
+let hello: Buffer;
+let noSni: Buffer;
+let longName: Buffer;
+const LONG = `${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.example.test`;
+
+before(async () => {
+  hello = await captureClientHello('winatp-gw-eus.microsoft.com');
+  noSni = await captureClientHello('');
+  longName = await captureClientHello(LONG);
+});
+
+describe('parseClientHello()', () => {
+  test('reads the server name of a real ClientHello', () => {
+    assert.deepEqual(parseClientHello(hello), { status: 'ok', serverName: 'winatp-gw-eus.microsoft.com' });
+  });
+  test('a ClientHello without server_name', () => {
+    assert.deepEqual(parseClientHello(noSni), { status: 'ok', serverName: null });
+  });
+  test('a long server name', () => {
+    assert.deepEqual(parseClientHello(longName), { status: 'ok', serverName: LONG });
+  });
+  test('every strict prefix is incomplete (split over any number of TCP segments)', () => {
+    for (let n = 1; n < hello.length; n++) {
+      assert.deepEqual(
+        parseClientHello(hello.subarray(0, n)),
+        { status: 'incomplete' },
+        `${n} of ${hello.length} bytes`,
+      );
+    }
+  });
+  test('a ClientHello spread over several TLS records', () => {
+    for (const size of [1, 7, 64, 200]) {
+      const framed = reframe(hello, size);
+      assert.deepEqual(
+        parseClientHello(framed),
+        { status: 'ok', serverName: 'winatp-gw-eus.microsoft.com' },
+        `records of ${size}`,
+      );
+      for (let n = 1; n < framed.length; n += 13)
+        assert.equal(parseClientHello(framed.subarray(0, n)).status, 'incomplete');
+    }
+  });
+  test('bytes after the ClientHello (early data) do not matter', () => {
+    const early = Buffer.concat([hello, Buffer.from([0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5])]);
+    assert.deepEqual(parseClientHello(early), { status: 'ok', serverName: 'winatp-gw-eus.microsoft.com' });
+  });
+  test('plain HTTP is not TLS', () => {
+    assert.deepEqual(parseClientHello(Buffer.from('GET / HTTP/1.1\r\n')), { status: 'not_tls' });
+    assert.deepEqual(parseClientHello(Buffer.from('S')), { status: 'not_tls' });
+    assert.deepEqual(parseClientHello(Buffer.from('SSH-2.0-OpenSSH_9.2\r\n')), { status: 'not_tls' });
+  });
+  test('an empty buffer is incomplete', () =>
+    assert.deepEqual(parseClientHello(Buffer.alloc(0)), { status: 'incomplete' }));
+
+  const malformed: [string, () => Buffer, RegExp][] = [
+    ['an alert record', () => Buffer.from([0x16, 0x03, 0x01, 0x00, 0x02, 0x15, 0x00]), /not a ClientHello/],
+    [
+      'a ServerHello',
+      () => Buffer.from([0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00]),
+      /not a ClientHello/,
+    ],
+    ['record version 2.x', () => Buffer.from([0x16, 0x02, 0x00, 0x00, 0x01, 0x01]), /record version/],
+    ['an empty record', () => Buffer.from([0x16, 0x03, 0x01, 0x00, 0x00]), /empty handshake record/],
+    ['a record over 16 KiB', () => Buffer.from([0x16, 0x03, 0x01, 0x40, 0x01]), /longer than 16384/],
+    [
+      'a handshake length beyond the limit',
+      () => Buffer.from([0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0xff, 0xff, 0xff]),
+      /too large/,
+    ],
+    [
+      'an application-data record in the middle',
+      () => {
+        const framed = reframe(hello, 50);
+        const cut = framed.subarray(0, 55);
+        return Buffer.concat([cut, Buffer.from([0x17, 0x03, 0x03, 0x00, 0x01, 0x00])]);
+      },
+      /non-handshake record/,
+    ],
+    [
+      'a server name with a NUL byte',
+      () => withServerName(hello, 'winatp-gw-eus', 'winatp\u0000gw-eus'),
+      /not allowed in a DNS name/,
+    ],
+    [
+      'a truncated handshake message inside a complete record',
+      () => {
+        const out = Buffer.from(hello);
+        out.writeUInt16BE(out.readUInt16BE(3) - 10, 3); // record shorter than the message it claims to hold
+        return out.subarray(0, out.length - 10);
+      },
+      /.*/,
+    ],
+  ];
+  for (const [name, make, why] of malformed) {
+    test(`refuses ${name}`, () => {
+      const input = make();
+      const r = parseClientHello(input);
+      if (name.startsWith('a truncated')) {
+        assert.notEqual(r.status, 'ok');
+        return;
+      }
+      assert.equal(r.status, 'malformed', JSON.stringify(r));
+      assert.match(r.status === 'malformed' ? r.why : '', why);
+    });
+  }
+
+  test('a duplicated extension is refused', () => {
+    // Build a minimal ClientHello with two server_name extensions.
+    const sni = (name: string): Buffer => {
+      const host = Buffer.from(name);
+      const entry = Buffer.concat([Buffer.from([0]), Buffer.from([0, host.length]), host]);
+      const list = Buffer.concat([Buffer.from([0, entry.length]), entry]);
+      return Buffer.concat([Buffer.from([0, 0, 0, list.length]), list]);
+    };
+    const exts = Buffer.concat([sni('a.example'), sni('b.example')]);
+    const body = Buffer.concat([
+      Buffer.from([0x03, 0x03]),
+      Buffer.alloc(32),
+      Buffer.from([0]),
+      Buffer.from([0, 2, 0x13, 0x01]),
+      Buffer.from([1, 0]),
+      Buffer.from([exts.length >> 8, exts.length & 0xff]),
+      exts,
+    ]);
+    const msg = Buffer.concat([Buffer.from([1, 0, body.length >> 8, body.length & 0xff]), body]);
+    const record = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, msg.length >> 8, msg.length & 0xff]), msg]);
+    assert.match(JSON.stringify(parseClientHello(record)), /appears twice/);
+  });
+
+  test('a byte-level mutation sweep never throws and never yields a server name with bad bytes', () => {
+    let state = 7;
+    const next = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
+    for (let i = 0; i < 3000; i++) {
+      const input = Buffer.from(hello);
+      for (let k = 0; k < 1 + (next() % 4); k++) input[next() % input.length] = next() & 0xff;
+      const cut = input.subarray(0, 1 + (next() % input.length));
+      const r = parseClientHello(cut);
+      if (r.status === 'ok' && r.serverName !== null) assert.match(r.serverName, /^[\x21-\x7e]+$/);
+    }
+  });
+
+  test('the size cap is above any real ClientHello and below unbounded buffering', () => {
+    assert.ok(hello.length < MAX_CLIENT_HELLO_BYTES && MAX_CLIENT_HELLO_BYTES <= 20_000);
+  });
+});
