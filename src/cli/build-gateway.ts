@@ -1,9 +1,13 @@
-import { Gateway, Resolver } from '../gateway/index.js';
+import { Gateway, Resolver, type GatewayOptions } from '../gateway/index.js';
 import type { AccessLogSink } from '../observe/index.js';
 import type { LoadedConfig } from './load-config.js';
 
 /** Wires a loaded configuration into a resolver and a gateway (not yet listening). */
-export function buildGateway(loaded: LoadedConfig, accessLog: AccessLogSink): Gateway {
+export function buildGateway(
+  loaded: LoadedConfig,
+  accessLog: AccessLogSink,
+  originFormResponder?: GatewayOptions['originFormResponder'],
+): Gateway {
   const file = loaded.config.file;
   const resolver = new Resolver({
     hosts: loaded.hosts,
@@ -25,5 +29,6 @@ export function buildGateway(loaded: LoadedConfig, accessLog: AccessLogSink): Ga
     tls: file.tls,
     timeouts: file.timeouts,
     limits: file.limits,
+    originFormResponder,
   });
 }

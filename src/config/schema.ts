@@ -118,6 +118,41 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   reload: z.strictObject({ watch: z.boolean().default(false) }).prefault({}),
+  admin: z
+    .strictObject({
+      listen: z
+        .string()
+        .nullable()
+        .default(null)
+        .transform((value, ctx) => {
+          if (value === null) return null;
+          const parsed = parseListenAddress(value);
+          if ('error' in parsed) {
+            ctx.addIssue({ code: 'custom', message: parsed.error });
+            return z.NEVER;
+          }
+          return parsed;
+        }),
+      pac: z
+        .strictObject({
+          proxies: z
+            .array(
+              z
+                .string()
+                .refine((text) => /^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$/.test(text), {
+                  error: (issue) => `"${String(issue.input)}" is not HOST:PORT`,
+                }),
+            )
+            .default([]),
+          otherwise: z
+            .string()
+            .regex(/^(DIRECT|PROXY [A-Za-z0-9.:[\]-]+)$/, 'must be DIRECT or "PROXY host:port"')
+            .default('DIRECT'),
+        })
+        .prefault({}),
+      servePacOnProxyPort: z.boolean().default(false),
+    })
+    .prefault({}),
   dns: z
     .strictObject({
       minTtl: duration.default(DEFAULTS.dns.minTtl),

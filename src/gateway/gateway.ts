@@ -41,6 +41,8 @@ export interface GatewayOptions {
   readonly tls: GatewayTls;
   readonly timeouts: GatewayTimeouts;
   readonly limits: GatewayLimits;
+  /** Answers origin-form requests on the proxy port that are not proxy requests (the PAC file); true if answered. */
+  readonly originFormResponder?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
 }
 
 export interface GatewayStats {
@@ -318,6 +320,12 @@ export class Gateway {
     const client = this.clientOf(req.socket);
     const method = req.method ?? '-';
     const target = parseHttpTarget(req.url ?? '');
+    if (
+      'error' in target &&
+      target.error === 'BAD_ORIGIN_FORM' &&
+      this.options.originFormResponder?.(req, res)
+    )
+      return;
     if ('error' in target) {
       this.refuseResponse(res, client, target.error, method, '-', 0, null, start);
       return;

@@ -2,7 +2,10 @@ import { readFileSync, unlinkSync, watch, writeFileSync, type FSWatcher } from '
 import type { Logger } from 'pino';
 import { isAirlockError } from '../../errors/index.js';
 import type { Gateway } from '../../gateway/index.js';
-import { AccessLog, createOpsLogger } from '../../observe/index.js';
+import { AdminServer, type AdminState } from '../../admin/index.js';
+import { exportPac } from '../../catalog/index.js';
+import { normalizeHost, type Policy } from '../../policy/index.js';
+import { AccessLog, createOpsLogger, GatewayMetrics, type AccessLogSink } from '../../observe/index.js';
 import { buildGateway } from '../build-gateway.js';
 import { loadConfig, type LoadedConfig, type LoadOptions } from '../load-config.js';
 
@@ -44,6 +47,7 @@ class Reloader {
     initial: LoadedConfig,
     private readonly gateway: Gateway,
     private readonly ops: Logger,
+    private readonly metrics: GatewayMetrics,
   ) {
     this.current = initial;
   }
@@ -83,6 +87,7 @@ class Reloader {
         { event: 'reload_failed', trigger },
         `reload rejected, the running policy is unchanged:\n${message}`,
       );
+      this.metrics.reloaded(false);
       return;
     }
     for (const warning of next.warnings) this.ops.warn({ event: 'policy_warning' }, warning);
@@ -95,11 +100,45 @@ class Reloader {
     }
     this.gateway.reload({ policy: next.policy, hosts: next.hosts, systemHosts: next.systemHosts });
     this.current = next;
+    this.metrics.reloaded(true);
     this.ops.info(
       { event: 'reloaded', trigger, rules: next.policy.rules.length },
       `policy reloaded (${next.policy.rules.length} destination rules)`,
     );
   }
+}
+
+/**
+ * The PAC file for the policy in force: its host rules go to the gateway(s), everything else
+ * DIRECT (or to the configured proxy). Without configured proxies, the gateway names itself by
+ * the host the client used to fetch the file.
+ */
+function pacFor(
+  policy: Policy,
+  pac: { proxies: string[]; otherwise: string },
+  proxyPort: number,
+  requestHost: string | undefined,
+): string | null {
+  let proxies = pac.proxies;
+  if (proxies.length === 0) {
+    if (requestHost === undefined) return null;
+    const host = requestHost.startsWith('[')
+      ? requestHost.slice(0, requestHost.indexOf(']') + 1)
+      : requestHost.replace(/:\d*$/, '');
+    const normalized = normalizeHost(host);
+    if (normalized.kind === 'invalid') return null;
+    proxies = [
+      normalized.kind === 'ip' && normalized.family === 6
+        ? `[${normalized.address}]:${proxyPort}`
+        : `${host}:${proxyPort}`,
+    ];
+  }
+  const rules = policy.rules.flatMap((r) =>
+    r.pattern === null
+      ? []
+      : [{ host: r.text, pattern: r.pattern, ports: [...(r.ports ?? [])], contributions: [] }],
+  );
+  return exportPac(rules, { proxies, otherwise: pac.otherwise });
 }
 
 export async function serve(options: LoadOptions & { watch?: boolean | undefined }): Promise<number> {
@@ -118,8 +157,56 @@ export async function serve(options: LoadOptions & { watch?: boolean | undefined
   }
 
   const accessLog = new AccessLog({ format: file.log.format, file: file.log.file });
-  const gateway = buildGateway(loaded, accessLog);
+  let ready = false;
+  let gatewayRef: Gateway | null = null;
+  const metrics = new GatewayMetrics({
+    connections: () => gatewayRef?.stats().connections ?? 0,
+    sessions: () => gatewayRef?.stats().sessions ?? 0,
+    rules: () => gatewayRef?.currentPolicy.rules.length ?? 0,
+  });
+  const sink: AccessLogSink = {
+    write(record) {
+      accessLog.write(record);
+      metrics.record(record);
+    },
+    reopen: () => accessLog.reopen(),
+    flush: () => accessLog.flush(),
+  };
+  // The port clients reach the proxy on, once bound (port 0 resolves then).
+  let proxyPort = 0;
+  const adminState: AdminState = {
+    ready: () => ready,
+    stats: () => ({
+      ...(gatewayRef?.stats() ?? {}),
+      ready,
+      mode: file.mode,
+      rules: gatewayRef?.currentPolicy.rules.length ?? 0,
+      pid: process.pid,
+    }),
+    pac: (requestHost) =>
+      gatewayRef === null ? null : pacFor(gatewayRef.currentPolicy, file.admin.pac, proxyPort, requestHost),
+  };
+  const gateway = buildGateway(
+    loaded,
+    sink,
+    file.admin.servePacOnProxyPort ? (req, res) => AdminServer.servePac(adminState, req, res) : undefined,
+  );
+  gatewayRef = gateway;
   await gateway.start();
+  const plainListener = Math.max(0, loaded.listeners.findIndex((l) => !l.proxyProtocol));
+  proxyPort = gateway.addresses()[plainListener]?.port ?? 0;
+  let admin: AdminServer | null = null;
+  if (file.admin.listen !== null) {
+    admin = new AdminServer(file.admin.listen, adminState, metrics);
+    try {
+      await admin.start();
+    } catch (error) {
+      await gateway.shutdown(0);
+      throw error;
+    }
+  }
+  ready = true;
+  const adminAddress = admin?.address();
   const addresses = gateway
     .addresses()
     .map((a) => (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
@@ -128,6 +215,7 @@ export async function serve(options: LoadOptions & { watch?: boolean | undefined
     {
       event: 'listening',
       listeners: addresses,
+      admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : null,
       rules: loaded.policy.rules.length,
       mode: file.mode,
       config: loaded.config.fileName,
@@ -136,7 +224,7 @@ export async function serve(options: LoadOptions & { watch?: boolean | undefined
     `airlock listening on ${addresses.join(', ')} with ${loaded.policy.rules.length} destination rules${file.mode === 'audit' ? ' (AUDIT MODE)' : ''}`,
   );
 
-  const reloader = new Reloader(options, loaded, gateway, ops);
+  const reloader = new Reloader(options, loaded, gateway, ops, metrics);
   process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   process.on('SIGUSR1', () => {
     accessLog.reopen();
@@ -170,6 +258,7 @@ export async function serve(options: LoadOptions & { watch?: boolean | undefined
         return;
       }
       stopping = true;
+      ready = false;
       for (const w of watchers) w.close();
       const stats = gateway.stats();
       ops.info(
@@ -181,6 +270,7 @@ export async function serve(options: LoadOptions & { watch?: boolean | undefined
           { event: 'stopped', ...result },
           result.drained ? 'all sessions drained' : `${result.cut} sessions cut at the drain deadline`,
         );
+        await admin?.close();
         await accessLog.flush();
         if (file.pidFile !== null) {
           try {

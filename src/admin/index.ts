@@ -1,0 +1,1 @@
+export { AdminServer, type AdminState } from './admin-server.js';
