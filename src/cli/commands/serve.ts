@@ -193,7 +193,10 @@ export async function serve(options: LoadOptions & { watch?: boolean | undefined
   );
   gatewayRef = gateway;
   await gateway.start();
-  const plainListener = Math.max(0, loaded.listeners.findIndex((l) => !l.proxyProtocol));
+  const plainListener = Math.max(
+    0,
+    loaded.listeners.findIndex((l) => !l.proxyProtocol),
+  );
   proxyPort = gateway.addresses()[plainListener]?.port ?? 0;
   let admin: AdminServer | null = null;
   if (file.admin.listen !== null) {
