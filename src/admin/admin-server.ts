@@ -2,14 +2,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { AirlockError } from '../errors/index.js';
 import type { ListenAddress } from '../config/index.js';
-import type { GatewayMetrics } from '../observe/index.js';
 
 export interface AdminState {
   /** True once every listener is open and until shutdown starts. */
   ready(): boolean;
-  stats(): Record<string, unknown>;
+  stats(): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** The PAC file for a client that asked through `host` (its Host header), or null when PAC is off. */
   pac(requestHost: string | undefined): string | null;
+}
+
+/** Where /metrics comes from: one registry, or the workers' registries aggregated. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
 }
 
 const PAC_TYPE = 'application/x-ns-proxy-autoconfig';
@@ -24,7 +29,7 @@ export class AdminServer {
   constructor(
     private readonly listen: ListenAddress,
     private readonly state: AdminState,
-    private readonly metrics: GatewayMetrics,
+    private readonly metrics: MetricsSource,
   ) {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.headersTimeout = 10_000;
@@ -68,13 +73,20 @@ export class AdminServer {
         return;
       }
       case '/metrics': {
-        const body = await this.metrics.registry.metrics();
-        res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType }).end(body);
+        const body = await this.metrics.metrics();
+        res
+          .writeHead(200, {
+            'Content-Type': this.metrics.contentType,
+            'Content-Length': Buffer.byteLength(body),
+          })
+          .end(body);
         return;
       }
       case '/api/status': {
-        const body = JSON.stringify(this.state.stats());
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+        const body = JSON.stringify(await this.state.stats());
+        res
+          .writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) })
+          .end(body);
         return;
       }
       default:

@@ -1,1 +1,1 @@
-export { AdminServer, type AdminState } from './admin-server.js';
+export { AdminServer, type AdminState, type MetricsSource } from './admin-server.js';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { Command, CommanderError, Option } from 'commander';
 import { isAirlockError } from '../errors/index.js';
 
@@ -29,15 +30,30 @@ function buildProgram(): Command {
       ).argParser(collect),
     )
     .addOption(new Option('-w, --watch', 'reload when the configuration or an allowlist file changes'))
-    .action(async (opts: { config?: string; listen?: string[]; allowlist?: string[]; watch?: boolean }) => {
-      const { serve } = await import('./commands/serve.js');
-      process.exitCode = await serve({
-        configFile: opts.config,
-        listen: opts.listen,
-        allowlist: opts.allowlist,
-        watch: opts.watch,
-      });
-    });
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'gateway processes sharing the listeners: "auto" (one per core) or a number',
+      ),
+    )
+    .action(
+      async (opts: {
+        config?: string;
+        listen?: string[];
+        allowlist?: string[];
+        watch?: boolean;
+        workers?: string;
+      }) => {
+        const { serve } = await import('./commands/serve.js');
+        process.exitCode = await serve({
+          configFile: opts.config,
+          listen: opts.listen,
+          allowlist: opts.allowlist,
+          watch: opts.watch,
+          workers: opts.workers,
+        });
+      },
+    );
 
   program
     .command('reload')
@@ -250,4 +266,5 @@ async function main(argv: string[]): Promise<void> {
 
 await main(process.argv);
 // Servers keep the event loop alive while running; once main() returns for any other reason, exit.
-if (process.exitCode !== undefined && process.exitCode !== 0) process.exit();
+// A worker's IPC channel would keep it alive after its gateway has stopped: exit too.
+if ((process.exitCode !== undefined && process.exitCode !== 0) || cluster.isWorker) process.exit();

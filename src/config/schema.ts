@@ -87,6 +87,7 @@ const hostsEntry = z
 export const configSchema = z.strictObject({
   version: z.literal(1, { error: 'only version 1 is supported' }).default(1),
   mode: z.enum(['enforce', 'audit']).default('enforce'),
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
   pidFile: z.string().min(1).nullable().default(null),
   listeners: z
     .array(listener)

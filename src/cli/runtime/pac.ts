@@ -1,0 +1,35 @@
+import { exportPac } from '../../catalog/index.js';
+import { normalizeHost, type Policy } from '../../policy/index.js';
+
+/**
+ * The PAC file for the policy in force: its host rules go to the gateway(s), everything else
+ * DIRECT (or to the configured proxy). Without configured proxies, the gateway names itself by
+ * the host the client used to fetch the file.
+ */
+export function pacFor(
+  policy: Policy,
+  pac: { proxies: readonly string[]; otherwise: string },
+  proxyPort: number,
+  requestHost: string | undefined,
+): string | null {
+  let proxies = [...pac.proxies];
+  if (proxies.length === 0) {
+    if (requestHost === undefined) return null;
+    const host = requestHost.startsWith('[')
+      ? requestHost.slice(0, requestHost.indexOf(']') + 1)
+      : requestHost.replace(/:\d*$/, '');
+    const normalized = normalizeHost(host);
+    if (normalized.kind === 'invalid') return null;
+    proxies = [
+      normalized.kind === 'ip' && normalized.family === 6
+        ? `[${normalized.address}]:${proxyPort}`
+        : `${host}:${proxyPort}`,
+    ];
+  }
+  const rules = policy.rules.flatMap((r) =>
+    r.pattern === null
+      ? []
+      : [{ host: r.text, pattern: r.pattern, ports: [...(r.ports ?? [])], contributions: [] }],
+  );
+  return exportPac(rules, { proxies, otherwise: pac.otherwise });
+}

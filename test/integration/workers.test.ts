@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { echoOnce, openTunnel, serve, type Served } from '../helpers/cli.js';
+import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
+import { rawExchange } from '../helpers/run.js';
+
+let echo: TestOrigin;
+let gw: Served;
+let file: string;
+let adminPort: number;
+
+function config(names: string[]): string {
+  return `workers: 3
+policy:
+  sources: [127.0.0.0/8]
+  destinations: [${names.join(', ')}]
+  ports: { connect: [${echo.port}], http: [80] }
+hosts: { echo.example.test: 127.0.0.1, other.example.test: 127.0.0.1 }
+dns: { servers: ["127.0.0.1:9"], hostsFile: null }
+admin: { listen: "127.0.0.1:0" }
+timeouts: { drain: 5s }
+`;
+}
+
+async function admin(path: string): Promise<string> {
+  const reply = await rawExchange(
+    adminPort,
+    `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    2000,
+  );
+  return reply.slice(reply.indexOf('\r\n\r\n') + 4);
+}
+
+function workerPids(): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(gw.child.pid)]).toString();
+  return out
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
+}
+
+async function status(host: string): Promise<string> {
+  const reply = await rawExchange(gw.port, `CONNECT ${host}:${echo.port} HTTP/1.1\r\n\r\n`, 200);
+  return reply.slice(9, 12);
+}
+
+before(async () => {
+  echo = await startTcpEcho();
+  file = join(mkdtempSync(join(tmpdir(), 'airlock-workers-')), 'airlock.yaml');
+  writeFileSync(file, config(['echo.example.test']));
+  gw = await serve(['--config', file, '--listen', '127.0.0.1:0']);
+  adminPort = Number(/"admin":"127\.0\.0\.1:(\d+)"/.exec(gw.stderr)?.[1]);
+});
+
+after(async () => {
+  if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
+  await echo.close();
+});
+
+test('three worker processes share the listener; the admin listener reports the whole gateway', async () => {
+  assert.match(gw.stderr, /"workers":3/);
+  assert.equal(workerPids().length, 3);
+  for (let i = 0; i < 9; i++) assert.equal(await status('echo.example.test'), '200');
+  const metrics = await admin('/metrics');
+  // Nine tunnels, whichever worker served each, counted once in the aggregate.
+  assert.match(metrics, /airlock_requests_total\{kind="connect",decision="allow",reason="ALLOWED"\} 9/);
+  const state = JSON.parse(await admin('/api/status')) as { workers: number };
+  assert.equal(state.workers, 3);
+});
+
+test('a reload reaches every worker', async () => {
+  assert.equal(await status('other.example.test'), '403');
+  writeFileSync(file, config(['echo.example.test', 'other.example.test']));
+  gw.child.kill('SIGHUP');
+  const until = Date.now() + 5000;
+  while (!gw.stderr.includes('"event":"reloaded"') && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300));
+  // Round-robin over three workers: twelve new connections reach each several times.
+  for (let i = 0; i < 12; i++) assert.equal(await status('other.example.test'), '200', `connection ${i}`);
+});
+
+test('a crashed worker is replaced and the gateway keeps serving', async () => {
+  const [victim] = workerPids();
+  process.kill(victim!, 'SIGKILL');
+  const until = Date.now() + 8000;
+  while (!gw.stderr.includes('"event":"worker_replaced"') && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.match(gw.stderr, new RegExp(`"event":"worker_exited","pid":${victim}`));
+  assert.match(gw.stderr, /"event":"worker_replaced"/);
+  assert.equal(workerPids().length, 3);
+  for (let i = 0; i < 6; i++) assert.equal(await status('echo.example.test'), '200');
+});
+
+test('SIGTERM drains tunnels in every worker, then everything exits 0', async () => {
+  const tunnels = await Promise.all(
+    [0, 1, 2, 3].map(() => openTunnel(gw.port, `echo.example.test:${echo.port}`)),
+  );
+  gw.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  for (const [i, t] of tunnels.entries()) assert.equal(await echoOnce(t, `still ${i}`), `still ${i}`);
+  for (const t of tunnels) t.end();
+  assert.equal(await gw.exited, 0);
+  assert.match(gw.stderr, /"event":"stopped","workers":3/);
+  assert.equal(gw.stdout.split('\n').filter((l) => l.includes('"end":"CLOSED"')).length >= 4, true);
+});
