@@ -77,6 +77,55 @@ function buildProgram(): Command {
       process.exitCode = await configCheck({ configFile: opts.config, allowlist: opts.allowlist });
     });
 
+  program
+    .command('explain')
+    .description('which proxy each Defender component uses on a machine, what works, and why')
+    .addOption(
+      new Option(
+        '-f, --from <file>',
+        'pasted output: netsh winhttp show proxy, reg query / .reg export, Get-MpPreference, mdatp (repeatable)',
+      ).argParser(collect),
+    )
+    .addOption(new Option('-m, --machine <file>', 'YAML/JSON description of the machine'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'),
+    )
+    .addOption(
+      new Option(
+        '--assume <id=reading>',
+        'choose a reading where the sources disagree (repeatable)',
+      ).argParser(collect),
+    )
+    .addOption(new Option('-c, --config <file>', 'check the destinations against this gateway configuration'))
+    .action(
+      async (opts: {
+        from?: string[];
+        machine?: string;
+        format: 'text' | 'json' | 'markdown';
+        assume?: string[];
+        config?: string;
+      }) => {
+        const { explain } = await import('./commands/explain.js');
+        let policyCheck: ((host: string, port: number) => { allowed: boolean; reason: string }) | undefined;
+        if (opts.config !== undefined) {
+          const { loadConfig } = await import('./load-config.js');
+          const { decideDestination } = await import('../policy/index.js');
+          const { policy } = await loadConfig({ configFile: opts.config });
+          policyCheck = (host, port) => {
+            const d = decideDestination(policy, 'CONNECT', host, port);
+            return { allowed: d.verdict === 'allow', reason: d.reason };
+          };
+        }
+        process.exitCode = await explain({
+          from: opts.from ?? [],
+          machine: opts.machine,
+          format: opts.format,
+          assume: opts.assume,
+          policyCheck,
+        });
+      },
+    );
+
   const policy = program.command('policy').description('inspect the effective policy');
   policy
     .command('show')

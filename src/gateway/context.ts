@@ -40,6 +40,10 @@ export interface GatewayContext {
   readonly audit: boolean;
   readonly sessions: Set<Session>;
   readonly pool: UpstreamPool;
-  readonly connectUpstream: (host: string, port: number, signal?: AbortSignal) => Promise<UpstreamConnection>;
+  readonly connectUpstream: (
+    host: string,
+    port: number,
+    signal?: { readonly aborted: boolean },
+  ) => Promise<UpstreamConnection>;
   readonly log: (record: AccessRecord) => void;
 }

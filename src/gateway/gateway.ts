@@ -88,8 +88,11 @@ export class Gateway {
     this.policy = options.policy;
     this.audit = options.mode === 'audit';
     this.rate = new ConnectionRate(options.limits.newConnectionsPerClientPerSecond);
-    const connector = (host: string, port: number, signal?: AbortSignal): Promise<UpstreamConnection> =>
-      this.connect(host, port, signal);
+    const connector = (
+      host: string,
+      port: number,
+      signal?: { readonly aborted: boolean },
+    ): Promise<UpstreamConnection> => this.connect(host, port, signal);
     this.ctx = {
       policy: () => this.policy,
       timeouts: options.timeouts,
@@ -456,7 +459,11 @@ export class Gateway {
    * and connect to the first of the rest that accepts. The addresses checked are the addresses
    * connected to: there is no second lookup.
    */
-  private async connect(host: string, port: number, signal?: AbortSignal): Promise<UpstreamConnection> {
+  private async connect(
+    host: string,
+    port: number,
+    signal?: { readonly aborted: boolean },
+  ): Promise<UpstreamConnection> {
     const literal = normalizeHost(host);
     const resolved: readonly ResolvedAddress[] =
       literal.kind === 'ip'

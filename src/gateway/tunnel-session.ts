@@ -58,7 +58,8 @@ export class TunnelSession implements Session {
   private established = false;
   private spliced = false;
   private closedSides = 0;
-  private readonly aborter = new AbortController();
+  /** Set when the client went away: a connect in progress gives up (a plain flag, cheaper than an AbortController per tunnel). */
+  private readonly cancel = { aborted: false };
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -78,7 +79,7 @@ export class TunnelSession implements Session {
     socket.once('close', this.onClientClose);
     this.ctx.sessions.add(this);
     try {
-      const connection = await this.ctx.connectUpstream(this.decision.host, this.port, this.aborter.signal);
+      const connection = await this.ctx.connectUpstream(this.decision.host, this.port, this.cancel);
       if (this.finished || socket.destroyed) {
         connection.socket.destroy();
         return;
@@ -161,7 +162,7 @@ export class TunnelSession implements Session {
 
   abort(reason: ReasonCode): void {
     if (this.end === null) this.end = reason;
-    this.aborter.abort();
+    this.cancel.aborted = true;
     this.socket.destroy();
     this.upstream?.destroy();
   }
@@ -182,7 +183,7 @@ export class TunnelSession implements Session {
     if (!this.established) {
       // Closed before the tunnel existed: stop any connect in progress.
       if (this.end === null && this.failure === null && this.refusal === null) this.end = 'CLIENT_ABORTED';
-      this.aborter.abort();
+      this.cancel.aborted = true;
       this.finish();
       return;
     }
@@ -193,7 +194,8 @@ export class TunnelSession implements Session {
 
   private readonly onUpstreamClose = (): void => {
     if (this.spliced) {
-      this.socket.end();
+      // The pipe has usually ended it already; ending twice would build an error object per tunnel.
+      if (!this.socket.writableEnded) this.socket.end();
       // Give buffered data a moment to leave, then make sure the client side closes.
       if (!this.socket.destroyed) this.socket.destroySoon();
     } else {

@@ -51,13 +51,13 @@ export interface UpstreamConnection {
  * Connects to the first address that accepts, in order; each attempt has its own timeout.
  * The socket returned is connected to an address from `addresses` and nothing else: there is
  * no second lookup between the policy's view of the addresses and the connect.
- * `signal` aborts the attempt (the client went away).
+ * `signal.aborted` stops further attempts (the client went away).
  */
 export async function connectUpstream(
   addresses: readonly ResolvedAddress[],
   port: number,
   timeoutMs: number,
-  signal?: AbortSignal,
+  signal?: { readonly aborted: boolean },
 ): Promise<UpstreamConnection> {
   let last: NodeJS.ErrnoException | undefined;
   for (const address of addresses) {

@@ -20,10 +20,19 @@ export class AccessLog implements AccessLogSink {
   private readonly dest: Destination;
   private readonly logger: Logger | null;
   private readonly isFile: boolean;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(options: { format: AccessLogFormat; file: string | null }) {
     this.isFile = options.file !== null;
-    this.dest = pino.destination({ dest: options.file ?? 1, sync: false, mkdir: this.isFile, minLength: 0 });
+    // Lines are batched (one write per 4 KiB, or per second at most) instead of one write per line.
+    this.dest = pino.destination({
+      dest: options.file ?? 1,
+      sync: false,
+      mkdir: this.isFile,
+      minLength: 4096,
+    });
+    this.timer = setInterval(() => this.flushNow(), 1000);
+    this.timer.unref();
     this.logger =
       options.format === 'json'
         ? pino(
@@ -47,7 +56,16 @@ export class AccessLog implements AccessLogSink {
     if (this.isFile) this.dest.reopen();
   }
 
+  private flushNow(): void {
+    try {
+      this.dest.flush();
+    } catch {
+      // Not open yet, or a write is in flight: the next tick of the timer catches up.
+    }
+  }
+
   flush(): Promise<void> {
+    clearInterval(this.timer);
     return new Promise((resolve) => {
       try {
         this.dest.flush((err) => {
