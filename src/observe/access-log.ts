@@ -53,7 +53,14 @@ export class AccessLog implements AccessLogSink {
   }
 
   reopen(): void {
-    if (this.isFile) this.dest.reopen();
+    if (!this.isFile) return;
+    // Lines written before the rotation belong to the old file.
+    try {
+      this.dest.flushSync();
+    } catch {
+      // A write in flight: sonic-boom finishes it on the old descriptor before reopening.
+    }
+    this.dest.reopen();
   }
 
   private flushNow(): void {
