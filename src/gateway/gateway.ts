@@ -270,7 +270,7 @@ export class Gateway {
     }
     this.connections.set(socket, client);
     this.perClient.set(client.address, mine + 1);
-    socket.once('close', () => {
+    socket.on('close', () => {
       this.connections.delete(socket);
       const left = (this.perClient.get(client.address) ?? 1) - 1;
       if (left <= 0) this.perClient.delete(client.address);

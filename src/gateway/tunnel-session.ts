@@ -7,6 +7,7 @@ import type { GatewayContext } from './context.js';
 import type { GatewayDecision } from './gateway.js';
 import { CONNECT_ESTABLISHED, responseFor } from './responses.js';
 import type { Session } from './session.js';
+import { splice } from './splice.js';
 import { parseClientHello, type ClientHelloResult } from './tls-client-hello.js';
 
 interface Peek {
@@ -76,7 +77,7 @@ export class TunnelSession implements Session {
   async open(): Promise<void> {
     const socket = this.socket;
     socket.on('error', this.onClientError);
-    socket.once('close', this.onClientClose);
+    socket.on('close', this.onClientClose);
     this.ctx.sessions.add(this);
     try {
       const connection = await this.ctx.connectUpstream(this.decision.host, this.port, this.cancel);
@@ -108,7 +109,7 @@ export class TunnelSession implements Session {
     this.established = true;
     this.status = 200;
     upstream.on('error', this.onUpstreamError);
-    upstream.once('close', this.onUpstreamClose);
+    upstream.on('close', this.onUpstreamClose);
     client.setNoDelay(true);
     client.write(CONNECT_ESTABLISHED);
 
@@ -134,8 +135,7 @@ export class TunnelSession implements Session {
     client.setTimeout(this.ctx.timeouts.tunnelIdle);
     client.on('timeout', this.onIdle);
     if (first.length > 0) upstream.write(first);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    splice(client, upstream);
   }
 
   /** Null when the ClientHello may pass; otherwise the reason it may not. */
