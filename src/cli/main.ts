@@ -126,6 +126,65 @@ function buildProgram(): Command {
       },
     );
 
+  program
+    .command('clients')
+    .description('the settings, files and commands each Defender component needs to use the gateway')
+    .addOption(
+      new Option('-g, --gateway <host:port>', 'a gateway, in failover order (repeatable)').argParser(collect),
+    )
+    .addOption(
+      new Option(
+        '-p, --product <id>',
+        'mde, mde-streamlined, mdav, mdi, ama, mma, arc (repeatable)',
+      ).argParser(collect),
+    )
+    .addOption(new Option('--os <os>', 'windows, linux, macos (repeatable)').argParser(collect))
+    .addOption(new Option('-o, --out <dir>', 'write the files and a README there instead of printing'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['text', 'json', 'pac']).default('text'),
+    )
+    .addOption(
+      new Option('--bypass <host>', 'hosts Windows reaches without the gateway (repeatable)').argParser(
+        collect,
+      ),
+    )
+    .addOption(new Option('--pac-url <url>', 'Defender Antivirus ProxyPacUrl'))
+    .addOption(
+      new Option('--arc-bypass <group>', 'Azure Arc proxy.bypass groups (repeatable)').argParser(collect),
+    )
+    .addOption(
+      new Option('--otherwise <route>', 'PAC answer for everything else: DIRECT or "PROXY host:port"'),
+    )
+    .addOption(new Option('-c, --config <file>', 'take the PAC hosts from this gateway configuration'))
+    .action(
+      async (opts: {
+        gateway?: string[];
+        product?: string[];
+        os?: string[];
+        out?: string;
+        format: string;
+        bypass?: string[];
+        pacUrl?: string;
+        arcBypass?: string[];
+        otherwise?: string;
+        config?: string;
+      }) => {
+        const { clients } = await import('./commands/clients.js');
+        process.exitCode = await clients({
+          gateway: opts.gateway,
+          product: opts.product,
+          os: opts.os,
+          out: opts.out,
+          format: opts.format,
+          bypass: opts.bypass,
+          pacUrl: opts.pacUrl,
+          arcBypass: opts.arcBypass,
+          otherwise: opts.otherwise,
+          configFile: opts.config,
+        });
+      },
+    );
+
   const policy = program.command('policy').description('inspect the effective policy');
   policy
     .command('show')

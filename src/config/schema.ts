@@ -20,6 +20,12 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
 const port = z.number({ error: 'must be a port number' }).int('must be a whole number').min(1).max(65535);
 const positiveInt = z.number().int('must be a whole number').min(1);
 
+/** "gw1.example.com:3128" or "[2001:db8::1]:3128", port 1-65535. */
+function isProxyAddress(text: string): boolean {
+  const match = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})$/.exec(text);
+  return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
+}
+
 const cidr = z.string().refine((text) => parseCidr(text) !== null, {
   error: (issue) => `"${String(issue.input)}" is not a CIDR`,
 });
@@ -138,11 +144,9 @@ export const configSchema = z.strictObject({
         .strictObject({
           proxies: z
             .array(
-              z
-                .string()
-                .refine((text) => /^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$/.test(text), {
-                  error: (issue) => `"${String(issue.input)}" is not HOST:PORT`,
-                }),
+              z.string().refine((text) => isProxyAddress(text), {
+                error: (issue) => `"${String(issue.input)}" is not HOST:PORT (port 1-65535)`,
+              }),
             )
             .default([]),
           otherwise: z

@@ -1,4 +1,4 @@
-import { exportPac } from '../../catalog/index.js';
+import { renderPac } from '../../clients/index.js';
 import { normalizeHost, type Policy } from '../../policy/index.js';
 
 /**
@@ -31,5 +31,10 @@ export function pacFor(
       ? []
       : [{ host: r.text, pattern: r.pattern, ports: [...(r.ports ?? [])], contributions: [] }],
   );
-  return exportPac(rules, { proxies, otherwise: pac.otherwise });
+  try {
+    return renderPac(rules, { proxies, otherwise: pac.otherwise, generatedBy: 'the Airlock gateway' });
+  } catch {
+    // A proxy named by a client's Host header that the renderer refuses: no PAC rather than a broken one.
+    return null;
+  }
 }

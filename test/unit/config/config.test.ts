@@ -135,6 +135,13 @@ limitz: 3
     ]);
   });
 
+  test('admin.pac.proxies must be HOST:PORT with a real port', () => {
+    assert.deepEqual(errorsOf('admin:\n  pac:\n    proxies: [gw1:3128, "gw2:99999", "bad host:1"]\n'), [
+      'admin.pac.proxies[1]: "gw2:99999" is not HOST:PORT (port 1-65535) (airlock.yaml:3)',
+      'admin.pac.proxies[2]: "bad host:1" is not HOST:PORT (port 1-65535) (airlock.yaml:3)',
+    ]);
+  });
+
   test('allowlist files resolve against the configuration directory', () => {
     const result = parseConfig(
       'policy:\n  allowlistFiles: [mdemdi.conf, /etc/x.conf]\n',
