@@ -185,6 +185,154 @@ function buildProgram(): Command {
       },
     );
 
+  program
+    .command('install')
+    .description(
+      'install the gateway as a hardened systemd service on Debian/Ubuntu (config, unit, log rotation, kernel tuning, firewall)',
+    )
+    .addOption(new Option('-c, --config <file>', 'configuration to install (default: the built-in policy)'))
+    .addOption(new Option('--dry-run', 'print every change, file contents included, and make none'))
+    .addOption(
+      new Option(
+        '--root <dir>',
+        'install the files into this directory tree; commands are listed, never run',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--ssh-from <cidr>',
+        'networks allowed to reach SSH through the firewall (repeatable)',
+      ).argParser(collect),
+    )
+    .addOption(new Option('--ssh-port <port>', 'SSH port to keep open'))
+    .addOption(new Option('--no-firewall', 'leave the firewall alone'))
+    .addOption(new Option('--node <path>', 'Node.js binary the unit runs'))
+    .addOption(new Option('--prefix <dir>', 'where the airlock package lives'))
+    .action(
+      async (opts: {
+        config?: string;
+        dryRun?: boolean;
+        root?: string;
+        sshFrom?: string[];
+        sshPort?: string;
+        firewall?: boolean;
+        node?: string;
+        prefix?: string;
+      }) => {
+        const { install } = await import('./commands/install.js');
+        process.exitCode = await install({
+          configFile: opts.config,
+          dryRun: opts.dryRun,
+          root: opts.root,
+          sshFrom: opts.sshFrom,
+          sshPort: opts.sshPort,
+          firewall: opts.firewall,
+          node: opts.node,
+          prefix: opts.prefix,
+        });
+      },
+    );
+
+  program
+    .command('uninstall')
+    .description('reverse `airlock install`')
+    .addOption(new Option('--dry-run', 'print every change and make none'))
+    .addOption(new Option('--root <dir>', 'the directory tree given to install --root'))
+    .addOption(new Option('--purge', 'also remove the configuration and logs'))
+    .action(async (opts: { dryRun?: boolean; root?: string; purge?: boolean }) => {
+      const { uninstall } = await import('./commands/install.js');
+      process.exitCode = await uninstall({ dryRun: opts.dryRun, root: opts.root, purge: opts.purge });
+    });
+
+  program
+    .command('check')
+    .description(
+      'connectivity to every Defender endpoint through each proxy method, with TLS-inspection detection',
+    )
+    .addOption(
+      new Option('--url <url>', 'a URL to test instead of the catalog (repeatable)').argParser(collect),
+    )
+    .addOption(new Option('--product <product>', 'catalog products to test (repeatable)').argParser(collect))
+    .addOption(new Option('--geo <geo>', 'geographies (repeatable)').argParser(collect))
+    .addOption(new Option('--service <service>', 'services (repeatable)').argParser(collect))
+    .addOption(new Option('--cloud <cloud>', 'cloud'))
+    .addOption(new Option('--required-only', 'only the endpoints Microsoft marks Required'))
+    .addOption(
+      new Option('-c, --config <file>', 'gateway configuration (with --gateway: test its whole policy)'),
+    )
+    .addOption(
+      new Option('--gateway', 'run on the gateway box: test upstream reachability of the compiled policy'),
+    )
+    .addOption(new Option('--proxy <url>', 'a named proxy to test through'))
+    .addOption(new Option('--airlock <host:port>', 'an Airlock gateway to test through'))
+    .addOption(new Option('--pac <url|file>', 'a PAC file to evaluate (sandboxed) and test through'))
+    .addOption(new Option('--no-env-proxy', 'skip the HTTPS_PROXY/NO_PROXY method'))
+    .addOption(new Option('--no-direct', 'skip the direct (no proxy) method'))
+    .addOption(new Option('--timeout <ms>', 'timeout per stage').default('5000'))
+    .addOption(new Option('--deadline <ms>', 'total deadline').default('120000'))
+    .addOption(new Option('--concurrency <n>', 'checks in parallel').default('8'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['text', 'table', 'json', 'junit', 'html']),
+    )
+    .addOption(new Option('-o, --output <file>', 'write the report to a file (format from the extension)'))
+    .addOption(
+      new Option('--ca-file <file>', 'extra trusted CA certificates (repeatable)').argParser(collect),
+    )
+    .addOption(new Option('--issuers <file>', 'expected-issuer data to use instead of the built-in'))
+    .addOption(
+      new Option('--resolve <host:address>', 'resolve a name to an address (repeatable)').argParser(collect),
+    )
+    .action(
+      async (opts: {
+        url?: string[];
+        product?: string[];
+        geo?: string[];
+        service?: string[];
+        cloud?: string;
+        requiredOnly?: boolean;
+        config?: string;
+        gateway?: boolean;
+        proxy?: string;
+        airlock?: string;
+        pac?: string;
+        envProxy: boolean;
+        direct: boolean;
+        timeout: string;
+        deadline: string;
+        concurrency: string;
+        format?: string;
+        output?: string;
+        caFile?: string[];
+        issuers?: string;
+        resolve?: string[];
+      }) => {
+        const { check } = await import('./commands/check.js');
+        process.exitCode = await check({
+          urls: opts.url,
+          products: opts.product,
+          geos: opts.geo,
+          services: opts.service,
+          cloud: opts.cloud,
+          requiredOnly: opts.requiredOnly,
+          configFile: opts.config,
+          gateway: opts.gateway,
+          proxy: opts.proxy,
+          airlock: opts.airlock,
+          pac: opts.pac,
+          envProxy: opts.envProxy,
+          direct: opts.direct,
+          timeout: opts.timeout,
+          deadline: opts.deadline,
+          concurrency: opts.concurrency,
+          format: opts.format,
+          output: opts.output,
+          caFiles: opts.caFile,
+          issuers: opts.issuers,
+          resolve: opts.resolve,
+        });
+      },
+    );
+
   const policy = program.command('policy').description('inspect the effective policy');
   policy
     .command('show')
