@@ -10,8 +10,8 @@ export type ClientHelloResult =
   | { readonly status: 'not_tls' }
   | { readonly status: 'malformed'; readonly why: string };
 
-/** Largest ClientHello we wait for (post-quantum key shares make them ~2 KB; 16 KB is generous). */
-export const MAX_CLIENT_HELLO_BYTES = 16_384 + 5 * 4;
+/** Largest ClientHello handshake message we wait for (post-quantum key shares make them ~2 KB). */
+export const MAX_CLIENT_HELLO_BYTES = 16_384;
 
 const RECORD_HANDSHAKE = 0x16;
 const HANDSHAKE_CLIENT_HELLO = 0x01;
@@ -26,48 +26,51 @@ function malformed(why: string): ClientHelloResult {
   return { status: 'malformed', why };
 }
 
-/** Joins the handshake payloads of the records in `data`; null means more bytes are needed. */
+/**
+ * Joins the handshake payloads of the records in `data` into the ClientHello message. Every
+ * verdict is final: `incomplete` only while more bytes could still make a valid ClientHello,
+ * and a verdict reached on a prefix never changes when more bytes arrive (the answer must not
+ * depend on how the client's bytes were split into TCP segments).
+ */
 function handshakeBytes(data: Buffer): Buffer | ClientHelloResult {
   const parts: Buffer[] = [];
   let offset = 0;
   let total = 0;
   let needed = -1;
-  while (offset + 5 <= data.length) {
+  while (offset < data.length) {
+    // The record header, checked byte by byte as far as it has arrived.
     if (data[offset] !== RECORD_HANDSHAKE) {
       return offset === 0 ? NOT_TLS : malformed('a non-handshake record before the ClientHello was complete');
     }
-    if (data[offset + 1] !== 0x03 || data[offset + 2]! > 0x04) return malformed('unknown TLS record version');
+    if (offset + 1 < data.length && data[offset + 1] !== 0x03) return malformed('unknown TLS record version');
+    if (offset + 2 < data.length && data[offset + 2]! > 0x04) return malformed('unknown TLS record version');
+    if (offset + 3 < data.length && data[offset + 3]! > MAX_RECORD_PAYLOAD >> 8) {
+      return malformed('record longer than 16384 bytes');
+    }
+    if (offset + 5 > data.length) return INCOMPLETE;
     const length = data.readUInt16BE(offset + 3);
     if (length === 0) return malformed('empty handshake record');
     if (length > MAX_RECORD_PAYLOAD) return malformed('record longer than 16384 bytes');
-    if (offset + 5 + length > data.length) {
-      parts.push(data.subarray(offset + 5));
-      total += data.length - offset - 5;
-      break;
+    const available = Math.min(length, data.length - offset - 5);
+    const declaredTotal = total + length;
+    if (available > 0) parts.push(data.subarray(offset + 5, offset + 5 + available));
+    total += available;
+    if (needed === -1 && total >= 1 && parts[0]![0] !== HANDSHAKE_CLIENT_HELLO) {
+      return malformed('first handshake message is not a ClientHello');
     }
-    parts.push(data.subarray(offset + 5, offset + 5 + length));
-    total += length;
-    offset += 5 + length;
     if (needed === -1 && total >= 4) {
-      const joined = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      if (joined[0] !== HANDSHAKE_CLIENT_HELLO)
-        return malformed('first handshake message is not a ClientHello');
-      needed = 4 + joined.readUIntBE(1, 3);
+      const head = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      needed = 4 + head.readUIntBE(1, 3);
       if (needed > MAX_CLIENT_HELLO_BYTES) return malformed('ClientHello too large');
     }
-    if (needed !== -1 && total >= needed) {
-      if (offset !== data.length && total > needed)
-        return malformed('trailing handshake data after the ClientHello');
-      const joined = Buffer.concat(parts);
-      return joined.subarray(0, needed);
+    if (needed !== -1 && declaredTotal >= needed) {
+      // This record holds the end of the ClientHello; anything more in it is another message.
+      if (declaredTotal > needed) return malformed('trailing handshake data after the ClientHello');
+      if (total < needed) return INCOMPLETE;
+      return Buffer.concat(parts).subarray(0, needed);
     }
-  }
-  if (data.length > 0 && data[0] !== RECORD_HANDSHAKE) return NOT_TLS;
-  if (data.length >= 2 && data[1] !== 0x03) return malformed('unknown TLS record version');
-  if (data.length > MAX_CLIENT_HELLO_BYTES) return malformed('ClientHello too large');
-  if (needed === -1 && total >= 1) {
-    const first = parts[0]!;
-    if (first[0] !== HANDSHAKE_CLIENT_HELLO) return malformed('first handshake message is not a ClientHello');
+    if (available < length) return INCOMPLETE;
+    offset += 5 + length;
   }
   return INCOMPLETE;
 }

@@ -151,6 +151,53 @@ describe('parseClientHello()', () => {
     });
   }
 
+  // Found by the coverage-guided fuzzer (fuzz/): a verdict must not depend on how bytes are split.
+  test('trailing handshake bytes are refused whether or not more bytes follow', () => {
+    const body = Buffer.concat([
+      Buffer.from('0303', 'hex'),
+      Buffer.alloc(32),
+      Buffer.from('0000021301' + '0100' + '000c000000080006000003612e62', 'hex'),
+    ]);
+    const msg = Buffer.concat([Buffer.from([1, 0, 0, body.length]), body]);
+    const record = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0, msg.length + 1]), msg, Buffer.from([0])]);
+    assert.match(JSON.stringify(parseClientHello(record)), /trailing handshake data/);
+    assert.match(
+      JSON.stringify(parseClientHello(Buffer.concat([record, Buffer.from([0x16])]))),
+      /trailing handshake data/,
+    );
+    // The same record cut right after the ClientHello's last byte is already refused: the record
+    // header announced one byte too many.
+    assert.match(
+      JSON.stringify(parseClientHello(record.subarray(0, record.length - 1))),
+      /trailing handshake data/,
+    );
+  });
+
+  test('inputs that can never become a ClientHello are refused at once, not left waiting', () => {
+    for (const hex of [
+      '160305',
+      '16030141',
+      '160301000501ffffff',
+      '16030100010117',
+      '16030100100100000403030000',
+    ]) {
+      assert.equal(parseClientHello(Buffer.from(hex, 'hex')).status, 'malformed', hex);
+    }
+  });
+
+  test('the size limit applies to the handshake message, not to the record headers around it', () => {
+    const big = Buffer.alloc(MAX_CLIENT_HELLO_BYTES);
+    big[0] = 1;
+    big.writeUIntBE(MAX_CLIENT_HELLO_BYTES - 4, 1, 3);
+    const first = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00]), big.subarray(0, 16_384)]);
+    assert.equal(
+      parseClientHello(first).status,
+      'malformed',
+      'a 16 KiB body with no extensions field is malformed, not too large',
+    );
+    assert.doesNotMatch(JSON.stringify(parseClientHello(first)), /too large/);
+  });
+
   test('a duplicated extension is refused', () => {
     // Build a minimal ClientHello with two server_name extensions.
     const sni = (name: string): Buffer => {
