@@ -25,7 +25,7 @@ export const DEFAULTS = {
     maxConnectionsPerClient: 1_000,
     maxRequestHeadBytes: 32_768,
     upstreamSocketsPerOrigin: 64,
-    upstreamIdleSocketsPerOrigin: 8,
+    upstreamIdleSocketsPerOrigin: 64,
     maxRequestsPerConnection: 10_000,
     /** Token bucket per client address; the burst equals the rate. A reconnect storm of one host is throttled, a site's is not. */
     newConnectionsPerClientPerSecond: 200,
