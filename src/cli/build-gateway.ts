@@ -2,14 +2,10 @@ import { Gateway, Resolver, type GatewayOptions } from '../gateway/index.js';
 import type { AccessLogSink } from '../observe/index.js';
 import type { LoadedConfig } from './load-config.js';
 
-/** Wires a loaded configuration into a resolver and a gateway (not yet listening). */
-export function buildGateway(
-  loaded: LoadedConfig,
-  accessLog: AccessLogSink,
-  originFormResponder?: GatewayOptions['originFormResponder'],
-): Gateway {
+/** The DNS resolver a loaded configuration describes (static hosts, servers, cache bounds). */
+export function buildResolver(loaded: LoadedConfig): Resolver {
   const file = loaded.config.file;
-  const resolver = new Resolver({
+  return new Resolver({
     hosts: loaded.hosts,
     systemHosts: loaded.systemHosts,
     servers: file.dns.servers,
@@ -20,6 +16,16 @@ export function buildGateway(
     negativeTtlMs: file.dns.negativeTtl,
     prefer: file.dns.prefer,
   });
+}
+
+/** Wires a loaded configuration into a resolver and a gateway (not yet listening). */
+export function buildGateway(
+  loaded: LoadedConfig,
+  accessLog: AccessLogSink,
+  originFormResponder?: GatewayOptions['originFormResponder'],
+): Gateway {
+  const file = loaded.config.file;
+  const resolver = buildResolver(loaded);
   return new Gateway({
     listeners: loaded.listeners,
     policy: loaded.policy,

@@ -2,6 +2,7 @@ import { crlf } from './client-file.js';
 import type { GatewayAddress } from './gateway-address.js';
 import { cmdQuoted, psSingle } from './quoting.js';
 import { cite } from './sources.js';
+import { POWERSHELL_PREAMBLE } from './powershell.js';
 
 /**
  * Defender for Identity (classic sensor). The proxy is given to the installer on the command
@@ -54,18 +55,7 @@ export function renderMdiProxyPowerShell(gateway: GatewayAddress): string {
     `    does the same: Microsoft.Tri.Sensor.Deployment.Deployer.exe ProxyUrl="${gateway.url}" [R20].`,
     '    A sensor first set up with the legacy WinINET method keeps that method [R20].',
     '#>',
-    '[CmdletBinding(SupportsShouldProcess = $true)]',
-    'param()',
-    '',
-    'Set-StrictMode -Version 2.0',
-    "$ErrorActionPreference = 'Stop'",
-    '',
-    '$principal = New-Object Security.Principal.WindowsPrincipal([Security.Principal.WindowsIdentity]::GetCurrent())',
-    'if (-not $WhatIfPreference -and -not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) {',
-    "    $host.UI.WriteErrorLine('Run this script from an elevated PowerShell (Run as administrator), or add -WhatIf to preview.')",
-    '    exit 1',
-    '}',
-    '',
+    ...POWERSHELL_PREAMBLE,
     'Import-Module DefenderForIdentity',
     `$proxyUrl = ${psSingle(gateway.url)}`,
     '',

@@ -45,7 +45,7 @@ import {
   type CatalogSelection,
 } from '../../catalog/index.js';
 import { AirlockError } from '../../errors/index.js';
-import { Resolver } from '../../gateway/index.js';
+import { buildResolver } from '../build-gateway.js';
 import { parseAddress } from '../../policy/index.js';
 import { loadConfig } from '../load-config.js';
 import { PROCESS_IO, type CommandIo } from './catalog.js';
@@ -261,17 +261,7 @@ async function gatewayPlan(options: CheckOptions, overrides: Map<string, string[
   }
   const loaded = await loadConfig({ configFile: options.configFile });
   const file = loaded.config.file;
-  const resolver = new Resolver({
-    hosts: loaded.hosts,
-    systemHosts: loaded.systemHosts,
-    servers: file.dns.servers,
-    timeoutMs: file.dns.timeout,
-    tries: file.dns.tries,
-    minTtlMs: file.dns.minTtl,
-    maxTtlMs: file.dns.maxTtl,
-    negativeTtlMs: file.dns.negativeTtl,
-    prefer: file.dns.prefer,
-  });
+  const resolver = buildResolver(loaded);
   const { destinations, notTestable } = destinationsFromPolicy(
     loaded.policy.rules,
     builtinCatalog(),
