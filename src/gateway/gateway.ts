@@ -109,12 +109,10 @@ export class Gateway {
     };
   }
 
-  /** Swaps the policy for new requests; requests and tunnels already decided are untouched. */
-  setPolicy(policy: Policy): void {
-    this.policy = policy;
-  }
-
-  /** Applies a reloaded configuration: the policy and the static host answers, atomically for new requests. */
+  /**
+   * Applies a reloaded configuration: the policy and the static host answers, atomically for new
+   * requests; requests and tunnels already decided are untouched.
+   */
   reload(update: {
     policy: Policy;
     hosts: ReadonlyMap<string, readonly string[]>;

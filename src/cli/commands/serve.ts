@@ -52,6 +52,18 @@ function perWorker(loaded: LoadedConfig, workers: number): LoadedConfig {
   return { ...loaded, config: { ...loaded.config, file: { ...file, limits } } };
 }
 
+/** The bound port clients use as their proxy: the first listener without PROXY protocol (port 0 resolved). */
+function proxyPortOf(loaded: LoadedConfig, addresses: readonly { port: number }[]): number {
+  return (
+    addresses[
+      Math.max(
+        0,
+        loaded.listeners.findIndex((l) => !l.proxyProtocol),
+      )
+    ]?.port ?? 0
+  );
+}
+
 /** What a reload cannot change in a running process; changing it needs a restart. */
 function restartOnly(a: LoadedConfig, b: LoadedConfig): string[] {
   const out: string[] = [];
@@ -194,13 +206,7 @@ async function runWorker(options: ServeOptions): Promise<number> {
     return isAirlockError(error) ? error.exitCode : 1;
   }
   const addresses = gp.gateway.addresses();
-  proxyPort =
-    addresses[
-      Math.max(
-        0,
-        current.listeners.findIndex((l) => !l.proxyProtocol),
-      )
-    ]?.port ?? 0;
+  proxyPort = proxyPortOf(current, addresses);
   process.send?.({
     t: 'ready',
     addresses: addresses.map((a) => ({ address: a.address, family: a.family, port: a.port })),
@@ -398,13 +404,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     addresses = fleet.addresses;
   }
   const all = (): Member[] => members;
-  proxyPort =
-    addresses[
-      Math.max(
-        0,
-        current.listeners.findIndex((l) => !l.proxyProtocol),
-      )
-    ]?.port ?? 0;
+  proxyPort = proxyPortOf(current, addresses);
 
   const sumStats = async (): Promise<Record<string, unknown>> => {
     const stats = (await Promise.all(all().map((m) => m.stats()))).filter(
