@@ -412,7 +412,9 @@ export async function startProxy(
     mkdirSync(dir, { recursive: true });
     const config = join(dir, 'airlock.yaml');
     writeFileSync(config, airlockConfig(env, port, env.accessLog ? join(dir, 'access.log') : '/dev/null'));
-    const args = [join(env.repoRoot, 'dist/src/cli/main.js'), 'serve', '--config', config];
+    // AIRLOCK_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the gateway under load.
+    const nodeArgs = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const args = [...nodeArgs, join(env.repoRoot, 'dist/src/cli/main.js'), 'serve', '--config', config];
     if (spec.workers !== null && options.airlockHasWorkers) args.push('--workers', spec.workers);
     child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => tail.feed(d));

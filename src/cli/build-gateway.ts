@@ -1,4 +1,4 @@
-import { Gateway, Resolver, type GatewayOptions } from '../gateway/index.js';
+import { Gateway, Resolver, relayFor, type GatewayOptions } from '../gateway/index.js';
 import type { AccessLogSink } from '../observe/index.js';
 import type { LoadedConfig } from './load-config.js';
 
@@ -36,5 +36,6 @@ export function buildGateway(
     timeouts: file.timeouts,
     limits: file.limits,
     originFormResponder,
+    relay: relayFor(file.engine.tunnels),
   });
 }

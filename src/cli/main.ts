@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import cluster from 'node:cluster';
 import { Command, CommanderError, Option } from 'commander';
 import { isAirlockError } from '../errors/index.js';
 
@@ -523,4 +522,6 @@ async function main(argv: string[]): Promise<void> {
 await main(process.argv);
 // Servers keep the event loop alive while running; once main() returns for any other reason, exit.
 // A worker's IPC channel would keep it alive after its gateway has stopped: exit too.
-if ((process.exitCode !== undefined && process.exitCode !== 0) || cluster.isWorker) process.exit();
+// A worker's IPC channel would keep it alive after its gateway stopped.
+const isWorker = process.env.AIRLOCK_WORKER_INDEX !== undefined && process.send !== undefined;
+if ((process.exitCode !== undefined && process.exitCode !== 0) || isWorker) process.exit();

@@ -94,6 +94,14 @@ export const configSchema = z.strictObject({
   version: z.literal(1, { error: 'only version 1 is supported' }).default(1),
   mode: z.enum(['enforce', 'audit']).default('enforce'),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
+  engine: z
+    .strictObject({
+      /** native: established tunnels move to the relay thread (C, epoll); js: spliced streams. */
+      tunnels: z.enum(['auto', 'native', 'js']).default('auto'),
+      /** reuseport: each worker accepts on a SO_REUSEPORT socket of its own; handoff: the supervisor accepts and passes sockets on. */
+      listen: z.enum(['auto', 'reuseport', 'handoff']).default('auto'),
+    })
+    .prefault({}),
   pidFile: z.string().min(1).nullable().default(null),
   listeners: z
     .array(listener)

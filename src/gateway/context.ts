@@ -1,5 +1,7 @@
+import type { Socket } from 'node:net';
 import type { AccessRecord } from '../observe/index.js';
 import type { Policy } from '../policy/index.js';
+import type { Relay } from './native.js';
 import type { Session } from './session.js';
 import type { UpstreamConnection } from './upstream-connect.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -46,4 +48,12 @@ export interface GatewayContext {
     signal?: { readonly aborted: boolean },
   ) => Promise<UpstreamConnection>;
   readonly log: (record: AccessRecord) => void;
+  /** The native relay that carries established tunnels, or null (tunnels stay in JavaScript). */
+  readonly relay: Relay | null;
+  /** A client socket is handed to the relay: its connection slot stays taken; returns its client key. */
+  readonly detach: (socket: Socket) => string;
+  /** The hand-over failed: the socket counts as an ordinary connection again. */
+  readonly reattach: (socket: Socket) => void;
+  /** A relayed tunnel ended: its connection slot is free. */
+  readonly released: (client: string) => void;
 }

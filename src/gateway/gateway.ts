@@ -23,6 +23,7 @@ import { describeClient, type ClientConnection } from './client-connection.js';
 import { ConnectionRate } from './connection-rate.js';
 import type { GatewayContext, GatewayLimits, GatewayTimeouts, GatewayTls } from './context.js';
 import { ForwardExchange } from './forward-exchange.js';
+import type { Relay } from './native.js';
 import { parseProxyHeader } from './proxy-protocol.js';
 import { parseConnectTarget, parseHttpTarget } from './request-target.js';
 import type { ResolvedAddress, Resolver } from './resolver.js';
@@ -43,11 +44,15 @@ export interface GatewayOptions {
   readonly limits: GatewayLimits;
   /** Answers origin-form requests on the proxy port that are not proxy requests (the PAC file); true if answered. */
   readonly originFormResponder?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  /** Carries established tunnels natively; without it they are spliced in JavaScript. */
+  readonly relay?: Relay | null | undefined;
 }
 
 export interface GatewayStats {
   readonly connections: number;
   readonly sessions: number;
+  /** Tunnels the native relay carries (included in connections and sessions). */
+  readonly relayed: number;
 }
 
 export interface ShutdownResult {
@@ -79,6 +84,12 @@ export class Gateway {
   private readonly proxied = new WeakMap<Socket, { address: string; port: number } | null>();
   private readonly perClient = new Map<string, number>();
   private readonly sessions = new Set<Session>();
+  /** Client sockets handed to the native relay: their slots are freed when the relay reports them over. */
+  private readonly relayedSockets = new WeakSet<Socket>();
+  private relayedCount = 0;
+  /** Connections answered with a refusal at accept (limits, shutdown): their requests are ignored. */
+  private readonly refusedSockets = new WeakSet<Socket>();
+  private readonly relay: Relay | null;
   private readonly rate: ConnectionRate;
   private readonly ctx: GatewayContext;
   private readonly audit: boolean;
@@ -88,6 +99,7 @@ export class Gateway {
     this.policy = options.policy;
     this.audit = options.mode === 'audit';
     this.rate = new ConnectionRate(options.limits.newConnectionsPerClientPerSecond);
+    this.relay = options.relay ?? null;
     const connector = (
       host: string,
       port: number,
@@ -106,6 +118,20 @@ export class Gateway {
       }),
       connectUpstream: connector,
       log: (record) => options.accessLog.write(record),
+      relay: this.relay,
+      detach: (socket) => {
+        this.relayedSockets.add(socket);
+        this.relayedCount++;
+        return this.connections.get(socket)?.address ?? '-';
+      },
+      reattach: (socket) => {
+        this.relayedSockets.delete(socket);
+        this.relayedCount--;
+      },
+      released: (client) => {
+        this.relayedCount--;
+        this.releaseClient(client);
+      },
     };
   }
 
@@ -127,7 +153,11 @@ export class Gateway {
   }
 
   stats(): GatewayStats {
-    return { connections: this.connections.size, sessions: this.sessions.size };
+    return {
+      connections: this.connections.size + this.relayedCount,
+      sessions: this.sessions.size,
+      relayed: this.relayedCount,
+    };
   }
 
   /** Bound addresses, in listener order (port 0 resolves to the real port). */
@@ -137,11 +167,16 @@ export class Gateway {
     );
   }
 
-  async start(): Promise<void> {
+  /**
+   * Listens on every configured address. `via` lets a supervisor decide per listener: a
+   * listening descriptor it prepared (`{ fd }`, e.g. an SO_REUSEPORT socket of this worker's
+   * own), or `'handoff'` (no socket here: connections arrive through `accept`).
+   */
+  async start(via?: (index: number) => { fd: number } | 'handoff'): Promise<void> {
     const wildcardV4Ports = new Set(
       this.options.listeners.filter((l) => l.host === '0.0.0.0').map((l) => l.port),
     );
-    for (const listener of this.options.listeners) {
+    for (const [index, listener] of this.options.listeners.entries()) {
       const server = this.createHttpServer();
       this.servers.push(server);
       let bound: Server | TcpServer = server;
@@ -150,6 +185,8 @@ export class Gateway {
         this.frontServers[this.servers.length - 1] = front;
         bound = front;
       }
+      const how = via?.(index);
+      if (how === 'handoff') continue;
       await new Promise<void>((resolve, reject) => {
         const onError = (error: NodeJS.ErrnoException): void => {
           const why =
@@ -165,24 +202,38 @@ export class Gateway {
           );
         };
         bound.once('error', onError);
-        bound.listen(
-          {
-            host: listener.host,
-            port: listener.port,
-            ipv6Only: listener.family === 6 && listener.host === '::' && wildcardV4Ports.has(listener.port),
-            backlog: 4096,
-          },
-          () => {
-            bound.removeListener('error', onError);
-            bound.on('error', () => undefined);
-            resolve();
-          },
-        );
+        const done = (): void => {
+          bound.removeListener('error', onError);
+          bound.on('error', () => undefined);
+          resolve();
+        };
+        if (how !== undefined) bound.listen({ fd: how.fd }, done);
+        else {
+          bound.listen(
+            {
+              host: listener.host,
+              port: listener.port,
+              ipv6Only: listener.family === 6 && listener.host === '::' && wildcardV4Ports.has(listener.port),
+              backlog: 4096,
+            },
+            done,
+          );
+        }
       }).catch(async (error: unknown) => {
         await this.closeServers();
         throw error;
       });
     }
+  }
+
+  /** A connection accepted elsewhere (a supervisor's socket) for listener `index`. */
+  accept(index: number, socket: Socket): void {
+    const server = this.frontServers[index] ?? this.servers[index];
+    if (server === undefined || this.closing) {
+      socket.destroy();
+      return;
+    }
+    server.emit('connection', socket);
   }
 
   private createHttpServer(): Server {
@@ -252,7 +303,7 @@ export class Gateway {
   private readonly onConnection = (socket: Socket): void => {
     const now = Date.now();
     const client = describeClient(socket, now, this.proxied.get(socket));
-    const total = this.connections.size;
+    const total = this.connections.size + this.relayedCount;
     const mine = this.perClient.get(client.address) ?? 0;
     let refusal: ReasonCode | null = null;
     if (this.closing) refusal = 'SHUTTING_DOWN';
@@ -260,6 +311,8 @@ export class Gateway {
     else if (mine >= this.options.limits.maxConnectionsPerClient) refusal = 'LIMIT_CLIENT_CONNECTIONS';
     else if (!this.rate.admit(client.address)) refusal = 'LIMIT_CONNECTION_RATE';
     if (refusal !== null) {
+      // The HTTP parser is already attached: whatever request follows is not acted on.
+      this.refusedSockets.add(socket);
       socket.on('error', () => undefined);
       socket.end(responseFor(refusal).raw);
       socket.setTimeout(2000, () => socket.destroy());
@@ -270,11 +323,16 @@ export class Gateway {
     this.perClient.set(client.address, mine + 1);
     socket.on('close', () => {
       this.connections.delete(socket);
-      const left = (this.perClient.get(client.address) ?? 1) - 1;
-      if (left <= 0) this.perClient.delete(client.address);
-      else this.perClient.set(client.address, left);
+      // A relayed tunnel keeps its slot until the relay reports it over.
+      if (!this.relayedSockets.has(socket)) this.releaseClient(client.address);
     });
   };
+
+  private releaseClient(address: string): void {
+    const left = (this.perClient.get(address) ?? 1) - 1;
+    if (left <= 0) this.perClient.delete(address);
+    else this.perClient.set(address, left);
+  }
 
   private clientOf(socket: Socket): ClientConnection {
     return this.connections.get(socket) ?? describeClient(socket, Date.now(), this.proxied.get(socket));
@@ -296,6 +354,7 @@ export class Gateway {
   }
 
   private readonly onConnect = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    if (this.refusedSockets.has(socket)) return;
     const start = Date.now();
     const client = this.clientOf(socket);
     socket.on('error', () => undefined);
@@ -317,6 +376,7 @@ export class Gateway {
   };
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (this.refusedSockets.has(req.socket)) return;
     const start = Date.now();
     const client = this.clientOf(req.socket);
     const method = req.method ?? '-';
@@ -516,6 +576,13 @@ export class Gateway {
     }
     const cut = this.sessions.size;
     for (const session of [...this.sessions]) session.abort('DRAIN_DEADLINE');
+    // The relay reports its tunnels from its own thread: wait (briefly) for their log lines.
+    const reported = Date.now() + 2000;
+    while (this.relayedCount > 0 && Date.now() < reported) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Never let a report that did not come keep the process alive.
+    if (this.relayedCount > 0) this.relay?.letGo();
     for (const socket of this.connections.keys()) socket.destroy();
     for (const server of this.servers) server.closeAllConnections();
     this.ctx.pool.destroy();

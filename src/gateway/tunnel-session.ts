@@ -7,6 +7,7 @@ import type { GatewayContext } from './context.js';
 import type { GatewayDecision } from './gateway.js';
 import { CONNECT_ESTABLISHED, responseFor } from './responses.js';
 import type { Session } from './session.js';
+import { socketFd, type RelayResult, type RelayedTunnel } from './native.js';
 import { splice } from './splice.js';
 import { parseClientHello, type ClientHelloResult } from './tls-client-hello.js';
 
@@ -132,10 +133,67 @@ export class TunnelSession implements Session {
       }
     }
     this.spliced = true;
+    if (this.ctx.relay !== null && this.handOver(first)) return;
     client.setTimeout(this.ctx.timeouts.tunnelIdle);
     client.on('timeout', this.onIdle);
     if (first.length > 0) upstream.write(first);
     splice(client, upstream);
+  }
+
+  /**
+   * Gives the established tunnel to the native relay: both sockets stop reading, the bytes their
+   * streams already hold travel with them, and the relay takes its own copies of the two
+   * descriptors before these sockets are destroyed (closing ours, not the connections). False
+   * when the tunnel must stay here: no plain TCP handle, a write still queued, or no descriptors.
+   */
+  private handOver(first: Buffer): boolean {
+    const relay = this.ctx.relay!;
+    const client = this.socket;
+    const upstream = this.upstream!;
+    const clientFd = socketFd(client);
+    const upstreamFd = socketFd(upstream);
+    if (clientFd < 0 || upstreamFd < 0) return false;
+    client.pause();
+    upstream.pause();
+    if (client.writableLength > 0 || upstream.writableLength > 0) return false;
+    // Reading what the streams buffered may restart reading, but nothing is read before the
+    // event loop runs again, and by then these handles are closed.
+    const fromClient = readBuffered(client);
+    const fromUpstream = readBuffered(upstream);
+    const toUpstream =
+      fromClient === null ? first : first.length === 0 ? fromClient : Buffer.concat([first, fromClient]);
+    const sent = upstream.bytesWritten;
+    const received = upstream.bytesRead - (fromUpstream?.length ?? 0);
+    const record = this.record(0, 0);
+    const address = this.ctx.detach(client);
+    const relayed = new RelayedSession(this.ctx, record, this.start, sent, received, address);
+    try {
+      relayed.id = relay.add(
+        clientFd,
+        upstreamFd,
+        toUpstream.length > 0 ? toUpstream : null,
+        fromUpstream,
+        this.ctx.timeouts.tunnelIdle,
+        relayed,
+      );
+    } catch {
+      // Out of descriptors: keep the tunnel in this process.
+      this.ctx.reattach(client);
+      if (fromUpstream !== null) upstream.unshift(fromUpstream);
+      if (fromClient !== null) client.unshift(fromClient);
+      return false;
+    }
+    this.finished = true;
+    this.ctx.sessions.delete(this);
+    this.ctx.sessions.add(relayed);
+    client.removeListener('error', this.onClientError);
+    client.removeListener('close', this.onClientClose);
+    upstream.removeListener('error', this.onUpstreamError);
+    upstream.removeListener('close', this.onUpstreamClose);
+    upstream.on('error', ignore);
+    client.destroy();
+    upstream.destroy();
+    return true;
   }
 
   /** Null when the ClientHello may pass; otherwise the reason it may not. */
@@ -214,6 +272,15 @@ export class TunnelSession implements Session {
     this.finished = true;
     this.ctx.sessions.delete(this);
     const upstream = this.upstream;
+    this.ctx.log(
+      this.record(
+        this.spliced ? (upstream?.bytesWritten ?? 0) : 0,
+        this.spliced ? (upstream?.bytesRead ?? 0) : 0,
+      ),
+    );
+  }
+
+  private record(bytesFromClient: number, bytesToClient: number): AccessRecord {
     const decision: AccessRecord['decision'] =
       this.refusal !== null
         ? 'deny'
@@ -222,7 +289,7 @@ export class TunnelSession implements Session {
           : this.wouldDeny !== null
             ? 'would_deny'
             : 'allow';
-    const record: AccessRecord = {
+    return {
       start: this.start,
       durationMs: Date.now() - this.start,
       client: this.client.address,
@@ -239,9 +306,64 @@ export class TunnelSession implements Session {
       sni: this.sni,
       upstream: this.upstreamText,
       status: this.status,
-      bytesFromClient: this.spliced ? (upstream?.bytesWritten ?? 0) : 0,
-      bytesToClient: this.spliced ? (upstream?.bytesRead ?? 0) : 0,
+      bytesFromClient,
+      bytesToClient,
     };
-    this.ctx.log(record);
+  }
+}
+
+function ignore(): void {}
+
+/** Everything a paused socket's stream holds, or null. */
+function readBuffered(socket: Socket): Buffer | null {
+  if (socket.readableLength === 0) return null;
+  const chunks: Buffer[] = [];
+  let chunk: unknown;
+  while ((chunk = socket.read()) !== null) chunks.push(chunk as Buffer);
+  return chunks.length === 0 ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+const RELAY_ENDS: Record<RelayResult['end'], ReasonCode> = {
+  closed: 'CLOSED',
+  client_error: 'CLIENT_ABORTED',
+  upstream_error: 'FAIL_UPSTREAM_RESET',
+  idle: 'IDLE_TIMEOUT',
+  aborted: 'DRAIN_DEADLINE',
+};
+
+/**
+ * A tunnel the native relay carries: what its access-log line needs, and nothing of the
+ * sockets. Counts as a session for drain and as a client connection for the limits until the
+ * relay reports it over.
+ */
+class RelayedSession implements Session, RelayedTunnel {
+  id = 0;
+  private abortReason: ReasonCode | null = null;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly base: AccessRecord,
+    private readonly start: number,
+    private readonly sent: number,
+    private readonly received: number,
+    private readonly address: string,
+  ) {}
+
+  abort(reason: ReasonCode): void {
+    this.abortReason ??= reason;
+    this.ctx.relay?.abort(this.id);
+  }
+
+  finished(result: RelayResult): void {
+    this.ctx.sessions.delete(this);
+    this.ctx.released(this.address);
+    const end = result.end === 'aborted' ? (this.abortReason ?? 'DRAIN_DEADLINE') : RELAY_ENDS[result.end];
+    this.ctx.log({
+      ...this.base,
+      durationMs: Date.now() - this.start,
+      end: this.base.end === null ? null : end,
+      bytesFromClient: this.sent + result.toUpstream,
+      bytesToClient: this.received + result.toClient,
+    });
   }
 }

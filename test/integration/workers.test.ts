@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { echoOnce, openTunnel, serve, type Served } from '../helpers/cli.js';
 import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange } from '../helpers/run.js';
@@ -13,8 +13,11 @@ let gw: Served;
 let file: string;
 let adminPort: number;
 
+let engine = '';
+
 function config(names: string[]): string {
   return `workers: 3
+${engine}
 policy:
   sources: [127.0.0.0/8]
   destinations: [${names.join(', ')}]
@@ -48,63 +51,84 @@ async function status(host: string): Promise<string> {
   return reply.slice(9, 12);
 }
 
-before(async () => {
-  echo = await startTcpEcho();
-  file = join(mkdtempSync(join(tmpdir(), 'airlock-workers-')), 'airlock.yaml');
-  writeFileSync(file, config(['echo.example.test']));
-  gw = await serve(['--config', file, '--listen', '127.0.0.1:0']);
-  adminPort = Number(/"admin":"127\.0\.0\.1:(\d+)"/.exec(gw.stderr)?.[1]);
-});
+const ENGINES = [
+  {
+    name: 'SO_REUSEPORT listeners and the native relay',
+    yaml: 'engine: { listen: reuseport, tunnels: native }',
+  },
+  { name: 'supervisor hand-off and JavaScript tunnels', yaml: 'engine: { listen: handoff, tunnels: js }' },
+];
 
-after(async () => {
-  if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
-  await echo.close();
-});
+for (const variant of ENGINES) {
+  describe(variant.name, () => {
+    before(async () => {
+      engine = variant.yaml;
+      echo = await startTcpEcho();
+      file = join(mkdtempSync(join(tmpdir(), 'airlock-workers-')), 'airlock.yaml');
+      writeFileSync(file, config(['echo.example.test']));
+      gw = await serve(['--config', file, '--listen', '127.0.0.1:0']);
+      adminPort = Number(/"admin":"127\.0\.0\.1:(\d+)"/.exec(gw.stderr)?.[1]);
+    });
 
-test('three worker processes share the listener; the admin listener reports the whole gateway', async () => {
-  assert.match(gw.stderr, /"workers":3/);
-  assert.equal(workerPids().length, 3);
-  for (let i = 0; i < 9; i++) assert.equal(await status('echo.example.test'), '200');
-  const metrics = await admin('/metrics');
-  // Nine tunnels, whichever worker served each, counted once in the aggregate.
-  assert.match(metrics, /airlock_requests_total\{kind="connect",decision="allow",reason="ALLOWED"\} 9/);
-  const state = JSON.parse(await admin('/api/status')) as { workers: number };
-  assert.equal(state.workers, 3);
-});
+    after(async () => {
+      if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
+      await echo.close();
+    });
 
-test('a reload reaches every worker', async () => {
-  assert.equal(await status('other.example.test'), '403');
-  writeFileSync(file, config(['echo.example.test', 'other.example.test']));
-  gw.child.kill('SIGHUP');
-  const until = Date.now() + 5000;
-  while (!gw.stderr.includes('"event":"reloaded"') && Date.now() < until)
-    await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 300));
-  // Round-robin over three workers: twelve new connections reach each several times.
-  for (let i = 0; i < 12; i++) assert.equal(await status('other.example.test'), '200', `connection ${i}`);
-});
+    test('three worker processes share the listener; the admin listener reports the whole gateway', async () => {
+      assert.match(gw.stderr, /"workers":3/);
+      assert.equal(workerPids().length, 3);
+      for (let i = 0; i < 9; i++) assert.equal(await status('echo.example.test'), '200');
+      const metrics = await admin('/metrics');
+      // Nine tunnels, whichever worker served each, counted once in the aggregate.
+      assert.match(metrics, /airlock_requests_total\{kind="connect",decision="allow",reason="ALLOWED"\} 9/);
+      const state = JSON.parse(await admin('/api/status')) as { workers: number };
+      assert.equal(state.workers, 3);
+    });
 
-test('a crashed worker is replaced and the gateway keeps serving', async () => {
-  const [victim] = workerPids();
-  process.kill(victim!, 'SIGKILL');
-  const until = Date.now() + 8000;
-  while (!gw.stderr.includes('"event":"worker_replaced"') && Date.now() < until)
-    await new Promise((r) => setTimeout(r, 50));
-  assert.match(gw.stderr, new RegExp(`"event":"worker_exited","pid":${victim}`));
-  assert.match(gw.stderr, /"event":"worker_replaced"/);
-  assert.equal(workerPids().length, 3);
-  for (let i = 0; i < 6; i++) assert.equal(await status('echo.example.test'), '200');
-});
+    test('a reload reaches every worker', async () => {
+      assert.equal(await status('other.example.test'), '403');
+      writeFileSync(file, config(['echo.example.test', 'other.example.test']));
+      gw.child.kill('SIGHUP');
+      const until = Date.now() + 5000;
+      while (!gw.stderr.includes('"event":"reloaded"') && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 300));
+      // Round-robin over three workers: twelve new connections reach each several times.
+      for (let i = 0; i < 12; i++) assert.equal(await status('other.example.test'), '200', `connection ${i}`);
+    });
 
-test('SIGTERM drains tunnels in every worker, then everything exits 0', async () => {
-  const tunnels = await Promise.all(
-    [0, 1, 2, 3].map(() => openTunnel(gw.port, `echo.example.test:${echo.port}`)),
-  );
-  gw.child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
-  for (const [i, t] of tunnels.entries()) assert.equal(await echoOnce(t, `still ${i}`), `still ${i}`);
-  for (const t of tunnels) t.end();
-  assert.equal(await gw.exited, 0);
-  assert.match(gw.stderr, /"event":"stopped","workers":3/);
-  assert.equal(gw.stdout.split('\n').filter((l) => l.includes('"end":"CLOSED"')).length >= 4, true);
-});
+    test('a crashed worker is replaced and the gateway keeps serving', async () => {
+      const [victim] = workerPids();
+      process.kill(victim!, 'SIGKILL');
+      const until = Date.now() + 8000;
+      while (!gw.stderr.includes('"event":"worker_replaced"') && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.match(gw.stderr, new RegExp(`"event":"worker_exited","pid":${victim}`));
+      assert.match(gw.stderr, /"event":"worker_replaced"/);
+      assert.equal(workerPids().length, 3);
+      for (let i = 0; i < 6; i++) assert.equal(await status('echo.example.test'), '200');
+    });
+
+    test('a second gateway on the same port fails with "address already in use", not a silent share', async () => {
+      await assert.rejects(
+        serve(['--config', file, '--listen', `127.0.0.1:${gw.port}`]),
+        /cannot listen on 127\.0\.0\.1:\d+: address already in use/,
+      );
+      assert.equal(await status('echo.example.test'), '200');
+    });
+
+    test('SIGTERM drains tunnels in every worker, then everything exits 0', async () => {
+      const tunnels = await Promise.all(
+        [0, 1, 2, 3].map(() => openTunnel(gw.port, `echo.example.test:${echo.port}`)),
+      );
+      gw.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      for (const [i, t] of tunnels.entries()) assert.equal(await echoOnce(t, `still ${i}`), `still ${i}`);
+      for (const t of tunnels) t.end();
+      assert.equal(await gw.exited, 0);
+      assert.match(gw.stderr, /"event":"stopped","workers":3/);
+      assert.equal(gw.stdout.split('\n').filter((l) => l.includes('"end":"CLOSED"')).length >= 4, true);
+    });
+  });
+}

@@ -1,17 +1,24 @@
-import cluster, { type Worker } from 'node:cluster';
+import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createServer as createTcpServer,
+  type AddressInfo,
+  type Server as TcpServer,
+  type Socket,
+} from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { AdminServer, type AdminState } from '../../admin/index.js';
 import { AirlockError, isAirlockError } from '../../errors/index.js';
+import { loadNative, type NativeAddon } from '../../gateway/index.js';
 import type { GatewayMetrics } from '../../observe/index.js';
 import { createOpsLogger } from '../../observe/index.js';
 import { loadConfig, type LoadedConfig, type LoadOptions } from '../load-config.js';
 import { GatewayProcess, type ProcessStats } from '../runtime/gateway-process.js';
 import { pacFor } from '../runtime/pac.js';
-import type { FromWorker, ToWorker } from '../runtime/worker-messages.js';
+import type { FromWorker, ToWorker, WorkerListen } from '../runtime/worker-messages.js';
 
 export type ServeOptions = LoadOptions & {
   readonly watch?: boolean | undefined;
@@ -68,7 +75,7 @@ function proxyPortOf(loaded: LoadedConfig, addresses: readonly { port: number }[
 function restartOnly(a: LoadedConfig, b: LoadedConfig): string[] {
   const out: string[] = [];
   const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y);
-  const keys = ['limits', 'timeouts', 'log', 'tls', 'mode', 'dns', 'admin', 'workers'] as const;
+  const keys = ['limits', 'timeouts', 'log', 'tls', 'mode', 'dns', 'admin', 'workers', 'engine'] as const;
   if (!same(a.listeners, b.listeners)) out.push('listeners');
   for (const key of keys) if (!same(a.config.file[key], b.config.file[key])) out.push(key);
   return out;
@@ -122,7 +129,7 @@ let requestId = 0;
 
 class WorkerMember implements Member {
   private readonly pending = new Map<number, (value: unknown) => void>();
-  constructor(readonly worker: Worker) {
+  constructor(readonly worker: ChildProcess) {
     worker.on('message', (message: FromWorker) => {
       if (message.t === 'stats' || message.t === 'metrics') {
         this.pending.get(message.id)?.(message.value);
@@ -135,10 +142,18 @@ class WorkerMember implements Member {
     });
   }
   private send(message: ToWorker): void {
-    if (this.worker.isConnected()) this.worker.send(message);
+    if (this.worker.connected) this.worker.send(message);
+  }
+  /** Hands an accepted socket to this worker; false if it cannot take it. */
+  handOff(index: number, socket: Socket): boolean {
+    if (!this.worker.connected) return false;
+    this.worker.send({ t: 'connection', index } satisfies ToWorker, socket, (error) => {
+      if (error) socket.destroy();
+    });
+    return true;
   }
   private ask<T>(t: 'stats' | 'metrics'): Promise<T | null> {
-    if (!this.worker.isConnected()) return Promise.resolve(null);
+    if (!this.worker.connected) return Promise.resolve(null);
     const id = ++requestId;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -195,8 +210,13 @@ async function runWorker(options: ServeOptions): Promise<number> {
         )
       : undefined,
   );
+  const listen = JSON.parse(process.env.AIRLOCK_LISTEN ?? '{"mode":"handoff"}') as WorkerListen;
+  const addon = loadNative().addon;
   try {
-    await gp.start();
+    await gp.start((index) => {
+      if (listen.mode === 'handoff' || addon === null) return 'handoff';
+      return { fd: nativeListen(addon, current, index, listen.ports[index]!, true) };
+    });
   } catch (error) {
     process.send?.({
       t: 'failed',
@@ -205,12 +225,12 @@ async function runWorker(options: ServeOptions): Promise<number> {
     } satisfies FromWorker);
     return isAirlockError(error) ? error.exitCode : 1;
   }
-  const addresses = gp.gateway.addresses();
-  proxyPort = proxyPortOf(current, addresses);
-  process.send?.({
-    t: 'ready',
-    addresses: addresses.map((a) => ({ address: a.address, family: a.family, port: a.port })),
-  } satisfies FromWorker);
+  proxyPort = Number(process.env.AIRLOCK_PROXY_PORT ?? '0');
+  process.on('message', (message: ToWorker, handle?: unknown) => {
+    if (message.t === 'connection' && handle !== undefined)
+      gp.gateway.accept(message.index, handle as Socket);
+  });
+  process.send?.({ t: 'ready' } satisfies FromWorker);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -243,6 +263,8 @@ async function runWorker(options: ServeOptions): Promise<number> {
         case 'stats':
           process.send?.({ t: 'stats', id: message.id, value: gp.stats() } satisfies FromWorker);
           return;
+        case 'connection':
+          return;
         case 'metrics':
           void gp.metrics.registry
             .getMetricsAsJSON()
@@ -260,28 +282,170 @@ async function runWorker(options: ServeOptions): Promise<number> {
   });
 }
 
-interface Fleet {
-  members: Member[];
-  addresses: readonly { address: string; family: string; port: number }[];
+/** Whether an IPv6 wildcard listener must leave IPv4 to a 0.0.0.0 listener on the same port. */
+function ipv6Only(loaded: LoadedConfig, index: number): boolean {
+  const l = loaded.listeners[index]!;
+  return (
+    l.family === 6 &&
+    l.host === '::' &&
+    loaded.listeners.some((o) => o.host === '0.0.0.0' && o.port === l.port)
+  );
 }
 
-/** Forks `count` workers and waits until each is listening (or one fails: then all stop). */
+/** An SO_REUSEPORT socket for listener `index` on `port` (bound, and listening when `listen`). */
+function nativeListen(
+  addon: NativeAddon,
+  loaded: LoadedConfig,
+  index: number,
+  port: number,
+  listen: boolean,
+): number {
+  const listener = loaded.listeners[index]!;
+  try {
+    return addon.listen(listener.host, port, ipv6Only(loaded, index), 4096, listen, true);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'address already in use'
+        : code === 'EACCES'
+          ? 'permission denied (ports below 1024 need privileges)'
+          : code === 'EADDRNOTAVAIL'
+            ? 'address not available on this host'
+            : (error as Error).message;
+    throw new AirlockError('LISTEN_FAILED', `cannot listen on ${listener.text}: ${why}`, { cause: error });
+  }
+}
+
+/**
+ * How the workers share the listeners. reuseport: the supervisor reserves each port with a
+ * socket that is bound but never listens (after checking nobody else holds the port), and every
+ * worker listens on a SO_REUSEPORT socket of its own; the kernel spreads connections by flow
+ * hash and no connection passes through the supervisor. handoff: the supervisor accepts and
+ * passes each socket to the next worker over IPC.
+ */
+type Listening =
+  | {
+      readonly mode: 'reuseport';
+      readonly holders: number[];
+      readonly ports: number[];
+      readonly addon: NativeAddon;
+    }
+  | { readonly mode: 'handoff'; readonly servers: TcpServer[] };
+
+function reservePorts(loaded: LoadedConfig, addon: NativeAddon): Listening {
+  const holders: number[] = [];
+  const ports: number[] = [];
+  try {
+    for (const [index, listener] of loaded.listeners.entries()) {
+      // A plain bind first: another process on the port (even another reuseport group) fails it.
+      let probe: number;
+      try {
+        probe = addon.listen(listener.host, listener.port, ipv6Only(loaded, index), 0, false, false);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new AirlockError(
+          'LISTEN_FAILED',
+          `cannot listen on ${listener.text}: ${code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : code === 'EADDRNOTAVAIL' ? 'address not available on this host' : (error as Error).message}`,
+          { cause: error },
+        );
+      }
+      const port = addon.boundPort(probe);
+      addon.closeFd(probe);
+      holders.push(nativeListen(addon, loaded, index, port, false));
+      ports.push(port);
+    }
+  } catch (error) {
+    for (const fd of holders) addon.closeFd(fd);
+    throw error;
+  }
+  return { mode: 'reuseport', holders, ports, addon };
+}
+
+async function acceptForWorkers(loaded: LoadedConfig, pick: () => WorkerMember | null): Promise<Listening> {
+  const servers: TcpServer[] = [];
+  for (const [index, listener] of loaded.listeners.entries()) {
+    const server = createTcpServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
+      socket.on('error', () => undefined);
+      if (pick()?.handOff(index, socket) !== true) socket.destroy();
+    });
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new AirlockError(
+            'LISTEN_FAILED',
+            `cannot listen on ${listener.text}: ${error.code === 'EADDRINUSE' ? 'address already in use' : error.message}`,
+            { cause: error },
+          ),
+        ),
+      );
+      server.listen(
+        { host: listener.host, port: listener.port, ipv6Only: ipv6Only(loaded, index), backlog: 4096 },
+        () => resolve(),
+      );
+    }).catch((error: unknown) => {
+      for (const s of servers) s.close();
+      throw error;
+    });
+  }
+  return { mode: 'handoff', servers };
+}
+
+function listeningMode(
+  loaded: LoadedConfig,
+): { mode: 'reuseport'; addon: NativeAddon } | { mode: 'handoff' } {
+  const wanted = loaded.config.file.engine.listen;
+  if (wanted === 'handoff') return { mode: 'handoff' };
+  const { addon, why } = loadNative();
+  if (addon !== null) return { mode: 'reuseport', addon };
+  if (wanted === 'reuseport')
+    throw new AirlockError('CONFIG_INVALID', `engine.listen: reuseport: ${why ?? ''}`);
+  return { mode: 'handoff' };
+}
+
+/** Stops the supervisor's own listening: hand-off servers close, reserved ports are released. */
+function closeListening(listening: Listening | null): void {
+  if (listening === null) return;
+  if (listening.mode === 'handoff') for (const server of listening.servers) server.close();
+  else for (const fd of listening.holders.splice(0)) listening.addon.closeFd(fd);
+}
+
+interface Fleet {
+  members: Member[];
+  children: Set<ChildProcess>;
+}
+
+function forkWorker(count: number, index: number, listen: WorkerListen, proxyPort: number): ChildProcess {
+  return fork(process.argv[1]!, process.argv.slice(2), {
+    env: {
+      ...process.env,
+      AIRLOCK_WORKERS: String(count),
+      AIRLOCK_WORKER_INDEX: String(index),
+      AIRLOCK_LISTEN: JSON.stringify(listen),
+      AIRLOCK_PROXY_PORT: String(proxyPort),
+    },
+  });
+}
+
+/** Forks `count` workers and waits until each is serving (or one fails: then all stop). */
 async function startWorkers(
   count: number,
+  listen: WorkerListen,
+  proxyPort: number,
   ops: Logger,
-  onExit: (worker: Worker, code: number | null, signal: string | null) => void,
+  onExit: (worker: ChildProcess, code: number | null, signal: string | null) => void,
 ): Promise<Fleet> {
-  cluster.setupPrimary({ silent: false });
-  const fleet: Fleet = { members: [], addresses: [] };
+  const fleet: Fleet = { members: [], children: new Set() };
   const starting: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
-    const worker = cluster.fork({ AIRLOCK_WORKERS: String(count), AIRLOCK_WORKER_INDEX: String(i) });
+    const worker = forkWorker(count, i, listen, proxyPort);
+    fleet.children.add(worker);
     fleet.members.push(new WorkerMember(worker));
     starting.push(
       new Promise<void>((resolve, reject) => {
         const onMessage = (message: FromWorker): void => {
           if (message.t === 'ready') {
-            fleet.addresses = message.addresses;
             worker.off('message', onMessage);
             worker.off('exit', onEarlyExit);
             worker.on('exit', (code, signal) => onExit(worker, code, signal));
@@ -306,7 +470,7 @@ async function startWorkers(
   try {
     await Promise.all(starting);
   } catch (error) {
-    for (const id in cluster.workers) cluster.workers[id]?.kill('SIGKILL');
+    for (const child of fleet.children) child.kill('SIGKILL');
     throw error;
   }
   ops.debug({ event: 'workers_ready', count }, `${count} workers listening`);
@@ -319,13 +483,24 @@ async function startWorkers(
  * the whole gateway's metrics, and turns signals into reloads and a graceful shutdown.
  */
 export async function serve(options: ServeOptions): Promise<number> {
-  if (cluster.isWorker) return runWorker(options);
+  if (process.env.AIRLOCK_WORKER_INDEX !== undefined && process.send !== undefined) return runWorker(options);
 
   let current = await loadConfig(options);
   const file = current.config.file;
   const workers = workerCount(options.workers ?? file.workers);
   const ops = createOpsLogger(file.log.level);
   for (const warning of current.warnings) ops.warn({ event: 'policy_warning' }, warning);
+  const native = loadNative();
+  if (native.addon === null) {
+    if (file.engine.tunnels === 'native')
+      throw new AirlockError('CONFIG_INVALID', `engine.tunnels: native: ${native.why ?? ''}`);
+    if (file.engine.tunnels === 'auto') {
+      ops.warn(
+        { event: 'native_relay_missing' },
+        `${native.why ?? ''}; tunnels are spliced in JavaScript (engine.tunnels: js)`,
+      );
+    }
+  }
 
   const nofile = openFilesLimit();
   const needed = Math.ceil((file.limits.maxConnections * 2) / workers) + 64;
@@ -341,6 +516,8 @@ export async function serve(options: ServeOptions): Promise<number> {
   let proxyPort = 0;
   const localMetrics: GatewayMetrics[] = [];
   let members: Member[];
+  let listening: Listening | null = null;
+  let children = new Set<ChildProcess>();
   let addresses: readonly { address: string; family: string; port: number }[];
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -362,46 +539,78 @@ export async function serve(options: ServeOptions): Promise<number> {
   } else {
     let alive = workers;
     let crashes = 0;
-    const fleet = await startWorkers(workers, ops, function onExit(worker, code, signal) {
-      const index = fleet.members.findIndex((m) => m instanceof WorkerMember && m.worker === worker);
-      if (stopping) {
-        alive--;
-        if (alive === 0) resolveStopped();
-        return;
+    const how = listeningMode(current);
+    let next = 0;
+    const pick = (): WorkerMember | null => {
+      for (let tries = 0; tries < fleet.members.length; tries++) {
+        const member = fleet.members[next++ % fleet.members.length];
+        if (member instanceof WorkerMember && member.worker.connected) return member;
       }
-      // A crashed worker is replaced, with a backoff that grows while crashes keep coming.
-      crashes++;
-      const delay = Math.min(10_000, 100 * 2 ** Math.min(crashes - 1, 7));
-      ops.error(
-        { event: 'worker_exited', pid: worker.process.pid, code, signal, restartInMs: delay },
-        `worker ${String(worker.process.pid)} exited (${signal ?? `code ${String(code)}`}); restarting in ${delay} ms`,
-      );
-      setTimeout(() => {
+      return null;
+    };
+    // reuseport: the ports are reserved before the workers start; hand-off: the supervisor
+    // listens once the workers are ready to take connections.
+    listening = how.mode === 'reuseport' ? reservePorts(current, how.addon) : null;
+    const listen: WorkerListen =
+      listening?.mode === 'reuseport' ? { mode: 'reuseport', ports: listening.ports } : { mode: 'handoff' };
+    const provisional = proxyPortOf(
+      current,
+      listening?.mode === 'reuseport' ? listening.ports.map((port) => ({ port })) : current.listeners,
+    );
+    let fleet: Fleet;
+    try {
+      fleet = await startWorkers(workers, listen, provisional, ops, function onExit(worker, code, signal) {
+        fleet.children.delete(worker);
+        const index = fleet.members.findIndex((m) => m instanceof WorkerMember && m.worker === worker);
         if (stopping) {
           alive--;
           if (alive === 0) resolveStopped();
           return;
         }
-        const replacement = cluster.fork({
-          AIRLOCK_WORKERS: String(workers),
-          AIRLOCK_WORKER_INDEX: String(index),
-        });
-        const member = new WorkerMember(replacement);
-        if (index >= 0) fleet.members[index] = member;
-        replacement.on('message', (message: FromWorker) => {
-          if (message.t === 'ready') {
-            ops.info(
-              { event: 'worker_replaced', pid: replacement.process.pid },
-              `worker ${String(replacement.process.pid)} is serving`,
-            );
-            setTimeout(() => (crashes = Math.max(0, crashes - 1)), 30_000).unref();
+        // A crashed worker is replaced, with a backoff that grows while crashes keep coming.
+        crashes++;
+        const delay = Math.min(10_000, 100 * 2 ** Math.min(crashes - 1, 7));
+        ops.error(
+          { event: 'worker_exited', pid: worker.pid, code, signal, restartInMs: delay },
+          `worker ${String(worker.pid)} exited (${signal ?? `code ${String(code)}`}); restarting in ${delay} ms`,
+        );
+        setTimeout(() => {
+          if (stopping) {
+            alive--;
+            if (alive === 0) resolveStopped();
+            return;
           }
-        });
-        replacement.on('exit', (c, s) => onExit(replacement, c, s));
-      }, delay);
-    });
+          const replacement = forkWorker(workers, index, listen, proxyPort);
+          fleet.children.add(replacement);
+          const member = new WorkerMember(replacement);
+          if (index >= 0) fleet.members[index] = member;
+          replacement.on('message', (message: FromWorker) => {
+            if (message.t === 'ready') {
+              ops.info(
+                { event: 'worker_replaced', pid: replacement.pid },
+                `worker ${String(replacement.pid)} is serving`,
+              );
+              setTimeout(() => (crashes = Math.max(0, crashes - 1)), 30_000).unref();
+            }
+          });
+          replacement.on('exit', (c, s) => onExit(replacement, c, s));
+        }, delay);
+      });
+      if (listening === null) listening = await acceptForWorkers(current, pick);
+    } catch (error) {
+      closeListening(listening);
+      throw error;
+    }
+    children = fleet.children;
     members = fleet.members;
-    addresses = fleet.addresses;
+    addresses =
+      listening.mode === 'reuseport'
+        ? current.listeners.map((l, i) => ({
+            address: l.host,
+            family: l.family === 6 ? 'IPv6' : 'IPv4',
+            port: (listening as { ports: number[] }).ports[i]!,
+          }))
+        : listening.servers.map((server) => server.address() as AddressInfo);
   }
   const all = (): Member[] => members;
   proxyPort = proxyPortOf(current, addresses);
@@ -545,8 +754,9 @@ export async function serve(options: ServeOptions): Promise<number> {
     );
     for (const m of all()) m.stop();
     // Workers that do not exit after the drain deadline are killed.
+    closeListening(listening);
     setTimeout(() => {
-      for (const id in cluster.workers) cluster.workers[id]?.kill('SIGKILL');
+      for (const child of children) child.kill('SIGKILL');
     }, file.timeouts.drain + 5000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -47,8 +47,8 @@ export class GatewayProcess {
     this.gateway = gateway;
   }
 
-  start(): Promise<void> {
-    return this.gateway.start();
+  start(via?: Parameters<Gateway['start']>[0]): Promise<void> {
+    return this.gateway.start(via);
   }
 
   apply(loaded: LoadedConfig): void {

@@ -7,11 +7,20 @@ export type ToWorker =
   | { readonly t: 'reopen' }
   | { readonly t: 'shutdown'; readonly deadlineMs?: number | undefined }
   | { readonly t: 'stats'; readonly id: number }
-  | { readonly t: 'metrics'; readonly id: number };
+  | { readonly t: 'metrics'; readonly id: number }
+  /** Sent with a socket the supervisor accepted (hand-off listening): serve it as listener `index`. */
+  | { readonly t: 'connection'; readonly index: number };
+
+/**
+ * How a worker listens (environment AIRLOCK_LISTEN, JSON): on SO_REUSEPORT sockets of its own
+ * bound to the given ports, or not at all (the supervisor accepts and hands sockets over).
+ */
+export type WorkerListen =
+  { readonly mode: 'reuseport'; readonly ports: readonly number[] } | { readonly mode: 'handoff' };
 
 /** Worker → supervisor. */
 export type FromWorker =
-  | { readonly t: 'ready'; readonly addresses: readonly { address: string; family: string; port: number }[] }
+  | { readonly t: 'ready' }
   | { readonly t: 'failed'; readonly message: string; readonly exit: number }
   | { readonly t: 'reloaded'; readonly ok: boolean; readonly message: string }
   | { readonly t: 'stats'; readonly id: number; readonly value: ProcessStats }
