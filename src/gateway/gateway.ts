@@ -188,19 +188,7 @@ export class Gateway {
       const how = via?.(index);
       if (how === 'handoff') continue;
       await new Promise<void>((resolve, reject) => {
-        const onError = (error: NodeJS.ErrnoException): void => {
-          const why =
-            error.code === 'EADDRINUSE'
-              ? 'address already in use'
-              : error.code === 'EACCES'
-                ? 'permission denied (ports below 1024 need privileges)'
-                : error.code === 'EADDRNOTAVAIL'
-                  ? 'address not available on this host'
-                  : error.message;
-          reject(
-            new AirlockError('LISTEN_FAILED', `cannot listen on ${listener.text}: ${why}`, { cause: error }),
-          );
-        };
+        const onError = (error: NodeJS.ErrnoException): void => reject(listenFailure(listener.text, error));
         bound.once('error', onError);
         const done = (): void => {
           bound.removeListener('error', onError);
@@ -589,6 +577,20 @@ export class Gateway {
     await closed;
     return { drained: cut === 0, cut };
   }
+}
+
+/** The error for a listener that cannot be opened, in words an admin acts on. */
+export function listenFailure(listener: string, error: unknown): AirlockError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why =
+    code === 'EADDRINUSE'
+      ? 'address already in use'
+      : code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges)'
+        : code === 'EADDRNOTAVAIL'
+          ? 'address not available on this host'
+          : (error as Error).message;
+  return new AirlockError('LISTEN_FAILED', `cannot listen on ${listener}: ${why}`, { cause: error });
 }
 
 /** Does a Host header name the same host and port as the absolute request target? */

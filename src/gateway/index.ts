@@ -1,4 +1,10 @@
-export { Gateway, type GatewayOptions, type GatewayStats, type ShutdownResult } from './gateway.js';
+export {
+  Gateway,
+  listenFailure,
+  type GatewayOptions,
+  type GatewayStats,
+  type ShutdownResult,
+} from './gateway.js';
 export { Resolver, parseHostsFile, type ResolvedAddress, type ResolverOptions } from './resolver.js';
 export type { GatewayTimeouts, GatewayLimits } from './context.js';
 export { loadNative, relayFor, type NativeAddon } from './native.js';

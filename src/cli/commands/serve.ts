@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { AdminServer, type AdminState } from '../../admin/index.js';
 import { AirlockError, isAirlockError } from '../../errors/index.js';
-import { loadNative, type NativeAddon } from '../../gateway/index.js';
+import { listenFailure, loadNative, type NativeAddon } from '../../gateway/index.js';
 import type { GatewayMetrics } from '../../observe/index.js';
 import { createOpsLogger } from '../../observe/index.js';
 import { loadConfig, type LoadedConfig, type LoadOptions } from '../load-config.js';
@@ -304,16 +304,7 @@ function nativeListen(
   try {
     return addon.listen(listener.host, port, ipv6Only(loaded, index), 4096, listen, true);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EADDRINUSE'
-        ? 'address already in use'
-        : code === 'EACCES'
-          ? 'permission denied (ports below 1024 need privileges)'
-          : code === 'EADDRNOTAVAIL'
-            ? 'address not available on this host'
-            : (error as Error).message;
-    throw new AirlockError('LISTEN_FAILED', `cannot listen on ${listener.text}: ${why}`, { cause: error });
+    throw listenFailure(listener.text, error);
   }
 }
 
@@ -343,12 +334,7 @@ function reservePorts(loaded: LoadedConfig, addon: NativeAddon): Listening {
       try {
         probe = addon.listen(listener.host, listener.port, ipv6Only(loaded, index), 0, false, false);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new AirlockError(
-          'LISTEN_FAILED',
-          `cannot listen on ${listener.text}: ${code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : code === 'EADDRNOTAVAIL' ? 'address not available on this host' : (error as Error).message}`,
-          { cause: error },
-        );
+        throw listenFailure(listener.text, error);
       }
       const port = addon.boundPort(probe);
       addon.closeFd(probe);
@@ -371,15 +357,7 @@ async function acceptForWorkers(loaded: LoadedConfig, pick: () => WorkerMember |
     });
     servers.push(server);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(
-          new AirlockError(
-            'LISTEN_FAILED',
-            `cannot listen on ${listener.text}: ${error.code === 'EADDRINUSE' ? 'address already in use' : error.message}`,
-            { cause: error },
-          ),
-        ),
-      );
+      server.once('error', (error) => reject(listenFailure(listener.text, error)));
       server.listen(
         { host: listener.host, port: listener.port, ipv6Only: ipv6Only(loaded, index), backlog: 4096 },
         () => resolve(),
