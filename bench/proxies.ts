@@ -136,8 +136,14 @@ export interface ProxyEnv {
   readonly accessLog: boolean;
 }
 
+/** `engine` of the Airlock configuration; absent: the defaults (native relay, SO_REUSEPORT). */
+export interface AirlockEngine {
+  readonly tunnels: 'native' | 'js';
+  readonly listen: 'reuseport' | 'handoff';
+}
+
 export type ProxySpec =
-  | { readonly kind: 'airlock'; readonly workers: string | null }
+  | { readonly kind: 'airlock'; readonly workers: string | null; readonly engine?: AirlockEngine }
   | { readonly kind: 'squid'; readonly workers: number }
   | { readonly kind: 'tinyproxy' };
 
@@ -172,7 +178,7 @@ function ownedDir(path: string, user: string | null): void {
   }
 }
 
-export function airlockConfig(env: ProxyEnv, port: number, logFile: string): string {
+export function airlockConfig(env: ProxyEnv, port: number, logFile: string, engine?: AirlockEngine): string {
   // JSON is YAML: the file is written as JSON to avoid quoting questions.
   return `${JSON.stringify(
     {
@@ -191,6 +197,7 @@ export function airlockConfig(env: ProxyEnv, port: number, logFile: string): str
       // simulated endpoint has a source address of its own.
       limits: { maxConnections: 60_000 },
       timeouts: { drain: '1s' },
+      ...(engine === undefined ? {} : { engine }),
     },
     null,
     2,
@@ -411,7 +418,10 @@ export async function startProxy(
   if (spec.kind === 'airlock') {
     mkdirSync(dir, { recursive: true });
     const config = join(dir, 'airlock.yaml');
-    writeFileSync(config, airlockConfig(env, port, env.accessLog ? join(dir, 'access.log') : '/dev/null'));
+    writeFileSync(
+      config,
+      airlockConfig(env, port, env.accessLog ? join(dir, 'access.log') : '/dev/null', spec.engine),
+    );
     // AIRLOCK_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the gateway under load.
     const nodeArgs = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const args = [...nodeArgs, join(env.repoRoot, 'dist/src/cli/main.js'), 'serve', '--config', config];
@@ -496,7 +506,7 @@ export async function startProxy(
   const processes = processTree(pid).length;
   const label =
     spec.kind === 'airlock'
-      ? `Airlock (${processes <= 1 ? '1 process' : `${processes - 1} workers`})`
+      ? `Airlock${spec.engine ? ` ${spec.engine.tunnels} tunnels, ${spec.engine.listen}` : ''} (${processes <= 1 ? '1 process' : `${processes - 1} workers`})`
       : spec.kind === 'squid'
         ? `Squid (workers ${spec.workers})`
         : 'tinyproxy';

@@ -119,7 +119,8 @@ const SMOKE: Settings = {
 };
 
 const SCENARIOS: readonly ScenarioId[] = ['a', 'b', 'c', 'd', 'storm'];
-const TARGETS = ['direct', 'airlock', 'squid-w1', 'squid-w2', 'tinyproxy'] as const;
+/** airlock-js: the same gateway with JavaScript tunnels and supervisor hand-off (no native addon). */
+const TARGETS = ['direct', 'airlock', 'airlock-js', 'squid-w1', 'squid-w2', 'tinyproxy'] as const;
 type TargetId = (typeof TARGETS)[number];
 
 /** The destination every proxy resolves to the loopback origins without DNS (see README). */
@@ -161,7 +162,7 @@ interface Options {
 const USAGE = `usage: node dist/bench/run.js [options]
   --smoke                 tiny counts, about 20 s (CI); exits non-zero when anything fails
   --only a,b,c,d,storm    scenarios to run (default: all)
-  --targets LIST          direct,airlock,squid-w1,squid-w2,tinyproxy (default: all available)
+  --targets LIST          direct,airlock,airlock-js,squid-w1,squid-w2,tinyproxy (default: all available)
   --rounds N              rounds for a, c, d and the storm (default 3)
   --idle-rounds N         rounds for the idle holds (default 1)
   --hold SECONDS          idle hold (default 60)
@@ -351,7 +352,7 @@ async function main(): Promise<number> {
   const smpProblem = squidVersion === null ? null : squidSmpUsable();
   const hasWorkers = airlockHasWorkers(repoRoot);
   const available = (id: TargetId): boolean =>
-    id === 'direct' || id === 'airlock'
+    id === 'direct' || id === 'airlock' || id === 'airlock-js'
       ? true
       : id === 'tinyproxy'
         ? tinyproxyVersion !== null
@@ -452,13 +453,19 @@ async function main(): Promise<number> {
     const specFor = (id: TargetId, wide: boolean): ProxySpec | null =>
       id === 'airlock'
         ? { kind: 'airlock', workers: wide ? s.airlockWideWorkers : s.airlockWorkers }
-        : id === 'squid-w1'
-          ? { kind: 'squid', workers: 1 }
-          : id === 'squid-w2'
-            ? { kind: 'squid', workers: 2 }
-            : id === 'tinyproxy'
-              ? { kind: 'tinyproxy' }
-              : null;
+        : id === 'airlock-js'
+          ? {
+              kind: 'airlock',
+              workers: wide ? s.airlockWideWorkers : s.airlockWorkers,
+              engine: { tunnels: 'js', listen: 'handoff' },
+            }
+          : id === 'squid-w1'
+            ? { kind: 'squid', workers: 1 }
+            : id === 'squid-w2'
+              ? { kind: 'squid', workers: 2 }
+              : id === 'tinyproxy'
+                ? { kind: 'tinyproxy' }
+                : null;
     const start = async (id: TargetId, wide: boolean): Promise<Target> => {
       const spec = specFor(id, wide);
       if (spec === null) return { id, label: 'direct (no proxy)', proxy: null };
@@ -545,10 +552,10 @@ async function main(): Promise<number> {
       }
       if (has('storm')) {
         // 20k tunnels are 40k proxy sockets: more than two processes can open here.
-        const airlock = targets.find((t) => t.id === 'airlock');
-        if (airlock !== undefined && hasWorkers && s.airlockWideWorkers !== s.airlockWorkers) {
+        for (const airlock of targets.filter((t) => t.id === 'airlock' || t.id === 'airlock-js')) {
+          if (!hasWorkers || s.airlockWideWorkers === s.airlockWorkers) break;
           await stop(airlock);
-          const wide = await start('airlock', true);
+          const wide = await start(airlock.id as TargetId, true);
           airlock.label = wide.label;
           airlock.proxy = wide.proxy;
           remember(airlock);
