@@ -344,9 +344,12 @@ export function targetChecks(results: Results): TargetCheck[] {
       op: '<=',
       threshold: 0,
     });
+    // Below zero the proxies' RSS fell during the hold (heaps returned to the system): the
+    // per-tunnel cost is smaller than whole-process RSS resolves, not a measurement to judge by.
+    const rss = results.median('b', p, 'airlock', 'rssPerTunnelKiB');
     checks.push({
-      name: `b: RSS KiB per tunnel at ${formatNumber(idle, 6)} (Airlock)`,
-      actual: results.median('b', p, 'airlock', 'rssPerTunnelKiB') ?? null,
+      name: `b: RSS KiB per tunnel at ${formatNumber(idle, 6)} (Airlock)${rss !== undefined && rss < 0 ? ' — RSS fell during the hold' : ''}`,
+      actual: rss === undefined || rss < 0 ? null : rss,
       op: '<=',
       threshold: 6,
     });
