@@ -254,6 +254,29 @@ timeouts:
       assert.equal(gw.gateway.stats().connections, 0);
     });
 
+    test('3,000 short tunnels, 64 at a time: every one logged once, nothing left counted', async () => {
+      const own = await startGateway(
+        `engine:\n  tunnels: ${engine}\npolicy:\n  sources: [127.0.0.1/32]\n  destinations: [relay.example.test]\n  ports:\n    connect: [${origin.port}]\nhosts:\n  relay.example.test: 127.0.0.1\ntls:\n  sniCheck: false\nlimits:\n  newConnectionsPerClientPerSecond: 100000\n`,
+      );
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < 3000) {
+          next++;
+          const { socket, rest } = await tunnel(own.port, target, 'echo\nping');
+          const got = readAll(socket, rest);
+          socket.end();
+          assert.equal((await got).toString(), 'ping');
+        }
+      };
+      await Promise.all(Array.from({ length: 64 }, worker));
+      const until = Date.now() + 5000;
+      while (own.records.length < next && Date.now() < until) await sleep(20);
+      assert.equal(own.records.length, next);
+      assert.ok(own.records.every((r) => r.end === 'CLOSED' && r.bytesToClient === 4));
+      assert.deepEqual(own.gateway.stats(), { connections: 0, sessions: 0, relayed: 0 });
+      await own.close();
+    });
+
     test('shutdown cuts open tunnels at the drain deadline and logs them', async () => {
       const own = await startGateway(
         `engine:\n  tunnels: ${engine}\npolicy:\n  sources: [127.0.0.1/32]\n  destinations: [relay.example.test]\n  ports:\n    connect: [${origin.port}]\nhosts:\n  relay.example.test: 127.0.0.1\ntls:\n  sniCheck: false\n`,
