@@ -173,9 +173,6 @@ export class Gateway {
    * own), or `'handoff'` (no socket here: connections arrive through `accept`).
    */
   async start(via?: (index: number) => { fd: number } | 'handoff'): Promise<void> {
-    const wildcardV4Ports = new Set(
-      this.options.listeners.filter((l) => l.host === '0.0.0.0').map((l) => l.port),
-    );
     for (const [index, listener] of this.options.listeners.entries()) {
       const server = this.createHttpServer();
       this.servers.push(server);
@@ -201,7 +198,7 @@ export class Gateway {
             {
               host: listener.host,
               port: listener.port,
-              ipv6Only: listener.family === 6 && listener.host === '::' && wildcardV4Ports.has(listener.port),
+              ipv6Only: ipv6Only(this.options.listeners, index),
               backlog: 4096,
             },
             done,
@@ -577,6 +574,14 @@ export class Gateway {
     await closed;
     return { drained: cut === 0, cut };
   }
+}
+
+/** Whether an IPv6 wildcard listener must leave IPv4 to a 0.0.0.0 listener on the same port. */
+export function ipv6Only(listeners: readonly ListenAddress[], index: number): boolean {
+  const l = listeners[index]!;
+  return (
+    l.family === 6 && l.host === '::' && listeners.some((o) => o.host === '0.0.0.0' && o.port === l.port)
+  );
 }
 
 /** The error for a listener that cannot be opened, in words an admin acts on. */

@@ -1,5 +1,6 @@
 export {
   Gateway,
+  ipv6Only,
   listenFailure,
   type GatewayOptions,
   type GatewayStats,
@@ -7,4 +8,4 @@ export {
 } from './gateway.js';
 export { Resolver, parseHostsFile, type ResolvedAddress, type ResolverOptions } from './resolver.js';
 export type { GatewayTimeouts, GatewayLimits } from './context.js';
-export { loadNative, relayFor, type NativeAddon } from './native.js';
+export { loadNative, nativeFor, relayFor, type NativeAddon } from './native.js';

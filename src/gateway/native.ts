@@ -134,19 +134,27 @@ export function socketFd(socket: object): number {
   return typeof handle?.fd === 'number' ? handle.fd : -1;
 }
 
+/**
+ * The addon for a setting that uses it: `off` never, `auto` when it is built, `required` or an
+ * error naming the setting and why the addon is missing.
+ */
+export function nativeFor(setting: string, wanted: 'off' | 'auto' | 'required'): NativeAddon | null {
+  if (wanted === 'off') return null;
+  const { addon, why } = loadNative();
+  if (addon === null && wanted === 'required')
+    throw new AirlockError('CONFIG_INVALID', `${setting}: ${why ?? ''}`);
+  return addon;
+}
+
 let relay: Relay | null = null;
 
-/**
- * The process's relay for `engine.tunnels` (one per process: the addon runs one thread), or
- * null for JavaScript splicing. "native" without the addon is an error naming the cause.
- */
+/** The process's relay for `engine.tunnels` (one per process: the addon runs one thread), or null. */
 export function relayFor(mode: 'auto' | 'native' | 'js'): Relay | null {
-  if (mode === 'js') return null;
-  const { addon, why } = loadNative();
-  if (addon === null) {
-    if (mode === 'native') throw new AirlockError('CONFIG_INVALID', `engine.tunnels: native: ${why ?? ''}`);
-    return null;
-  }
+  const addon = nativeFor(
+    'engine.tunnels: native',
+    mode === 'js' ? 'off' : mode === 'native' ? 'required' : 'auto',
+  );
+  if (addon === null) return null;
   relay ??= new Relay(addon);
   return relay;
 }

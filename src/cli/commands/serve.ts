@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { AdminServer, type AdminState } from '../../admin/index.js';
 import { AirlockError, isAirlockError } from '../../errors/index.js';
-import { listenFailure, loadNative, type NativeAddon } from '../../gateway/index.js';
+import { ipv6Only, listenFailure, loadNative, nativeFor, type NativeAddon } from '../../gateway/index.js';
 import type { GatewayMetrics } from '../../observe/index.js';
 import { createOpsLogger } from '../../observe/index.js';
 import { loadConfig, type LoadedConfig, type LoadOptions } from '../load-config.js';
@@ -226,10 +226,6 @@ async function runWorker(options: ServeOptions): Promise<number> {
     return isAirlockError(error) ? error.exitCode : 1;
   }
   proxyPort = Number(process.env.AIRLOCK_PROXY_PORT ?? '0');
-  process.on('message', (message: ToWorker, handle?: unknown) => {
-    if (message.t === 'connection' && handle !== undefined)
-      gp.gateway.accept(message.index, handle as Socket);
-  });
   process.send?.({ t: 'ready' } satisfies FromWorker);
 
   return new Promise<number>((resolve) => {
@@ -242,7 +238,7 @@ async function runWorker(options: ServeOptions): Promise<number> {
       stopping = true;
       void gp.stop(deadlineMs, null).then(() => resolve(0));
     };
-    process.on('message', (message: ToWorker) => {
+    process.on('message', (message: ToWorker, handle?: unknown) => {
       switch (message.t) {
         case 'reload':
           loadConfig(options).then(
@@ -264,6 +260,7 @@ async function runWorker(options: ServeOptions): Promise<number> {
           process.send?.({ t: 'stats', id: message.id, value: gp.stats() } satisfies FromWorker);
           return;
         case 'connection':
+          if (handle !== undefined) gp.gateway.accept(message.index, handle as Socket);
           return;
         case 'metrics':
           void gp.metrics.registry
@@ -282,16 +279,6 @@ async function runWorker(options: ServeOptions): Promise<number> {
   });
 }
 
-/** Whether an IPv6 wildcard listener must leave IPv4 to a 0.0.0.0 listener on the same port. */
-function ipv6Only(loaded: LoadedConfig, index: number): boolean {
-  const l = loaded.listeners[index]!;
-  return (
-    l.family === 6 &&
-    l.host === '::' &&
-    loaded.listeners.some((o) => o.host === '0.0.0.0' && o.port === l.port)
-  );
-}
-
 /** An SO_REUSEPORT socket for listener `index` on `port` (bound, and listening when `listen`). */
 function nativeListen(
   addon: NativeAddon,
@@ -302,7 +289,7 @@ function nativeListen(
 ): number {
   const listener = loaded.listeners[index]!;
   try {
-    return addon.listen(listener.host, port, ipv6Only(loaded, index), 4096, listen, true);
+    return addon.listen(listener.host, port, ipv6Only(loaded.listeners, index), 4096, listen, true);
   } catch (error) {
     throw listenFailure(listener.text, error);
   }
@@ -332,7 +319,14 @@ function reservePorts(loaded: LoadedConfig, addon: NativeAddon): Listening {
       // A plain bind first: another process on the port (even another reuseport group) fails it.
       let probe: number;
       try {
-        probe = addon.listen(listener.host, listener.port, ipv6Only(loaded, index), 0, false, false);
+        probe = addon.listen(
+          listener.host,
+          listener.port,
+          ipv6Only(loaded.listeners, index),
+          0,
+          false,
+          false,
+        );
       } catch (error) {
         throw listenFailure(listener.text, error);
       }
@@ -359,7 +353,12 @@ async function acceptForWorkers(loaded: LoadedConfig, pick: () => WorkerMember |
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error) => reject(listenFailure(listener.text, error)));
       server.listen(
-        { host: listener.host, port: listener.port, ipv6Only: ipv6Only(loaded, index), backlog: 4096 },
+        {
+          host: listener.host,
+          port: listener.port,
+          ipv6Only: ipv6Only(loaded.listeners, index),
+          backlog: 4096,
+        },
         () => resolve(),
       );
     }).catch((error: unknown) => {
@@ -374,12 +373,11 @@ function listeningMode(
   loaded: LoadedConfig,
 ): { mode: 'reuseport'; addon: NativeAddon } | { mode: 'handoff' } {
   const wanted = loaded.config.file.engine.listen;
-  if (wanted === 'handoff') return { mode: 'handoff' };
-  const { addon, why } = loadNative();
-  if (addon !== null) return { mode: 'reuseport', addon };
-  if (wanted === 'reuseport')
-    throw new AirlockError('CONFIG_INVALID', `engine.listen: reuseport: ${why ?? ''}`);
-  return { mode: 'handoff' };
+  const addon = nativeFor(
+    'engine.listen: reuseport',
+    wanted === 'handoff' ? 'off' : wanted === 'reuseport' ? 'required' : 'auto',
+  );
+  return addon === null ? { mode: 'handoff' } : { mode: 'reuseport', addon };
 }
 
 /** Stops the supervisor's own listening: hand-off servers close, reserved ports are released. */
@@ -468,16 +466,16 @@ export async function serve(options: ServeOptions): Promise<number> {
   const workers = workerCount(options.workers ?? file.workers);
   const ops = createOpsLogger(file.log.level);
   for (const warning of current.warnings) ops.warn({ event: 'policy_warning' }, warning);
-  const native = loadNative();
-  if (native.addon === null) {
-    if (file.engine.tunnels === 'native')
-      throw new AirlockError('CONFIG_INVALID', `engine.tunnels: native: ${native.why ?? ''}`);
-    if (file.engine.tunnels === 'auto') {
-      ops.warn(
-        { event: 'native_relay_missing' },
-        `${native.why ?? ''}; tunnels are spliced in JavaScript (engine.tunnels: js)`,
-      );
-    }
+  // "native" without the addon fails here, before any worker starts; "auto" says what it lacks.
+  const tunnels = file.engine.tunnels;
+  if (
+    tunnels !== 'js' &&
+    nativeFor('engine.tunnels: native', tunnels === 'native' ? 'required' : 'auto') === null
+  ) {
+    ops.warn(
+      { event: 'native_relay_missing' },
+      `${loadNative().why ?? ''}; tunnels are spliced in JavaScript (engine.tunnels: js)`,
+    );
   }
 
   const nofile = openFilesLimit();
