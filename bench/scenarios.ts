@@ -2,7 +2,7 @@
  * One measurement of one scenario against one target. The orchestrator calls these in
  * interleaved order (A B C A B C …) and the report takes medians over rounds.
  */
-import type { GeneratorPool } from './loadgen/pool.js';
+import type { GeneratorPool, JobWithoutId } from './loadgen/pool.js';
 import type {
   BulkResult,
   ConnectRateResult,
@@ -81,6 +81,42 @@ function delay(ms: number): Promise<void> {
 
 // ---------------------------------------------------------------- a. CONNECT setup rate
 
+/** The timeline of one windowed measurement: jobs start at `startAt`, count inside the window. */
+interface MeasureWindow {
+  readonly startAt: number;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+}
+
+/**
+ * Runs one job per generator share over a measurement window (after `leadMs` and the warm-up)
+ * and samples the proxy's CPU at the window's edges: the common part of a, c and d.
+ */
+async function overWindow<R extends ConnectRateResult | BulkResult | HttpResult>(
+  bench: Bench,
+  target: Target,
+  shares: readonly number[],
+  leadMs: number,
+  s: { readonly warmupMs: number; readonly windowMs: number },
+  job: (share: number, window: MeasureWindow) => JobWithoutId,
+): Promise<{ results: R[]; proxyCpu: number; errors: Record<string, number>; generatorCpuS: number }> {
+  const startAt = Date.now() + leadMs;
+  const windowStart = startAt + s.warmupMs;
+  const window: MeasureWindow = { startAt, windowStart, windowEnd: windowStart + s.windowMs };
+  const cpu0 = sampleAt(target.proxy, window.windowStart);
+  const cpu1 = sampleAt(target.proxy, window.windowEnd);
+  const results = (await Promise.all(shares.map((share, g) => bench.pool.run(g, job(share, window))))) as R[];
+  const [a, b] = await Promise.all([cpu0, cpu1]);
+  const errors: Record<string, number> = {};
+  for (const r of results) addCounts(errors, r.errors);
+  return {
+    results,
+    proxyCpu: a !== null && b !== null ? b.cpuSeconds - a.cpuSeconds : Number.NaN,
+    errors,
+    generatorCpuS: results.reduce((n, r) => n + r.cpuSeconds, 0),
+  };
+}
+
 export interface RateSettings {
   readonly warmupMs: number;
   readonly windowMs: number;
@@ -95,37 +131,28 @@ export async function measureConnectRate(
   round: number,
   s: RateSettings,
 ): Promise<Measurement> {
-  const shares = split(concurrency, concurrency === 1 ? 1 : s.generators);
-  const startAt = Date.now() + 200;
-  const windowStart = startAt + s.warmupMs;
-  const windowEnd = windowStart + s.windowMs;
-  const cpu0 = sampleAt(target.proxy, windowStart);
-  const cpu1 = sampleAt(target.proxy, windowEnd);
-  const results = (await Promise.all(
-    shares.map((share, g) =>
-      bench.pool.run(g, {
-        kind: 'connect-rate',
-        via: via(target),
-        destName: bench.destName,
-        originHost: bench.origins.host,
-        sources: bench.sources.take(2032),
-        timeoutMs: s.timeoutMs,
-        ports: bench.origins.ports.close,
-        concurrency: share,
-        hello: bench.hello,
-        startAt,
-        windowStart,
-        windowEnd,
-      }),
-    ),
-  )) as ConnectRateResult[];
-  const [a, b] = await Promise.all([cpu0, cpu1]);
+  const { results, proxyCpu, errors, generatorCpuS } = await overWindow<ConnectRateResult>(
+    bench,
+    target,
+    split(concurrency, concurrency === 1 ? 1 : s.generators),
+    200,
+    s,
+    (share, window) => ({
+      kind: 'connect-rate',
+      via: via(target),
+      destName: bench.destName,
+      originHost: bench.origins.host,
+      sources: bench.sources.take(2032),
+      timeoutMs: s.timeoutMs,
+      ports: bench.origins.ports.close,
+      concurrency: share,
+      hello: bench.hello,
+      ...window,
+    }),
+  );
   const completed = results.reduce((n, r) => n + r.completed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
   const setup = concat(results.map((r) => r.setupMs));
-  const errors: Record<string, number> = {};
-  for (const r of results) addCounts(errors, r.errors);
-  const proxyCpu = a !== null && b !== null ? b.cpuSeconds - a.cpuSeconds : Number.NaN;
   return {
     scenario: 'a',
     param: String(concurrency),
@@ -139,7 +166,7 @@ export async function measureConnectRate(
       failed,
       proxyCpuS: proxyCpu,
       proxyCpuMsPer1k: completed > 0 ? (proxyCpu * 1e6) / completed : Number.NaN,
-      generatorCpuS: results.reduce((n, r) => n + r.cpuSeconds, 0),
+      generatorCpuS,
     },
     errors,
   };
@@ -161,37 +188,28 @@ export async function measureBulk(
   round: number,
   s: BulkSettings,
 ): Promise<Measurement> {
-  const shares = split(tunnels, s.generators);
-  const startAt = Date.now() + 500;
-  const windowStart = startAt + s.warmupMs;
-  const windowEnd = windowStart + s.windowMs;
-  const cpu0 = sampleAt(target.proxy, windowStart);
-  const cpu1 = sampleAt(target.proxy, windowEnd);
-  const results = (await Promise.all(
-    shares.map((share, g) =>
-      bench.pool.run(g, {
-        kind: 'bulk',
-        via: via(target),
-        destName: bench.destName,
-        originHost: bench.origins.host,
-        sources: bench.sources.take(share),
-        timeoutMs: s.timeoutMs,
-        ports: bench.origins.ports.bulk,
-        tunnels: share,
-        hello: bench.hello,
-        startAt,
-        windowStart,
-        windowEnd,
-      }),
-    ),
-  )) as BulkResult[];
-  const [a, b] = await Promise.all([cpu0, cpu1]);
+  const { results, proxyCpu, errors, generatorCpuS } = await overWindow<BulkResult>(
+    bench,
+    target,
+    split(tunnels, s.generators),
+    500,
+    s,
+    (share, window) => ({
+      kind: 'bulk',
+      via: via(target),
+      destName: bench.destName,
+      originHost: bench.origins.host,
+      sources: bench.sources.take(share),
+      timeoutMs: s.timeoutMs,
+      ports: bench.origins.ports.bulk,
+      tunnels: share,
+      hello: bench.hello,
+      ...window,
+    }),
+  );
   const bytes = results.reduce((n, r) => n + r.bytes, 0);
   const opened = results.reduce((n, r) => n + r.opened, 0);
-  const errors: Record<string, number> = {};
-  for (const r of results) addCounts(errors, r.errors);
   if (opened < tunnels) errors['not-opened'] = tunnels - opened;
-  const proxyCpu = a !== null && b !== null ? b.cpuSeconds - a.cpuSeconds : Number.NaN;
   return {
     scenario: 'c',
     param: String(tunnels),
@@ -203,7 +221,7 @@ export async function measureBulk(
       proxyCpuS: proxyCpu,
       cpuPerGB: bytes > 0 ? proxyCpu / (bytes / 1e9) : Number.NaN,
       opened,
-      generatorCpuS: results.reduce((n, r) => n + r.cpuSeconds, 0),
+      generatorCpuS,
     },
     errors,
   };
@@ -227,37 +245,28 @@ export async function measureHttp(
   round: number,
   s: HttpSettings,
 ): Promise<Measurement> {
-  const shares = split(s.connections, s.generators);
-  const startAt = Date.now() + 200;
-  const windowStart = startAt + s.warmupMs;
-  const windowEnd = windowStart + s.windowMs;
-  const cpu0 = sampleAt(target.proxy, windowStart);
-  const cpu1 = sampleAt(target.proxy, windowEnd);
-  const results = (await Promise.all(
-    shares.map((share, g) =>
-      bench.pool.run(g, {
-        kind: 'http',
-        via: via(target),
-        destName: bench.destName,
-        originHost: bench.origins.host,
-        sources: bench.sources.take(1016),
-        timeoutMs: s.timeoutMs,
-        port: bench.origins.ports.http,
-        path,
-        expectBytes: size,
-        connections: share,
-        startAt,
-        windowStart,
-        windowEnd,
-      }),
-    ),
-  )) as HttpResult[];
-  const [a, b] = await Promise.all([cpu0, cpu1]);
+  const { results, proxyCpu, errors, generatorCpuS } = await overWindow<HttpResult>(
+    bench,
+    target,
+    split(s.connections, s.generators),
+    200,
+    s,
+    (share, window) => ({
+      kind: 'http',
+      via: via(target),
+      destName: bench.destName,
+      originHost: bench.origins.host,
+      sources: bench.sources.take(1016),
+      timeoutMs: s.timeoutMs,
+      port: bench.origins.ports.http,
+      path,
+      expectBytes: size,
+      connections: share,
+      ...window,
+    }),
+  );
   const responses = results.reduce((n, r) => n + r.responses, 0);
   const latency = concat(results.map((r) => r.latencyMs));
-  const errors: Record<string, number> = {};
-  for (const r of results) addCounts(errors, r.errors);
-  const proxyCpu = a !== null && b !== null ? b.cpuSeconds - a.cpuSeconds : Number.NaN;
   return {
     scenario: 'd',
     param: path,
@@ -272,7 +281,7 @@ export async function measureHttp(
       failed: Object.values(errors).reduce((n, v) => n + v, 0),
       connects: results.reduce((n, r) => n + r.connects, 0),
       proxyCpuS: proxyCpu,
-      generatorCpuS: results.reduce((n, r) => n + r.cpuSeconds, 0),
+      generatorCpuS,
     },
     errors,
   };

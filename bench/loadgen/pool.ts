@@ -5,7 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { FromGenerator, Job, JobResult, ToGenerator } from './protocol.js';
 
-type JobWithoutId = Job extends infer J ? (J extends Job ? Omit<J, 'id'> : never) : never;
+export type JobWithoutId = Job extends infer J ? (J extends Job ? Omit<J, 'id'> : never) : never;
 
 export class GeneratorPool {
   private nextId = 1;
