@@ -89,6 +89,43 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/gateway/**/*.ts', 'src/admin/**/*.ts', 'src/observe/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/supervisor/**', '**/cli/**'],
+              message: 'the gateway, admin and observe modules never reach up to the supervisor or the CLI.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/config/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: IO_MODULES.map((name) => ({ name, message: 'configuration parsing is pure.' })),
+          patterns: [
+            {
+              group: ['**/catalog/*', '!**/catalog/index.js'],
+              message: 'config uses the catalog through its index only.',
+            },
+            {
+              group: ['**/gateway/**', '**/cli/**', '**/observe/**', '**/supervisor/**'],
+              message: 'pure modules do not depend on sockets or the CLI.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/cli/main.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

@@ -107,7 +107,7 @@ function buildProgram(): Command {
         const { explain } = await import('./commands/explain.js');
         let policyCheck: ((host: string, port: number) => { allowed: boolean; reason: string }) | undefined;
         if (opts.config !== undefined) {
-          const { loadConfig } = await import('./load-config.js');
+          const { loadConfig } = await import('../supervisor/index.js');
           const { decideDestination } = await import('../policy/index.js');
           const { policy } = await loadConfig({ configFile: opts.config });
           policyCheck = (host, port) => {

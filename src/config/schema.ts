@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { catalogSelectionSchema } from '../catalog/select.js';
+import { catalogSelectionSchema } from '../catalog/index.js';
 import { parseCidr, parseHostPattern } from '../policy/index.js';
 import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './duration.js';

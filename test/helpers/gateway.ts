@@ -1,8 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type LoadedConfig } from '../../src/cli/load-config.js';
-import { buildGateway } from '../../src/cli/build-gateway.js';
+import { buildGateway, loadConfig, type LoadedConfig } from '../../src/supervisor/index.js';
 import type { Gateway } from '../../src/gateway/index.js';
 import type { AccessLogSink, AccessRecord } from '../../src/observe/index.js';
 

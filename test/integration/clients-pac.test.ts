@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { createPacResolver } from 'pac-resolver';
 import { QuickJS } from 'quickjs-wasi';
 import { builtinCatalog } from '../../src/catalog/index.js';
-import { loadConfig } from '../../src/cli/load-config.js';
+import { loadConfig } from '../../src/supervisor/index.js';
 import { planPac, renderPac } from '../../src/clients/index.js';
 import { decide, type Policy } from '../../src/policy/index.js';
 

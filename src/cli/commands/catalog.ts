@@ -30,7 +30,7 @@ import {
 import { DEFAULTS } from '../../config/index.js';
 import { AirlockError } from '../../errors/index.js';
 import { parseDstdomain } from '../../policy/index.js';
-import { loadConfig } from '../load-config.js';
+import { loadConfig } from '../../supervisor/index.js';
 
 async function readBytes(path: string, what: string): Promise<Uint8Array> {
   try {

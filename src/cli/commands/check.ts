@@ -45,9 +45,8 @@ import {
   type CatalogSelection,
 } from '../../catalog/index.js';
 import { AirlockError } from '../../errors/index.js';
-import { buildResolver } from '../build-gateway.js';
+import { buildResolver, loadConfig } from '../../supervisor/index.js';
 import { parseAddress } from '../../policy/index.js';
-import { loadConfig } from '../load-config.js';
 import { PROCESS_IO, type CommandIo } from './catalog.js';
 
 /**

@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { builtinCatalog } from '../../catalog/index.js';
 import { buildClientPlan, planPac, type ClientFile, type PacRule } from '../../clients/index.js';
 import { AirlockError } from '../../errors/index.js';
-import { loadConfig } from '../load-config.js';
+import { loadConfig } from '../../supervisor/index.js';
 import { PROCESS_IO, type CommandIo } from './catalog.js';
 
 export const CLIENT_FORMATS = ['text', 'json', 'pac'] as const;

@@ -1,4 +1,4 @@
-import { loadConfig, type LoadOptions } from '../load-config.js';
+import { loadConfig, type LoadOptions } from '../../supervisor/index.js';
 
 export async function configCheck(options: LoadOptions): Promise<number> {
   const loaded = await loadConfig(options);

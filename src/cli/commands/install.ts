@@ -18,7 +18,7 @@ import {
   type KernelFacts,
   type Plan,
 } from '../../install/index.js';
-import { loadConfig } from '../load-config.js';
+import { loadConfig } from '../../supervisor/index.js';
 
 /** Where a command prints: the process's streams, or a test's buffers. */
 export interface InstallIo {

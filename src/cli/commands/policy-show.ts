@@ -1,5 +1,5 @@
 import { builtinCatalog, lintRules, parseCatalogWhere, renderTable } from '../../catalog/index.js';
-import { loadConfig } from '../load-config.js';
+import { loadConfig } from '../../supervisor/index.js';
 import { PROCESS_IO, type CommandIo } from './catalog.js';
 
 export interface PolicyShowOptions {

@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { loadConfig } from '../../../src/cli/load-config.js';
+import { loadConfig } from '../../../src/supervisor/index.js';
 import { planInstall } from '../../../src/install/index.js';
 import type { ConfigFile } from '../../../src/config/index.js';
 

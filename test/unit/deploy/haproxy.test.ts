@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
-import { loadConfig } from '../../../src/cli/load-config.js';
+import { loadConfig } from '../../../src/supervisor/index.js';
 import { parseDuration, type ConfigFile } from '../../../src/config/index.js';
 
 /**

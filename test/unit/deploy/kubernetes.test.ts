@@ -11,7 +11,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig } from '../../../src/cli/load-config.js';
+import { loadConfig } from '../../../src/supervisor/index.js';
 import { parseDuration } from '../../../src/config/index.js';
 
 /**

@@ -1,5 +1,7 @@
-import { renderPac } from '../../clients/index.js';
-import { normalizeHost, type Policy } from '../../policy/index.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { renderPac } from '../clients/index.js';
+import { normalizeHost, type Policy } from '../policy/index.js';
+import { AdminServer, type AdminState } from './admin-server.js';
 
 /**
  * The PAC file for the policy in force: its host rules go to the gateway(s), everything else
@@ -8,7 +10,7 @@ import { normalizeHost, type Policy } from '../../policy/index.js';
  */
 export function pacFor(
   policy: Policy,
-  pac: { proxies: readonly string[]; otherwise: string },
+  pac: PacSettings,
   proxyPort: number,
   requestHost: string | undefined,
 ): string | null {
@@ -37,4 +39,29 @@ export function pacFor(
     // A proxy named by a client's Host header that the renderer refuses: no PAC rather than a broken one.
     return null;
   }
+}
+
+/** The PAC file's proxy settings (`admin.pac` in the configuration). */
+export interface PacSettings {
+  readonly proxies: readonly string[];
+  readonly otherwise: string;
+}
+
+/**
+ * Answers PAC/WPAD requests that arrive on the proxy port (origin-form requests); true if it
+ * answered. `current` is read per request, so a reload changes the file at once.
+ */
+export function pacResponder(
+  current: () => { readonly policy: Policy; readonly pac: PacSettings },
+  proxyPort: () => number,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const state: AdminState = {
+    ready: () => true,
+    stats: () => ({}),
+    pac: (host) => {
+      const { policy, pac } = current();
+      return pacFor(policy, pac, proxyPort(), host);
+    },
+  };
+  return (req, res) => AdminServer.servePac(state, req, res);
 }

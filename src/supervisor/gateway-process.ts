@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Gateway } from '../../gateway/index.js';
-import { AccessLog, GatewayMetrics, type AccessLogSink } from '../../observe/index.js';
-import { buildGateway } from '../build-gateway.js';
-import type { LoadedConfig } from '../load-config.js';
+import type { Gateway } from '../gateway/index.js';
+import { AccessLog, GatewayMetrics, type AccessLogSink } from '../observe/index.js';
+import { buildGateway } from './build-gateway.js';
+import type { LoadedConfig } from './load-config.js';
 
 export interface ProcessStats {
   readonly connections: number;

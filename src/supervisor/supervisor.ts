@@ -1,0 +1,321 @@
+import type { ChildProcess } from 'node:child_process';
+import { unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { AdminServer, pacFor, pacResponder, type AdminState } from '../admin/index.js';
+import { isAirlockError } from '../errors/index.js';
+import { loadNative, nativeFor } from '../gateway/index.js';
+import type { GatewayMetrics } from '../observe/index.js';
+import { createOpsLogger } from '../observe/index.js';
+import { forkWorker, startWorkers, type Fleet } from './fleet.js';
+import { GatewayProcess, type ProcessStats } from './gateway-process.js';
+import {
+  acceptForWorkers,
+  closeListening,
+  listeningMode,
+  reservePorts,
+  type Listening,
+} from './listening.js';
+import { loadConfig, type LoadedConfig } from './load-config.js';
+import { LocalMember, WorkerMember, type Member } from './members.js';
+import { openFilesLimit, proxyPortOf, restartOnly, workerCount, type ServeOptions } from './options.js';
+import { runWorker } from './worker.js';
+import type { FromWorker, WorkerListen } from './worker-messages.js';
+
+/**
+ * `airlock serve`: the supervisor. It loads and validates the configuration, runs the gateway in
+ * this process or in `workers` processes sharing the listeners, serves the admin listener with
+ * the whole gateway's metrics, and turns signals into reloads and a graceful shutdown.
+ */
+export async function supervise(options: ServeOptions): Promise<number> {
+  if (process.env.AIRLOCK_WORKER_INDEX !== undefined && process.send !== undefined) return runWorker(options);
+
+  let current = await loadConfig(options);
+  const file = current.config.file;
+  const workers = workerCount(options.workers ?? file.workers);
+  const ops = createOpsLogger(file.log.level);
+  for (const warning of current.warnings) ops.warn({ event: 'policy_warning' }, warning);
+  // "native" without the addon fails here, before any worker starts; "auto" says what it lacks.
+  const tunnels = file.engine.tunnels;
+  if (
+    tunnels !== 'js' &&
+    nativeFor('engine.tunnels: native', tunnels === 'native' ? 'required' : 'auto') === null
+  ) {
+    ops.warn(
+      { event: 'native_relay_missing' },
+      `${loadNative().why ?? ''}; tunnels are spliced in JavaScript (engine.tunnels: js)`,
+    );
+  }
+
+  const nofile = openFilesLimit();
+  const needed = Math.ceil((file.limits.maxConnections * 2) / workers) + 64;
+  if (nofile !== null && nofile < needed) {
+    ops.warn(
+      { event: 'fd_limit', nofile, needed, workers },
+      `open-files limit ${nofile} is below 2 x limits.maxConnections / workers + 64 = ${needed}; raise LimitNOFILE, add workers, or lower limits.maxConnections`,
+    );
+  }
+
+  let ready = false;
+  let stopping = false;
+  let proxyPort = 0;
+  const localMetrics: GatewayMetrics[] = [];
+  let members: Member[];
+  let listening: Listening | null = null;
+  let children = new Set<ChildProcess>();
+  let addresses: readonly { address: string; family: string; port: number }[];
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+
+  if (workers === 1) {
+    const gp = new GatewayProcess(
+      current,
+      file.admin.servePacOnProxyPort
+        ? pacResponder(
+            () => ({ policy: current.policy, pac: current.config.file.admin.pac }),
+            () => proxyPort,
+          )
+        : undefined,
+    );
+    await gp.start();
+    localMetrics.push(gp.metrics);
+    members = [new LocalMember(gp, ops, resolveStopped)];
+    addresses = gp.gateway.addresses();
+  } else {
+    let alive = workers;
+    let crashes = 0;
+    const how = listeningMode(current);
+    let next = 0;
+    const pick = (): WorkerMember | null => {
+      for (let tries = 0; tries < fleet.members.length; tries++) {
+        const member = fleet.members[next++ % fleet.members.length];
+        if (member instanceof WorkerMember && member.worker.connected) return member;
+      }
+      return null;
+    };
+    // reuseport: the ports are reserved before the workers start; hand-off: the supervisor
+    // listens once the workers are ready to take connections.
+    listening = how.mode === 'reuseport' ? reservePorts(current, how.addon) : null;
+    const listen: WorkerListen =
+      listening?.mode === 'reuseport' ? { mode: 'reuseport', ports: listening.ports } : { mode: 'handoff' };
+    const provisional = proxyPortOf(
+      current,
+      listening?.mode === 'reuseport' ? listening.ports.map((port) => ({ port })) : current.listeners,
+    );
+    let fleet: Fleet;
+    try {
+      fleet = await startWorkers(workers, listen, provisional, ops, function onExit(worker, code, signal) {
+        fleet.children.delete(worker);
+        const index = fleet.members.findIndex((m) => m instanceof WorkerMember && m.worker === worker);
+        if (stopping) {
+          alive--;
+          if (alive === 0) resolveStopped();
+          return;
+        }
+        // A crashed worker is replaced, with a backoff that grows while crashes keep coming.
+        crashes++;
+        const delay = Math.min(10_000, 100 * 2 ** Math.min(crashes - 1, 7));
+        ops.error(
+          { event: 'worker_exited', pid: worker.pid, code, signal, restartInMs: delay },
+          `worker ${String(worker.pid)} exited (${signal ?? `code ${String(code)}`}); restarting in ${delay} ms`,
+        );
+        setTimeout(() => {
+          if (stopping) {
+            alive--;
+            if (alive === 0) resolveStopped();
+            return;
+          }
+          const replacement = forkWorker(workers, index, listen, proxyPort);
+          fleet.children.add(replacement);
+          const member = new WorkerMember(replacement);
+          if (index >= 0) fleet.members[index] = member;
+          replacement.on('message', (message: FromWorker) => {
+            if (message.t === 'ready') {
+              ops.info(
+                { event: 'worker_replaced', pid: replacement.pid },
+                `worker ${String(replacement.pid)} is serving`,
+              );
+              setTimeout(() => (crashes = Math.max(0, crashes - 1)), 30_000).unref();
+            }
+          });
+          replacement.on('exit', (c, s) => onExit(replacement, c, s));
+        }, delay);
+      });
+      if (listening === null) listening = await acceptForWorkers(current, pick);
+    } catch (error) {
+      closeListening(listening);
+      throw error;
+    }
+    children = fleet.children;
+    members = fleet.members;
+    addresses =
+      listening.mode === 'reuseport'
+        ? current.listeners.map((l, i) => ({
+            address: l.host,
+            family: l.family === 6 ? 'IPv6' : 'IPv4',
+            port: (listening as { ports: number[] }).ports[i]!,
+          }))
+        : listening.servers.map((server) => server.address() as AddressInfo);
+  }
+  const all = (): Member[] => members;
+  proxyPort = proxyPortOf(current, addresses);
+
+  const sumStats = async (): Promise<Record<string, unknown>> => {
+    const stats = (await Promise.all(all().map((m) => m.stats()))).filter(
+      (s): s is ProcessStats => s !== null,
+    );
+    return {
+      ready,
+      mode: current.config.file.mode,
+      workers: stats.length,
+      connections: stats.reduce((n, s) => n + s.connections, 0),
+      sessions: stats.reduce((n, s) => n + s.sessions, 0),
+      rules: current.policy.rules.length,
+      pid: process.pid,
+    };
+  };
+
+  let admin: AdminServer | null = null;
+  if (file.admin.listen !== null) {
+    const metricsSource = {
+      contentType: localMetrics[0]?.registry.contentType ?? 'text/plain; version=0.0.4; charset=utf-8',
+      async metrics(): Promise<string> {
+        const parts = (await Promise.all(all().map((m) => m.metrics()))).filter(
+          (p): p is MetricObjectWithValues<MetricValue<string>>[] => p !== null,
+        );
+        return AggregatorRegistry.aggregate(parts).metrics();
+      },
+    };
+    const state: AdminState = {
+      ready: () => ready,
+      stats: sumStats,
+      pac: (host) => pacFor(current.policy, current.config.file.admin.pac, proxyPort, host),
+    };
+    admin = new AdminServer(file.admin.listen, state, metricsSource);
+    try {
+      await admin.start();
+    } catch (error) {
+      stopping = true;
+      for (const m of all()) m.stop(0);
+      throw error;
+    }
+  }
+  ready = true;
+
+  const shown = addresses.map((a) =>
+    a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
+  );
+  const adminAddress = admin?.address();
+  if (file.pidFile !== null) writeFileSync(file.pidFile, `${process.pid}\n`);
+  ops.info(
+    {
+      event: 'listening',
+      listeners: shown,
+      admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : null,
+      workers,
+      rules: current.policy.rules.length,
+      mode: file.mode,
+      config: current.config.fileName,
+      pid: process.pid,
+    },
+    `airlock listening on ${shown.join(', ')} with ${current.policy.rules.length} destination rules${workers > 1 ? ` in ${workers} workers` : ''}${file.mode === 'audit' ? ' (AUDIT MODE)' : ''}`,
+  );
+
+  // Reload: validate here first; only a configuration that loads completely reaches the gateway.
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (trigger: string): void => {
+    reloading = reloading.then(async () => {
+      let next: LoadedConfig;
+      try {
+        next = await loadConfig(options);
+      } catch (error) {
+        const message = isAirlockError(error) ? error.message : String(error);
+        ops.error(
+          { event: 'reload_failed', trigger },
+          `reload rejected, the running policy is unchanged:\n${message}`,
+        );
+        for (const m of localMetrics) m.reloaded(false);
+        return;
+      }
+      for (const warning of next.warnings) ops.warn({ event: 'policy_warning' }, warning);
+      const ignored = restartOnly(current, next);
+      if (ignored.length > 0) {
+        ops.warn(
+          { event: 'reload_needs_restart', keys: ignored },
+          `changes to ${ignored.join(', ')} take effect only after a restart`,
+        );
+      }
+      for (const m of all()) m.reload(trigger, next);
+      current = next;
+      for (const m of localMetrics) m.reloaded(true);
+      ops.info(
+        { event: 'reloaded', trigger, rules: next.policy.rules.length },
+        `policy reloaded (${next.policy.rules.length} destination rules)`,
+      );
+    });
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  process.on('SIGUSR1', () => {
+    for (const m of all()) m.reopen();
+    ops.info({ event: 'log_reopened' }, 'access log reopened');
+  });
+
+  const watchers: FSWatcher[] = [];
+  if (options.watch === true || file.reload.watch) {
+    const files = options.configFile ? [options.configFile] : [];
+    files.push(
+      ...(options.allowlist?.length ? options.allowlist : current.config.allowlistFiles.map((f) => f.path)),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    for (const path of files) {
+      try {
+        // Editors replace files; watching the file's events with a debounce covers both.
+        watchers.push(
+          watch(path, { persistent: false }, () => {
+            clearTimeout(timer);
+            timer = setTimeout(() => reload(`watch ${path}`), 300);
+          }),
+        );
+      } catch (error) {
+        ops.warn({ event: 'watch_failed', path }, `cannot watch ${path}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  const stop = (signal: string): void => {
+    if (stopping) {
+      ops.warn({ event: 'shutdown_forced' }, `${signal} again: closing everything now`);
+      for (const m of all()) m.stop(0);
+      return;
+    }
+    stopping = true;
+    ready = false;
+    for (const w of watchers) w.close();
+    void sumStats().then((stats) =>
+      ops.info(
+        { event: 'shutdown', signal, sessions: stats.sessions, drainMs: file.timeouts.drain },
+        `${signal}: no longer accepting; draining ${String(stats.sessions)} open sessions`,
+      ),
+    );
+    for (const m of all()) m.stop();
+    // Workers that do not exit after the drain deadline are killed.
+    closeListening(listening);
+    setTimeout(() => {
+      for (const child of children) child.kill('SIGKILL');
+    }, file.timeouts.drain + 5000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  await stopped;
+  if (workers > 1) ops.info({ event: 'stopped', workers }, 'all workers stopped');
+  await admin?.close();
+  if (file.pidFile !== null) {
+    try {
+      unlinkSync(file.pidFile);
+    } catch {
+      // Already gone.
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,105 @@
+import type { Socket } from 'node:net';
+import { isAirlockError } from '../errors/index.js';
+import { loadNative } from '../gateway/index.js';
+import { createOpsLogger } from '../observe/index.js';
+import { pacResponder } from '../admin/index.js';
+import { GatewayProcess } from './gateway-process.js';
+import { nativeListen } from './listening.js';
+import { loadConfig, type LoadedConfig } from './load-config.js';
+import { perWorker, type ServeOptions } from './options.js';
+import type { FromWorker, ToWorker, WorkerListen } from './worker-messages.js';
+
+/** A worker process: one gateway, driven by the supervisor's messages. */
+export async function runWorker(options: ServeOptions): Promise<number> {
+  const workers = Number(process.env.AIRLOCK_WORKERS ?? '1');
+  let current: LoadedConfig;
+  try {
+    current = perWorker(await loadConfig(options), workers);
+  } catch (error) {
+    process.send?.({
+      t: 'failed',
+      message: (error as Error).message,
+      exit: isAirlockError(error) ? error.exitCode : 1,
+    } satisfies FromWorker);
+    return isAirlockError(error) ? error.exitCode : 1;
+  }
+  const file = current.config.file;
+  const ops = createOpsLogger(file.log.level === 'info' ? 'warn' : file.log.level);
+  let proxyPort = 0;
+  const gp = new GatewayProcess(
+    current,
+    file.admin.servePacOnProxyPort
+      ? pacResponder(
+          () => ({ policy: current.policy, pac: current.config.file.admin.pac }),
+          () => proxyPort,
+        )
+      : undefined,
+  );
+  const listen = JSON.parse(process.env.AIRLOCK_LISTEN ?? '{"mode":"handoff"}') as WorkerListen;
+  const addon = loadNative().addon;
+  try {
+    await gp.start((index) => {
+      if (listen.mode === 'handoff' || addon === null) return 'handoff';
+      return { fd: nativeListen(addon, current, index, listen.ports[index]!, true) };
+    });
+  } catch (error) {
+    process.send?.({
+      t: 'failed',
+      message: (error as Error).message,
+      exit: isAirlockError(error) ? error.exitCode : 1,
+    } satisfies FromWorker);
+    return isAirlockError(error) ? error.exitCode : 1;
+  }
+  proxyPort = Number(process.env.AIRLOCK_PROXY_PORT ?? '0');
+  process.send?.({ t: 'ready' } satisfies FromWorker);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (deadlineMs?: number): void => {
+      if (stopping) {
+        void gp.gateway.shutdown(0);
+        return;
+      }
+      stopping = true;
+      void gp.stop(deadlineMs, null).then(() => resolve(0));
+    };
+    process.on('message', (message: ToWorker, handle?: unknown) => {
+      switch (message.t) {
+        case 'reload':
+          loadConfig(options).then(
+            (next) => {
+              current = perWorker(next, workers);
+              gp.apply(current);
+            },
+            (error: unknown) =>
+              ops.error({ event: 'reload_failed', pid: process.pid }, (error as Error).message),
+          );
+          return;
+        case 'reopen':
+          gp.reopenLog();
+          return;
+        case 'shutdown':
+          stop(message.deadlineMs);
+          return;
+        case 'stats':
+          process.send?.({ t: 'stats', id: message.id, value: gp.stats() } satisfies FromWorker);
+          return;
+        case 'connection':
+          if (handle !== undefined) gp.gateway.accept(message.index, handle as Socket);
+          return;
+        case 'metrics':
+          void gp.metrics.registry
+            .getMetricsAsJSON()
+            .then((value) => process.send?.({ t: 'metrics', id: message.id, value } satisfies FromWorker));
+          return;
+      }
+    });
+    // A signal to the whole process group (terminal, service manager) reaches workers too.
+    process.on('SIGTERM', () => stop());
+    process.on('SIGINT', () => stop());
+    process.on('SIGHUP', () => undefined);
+    process.on('SIGUSR1', () => undefined);
+    // The supervisor is gone: nothing will ever tell this worker to stop, so drain now.
+    process.on('disconnect', () => stop());
+  });
+}
