@@ -12,12 +12,15 @@ import { isIP } from 'node:net';
 import type * as ClientHelloModule from '../src/gateway/tls-client-hello.js';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from '../src/gateway/tls-client-hello.js';
 import type { ClientHelloResult } from '../src/gateway/tls-client-hello.js';
-import { filterHeaders } from '../src/gateway/headers.js';
+import { forwardHeaders } from '../src/gateway/headers.js';
 import type * as ProxyModule from '../src/gateway/proxy-protocol.js';
 import { parseProxyHeader, type ProxyHeaderResult } from '../src/gateway/proxy-protocol.js';
 import { parseConnectTarget, parseHttpTarget } from '../src/gateway/request-target.js';
 import type * as HostModule from '../src/policy/host.js';
 import { normalizeHost } from '../src/policy/host.js';
+import type * as HttpBodyModule from '../src/gateway/http-body.js';
+import type * as HttpHeadModule from '../src/gateway/http-head.js';
+import { checkMessage } from './http-message.js';
 import { clientHelloSeeds, requestHeadSeeds } from './seeds.js';
 
 /** A broken promise of the code under test. `signature` groups violations of the same kind. */
@@ -419,6 +422,8 @@ export const clientHelloTarget: FuzzTarget = {
 
 const NAME = /^[a-z0-9_.-]+$/;
 const NEVER_FORWARDED = new Set([
+  'content-length',
+  'transfer-encoding',
   'connection',
   'via',
   'x-forwarded-for',
@@ -427,9 +432,11 @@ const NEVER_FORWARDED = new Set([
   'te',
   'keep-alive',
 ]);
-/** Everything filterHeaders documents dropping, besides Proxy-*, Connection-named and framing headers. */
+/** Everything forwardHeaders documents dropping, besides Proxy-* and Connection-named headers. */
 const DOCUMENTED_DROPS = new Set([
   ...NEVER_FORWARDED,
+  'content-length',
+  'transfer-encoding',
   'proxy-connection',
   'trailer',
   'proxy-authorization',
@@ -548,29 +555,33 @@ function checkTarget(url: string, oracles: RequestHeadOracles): void {
   checkHost(url, oracles);
 }
 
-/** The headers filterHeaders documents keeping, computed independently. */
-function expectedHeaders(raw: readonly string[], dropFraming: boolean): string[] {
-  const named = new Set<string>();
+/** The Connection tokens of a header list, as the head parser collects them. */
+function connectionTokensOf(raw: readonly string[]): string[] {
+  const named: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     if (raw[i]!.toLowerCase() !== 'connection') continue;
-    for (const token of raw[i + 1]!.split(',')) named.add(token.trim().toLowerCase());
+    for (const token of raw[i + 1]!.split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t !== '') named.push(t);
+    }
   }
-  named.delete('');
+  return named;
+}
+
+/** The headers forwardHeaders documents keeping, computed independently. */
+function expectedHeaders(raw: readonly string[]): string[] {
+  const named = new Set(connectionTokensOf(raw));
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();
-    const dropped =
-      DOCUMENTED_DROPS.has(lower) ||
-      lower.startsWith('proxy-') ||
-      named.has(lower) ||
-      (dropFraming && lower === 'transfer-encoding');
+    const dropped = DOCUMENTED_DROPS.has(lower) || lower.startsWith('proxy-') || named.has(lower);
     if (!dropped) out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
 }
 
-function checkHeaders(raw: readonly string[], dropFraming: boolean): void {
-  const out = filterHeaders(raw, dropFraming);
+function checkHeaders(raw: readonly string[]): void {
+  const out = forwardHeaders(raw, connectionTokensOf(raw));
   if (out.length % 2 !== 0) violated('headers-shape', `odd output length ${out.length}`);
   let j = 0;
   for (let i = 0; i + 1 < raw.length && j < out.length; i += 2) {
@@ -581,10 +592,10 @@ function checkHeaders(raw: readonly string[], dropFraming: boolean): void {
   for (let i = 0; i < out.length; i += 2) {
     const lower = out[i]!.replace(/[A-Z]/g, (c) => c.toLowerCase());
     if (NEVER_FORWARDED.has(lower) || lower.startsWith('proxy-')) {
-      violated('headers-forwarded', `${JSON.stringify(out[i])} survived filterHeaders(…, ${dropFraming})`);
+      violated('headers-forwarded', `${JSON.stringify(out[i])} survived forwardHeaders`);
     }
   }
-  const expected = expectedHeaders(raw, dropFraming);
+  const expected = expectedHeaders(raw);
   if (JSON.stringify(expected) !== JSON.stringify(out)) {
     violated('headers-dropped', `kept ${JSON.stringify(out)}, expected ${JSON.stringify(expected)}`);
   }
@@ -628,8 +639,7 @@ function runRequestHead(input: Buffer, oracles: RequestHeadOracles): void {
   const latin1 = target.toString('latin1');
   if (latin1 !== utf8) checkTarget(latin1, oracles);
   const raw = rawHeaders(rest);
-  checkHeaders(raw, false);
-  checkHeaders(raw, true);
+  checkHeaders(raw);
 }
 
 async function requestHeadOracles(): Promise<RequestHeadOracles> {
@@ -718,8 +728,60 @@ function proxyRest(input: Buffer): Buffer {
   return proxy.status === 'ok' ? input.subarray(proxy.length) : input;
 }
 
+// ---------------------------------------------------------------------------------------------
+// http-message: request and response heads and bodies, against llhttp
+
+const HTTP_MESSAGE_SEEDS = [
+  'GET http://crl.example/pki/crl/x.crl HTTP/1.1\r\nHost: crl.example\r\nUser-Agent: Microsoft-CryptoAPI/10.0\r\n\r\n',
+  'POST http://ocsp.example/ HTTP/1.1\r\nHost: ocsp.example\r\nContent-Type: application/ocsp-request\r\nContent-Length: 5\r\n\r\nhello',
+  'POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n',
+  'CONNECT winatp-gw-eus.microsoft.com:443 HTTP/1.1\r\nHost: winatp-gw-eus.microsoft.com:443\r\nProxy-Connection: Keep-Alive\r\n\r\n',
+  'GET http://a/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: 4\r\n\r\nabcd',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n',
+  'HTTP/1.0 304 Not Modified\r\nETag: "x"\r\n\r\n',
+  'HTTP/1.1 204 \r\n\r\n',
+];
+
+export const httpMessageTarget: FuzzTarget = {
+  name: 'http-message',
+  description: 'parseRequestHead, parseResponseHead, BodyReader, against llhttp',
+  maxLength: 2048,
+  coverage: [moduleUrl('gateway/http-head.js'), moduleUrl('gateway/http-body.js')],
+  dictionary: [
+    text('\r\n'),
+    text('\r\n\r\n'),
+    text('Content-Length: '),
+    text('Transfer-Encoding: chunked'),
+    text('Transfer-Encoding: '),
+    text('Connection: '),
+    text('Host: '),
+    text('HTTP/1.1'),
+    text('HTTP/1.0'),
+    text(' chunked'),
+    text(';'),
+    text('0\r\n\r\n'),
+    text('\n'),
+    text(' '),
+    text('\t'),
+    text(','),
+    bytes(0x00),
+    bytes(0x7f),
+  ],
+  seeds: () => Promise.resolve(HTTP_MESSAGE_SEEDS.map((s) => Buffer.from(s, 'latin1'))),
+  async load() {
+    const head = (await import(moduleUrl('gateway/http-head.js'))) as typeof HttpHeadModule;
+    const body = (await import(moduleUrl('gateway/http-body.js'))) as typeof HttpBodyModule;
+    return (input) => {
+      const violation = checkMessage(input, head, body);
+      if (violation !== null) violated(violation.signature, violation.message);
+    };
+  },
+};
+
 export const TARGETS: Readonly<Record<string, FuzzTarget>> = {
   [clientHelloTarget.name]: clientHelloTarget,
   [requestHeadTarget.name]: requestHeadTarget,
   [canaryTarget.name]: canaryTarget,
+  [httpMessageTarget.name]: httpMessageTarget,
 };

@@ -1,7 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderPac } from '../clients/index.js';
 import { normalizeHost, type Policy } from '../policy/index.js';
-import { AdminServer, type AdminState } from './admin-server.js';
+import type { OriginFormResponder } from '../gateway/index.js';
+
+const PAC_TYPE = 'application/x-ns-proxy-autoconfig';
 
 /**
  * The PAC file for the policy in force: its host rules go to the gateway(s), everything else
@@ -47,21 +48,32 @@ export interface PacSettings {
   readonly otherwise: string;
 }
 
+const PAC_PATHS = new Set(['/proxy.pac', '/wpad.dat']);
+
 /**
- * Answers PAC/WPAD requests that arrive on the proxy port (origin-form requests); true if it
- * answered. `current` is read per request, so a reload changes the file at once.
+ * The PAC file for origin-form requests on the proxy port (GET /proxy.pac, /wpad.dat), or
+ * null for any other request. `current` is read per request, so a reload changes the file at once.
  */
 export function pacResponder(
   current: () => { readonly policy: Policy; readonly pac: PacSettings },
   proxyPort: () => number,
-): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const state: AdminState = {
-    ready: () => true,
-    stats: () => ({}),
-    pac: (host) => {
-      const { policy, pac } = current();
-      return pacFor(policy, pac, proxyPort(), host);
-    },
+): OriginFormResponder {
+  return (method, target, host) => {
+    if (method !== 'GET' && method !== 'HEAD') return null;
+    const path = target.split('?')[0]!;
+    if (!PAC_PATHS.has(path)) return null;
+    const { policy, pac } = current();
+    const text = pacFor(policy, pac, proxyPort(), host);
+    if (text === null)
+      return {
+        status: 404,
+        headers: ['Content-Type', 'text/plain'],
+        body: Buffer.from('PAC is not configured (admin.pac.proxies)\n'),
+      };
+    return {
+      status: 200,
+      headers: ['Content-Type', PAC_TYPE, 'Cache-Control', 'max-age=300'],
+      body: Buffer.from(text, 'utf8'),
+    };
   };
-  return (req, res) => AdminServer.servePac(state, req, res);
 }

@@ -26,6 +26,8 @@ export const DEFAULTS = {
     maxRequestHeadBytes: 32_768,
     upstreamSocketsPerOrigin: 64,
     upstreamIdleSocketsPerOrigin: 64,
+    /** Every plain-HTTP upstream connection of one gateway process (busy, idle, connecting). */
+    upstreamSockets: 1024,
     maxRequestsPerConnection: 10_000,
     /** Token bucket per client address; the burst equals the rate. A reconnect storm of one host is throttled, a site's is not. */
     newConnectionsPerClientPerSecond: 200,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { catalogSelectionSchema } from '../catalog/index.js';
-import { parseCidr, parseHostPattern } from '../policy/index.js';
+import { DEFAULT_HTTP_METHODS, parseCidr, parseHostPattern } from '../policy/index.js';
 import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './duration.js';
 import { parseListenAddress } from './listen-address.js';
@@ -120,6 +120,10 @@ export const configSchema = z.strictObject({
           http: z.array(port).default([...DEFAULTS.ports.http]),
         })
         .prefault({}),
+      methods: z
+        .array(z.string().regex(/^[A-Z]+$/, 'a method in upper case, e.g. GET'))
+        .refine((m) => !m.includes('CONNECT'), 'CONNECT is governed by policy.ports.connect, not methods')
+        .default([...DEFAULT_HTTP_METHODS]),
     })
     .prefault({}),
   catalog: catalogSelectionSchema.prefault({}),
@@ -195,6 +199,7 @@ export const configSchema = z.strictObject({
       maxConnectionsPerClient: positiveInt.default(DEFAULTS.limits.maxConnectionsPerClient),
       maxRequestHeadBytes: positiveInt.min(1024).max(1_048_576).default(DEFAULTS.limits.maxRequestHeadBytes),
       upstreamSocketsPerOrigin: positiveInt.default(DEFAULTS.limits.upstreamSocketsPerOrigin),
+      upstreamSockets: positiveInt.default(DEFAULTS.limits.upstreamSockets),
       maxRequestsPerConnection: positiveInt.default(DEFAULTS.limits.maxRequestsPerConnection),
       newConnectionsPerClientPerSecond: positiveInt.default(DEFAULTS.limits.newConnectionsPerClientPerSecond),
       upstreamIdleSocketsPerOrigin: z

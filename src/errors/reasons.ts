@@ -35,6 +35,13 @@ export const REASONS = {
     summary: 'IP-literal destination not allowed by a CIDR rule',
   },
 
+  DENY_METHOD: {
+    status: 405,
+    proxyStatus: 'http_request_denied',
+    exit: 1,
+    summary: 'method is not forwarded (policy.methods: GET, HEAD and POST by default)',
+  },
+
   DENY_DESTINATION_ADDRESS: {
     status: 403,
     proxyStatus: 'destination_ip_prohibited',
@@ -110,6 +117,25 @@ export const REASONS = {
     exit: 2,
     summary: 'Host header disagrees with the absolute request target',
   },
+  BAD_HOST_HEADER: {
+    status: 400,
+    proxyStatus: 'http_request_error',
+    exit: 2,
+    summary: 'more than one Host header',
+  },
+  BAD_VERSION: {
+    status: 505,
+    proxyStatus: 'http_request_error',
+    exit: 2,
+    summary: 'HTTP version other than 1.0 or 1.1',
+  },
+  BAD_FRAMING: {
+    status: 400,
+    proxyStatus: 'http_request_error',
+    exit: 2,
+    summary:
+      'ambiguous message framing: Content-Length and Transfer-Encoding conflict or repeat, a coding other than chunked, a GET or HEAD body without a length, or a Connection header naming a framing header',
+  },
   HEAD_TOO_LARGE: {
     status: 431,
     proxyStatus: 'http_request_error',
@@ -141,6 +167,19 @@ export const REASONS = {
     proxyStatus: 'connection_limit_reached',
     exit: 1,
     summary: 'client opens connections faster than limits.newConnectionsPerClientPerSecond',
+  },
+  LIMIT_DESCRIPTORS: {
+    status: 503,
+    proxyStatus: 'connection_limit_reached',
+    exit: 1,
+    summary: 'the gateway process is near its open-files limit (LimitNOFILE)',
+  },
+  LIMIT_UPSTREAM_SOCKETS: {
+    status: 503,
+    proxyStatus: 'connection_limit_reached',
+    exit: 1,
+    summary:
+      'no upstream connection came free within timeouts.connect (limits.upstreamSockets, limits.upstreamSocketsPerOrigin)',
   },
   SHUTTING_DOWN: {
     status: 503,

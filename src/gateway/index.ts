@@ -7,5 +7,11 @@ export {
   type ShutdownResult,
 } from './gateway.js';
 export { Resolver, parseHostsFile, type ResolvedAddress, type ResolverOptions } from './resolver.js';
-export type { GatewayTimeouts, GatewayLimits } from './context.js';
+export type {
+  FaultReporter,
+  GatewayLimits,
+  GatewayTimeouts,
+  LocalAnswer,
+  OriginFormResponder,
+} from './parts.js';
 export { loadNative, nativeFor, relayFor, type NativeAddon } from './native.js';

@@ -85,6 +85,18 @@ export class Resolver {
     return this.cache.size;
   }
 
+  /**
+   * The answer for `name` if one is known now (static hosts, or a fresh cache entry) without
+   * waiting: the addresses, an AirlockError for a cached failure, or undefined (must resolve).
+   */
+  known(name: string): readonly ResolvedAddress[] | AirlockError | undefined {
+    const fixed = this.staticHosts.get(name);
+    if (fixed !== undefined) return fixed;
+    const cached = this.cache.get(name);
+    if (cached === undefined || cached.expires <= this.now()) return undefined;
+    return cached.error ?? cached.addresses;
+  }
+
   /** Addresses for `name` (normalised), in the order they should be tried. Throws AirlockError FAIL_DNS / FAIL_DNS_TIMEOUT. */
   async resolve(name: string): Promise<readonly ResolvedAddress[]> {
     const fixed = this.staticHosts.get(name);

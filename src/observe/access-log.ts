@@ -4,7 +4,10 @@ import { toJsonFields, toSquidLine, type AccessRecord } from './access-record.js
 export type AccessLogFormat = 'json' | 'squid';
 
 export interface AccessLogSink {
+  /** A finished request or tunnel (or a refusal). */
   write(record: AccessRecord): void;
+  /** A tunnel is established (sent its 200 and passed the ClientHello check); `write` follows when it ends. */
+  opened?(record: AccessRecord): void;
   /** Reopens the file (after logrotate moved it). A no-op on stdout. */
   reopen(): void;
   flush(): Promise<void>;

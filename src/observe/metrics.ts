@@ -10,6 +10,7 @@ export const METRIC_NAMES = {
   sessionsOpen: 'airlock_sessions_open',
   reloads: 'airlock_reloads_total',
   rules: 'airlock_policy_rules',
+  internalErrors: 'airlock_internal_errors_total',
 } as const;
 
 export interface GatewayGauges {
@@ -28,6 +29,7 @@ export class GatewayMetrics {
   private readonly bytes: Counter<'direction'>;
   private readonly duration: Histogram<'kind'>;
   private readonly reloads: Counter<'result'>;
+  private readonly internalErrors: Counter;
 
   constructor(gauges: GatewayGauges) {
     const registers = [this.registry];
@@ -55,6 +57,11 @@ export class GatewayMetrics {
       name: METRIC_NAMES.reloads,
       help: 'Configuration reloads',
       labelNames: ['result'],
+      registers,
+    });
+    this.internalErrors = new Counter({
+      name: METRIC_NAMES.internalErrors,
+      help: 'Unexpected exceptions caught inside a session (the session ended, the gateway kept serving)',
       registers,
     });
     new Gauge({
@@ -89,6 +96,10 @@ export class GatewayMetrics {
     if (r.bytesFromClient > 0) this.bytes.inc({ direction: 'from_client' }, r.bytesFromClient);
     if (r.bytesToClient > 0) this.bytes.inc({ direction: 'to_client' }, r.bytesToClient);
     if (r.decision !== 'deny') this.duration.observe({ kind }, r.durationMs / 1000);
+  }
+
+  internalError(): void {
+    this.internalErrors.inc();
   }
 
   reloaded(ok: boolean): void {

@@ -19,8 +19,11 @@ export {
 export { HostTrie } from './host-trie.js';
 export {
   compilePolicy,
+  DEFAULT_HTTP_METHODS,
   decide,
   decideDestination,
+  judgeServerName,
+  serverNameChecked,
   sourceAllowed,
   methodKind,
   type Policy,
@@ -31,6 +34,9 @@ export {
   type RuleOrigin,
   type Decision,
   type DecisionRequest,
+  type HelloObservation,
+  type ServerNameJudgement,
+  type TlsRules,
   type Verdict,
   type MethodKind,
   type CompileResult,

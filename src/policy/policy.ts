@@ -30,6 +30,8 @@ export interface PolicySpec {
   readonly sources: readonly SourceSpec[];
   readonly destinations: readonly DestinationSpec[];
   readonly ports: { readonly connect: readonly number[]; readonly http: readonly number[] };
+  /** Methods forwarded as plain HTTP (upper case); absent = GET, HEAD and POST. */
+  readonly methods?: readonly string[];
   /** Internal networks a resolved name may point to (split-horizon); everything else internal is refused. */
   readonly internalNetworks?: readonly SourceSpec[];
 }
@@ -49,6 +51,8 @@ export interface Policy {
   readonly ipRules: CidrList<DestinationRule>;
   readonly connectPorts: ReadonlySet<number>;
   readonly httpPorts: ReadonlySet<number>;
+  /** Methods forwarded as plain HTTP. */
+  readonly httpMethods: ReadonlySet<string>;
   readonly internalNetworks: CidrList<SourceSpec>;
   /** Every effective rule in the order written (duplicates removed). */
   readonly rules: readonly DestinationRule[];
@@ -57,6 +61,12 @@ export interface Policy {
 export type CompileResult =
   | { readonly ok: true; readonly policy: Policy; readonly warnings: readonly string[] }
   | { readonly ok: false; readonly errors: readonly string[] };
+
+/**
+ * What revocation (CRL, OCSP) and update downloads use. TRACE, CONNECT-less tunnelling
+ * methods and WebDAV verbs are refused unless the configuration lists them.
+ */
+export const DEFAULT_HTTP_METHODS: readonly string[] = ['GET', 'HEAD', 'POST'];
 
 /** Builds the lookup structures once; every request afterwards is lookups only. */
 export function compilePolicy(spec: PolicySpec): CompileResult {
@@ -145,6 +155,7 @@ export function compilePolicy(spec: PolicySpec): CompileResult {
       ipRules,
       connectPorts: new Set(spec.ports.connect),
       httpPorts: new Set(spec.ports.http),
+      httpMethods: new Set(spec.methods ?? DEFAULT_HTTP_METHODS),
       internalNetworks,
       rules,
     },
@@ -182,6 +193,8 @@ export interface Decision {
   readonly rule: DestinationRule | null;
   /** The destination as normalised (punycode name or canonical IP); the raw input when it was malformed. */
   readonly host: string;
+  /** Audit mode: the policy refused, the gateway lets it through and logs this reason. */
+  readonly wouldDeny: ReasonCode | null;
 }
 
 export type MethodKind = 'connect' | 'http';
@@ -191,7 +204,7 @@ export function methodKind(method: string): MethodKind {
 }
 
 /** The source ACL, evaluated once per client connection. */
-export function sourceAllowed(policy: Policy, address: string | ParsedAddress): boolean {
+export function sourceAllowed(policy: Policy, address: string | ParsedAddress | null): boolean {
   const parsed = typeof address === 'string' ? parseAddress(address) : address;
   return parsed !== null && policy.sources.match(parsed) !== undefined;
 }
@@ -201,42 +214,144 @@ function portAllowed(policy: Policy, kind: MethodKind, rule: DestinationRule, po
   return methodPorts.has(port) && (rule.ports === null || rule.ports.has(port));
 }
 
+function deny(reason: ReasonCode, rule: DestinationRule | null, host: string): Decision {
+  return { verdict: 'deny', reason, rule, host, wouldDeny: null };
+}
+
 /** The destination part of a decision: host validity, host or CIDR rule, port. */
 export function decideDestination(policy: Policy, method: string, rawHost: string, port: number): Decision {
   const host = normalizeHost(rawHost);
   const kind = methodKind(method);
-  if (host.kind === 'invalid') return { verdict: 'deny', reason: 'BAD_HOST', rule: null, host: rawHost };
+  if (host.kind === 'invalid') return deny('BAD_HOST', null, rawHost);
+  if (kind === 'http' && !policy.httpMethods.has(method)) {
+    return deny('DENY_METHOD', null, host.kind === 'ip' ? host.address : host.name);
+  }
   if (host.kind === 'ip') {
     const parsed = parseAddress(host.address);
     const hit = parsed === null ? undefined : policy.ipRules.match(parsed);
-    if (hit === undefined)
-      return { verdict: 'deny', reason: 'DENY_IP_LITERAL', rule: null, host: host.address };
-    if (!portAllowed(policy, kind, hit.value, port)) {
-      return { verdict: 'deny', reason: 'DENY_PORT', rule: hit.value, host: host.address };
-    }
-    return { verdict: 'allow', reason: 'ALLOWED_IP_RULE', rule: hit.value, host: host.address };
+    if (hit === undefined) return deny('DENY_IP_LITERAL', null, host.address);
+    if (!portAllowed(policy, kind, hit.value, port)) return deny('DENY_PORT', hit.value, host.address);
+    return {
+      verdict: 'allow',
+      reason: 'ALLOWED_IP_RULE',
+      rule: hit.value,
+      host: host.address,
+      wouldDeny: null,
+    };
   }
   const rule = policy.hostRules.match(host.name);
-  if (rule === undefined)
-    return { verdict: 'deny', reason: 'DENY_HOST_NOT_ALLOWED', rule: null, host: host.name };
-  if (!portAllowed(policy, kind, rule, port))
-    return { verdict: 'deny', reason: 'DENY_PORT', rule, host: host.name };
-  return { verdict: 'allow', reason: 'ALLOWED', rule, host: host.name };
+  if (rule === undefined) return deny('DENY_HOST_NOT_ALLOWED', null, host.name);
+  if (!portAllowed(policy, kind, rule, port)) return deny('DENY_PORT', rule, host.name);
+  return { verdict: 'allow', reason: 'ALLOWED', rule, host: host.name, wouldDeny: null };
 }
 
 export interface DecisionRequest {
-  readonly source: string;
+  /** The client's address; null when it could not be read (refused like an outside source). */
+  readonly source: string | ParsedAddress | null;
   readonly method: string;
   readonly host: string;
   readonly port: number;
 }
 
-/** (source address, method, host, port) → allow or deny, with the reason and the rule. Pure. */
-export function decide(policy: Policy, request: DecisionRequest): Decision {
+/**
+ * The destination refusals audit mode lets through (logged as would_deny). Never the source
+ * ACL, never malformed input, never the resolved-address guard.
+ */
+const AUDITABLE: ReadonlySet<ReasonCode> = new Set(['DENY_HOST_NOT_ALLOWED', 'DENY_PORT', 'DENY_IP_LITERAL']);
+
+/**
+ * (source address, method, host, port) → allow or deny, with the reason and the rule. Pure.
+ * In audit mode a refusal of the destination becomes an allow that carries `wouldDeny`.
+ */
+export function decide(
+  policy: Policy,
+  request: DecisionRequest,
+  mode: 'enforce' | 'audit' = 'enforce',
+): Decision {
   if (!sourceAllowed(policy, request.source)) {
-    return { verdict: 'deny', reason: 'DENY_SOURCE_NOT_ALLOWED', rule: null, host: request.host };
+    const host = normalizeHost(request.host);
+    const shown = host.kind === 'name' ? host.name : host.kind === 'ip' ? host.address : request.host;
+    return deny('DENY_SOURCE_NOT_ALLOWED', null, shown);
   }
-  return decideDestination(policy, request.method, request.host, request.port);
+  const decision = decideDestination(policy, request.method, request.host, request.port);
+  if (mode === 'audit' && decision.verdict === 'deny' && AUDITABLE.has(decision.reason)) {
+    return { ...decision, verdict: 'allow', wouldDeny: decision.reason };
+  }
+  return decision;
+}
+
+/** What the gateway read at the start of a tunnel (the TLS ClientHello parser's verdict). */
+export type HelloObservation =
+  | { readonly status: 'incomplete' }
+  | { readonly status: 'malformed' }
+  | { readonly status: 'not_tls' }
+  | { readonly status: 'ok'; readonly serverName: string | null };
+
+/** The `tls` settings that judge a tunnel's first bytes. */
+export interface TlsRules {
+  readonly sniCheck: boolean;
+  /** CONNECT ports whose tunnels must start with a TLS ClientHello. */
+  readonly ports: readonly number[];
+  readonly missingSni: 'deny' | 'allow';
+  readonly nonTls: 'deny' | 'allow';
+}
+
+/** Whether a tunnel to `port` has its ClientHello read and judged. */
+export function serverNameChecked(tls: TlsRules, port: number): boolean {
+  return tls.sniCheck && tls.ports.includes(port);
+}
+
+export interface ServerNameJudgement {
+  /** Set when the tunnel must be cut. */
+  readonly refusal: ReasonCode | null;
+  /** Audit mode: what would have cut it. */
+  readonly wouldDeny: ReasonCode | null;
+  /** The server name as normalised, when the ClientHello carried one. */
+  readonly sni: string | null;
+}
+
+/**
+ * Judges a tunnel's ClientHello against the CONNECT decision: the server name must be the
+ * CONNECT host or itself allowed on that port (no domain fronting). Malformed or missing
+ * hellos are refused even in audit mode; name mismatches become `wouldDeny` there.
+ */
+export function judgeServerName(
+  policy: Policy,
+  decision: Decision,
+  port: number,
+  hello: HelloObservation,
+  tls: TlsRules,
+  mode: 'enforce' | 'audit' = 'enforce',
+): ServerNameJudgement {
+  let reason: ReasonCode | null = null;
+  let sni: string | null = null;
+  switch (hello.status) {
+    case 'incomplete':
+      return { refusal: 'TLS_HELLO_TIMEOUT', wouldDeny: null, sni: null };
+    case 'malformed':
+      return { refusal: 'BAD_TLS_HELLO', wouldDeny: null, sni: null };
+    case 'not_tls':
+      reason = tls.nonTls === 'deny' ? 'DENY_NOT_TLS' : null;
+      break;
+    case 'ok': {
+      if (hello.serverName === null) {
+        reason = tls.missingSni === 'deny' ? 'DENY_SNI_MISSING' : null;
+        break;
+      }
+      const name = normalizeHost(hello.serverName);
+      sni = name.kind === 'name' ? name.name : name.kind === 'ip' ? name.address : hello.serverName;
+      if (name.kind === 'invalid') reason = 'DENY_SNI_MISMATCH';
+      else if (sni !== decision.host) {
+        const other = decideDestination(policy, 'CONNECT', sni, port);
+        if (other.verdict !== 'allow') reason = 'DENY_SNI_MISMATCH';
+      }
+      break;
+    }
+  }
+  if (reason === null) return { refusal: null, wouldDeny: null, sni };
+  return mode === 'audit'
+    ? { refusal: null, wouldDeny: reason, sni }
+    : { refusal: reason, wouldDeny: null, sni };
 }
 
 export interface AddressVerdict {

@@ -22,7 +22,7 @@ export function buildResolver(loaded: LoadedConfig): Resolver {
 export function buildGateway(
   loaded: LoadedConfig,
   accessLog: AccessLogSink,
-  originFormResponder?: GatewayOptions['originFormResponder'],
+  extra: Pick<GatewayOptions, 'originForm' | 'openFilesLimit' | 'faults'> = {},
 ): Gateway {
   const file = loaded.config.file;
   const resolver = buildResolver(loaded);
@@ -35,7 +35,7 @@ export function buildGateway(
     tls: file.tls,
     timeouts: file.timeouts,
     limits: file.limits,
-    originFormResponder,
     relay: relayFor(file.engine.tunnels),
+    ...extra,
   });
 }

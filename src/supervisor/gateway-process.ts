@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Gateway } from '../gateway/index.js';
+import type { Gateway, OriginFormResponder } from '../gateway/index.js';
 import { AccessLog, GatewayMetrics, type AccessLogSink } from '../observe/index.js';
 import { buildGateway } from './build-gateway.js';
+import { openFilesLimit } from './options.js';
 import type { LoadedConfig } from './load-config.js';
 
 export interface ProcessStats {
@@ -21,10 +21,7 @@ export class GatewayProcess {
   readonly metrics: GatewayMetrics;
   private readonly accessLog: AccessLog;
 
-  constructor(
-    loaded: LoadedConfig,
-    originFormResponder?: (req: IncomingMessage, res: ServerResponse) => boolean,
-  ) {
+  constructor(loaded: LoadedConfig, originForm: OriginFormResponder | null, ops: Logger) {
     const file = loaded.config.file;
     this.accessLog = new AccessLog({ format: file.log.format, file: file.log.file });
     let gateway: Gateway | null = null;
@@ -43,7 +40,19 @@ export class GatewayProcess {
       reopen: () => log.reopen(),
       flush: () => log.flush(),
     };
-    gateway = buildGateway(loaded, sink, originFormResponder);
+    gateway = buildGateway(loaded, sink, {
+      originForm,
+      openFilesLimit: openFilesLimit(),
+      faults: {
+        report(error) {
+          metrics.internalError();
+          ops.error(
+            { event: 'internal_error', pid: process.pid, stack: (error as Error).stack ?? String(error) },
+            `internal error, the session was ended: ${(error as Error).message ?? String(error)}`,
+          );
+        },
+      },
+    });
     this.gateway = gateway;
   }
 
@@ -69,12 +78,31 @@ export class GatewayProcess {
     };
   }
 
-  async stop(deadlineMs: number | undefined, ops: Logger | null): Promise<void> {
-    const result = await this.gateway.shutdown(deadlineMs);
-    ops?.info(
-      { event: 'stopped', ...result, pid: process.pid },
-      result.drained ? 'all sessions drained' : `${result.cut} sessions cut at the drain deadline`,
-    );
-    await this.accessLog.flush();
+  /**
+   * Drains and stops, once: a second call (a second signal) cuts what is left now and
+   * resolves with the first call, so `stopped` is logged once.
+   */
+  stop(deadlineMs: number | undefined, ops: Logger | null): Promise<void> {
+    if (this.stopping !== null) {
+      void this.gateway.shutdown(0);
+      return this.stopping;
+    }
+    this.stopping = (async () => {
+      const result = await this.gateway.shutdown(deadlineMs);
+      ops?.info(
+        { event: 'stopped', ...result, pid: process.pid },
+        result.drained
+          ? 'all sessions drained'
+          : `${plural(result.cut, 'session')} cut at the drain deadline`,
+      );
+      await this.accessLog.flush();
+    })();
+    return this.stopping;
   }
+  private stopping: Promise<void> | null = null;
+}
+
+/** "1 session", "2 sessions". */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -93,6 +93,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     sources: config.sources,
     destinations,
     ports: config.file.policy.ports,
+    methods: config.file.policy.methods,
     internalNetworks: config.internalNetworks,
   });
   if (!compiled.ok) throw new AirlockError('CONFIG_INVALID', compiled.errors.join('\n'));

@@ -8,7 +8,8 @@ import { loadNative, nativeFor } from '../gateway/index.js';
 import type { GatewayMetrics } from '../observe/index.js';
 import { createOpsLogger } from '../observe/index.js';
 import { forkWorker, startWorkers, type Fleet } from './fleet.js';
-import { GatewayProcess, type ProcessStats } from './gateway-process.js';
+import { GatewayProcess, plural, type ProcessStats } from './gateway-process.js';
+import { keepServingOnUncaught } from './last-resort.js';
 import {
   acceptForWorkers,
   closeListening,
@@ -75,8 +76,10 @@ export async function supervise(options: ServeOptions): Promise<number> {
             () => ({ policy: current.policy, pac: current.config.file.admin.pac }),
             () => proxyPort,
           )
-        : undefined,
+        : null,
+      ops,
     );
+    keepServingOnUncaught(ops, () => gp.metrics.internalError());
     await gp.start();
     localMetrics.push(gp.metrics);
     members = [new LocalMember(gp, ops, resolveStopped)];
@@ -294,7 +297,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
     void sumStats().then((stats) =>
       ops.info(
         { event: 'shutdown', signal, sessions: stats.sessions, drainMs: file.timeouts.drain },
-        `${signal}: no longer accepting; draining ${String(stats.sessions)} open sessions`,
+        `${signal}: no longer accepting; draining ${plural(Number(stats.sessions), 'open session')}`,
       ),
     );
     for (const m of all()) m.stop();

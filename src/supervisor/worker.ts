@@ -4,6 +4,7 @@ import { loadNative } from '../gateway/index.js';
 import { createOpsLogger } from '../observe/index.js';
 import { pacResponder } from '../admin/index.js';
 import { GatewayProcess } from './gateway-process.js';
+import { keepServingOnUncaught } from './last-resort.js';
 import { nativeListen } from './listening.js';
 import { loadConfig, type LoadedConfig } from './load-config.js';
 import { perWorker, type ServeOptions } from './options.js';
@@ -33,8 +34,10 @@ export async function runWorker(options: ServeOptions): Promise<number> {
           () => ({ policy: current.policy, pac: current.config.file.admin.pac }),
           () => proxyPort,
         )
-      : undefined,
+      : null,
+    ops,
   );
+  keepServingOnUncaught(ops, () => gp.metrics.internalError());
   const listen = JSON.parse(process.env.AIRLOCK_LISTEN ?? '{"mode":"handoff"}') as WorkerListen;
   const addon = loadNative().addon;
   try {

@@ -25,7 +25,7 @@ export interface RunningGateway {
  */
 export async function startGateway(
   yaml: string,
-  options: { listen?: string[] } = {},
+  options: { listen?: string[]; openFilesLimit?: number } = {},
 ): Promise<RunningGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-gw-'));
   const file = join(dir, 'airlock.yaml');
@@ -52,7 +52,7 @@ export async function startGateway(
     reopen() {},
     flush: () => Promise.resolve(),
   };
-  const gateway = buildGateway(loaded, sink);
+  const gateway = buildGateway(loaded, sink, { openFilesLimit: options.openFilesLimit ?? null });
   await gateway.start();
   const address = gateway.addresses()[0]!;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

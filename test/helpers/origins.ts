@@ -147,3 +147,53 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+export interface RawOrigin {
+  readonly port: number;
+  /** Connections accepted, whatever happened next. */
+  connections: number;
+  /** Connections open now. */
+  readonly open: number;
+  /** Everything each connection received, in order of arrival. */
+  readonly received: Buffer[];
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP origin that answers every request head (each CRLF CRLF) with `reply` bytes written
+ * as they are, so a test can send what no well-behaved HTTP library would; `null` never
+ * answers (an origin that accepts and hangs).
+ */
+export async function startRawOrigin(reply: Buffer | null, host = '127.0.0.1'): Promise<RawOrigin> {
+  const sockets = new Set<Socket>();
+  const received: Buffer[] = [];
+  const server = createTcpServer((socket) => {
+    origin.connections++;
+    sockets.add(socket);
+    const index = received.push(Buffer.alloc(0)) - 1;
+    let pending = '';
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('data', (chunk: Buffer) => {
+      received[index] = Buffer.concat([received[index]!, chunk]);
+      if (reply === null) return;
+      pending += chunk.toString('latin1');
+      let end: number;
+      while ((end = pending.indexOf('\r\n\r\n')) !== -1) {
+        pending = pending.slice(end + 4);
+        socket.write(reply);
+      }
+    });
+  });
+  const origin: RawOrigin = {
+    port: 0,
+    connections: 0,
+    get open() {
+      return sockets.size;
+    },
+    received,
+    close: closer(server, sockets),
+  };
+  (origin as { port: number }).port = await listen(server, host);
+  return origin;
+}

@@ -273,7 +273,7 @@ timeouts:
       while (own.records.length < next && Date.now() < until) await sleep(20);
       assert.equal(own.records.length, next);
       assert.ok(own.records.every((r) => r.end === 'CLOSED' && r.bytesToClient === 4));
-      assert.deepEqual(own.gateway.stats(), { connections: 0, sessions: 0, relayed: 0 });
+      assert.deepEqual(own.gateway.stats(), { connections: 0, sessions: 0, relayed: 0, upstreams: 0 });
       await own.close();
     });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { filterHeaders } from '../../../src/gateway/headers.js';
+import { forwardHeaders } from '../../../src/gateway/headers.js';
 import { parseConnectTarget, parseHttpTarget } from '../../../src/gateway/request-target.js';
 
 describe('parseHttpTarget()', () => {
@@ -47,8 +47,8 @@ describe('parseConnectTarget()', () => {
   }
 });
 
-describe('filterHeaders()', () => {
-  test('drops hop-by-hop, Connection-named, Proxy-* and forwarding headers', () => {
+describe('forwardHeaders()', () => {
+  test('drops hop-by-hop, Connection-named, Proxy-*, forwarding and framing headers', () => {
     const raw = [
       'Host',
       'a',
@@ -83,14 +83,13 @@ describe('filterHeaders()', () => {
       'Accept',
       '*/*',
     ];
-    assert.deepEqual(filterHeaders(raw, false), [
-      'Transfer-Encoding',
-      'chunked',
-      'User-Agent',
-      'ua',
-      'Accept',
-      '*/*',
+    assert.deepEqual(forwardHeaders(raw, ['keep-alive', 'x-hop']), ['User-Agent', 'ua', 'Accept', '*/*']);
+  });
+
+  test('framing headers are dropped even when nothing names them: the gateway writes its own', () => {
+    assert.deepEqual(forwardHeaders(['Content-Length', '5', 'X-A', '1', 'content-length', '7'], []), [
+      'X-A',
+      '1',
     ]);
-    assert.deepEqual(filterHeaders(raw, true), ['User-Agent', 'ua', 'Accept', '*/*']);
   });
 });

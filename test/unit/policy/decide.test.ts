@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compilePolicy, decide, type DestinationSpec, type Policy } from '../../../src/policy/index.js';
+import {
+  compilePolicy,
+  decide,
+  judgeServerName,
+  serverNameChecked,
+  type DestinationSpec,
+  type HelloObservation,
+  type Policy,
+  type TlsRules,
+} from '../../../src/policy/index.js';
 import type { ReasonCode } from '../../../src/errors/index.js';
 
 const origin = { source: 'config', where: 'test' } as const;
@@ -133,6 +142,12 @@ const CASES: Row[] = [
   ['IPv4-mapped IPv6 public source', '::ffff:198.51.100.2', 'CONNECT', 'login.live.com', 443, 'DENY_SOURCE_NOT_ALLOWED'],
   ['IPv4-mapped loopback source', '::ffff:127.0.0.1', 'GET', 'crl.microsoft.com', 80, 'ALLOWED'],
   ['unparseable source', 'not-an-address', 'CONNECT', 'login.live.com', 443, 'DENY_SOURCE_NOT_ALLOWED'],
+  // Plain-HTTP methods: what revocation and update downloads use, nothing else by default.
+  ['HEAD is forwarded', '10.1.2.3', 'HEAD', 'crl.microsoft.com', 80, 'ALLOWED'],
+  ['POST is forwarded (OCSP)', '10.1.2.3', 'POST', 'crl.microsoft.com', 80, 'ALLOWED'],
+  ['TRACE is refused', '10.1.2.3', 'TRACE', 'crl.microsoft.com', 80, 'DENY_METHOD'],
+  ['PUT is refused', '10.1.2.3', 'PUT', 'crl.microsoft.com', 80, 'DENY_METHOD'],
+  ['a lower-case method is not GET', '10.1.2.3', 'get', 'crl.microsoft.com', 80, 'DENY_METHOD'],
 ];
 
 describe('decide(): the policy table', () => {
@@ -142,10 +157,82 @@ describe('decide(): the policy table', () => {
       const decision = decide(policy, { source, method, host, port });
       assert.equal(decision.reason, reason, `${method} ${host}:${port} from ${source}`);
       assert.equal(decision.verdict, reason.startsWith('ALLOWED') ? 'allow' : 'deny');
+      assert.equal(decision.wouldDeny, null);
       if (rule !== undefined) assert.equal(decision.rule?.text, rule);
       if (!reason.startsWith('ALLOWED') && reason !== 'DENY_PORT') assert.equal(decision.rule, null);
     });
   }
+});
+
+describe('decide(): audit mode', () => {
+  // prettier-ignore
+  const AUDIT: [string, string, string, string, number, ReasonCode | null, ReasonCode][] = [
+    ['an unlisted host is let through and marked', '10.1.2.3', 'CONNECT', 'evil.example', 443, 'DENY_HOST_NOT_ALLOWED', 'DENY_HOST_NOT_ALLOWED'],
+    ['a refused port is let through and marked', '10.1.2.3', 'CONNECT', 'login.live.com', 8443, 'DENY_PORT', 'DENY_PORT'],
+    ['an IP literal is let through and marked', '10.1.2.3', 'CONNECT', '198.51.100.7', 443, 'DENY_IP_LITERAL', 'DENY_IP_LITERAL'],
+    ['a CONNECT from outside the sources stays refused', '198.51.100.2', 'CONNECT', 'login.live.com', 443, null, 'DENY_SOURCE_NOT_ALLOWED'],
+    ['a GET from outside the sources stays refused', '198.51.100.2', 'GET', 'crl.microsoft.com', 80, null, 'DENY_SOURCE_NOT_ALLOWED'],
+    ['a malformed host stays refused', '10.1.2.3', 'CONNECT', 'a..b', 443, null, 'BAD_HOST'],
+    ['a refused method stays refused', '10.1.2.3', 'TRACE', 'crl.microsoft.com', 80, null, 'DENY_METHOD'],
+  ];
+  for (const [name, source, method, host, port, wouldDeny, reason] of AUDIT) {
+    test(name, () => {
+      const d = decide(policy, { source, method, host, port }, 'audit');
+      assert.equal(d.verdict, wouldDeny === null ? 'deny' : 'allow');
+      assert.equal(d.wouldDeny, wouldDeny);
+      assert.equal(d.reason, reason);
+    });
+  }
+});
+
+describe('judgeServerName()', () => {
+  const tls: TlsRules = { sniCheck: true, ports: [443], missingSni: 'deny', nonTls: 'deny' };
+  const connect = decide(policy, {
+    source: '10.1.2.3',
+    method: 'CONNECT',
+    host: 'login.live.com',
+    port: 443,
+  });
+  const judge = (hello: HelloObservation, mode: 'enforce' | 'audit' = 'enforce', rules = tls) =>
+    judgeServerName(policy, connect, 443, hello, rules, mode);
+
+  test('the CONNECT host itself passes, in any case and with a trailing dot', () => {
+    assert.deepEqual(judge({ status: 'ok', serverName: 'LOGIN.live.com.' }), {
+      refusal: null,
+      wouldDeny: null,
+      sni: 'login.live.com',
+    });
+  });
+  test('another allowed name passes (one certificate, several names)', () => {
+    assert.equal(judge({ status: 'ok', serverName: 'go.microsoft.com' }).refusal, null);
+  });
+  test('a name the policy refuses is domain fronting', () => {
+    assert.equal(judge({ status: 'ok', serverName: 'evil.example' }).refusal, 'DENY_SNI_MISMATCH');
+  });
+  test('an invalid name is refused', () => {
+    assert.equal(judge({ status: 'ok', serverName: 'a..b' }).refusal, 'DENY_SNI_MISMATCH');
+  });
+  test('a missing name and non-TLS bytes follow the settings', () => {
+    assert.equal(judge({ status: 'ok', serverName: null }).refusal, 'DENY_SNI_MISSING');
+    assert.equal(judge({ status: 'not_tls' }).refusal, 'DENY_NOT_TLS');
+    const lax: TlsRules = { ...tls, missingSni: 'allow', nonTls: 'allow' };
+    assert.equal(judge({ status: 'ok', serverName: null }, 'enforce', lax).refusal, null);
+    assert.equal(judge({ status: 'not_tls' }, 'enforce', lax).refusal, null);
+  });
+  test('audit mode marks a mismatch but still refuses malformed and missing hellos', () => {
+    assert.deepEqual(judge({ status: 'ok', serverName: 'evil.example' }, 'audit'), {
+      refusal: null,
+      wouldDeny: 'DENY_SNI_MISMATCH',
+      sni: 'evil.example',
+    });
+    assert.equal(judge({ status: 'malformed' }, 'audit').refusal, 'BAD_TLS_HELLO');
+    assert.equal(judge({ status: 'incomplete' }, 'audit').refusal, 'TLS_HELLO_TIMEOUT');
+  });
+  test('the check applies only to the configured TLS ports', () => {
+    assert.equal(serverNameChecked(tls, 443), true);
+    assert.equal(serverNameChecked(tls, 8443), false);
+    assert.equal(serverNameChecked({ ...tls, sniCheck: false }, 443), false);
+  });
 });
 
 describe('compilePolicy()', () => {

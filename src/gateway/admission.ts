@@ -1,0 +1,93 @@
+import type { ReasonCode } from '../errors/index.js';
+import { formatWords, parseAddress, type ParsedAddress } from '../policy/index.js';
+import { ConnectionRate } from './connection-rate.js';
+import type { GatewayLimits } from './parts.js';
+
+/** Who is on the other end of a client connection, as the policy and the log see it. */
+export interface ClientIdentity {
+  /** Address as the ACL and logs see it (IPv4-mapped IPv6 shown as IPv4). */
+  readonly address: string;
+  readonly parsed: ParsedAddress | null;
+  readonly port: number;
+}
+
+/** The client of a socket: its peer, or the address a trusted PROXY protocol header carried. */
+export function identify(
+  remoteAddress: string | undefined,
+  remotePort: number | undefined,
+  proxied?: { readonly address: string; readonly port: number } | null,
+): ClientIdentity {
+  const raw = proxied?.address ?? remoteAddress ?? '';
+  const parsed = parseAddress(raw);
+  const address = parsed === null ? raw || '-' : formatWords(parsed.family, parsed.words);
+  return { address, parsed, port: proxied?.port ?? remotePort ?? 0 };
+}
+
+/** Descriptors a process keeps for itself (listeners, log file, DNS, IPC, the relay, stdio). */
+const RESERVED_DESCRIPTORS = 48;
+
+/**
+ * Connection slots: the gateway-wide and per-client limits, the per-client rate, and the
+ * process's open-files limit. A slot is taken at accept and given back when the client's
+ * connection is over, including tunnels the native relay carries after their sockets left
+ * this process. Refusing at accept, with a 503 while a descriptor is still free, is what
+ * keeps one client from exhausting descriptors for everybody else.
+ */
+export class Admission {
+  private open = 0;
+  private readonly perClient = new Map<string, number>();
+  private readonly rate: ConnectionRate;
+  private readonly descriptorBudget: number;
+  /** Descriptors held outside client connections (idle pooled upstream sockets). */
+  private extraDescriptors = 0;
+
+  constructor(
+    private readonly limits: GatewayLimits,
+    /** The process's open-files limit (RLIMIT_NOFILE), or null when unknown. */
+    openFilesLimit: number | null,
+  ) {
+    this.rate = new ConnectionRate(limits.newConnectionsPerClientPerSecond);
+    this.descriptorBudget =
+      openFilesLimit === null ? Number.POSITIVE_INFINITY : Math.max(8, openFilesLimit - RESERVED_DESCRIPTORS);
+  }
+
+  /** Takes a slot for `client`; the refusal's reason when none is given. */
+  admit(client: string, closing: boolean): ReasonCode | null {
+    if (closing) return 'SHUTTING_DOWN';
+    if (this.open >= this.limits.maxConnections) return 'LIMIT_CONNECTIONS';
+    // A client connection may hold two descriptors (its own and its upstream's).
+    if (2 * (this.open + 1) + this.extraDescriptors > this.descriptorBudget) return 'LIMIT_DESCRIPTORS';
+    const mine = this.perClient.get(client) ?? 0;
+    if (mine >= this.limits.maxConnectionsPerClient) return 'LIMIT_CLIENT_CONNECTIONS';
+    if (!this.rate.admit(client)) return 'LIMIT_CONNECTION_RATE';
+    this.open++;
+    this.perClient.set(client, mine + 1);
+    return null;
+  }
+
+  /** Gives back the slot `admit` took for `client`. */
+  release(client: string): void {
+    this.open--;
+    const left = (this.perClient.get(client) ?? 1) - 1;
+    if (left <= 0) this.perClient.delete(client);
+    else this.perClient.set(client, left);
+  }
+
+  /** Descriptors that come and go outside client connections (idle pooled sockets). */
+  holdDescriptors(delta: number): void {
+    this.extraDescriptors += delta;
+  }
+
+  /** Room for one more upstream socket outside a client slot. */
+  descriptorsLeft(): number {
+    return this.descriptorBudget - 2 * this.open - this.extraDescriptors;
+  }
+
+  get connections(): number {
+    return this.open;
+  }
+
+  get clients(): number {
+    return this.perClient.size;
+  }
+}
