@@ -368,7 +368,9 @@ static void *engine_main(void *arg) {
       t->d[again[i].k].again = 0;
     }
     for (size_t i = 0; i < runs; i++) pump(again[i].t, again[i].k);
-    memmove(again, again + runs, (again_len - runs) * sizeof(again_t));
+    /* Entries queued during this turn move to the front. `again` is NULL until the first entry,
+       and memmove's pointers must be valid even for a length of 0. */
+    if (again_len > runs) memmove(again, again + runs, (again_len - runs) * sizeof(again_t));
     again_len -= runs;
     if (commands) take_commands();
     int64_t now = now_ms();
