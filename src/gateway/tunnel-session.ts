@@ -9,7 +9,7 @@ import { CONNECT_ESTABLISHED, responseFor } from './responses.js';
 import type { Session } from './session.js';
 import { socketFd, type RelayResult, type RelayedTunnel } from './native.js';
 import { splice } from './splice.js';
-import { parseClientHello, type ClientHelloResult } from './tls-client-hello.js';
+import { ClientHelloReader, type ClientHelloResult } from './tls-client-hello.js';
 
 interface Peek {
   readonly bytes: Buffer;
@@ -18,20 +18,22 @@ interface Peek {
 
 /** Reads from `socket` until the ClientHello is complete, refused, or time runs out; then pauses it. */
 function peekClientHello(socket: Socket, head: Buffer, timeoutMs: number): Promise<Peek> {
-  const first = parseClientHello(head);
+  const reader = new ClientHelloReader();
+  const first = reader.push(head);
   if (first.status !== 'incomplete') return Promise.resolve({ bytes: head, hello: first });
   return new Promise((resolve) => {
-    let bytes = head;
+    // Each byte is read once; the chunks are joined once, at the end.
+    const chunks = head.length === 0 ? [] : [head];
     const done = (hello: ClientHelloResult): void => {
       clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.removeListener('end', onEnd);
       socket.pause();
-      resolve({ bytes, hello });
+      resolve({ bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), hello });
     };
     const onData = (chunk: Buffer): void => {
-      bytes = bytes.length === 0 ? chunk : Buffer.concat([bytes, chunk]);
-      const hello = parseClientHello(bytes);
+      chunks.push(chunk);
+      const hello = reader.push(chunk);
       if (hello.status !== 'incomplete') done(hello);
     };
     const onEnd = (): void => done({ status: 'incomplete' });
