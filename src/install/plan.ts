@@ -243,8 +243,8 @@ export function planInstall(input: InstallInput): Plan {
     );
   }
 
-  if (errors.length > 0) return { actions: [], warnings, errors, notes: [] };
-
+  // The plan goes on with errors too: a dry run prints all of it, the errors first. A file whose
+  // inputs were refused for their characters is left out (rendering it would write them).
   const configured: Action[] = [
     { kind: 'dir', path: PATHS.configDir, mode: DIR_MODE, why: 'configuration directory' },
     {
