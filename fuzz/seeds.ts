@@ -6,6 +6,7 @@
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { MAX_CLIENT_HELLO_RECORDS } from '../src/gateway/tls-client-hello.js';
 
 const CAPTURE_TIMEOUT_MS = 5_000;
 
@@ -103,7 +104,9 @@ export async function clientHelloSeeds(): Promise<Buffer[]> {
   for (const name of names) {
     const hello = scrubClientHello(await captureClientHello(name));
     seeds.push(hello);
-    for (const size of [5, 64, 200]) seeds.push(reframe(hello, size));
+    // The smallest records within the record bound, then two common sizes.
+    const fewest = Math.ceil((hello.length - 5) / MAX_CLIENT_HELLO_RECORDS);
+    for (const size of [fewest, 64, 200]) seeds.push(reframe(hello, size));
   }
   return seeds;
 }

@@ -10,7 +10,11 @@
  */
 import { isIP } from 'node:net';
 import type * as ClientHelloModule from '../src/gateway/tls-client-hello.js';
-import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from '../src/gateway/tls-client-hello.js';
+import {
+  MAX_CLIENT_HELLO_BYTES,
+  MAX_CLIENT_HELLO_RECORDS,
+  parseClientHello,
+} from '../src/gateway/tls-client-hello.js';
 import type { ClientHelloResult } from '../src/gateway/tls-client-hello.js';
 import { forwardHeaders } from '../src/gateway/headers.js';
 import type * as ProxyModule from '../src/gateway/proxy-protocol.js';
@@ -75,7 +79,7 @@ function hex(data: Buffer, max = 64): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// client-hello: parseClientHello
+// client-hello: parseClientHello and ClientHelloReader
 
 const HOST_NAME_BYTES = /^[\x21-\x7e]{1,255}$/;
 const MAX_RECORD_PAYLOAD = 16_384;
@@ -235,6 +239,12 @@ async function loadClientHello(): Promise<(input: Buffer) => void> {
     for (const tail of TAILS) {
       checkExtension(result, oracle.parseClientHello(Buffer.concat([input, tail])), `appending ${hex(tail)}`);
     }
+    for (const [how, cuts] of splits(input)) {
+      const fed = feed(new oracle.ClientHelloReader(), input, cuts);
+      if (describe(fed) !== describe(result)) {
+        violated('hello-split-dependent', `${describe(result)} at once, ${describe(fed)} fed in ${how}`);
+      }
+    }
     if (result.status === 'incomplete') {
       const deadEnd = framingDeadEnd(input);
       if (deadEnd !== null) violated('hello-incomplete-dead-end', `incomplete, but ${deadEnd}`);
@@ -252,6 +262,46 @@ async function loadClientHello(): Promise<(input: Buffer) => void> {
       }
     }
   };
+}
+
+/** Feeds `data` to a reader in the pieces `cuts` (ascending offsets) mark; returns its verdict. */
+function feed(
+  reader: InstanceType<typeof ClientHelloModule.ClientHelloReader>,
+  data: Buffer,
+  cuts: readonly number[],
+): ClientHelloResult {
+  let from = 0;
+  for (const cut of [...cuts, data.length]) {
+    reader.push(data.subarray(from, cut));
+    from = cut;
+  }
+  return reader.result;
+}
+
+/**
+ * Ways to split an input into chunks, as TCP may deliver it: single bytes, fixed pieces, and
+ * cut points chosen from the input's own bytes (so that a crash reproduces from the input alone).
+ */
+function splits(data: Buffer): [string, number[]][] {
+  const every = (size: number): number[] => {
+    const cuts: number[] = [];
+    for (let at = size; at < data.length; at += size) cuts.push(at);
+    return cuts;
+  };
+  const chosen = new Set<number>();
+  let state = data.length;
+  for (let i = 0; i < Math.min(data.length, 24); i++) {
+    state = (Math.imul(state, 31) + data[(i * 7919) % data.length]! + i) >>> 0;
+    chosen.add(state % data.length);
+  }
+  // Single bytes over the first KiB (every record-header split shows there), then one piece.
+  const bytewise = every(1).filter((c) => c <= 1024);
+  return [
+    ['single bytes', bytewise],
+    ['pieces of 7', every(7)],
+    ['pieces of 120', every(120)],
+    ['cuts chosen from the input', [...chosen].filter((c) => c > 0).sort((a, b) => a - b)],
+  ];
 }
 
 /** True when all the bytes the ClientHello declares are present (its record may still be partial). */
@@ -384,7 +434,14 @@ function mutateClientHello(data: Buffer, random: Chance): Buffer | null {
   const after = random.below(8) === 0 ? Buffer.alloc(1 + random.below(8), 0x02) : Buffer.alloc(0);
   const hello = Buffer.concat([bytes(0x01, 0, 0, 0), out, after]);
   hello.writeUIntBE(Math.max(0, out.length + (random.below(8) === 0 ? random.below(3) - 1 : 0)), 1, 3);
-  const size = random.below(2) === 0 ? hello.length : 1 + random.below(Math.max(1, hello.length));
+  // Records of any size, mostly few enough to stay within the record bound.
+  const fewest = Math.ceil(hello.length / MAX_CLIENT_HELLO_RECORDS);
+  const size =
+    random.below(2) === 0
+      ? hello.length
+      : random.below(8) === 0
+        ? 1 + random.below(Math.max(1, fewest))
+        : fewest + random.below(Math.max(1, hello.length - fewest + 1));
   const records: Buffer[] = [];
   for (let i = 0; i < hello.length; i += Math.max(1, size)) {
     const part = hello.subarray(i, i + Math.max(1, size));
@@ -395,7 +452,8 @@ function mutateClientHello(data: Buffer, random: Chance): Buffer | null {
 
 export const clientHelloTarget: FuzzTarget = {
   name: 'client-hello',
-  description: 'parseClientHello: TLS ClientHello server_name across records and segments',
+  description:
+    'parseClientHello / ClientHelloReader: TLS ClientHello server_name across records and segments',
   maxLength: 17 * 1024,
   coverage: [moduleUrl('gateway/tls-client-hello.js')],
   dictionary: [

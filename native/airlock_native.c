@@ -342,7 +342,8 @@ static void take_commands(void) {
 static void scan_idle(int64_t now) {
   for (size_t i = 0; i < E.live_len;) {
     tunnel_t *t = E.live[i];
-    if (now - t->last_active >= t->idle_ms) end_tunnel(t, END_IDLE); /* swaps another into slot i */
+    /* idle_ms 0: no idle timeout (timeouts.tunnelIdle: 0), as in the JavaScript engine. */
+    if (t->idle_ms > 0 && now - t->last_active >= t->idle_ms) end_tunnel(t, END_IDLE); /* swaps another into slot i */
     else i++;
   }
 }
@@ -368,7 +369,9 @@ static void *engine_main(void *arg) {
       t->d[again[i].k].again = 0;
     }
     for (size_t i = 0; i < runs; i++) pump(again[i].t, again[i].k);
-    memmove(again, again + runs, (again_len - runs) * sizeof(again_t));
+    /* Entries queued during this turn move to the front. `again` is NULL until the first entry,
+       and memmove's pointers must be valid even for a length of 0. */
+    if (again_len > runs) memmove(again, again + runs, (again_len - runs) * sizeof(again_t));
     again_len -= runs;
     if (commands) take_commands();
     int64_t now = now_ms();
@@ -491,7 +494,7 @@ static int copy_pending(napi_env env, napi_value value, direction_t *d) {
   return 1;
 }
 
-/* add(clientFd, upstreamFd, toUpstream: Buffer|null, toClient: Buffer|null, idleMs) -> id */
+/* add(clientFd, upstreamFd, toUpstream: Buffer|null, toClient: Buffer|null, idleMs (0: none)) -> id */
 static napi_value js_add(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5], result;
@@ -530,7 +533,9 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
     fcntl(t->fd[s], F_SETFL, flags | O_NONBLOCK);
     setsockopt(t->fd[s], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  t->idle_ms = (int64_t)idle;
+  /* 0 (or anything not a positive number of milliseconds) means no idle timeout; a value too
+     large for the clock arithmetic is never reached either. */
+  t->idle_ms = idle > 0 && idle < 9.0e15 ? (idle < 1 ? 1 : (int64_t)idle) : 0;
   pthread_mutex_lock(&E.lock);
   double id = E.next_id++;
   t->id = id;

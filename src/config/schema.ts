@@ -186,6 +186,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       requestHead: duration.default(DEFAULTS.timeouts.requestHead),
       connect: duration.default(DEFAULTS.timeouts.connect),
+      /** A tunnel with no bytes either way for this long is closed; 0: never (no idle timeout). */
       tunnelIdle: duration.default(DEFAULTS.timeouts.tunnelIdle),
       upstreamResponse: duration.default(DEFAULTS.timeouts.upstreamResponse),
       clientKeepAlive: duration.default(DEFAULTS.timeouts.clientKeepAlive),

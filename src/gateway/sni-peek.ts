@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { HelloObservation } from '../policy/index.js';
-import { parseClientHello } from './tls-client-hello.js';
+import { ClientHelloReader } from './tls-client-hello.js';
 
 /** The bytes read while peeking (they go to the upstream first) and what they were. */
 export interface Peeked {
@@ -18,9 +18,11 @@ export function peekClientHello(
   timeoutMs: number,
   done: (peeked: Peeked) => void,
 ): void {
-  const first = parseClientHello(early);
+  const reader = new ClientHelloReader();
+  const first = reader.push(early);
   if (first.status !== 'incomplete') return done({ bytes: early, hello: first });
-  let bytes = early;
+  // Each byte is examined once; the chunks are joined once, at the end.
+  const chunks = early.length === 0 ? [] : [early];
   let finished = false;
   const finish = (hello: HelloObservation): void => {
     if (finished) return;
@@ -30,11 +32,11 @@ export function peekClientHello(
     socket.removeListener('end', onEnd);
     socket.removeListener('close', onEnd);
     socket.pause();
-    done({ bytes, hello });
+    done({ bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), hello });
   };
   const onData = (chunk: Buffer): void => {
-    bytes = bytes.length === 0 ? chunk : Buffer.concat([bytes, chunk]);
-    const hello = parseClientHello(bytes);
+    chunks.push(chunk);
+    const hello = reader.push(chunk);
     if (hello.status !== 'incomplete') finish(hello);
   };
   const onEnd = (): void => finish({ status: 'incomplete' });

@@ -1,8 +1,9 @@
 /**
  * Reads the server_name out of a TLS ClientHello without decrypting anything: the bytes a
  * client sends first inside a CONNECT tunnel. Handles a ClientHello split over several TCP
- * segments and several TLS records; refuses anything malformed, oversized or ambiguous. Pure
- * and total: any input gives a result, never an exception.
+ * segments and several TLS records (up to MAX_CLIENT_HELLO_RECORDS); refuses anything
+ * malformed, oversized or ambiguous. Pure and total: any input gives a result, never an
+ * exception. The work is linear in the bytes received, however they are split.
  */
 export type ClientHelloResult =
   | { readonly status: 'incomplete' }
@@ -27,52 +28,171 @@ function malformed(why: string): ClientHelloResult {
 }
 
 /**
- * Joins the handshake payloads of the records in `data` into the ClientHello message. Every
- * verdict is final: `incomplete` only while more bytes could still make a valid ClientHello,
- * and a verdict reached on a prefix never changes when more bytes arrive (the answer must not
- * depend on how the client's bytes were split into TCP segments).
+ * Most TLS records a ClientHello may be spread over. A client puts its ClientHello in one record
+ * (two when it is longer than a record's 16 KiB); a few tools split it into several small ones.
+ * Past this the input is refused: each record adds a header the gateway would otherwise buffer.
  */
-function handshakeBytes(data: Buffer): Buffer | ClientHelloResult {
-  const parts: Buffer[] = [];
-  let offset = 0;
-  let total = 0;
-  let needed = -1;
-  while (offset < data.length) {
-    // The record header, checked byte by byte as far as it has arrived.
-    if (data[offset] !== RECORD_HANDSHAKE) {
-      return offset === 0 ? NOT_TLS : malformed('a non-handshake record before the ClientHello was complete');
-    }
-    if (offset + 1 < data.length && data[offset + 1] !== 0x03) return malformed('unknown TLS record version');
-    if (offset + 2 < data.length && data[offset + 2]! > 0x04) return malformed('unknown TLS record version');
-    if (offset + 3 < data.length && data[offset + 3]! > MAX_RECORD_PAYLOAD >> 8) {
-      return malformed('record longer than 16384 bytes');
-    }
-    if (offset + 5 > data.length) return INCOMPLETE;
-    const length = data.readUInt16BE(offset + 3);
-    if (length === 0) return malformed('empty handshake record');
-    if (length > MAX_RECORD_PAYLOAD) return malformed('record longer than 16384 bytes');
-    const available = Math.min(length, data.length - offset - 5);
-    const declaredTotal = total + length;
-    if (available > 0) parts.push(data.subarray(offset + 5, offset + 5 + available));
-    total += available;
-    if (needed === -1 && total >= 1 && parts[0]![0] !== HANDSHAKE_CLIENT_HELLO) {
-      return malformed('first handshake message is not a ClientHello');
-    }
-    if (needed === -1 && total >= 4) {
-      const head = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      needed = 4 + head.readUIntBE(1, 3);
-      if (needed > MAX_CLIENT_HELLO_BYTES) return malformed('ClientHello too large');
-    }
-    if (needed !== -1 && declaredTotal >= needed) {
-      // This record holds the end of the ClientHello; anything more in it is another message.
-      if (declaredTotal > needed) return malformed('trailing handshake data after the ClientHello');
-      if (total < needed) return INCOMPLETE;
-      return Buffer.concat(parts).subarray(0, needed);
-    }
-    if (available < length) return INCOMPLETE;
-    offset += 5 + length;
+export const MAX_CLIENT_HELLO_RECORDS = 64;
+
+/** What a reader has done so far: bytes it looked at and record headers it read. */
+export interface ClientHelloWork {
+  /** Bytes examined: record headers and handshake bytes as they arrive, plus the one parse of the complete ClientHello. */
+  bytes: number;
+  /** Records started (headers read, in part or in full). */
+  records: number;
+}
+
+export interface ClientHelloReaderOptions {
+  /** Records the ClientHello may be spread over (default MAX_CLIENT_HELLO_RECORDS). */
+  readonly maxRecords?: number;
+}
+
+const RECORD_HEADER = 5;
+
+/**
+ * Reads a ClientHello as the client's bytes arrive, chunk by chunk, looking at each byte once:
+ * record headers are checked byte by byte, handshake bytes are copied once into a buffer of the
+ * ClientHello's declared size, and the ClientHello is parsed once when its last byte arrives.
+ *
+ * Every verdict is final and depends only on the bytes, never on how they were split into
+ * chunks: `incomplete` only while more bytes could still make a valid ClientHello. After a final
+ * verdict further bytes are not examined. Bytes after the ClientHello (early data) are not read.
+ */
+export class ClientHelloReader {
+  private readonly maxRecords: number;
+  private verdict: ClientHelloResult | null = null;
+  /** The current record's header, as far as it has arrived. */
+  private readonly header = Buffer.alloc(RECORD_HEADER);
+  private headerFill = 0;
+  /** Payload bytes of the current record still to come (its header is complete). */
+  private recordLeft = 0;
+  /** Sum of the declared lengths of the records so far. */
+  private declared = 0;
+  /** The handshake's first four bytes (type and 24-bit length), then the whole message. */
+  private readonly head = Buffer.alloc(4);
+  private message: Buffer | null = null;
+  /** Handshake bytes received. */
+  private total = 0;
+  /** The ClientHello's size (4 + its declared length) once its header is known, else -1. */
+  private needed = -1;
+  readonly work: ClientHelloWork = { bytes: 0, records: 0 };
+
+  constructor(options: ClientHelloReaderOptions = {}) {
+    this.maxRecords = options.maxRecords ?? MAX_CLIENT_HELLO_RECORDS;
   }
-  return INCOMPLETE;
+
+  /** The verdict so far. */
+  get result(): ClientHelloResult {
+    return this.verdict ?? INCOMPLETE;
+  }
+
+  /** Examines the next bytes the client sent; returns the verdict so far. */
+  push(chunk: Buffer): ClientHelloResult {
+    let i = 0;
+    while (this.verdict === null && i < chunk.length) {
+      if (this.headerFill < RECORD_HEADER) {
+        this.headerByte(chunk[i]!);
+        i++;
+      } else {
+        i += this.payload(chunk, i);
+      }
+    }
+    return this.result;
+  }
+
+  private finish(result: ClientHelloResult): void {
+    this.verdict = result;
+  }
+
+  private headerByte(byte: number): void {
+    const at = this.headerFill;
+    if (at === 0) {
+      this.work.records++;
+      if (this.work.records > this.maxRecords) {
+        return this.finish(malformed(`ClientHello spread over more than ${this.maxRecords} records`));
+      }
+    }
+    this.work.bytes++;
+    this.header[at] = byte;
+    this.headerFill++;
+    switch (at) {
+      case 0:
+        if (byte !== RECORD_HANDSHAKE) {
+          this.finish(
+            this.work.records === 1
+              ? NOT_TLS
+              : malformed('a non-handshake record before the ClientHello was complete'),
+          );
+        }
+        return;
+      case 1:
+        if (byte !== 0x03) this.finish(malformed('unknown TLS record version'));
+        return;
+      case 2:
+        if (byte > 0x04) this.finish(malformed('unknown TLS record version'));
+        return;
+      case 3:
+        if (byte > MAX_RECORD_PAYLOAD >> 8) this.finish(malformed('record longer than 16384 bytes'));
+        return;
+      default: {
+        const length = this.header.readUInt16BE(3);
+        if (length === 0) return this.finish(malformed('empty handshake record'));
+        if (length > MAX_RECORD_PAYLOAD) return this.finish(malformed('record longer than 16384 bytes'));
+        this.recordLeft = length;
+        this.declared += length;
+        this.checkDeclared();
+      }
+    }
+  }
+
+  /** Once the ClientHello's size is known, no record may reach past it. */
+  private checkDeclared(): void {
+    if (this.needed !== -1 && this.declared > this.needed) {
+      // A record that holds the end of the ClientHello and more is another message after it.
+      this.finish(malformed('trailing handshake data after the ClientHello'));
+    }
+  }
+
+  /** Takes handshake bytes of the current record from `chunk` at `from`; returns how many. */
+  private payload(chunk: Buffer, from: number): number {
+    let i = from;
+    const end = from + Math.min(this.recordLeft, chunk.length - from);
+    // The handshake header byte by byte: its checks happen at the byte they depend on.
+    while (this.total < 4 && i < end) {
+      const byte = chunk[i++]!;
+      this.work.bytes++;
+      this.head[this.total++] = byte;
+      if (this.total === 1 && byte !== HANDSHAKE_CLIENT_HELLO) {
+        this.finish(malformed('first handshake message is not a ClientHello'));
+        return i - from;
+      }
+      if (this.total === 4) {
+        this.needed = 4 + this.head.readUIntBE(1, 3);
+        if (this.needed > MAX_CLIENT_HELLO_BYTES) {
+          this.finish(malformed('ClientHello too large'));
+          return i - from;
+        }
+        this.checkDeclared();
+        if (this.verdict !== null) return i - from;
+        this.message = Buffer.allocUnsafe(this.needed);
+        this.head.copy(this.message, 0);
+      }
+    }
+    // The rest in one copy: no record reaches past the ClientHello (checkDeclared).
+    if (i < end && this.message !== null) {
+      chunk.copy(this.message, this.total, i, end);
+      this.work.bytes += end - i;
+      this.total += end - i;
+      i = end;
+    }
+    this.recordLeft -= i - from;
+    if (this.recordLeft === 0) this.headerFill = 0;
+    if (this.message !== null && this.total === this.needed) {
+      this.work.bytes += this.needed;
+      this.finish(parseHello(this.message));
+    }
+    return i - from;
+  }
 }
 
 const HOST_NAME_BYTE = /^[\x21-\x7e]+$/;
@@ -150,10 +270,10 @@ function parseServerName(ext: Buffer): string | ClientHelloResult {
   return host;
 }
 
-/** Examines the bytes received so far from a client that should be starting TLS. */
-export function parseClientHello(data: Buffer): ClientHelloResult {
-  if (data.length === 0) return INCOMPLETE;
-  const hs = handshakeBytes(data);
-  if (!Buffer.isBuffer(hs)) return hs;
-  return parseHello(hs);
+/**
+ * Examines the bytes received so far from a client that should be starting TLS, all at once.
+ * Same verdict as a ClientHelloReader fed the same bytes in any number of chunks.
+ */
+export function parseClientHello(data: Buffer, options?: ClientHelloReaderOptions): ClientHelloResult {
+  return new ClientHelloReader(options).push(data);
 }

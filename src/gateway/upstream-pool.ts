@@ -54,9 +54,12 @@ export class UpstreamLink {
   }
 }
 
+/** Called once with the connection for an exchange, or why there is none. */
+export type LinkDone = (error: AirlockError | null, link: UpstreamLink | null) => void;
+
 interface Waiter {
   readonly ticket: DialTicket;
-  readonly done: (error: AirlockError | null, link: UpstreamLink | null) => void;
+  readonly done: LinkDone;
   readonly timer: NodeJS.Timeout;
   readonly host: string;
   readonly port: number;
@@ -117,13 +120,7 @@ export class UpstreamPool {
   }
 
   /** A connection to host:port for one exchange: an idle one, a new one, or one that comes free. */
-  acquire(
-    host: string,
-    port: number,
-    policy: Policy,
-    ticket: DialTicket,
-    done: (error: AirlockError | null, link: UpstreamLink | null) => void,
-  ): void {
+  acquire(host: string, port: number, policy: Policy, ticket: DialTicket, done: LinkDone): void {
     const key = `${host}:${port}`;
     const origin = this.origin(key);
     const idle = this.takeIdle(origin);
@@ -193,7 +190,7 @@ export class UpstreamPool {
     port: number,
     policy: Policy,
     ticket: DialTicket,
-    done: (error: AirlockError | null, link: UpstreamLink | null) => void,
+    done: LinkDone,
   ): void {
     origin.inUse++;
     this.total++;

@@ -1,5 +1,13 @@
 import type { ConfigFile } from '../config/index.js';
 import { PATHS, UNIT_NAME } from './paths.js';
+import { forbiddenCharacter, shown } from './values.js';
+
+/**
+ * Characters of a log path logrotate would not take literally: braces open and close a block,
+ * `#` starts a comment, `*?[]` make a pattern. Controls, whitespace, quotes and backslashes are
+ * refused as well (forbiddenCharacter).
+ */
+export const LOGROTATE_SPECIAL = '{}#*?[]';
 
 /**
  * Log rotation for the access log. logrotate renames the file and sends SIGUSR1 to the main
@@ -8,6 +16,10 @@ import { PATHS, UNIT_NAME } from './paths.js';
  * and the reopen still go to the renamed file.
  */
 export function renderLogrotate(file: ConfigFile): string {
+  // The installer refuses such a log.file first; this keeps any other caller from writing it.
+  if (file.log.file !== null && forbiddenCharacter(file.log.file, LOGROTATE_SPECIAL) !== undefined) {
+    throw new Error(`log.file ${shown(file.log.file)} cannot be written into a logrotate file`);
+  }
   const target = file.log.file ?? `${PATHS.logDir}/*.log`;
   return [
     '# Airlock access log: written by "airlock install", removed by "airlock uninstall".',

@@ -1,3 +1,5 @@
+import { posix } from 'node:path';
+
 /** Where `airlock install` puts things on the target system. */
 export const PATHS = {
   configDir: '/etc/airlock',
@@ -23,8 +25,10 @@ export const FIREWALL_UNIT_NAME = 'airlock-firewall.service';
 /** Directories that systemd's ProtectHome=, PrivateTmp= and friends hide from the service. */
 export const HIDDEN_FROM_SERVICE = ['/home/', '/root/', '/run/user/', '/tmp/', '/var/tmp/'] as const;
 
+/** The directory of HIDDEN_FROM_SERVICE that `path` is in, judged after resolving "." and "..". */
 export function hiddenFromService(path: string): string | undefined {
-  return HIDDEN_FROM_SERVICE.find((dir) => path === dir.slice(0, -1) || path.startsWith(dir));
+  const normal = posix.normalize(path);
+  return HIDDEN_FROM_SERVICE.find((dir) => normal === dir.slice(0, -1) || normal.startsWith(dir));
 }
 
 /** "0644" */
@@ -32,7 +36,10 @@ export function formatMode(mode: number): string {
   return mode.toString(8).padStart(4, '0');
 }
 
-/** True when `path` is `dir` or inside it (both absolute, POSIX). */
+/**
+ * True when `path` is inside `dir` (both absolute, POSIX), judged after resolving "." and ".."
+ * in `path`: "/var/log/airlock/../../../etc/x" is not inside "/var/log/airlock".
+ */
 export function isInside(path: string, dir: string): boolean {
-  return path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+  return posix.isAbsolute(path) && posix.normalize(path).startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 }

@@ -11,12 +11,13 @@ import {
   UFW_SSH_TAG,
   type SshAccess,
 } from './firewall.js';
-import { renderLogrotate } from './logrotate.js';
+import { LOGROTATE_SPECIAL, renderLogrotate } from './logrotate.js';
 import { FIREWALL_UNIT_NAME, PATHS, UNIT_NAME, hiddenFromService, isInside } from './paths.js';
 import { MAX_NR_OPEN, sizing } from './sizing.js';
 import { renderSysctl, type KernelFacts } from './sysctl.js';
 import type { Action, DirAction, FileAction, FirewallKind, Plan } from './types.js';
 import { renderFirewallUnit, renderUnit } from './unit.js';
+import { characterProblem, normalPath, pathProblem, shown } from './values.js';
 
 export interface InstallInput {
   /** The configuration text to install as /etc/airlock/airlock.yaml, and what it validated to. */
@@ -71,11 +72,26 @@ export function defaultConfigText(): string {
 function hiddenProblem(what: string, path: string, target: 'system' | 'root'): string | undefined {
   const dir = hiddenFromService(path);
   if (dir === undefined) return undefined;
-  return `${what} ${path} is under ${dir}, which the service cannot see (ProtectHome=, PrivateTmp=)${
+  return `${what} ${shown(path)} is under ${dir}, which the service cannot see (ProtectHome=, PrivateTmp=)${
     target === 'system'
-      ? ': install airlock system-wide (npm install --global) or move the file'
+      ? ': install airlock system-wide from a packed tarball (npm pack, then npm install --global with the .tgz; docs/deployment.md), or give --node and --prefix'
       : '; on the target it must be elsewhere'
   }`;
+}
+
+/**
+ * Why the service may not write to `path` (given as `option`): it must be an absolute path in
+ * normal form inside `dir`, judged after resolving "." and "..". Undefined when it may; `fix`
+ * says what to do when it is outside.
+ */
+function placeProblem(option: string, path: string, dir: string, fix: string): string | undefined {
+  const normal = normalPath(path);
+  if (!isInside(path, dir)) {
+    const means = posix.isAbsolute(path) && normal !== path ? ` (that is ${shown(normal)})` : '';
+    return `${option} ${shown(path)}${means}: the service may write only under ${dir}/; ${fix}`;
+  }
+  if (normal !== path) return `${option} ${shown(path)}: write it as ${shown(normal)}`;
+  return undefined;
 }
 
 /** The plan for `airlock install`. Pure: everything it needs about the target comes in `input`. */
@@ -90,27 +106,61 @@ export function planInstall(input: InstallInput): Plan {
     else warnings.push(message);
   };
 
-  if (file.pidFile !== null && !isInside(file.pidFile, PATHS.runDir)) {
-    errors.push(
-      `pidFile ${file.pidFile}: the service may write only under ${PATHS.runDir}/; set pidFile: ${PATHS.runDir}/airlock.pid or remove it (systemd knows the process id)`,
+  if (file.pidFile !== null) {
+    const where = placeProblem(
+      'pidFile',
+      file.pidFile,
+      PATHS.runDir,
+      `set pidFile: ${PATHS.runDir}/airlock.pid or remove it (systemd knows the process id)`,
     );
+    if (where !== undefined) errors.push(where);
   }
-  if (file.log.file !== null && !isInside(file.log.file, PATHS.logDir)) {
-    errors.push(
-      `log.file ${file.log.file}: the service may write only under ${PATHS.logDir}/; set log.file: ${PATHS.logDir}/access.log, or remove it to log to the journal`,
-    );
+  // log.file is written into the logrotate file, which root reads and whose scripts root runs.
+  let logrotateSafe = true;
+  if (file.log.file !== null) {
+    const characters = characterProblem('log.file', file.log.file, {
+      extra: LOGROTATE_SPECIAL,
+      extraWhy: 'logrotate reads braces as a block, "#" as a comment and "*?[]" as a pattern',
+      writtenTo: `the logrotate file (${PATHS.logrotate})`,
+    });
+    logrotateSafe = characters === undefined;
+    const where =
+      characters ??
+      placeProblem(
+        'log.file',
+        file.log.file,
+        PATHS.logDir,
+        `set log.file: ${PATHS.logDir}/access.log, or remove it to log to the journal`,
+      );
+    if (where !== undefined) errors.push(where);
   }
   if (file.listeners.some((l) => l.port === 0) || file.admin.listen?.port === 0) {
     errors.push('a listener on port 0 gets a random port: give every listener and admin.listen a fixed port');
   }
-  problem(hiddenProblem('the node binary', input.program.node, input.target));
-  problem(hiddenProblem('the airlock program', input.program.main, input.target));
+  // The program paths are written into the unit's ExecStart=, which systemd runs as the service.
+  const unitFile = { writtenTo: `the systemd unit (${PATHS.unit})` };
+  const programProblems = [
+    pathProblem('the node binary (--node)', input.program.node, unitFile),
+    pathProblem('the airlock program (--prefix)', input.program.main, unitFile),
+  ].filter((p): p is string => p !== undefined);
+  errors.push(...programProblems);
+  if (programProblems.length === 0) {
+    problem(hiddenProblem('the node binary', input.program.node, input.target));
+    problem(hiddenProblem('the airlock program', input.program.main, input.target));
+  }
 
   const allowlistActions: (DirAction | FileAction)[] = [];
   const copied = new Map(input.allowlists.map((a) => [a.path, a.content]));
   (file.policy.allowlistFiles ?? []).forEach((path, i) => {
     if (posix.isAbsolute(path)) {
       problem(hiddenProblem(`policy.allowlistFiles[${i}]`, path, input.target));
+      return;
+    }
+    const characters = characterProblem(`policy.allowlistFiles[${i}]`, path, {
+      writtenTo: `a file name under ${PATHS.configDir}/`,
+    });
+    if (characters !== undefined) {
+      errors.push(characters);
       return;
     }
     const target = posix.join(PATHS.configDir, path);
@@ -146,13 +196,19 @@ export function planInstall(input: InstallInput): Plan {
     );
   }
 
+  // --ssh-from networks go into the firewall rules (as parsed, canonical text); a value with
+  // anything a network cannot hold is refused and left out.
+  const sshFrom = (input.ssh?.from ?? []).filter((text) => {
+    const problem =
+      characterProblem('--ssh-from', text, { writtenTo: 'the firewall rules' }) ??
+      (parseCidr(text) === null ? `--ssh-from ${shown(text)}: not a CIDR` : undefined);
+    if (problem !== undefined) errors.push(problem);
+    return problem === undefined;
+  });
   const ssh: SshAccess = {
     port: input.ssh?.port ?? 22,
-    from: input.ssh?.from !== undefined && input.ssh.from.length > 0 ? input.ssh.from : file.policy.sources,
+    from: input.ssh?.from !== undefined && input.ssh.from.length > 0 ? sshFrom : file.policy.sources,
   };
-  for (const text of ssh.from) {
-    if (parseCidr(text) === null) errors.push(`--ssh-from ${text}: not a CIDR`);
-  }
   const list = openings(file, ssh);
   if (input.firewall !== 'none') {
     if (input.ssh?.from === undefined || input.ssh.from.length === 0) {
@@ -187,8 +243,8 @@ export function planInstall(input: InstallInput): Plan {
     );
   }
 
-  if (errors.length > 0) return { actions: [], warnings, errors, notes: [] };
-
+  // The plan goes on with errors too: a dry run prints all of it, the errors first. A file whose
+  // inputs were refused for their characters is left out (rendering it would write them).
   const configured: Action[] = [
     { kind: 'dir', path: PATHS.configDir, mode: DIR_MODE, why: 'configuration directory' },
     {
@@ -200,13 +256,21 @@ export function planInstall(input: InstallInput): Plan {
     },
     ...allowlistActions,
   ];
-  const unit: Action = {
-    kind: 'file',
-    path: PATHS.unit,
-    mode: FILE_MODE,
-    content: renderUnit(file, size, { ...input.program, afterFirewall: input.firewall === 'nftables' }),
-    why: `systemd unit, LimitNOFILE=${size.nofile}`,
-  };
+  const unit: Action[] =
+    programProblems.length > 0
+      ? []
+      : [
+          {
+            kind: 'file',
+            path: PATHS.unit,
+            mode: FILE_MODE,
+            content: renderUnit(file, size, {
+              ...input.program,
+              afterFirewall: input.firewall === 'nftables',
+            }),
+            why: `systemd unit, LimitNOFILE=${size.nofile}`,
+          },
+        ];
   const firewallFiles: Action[] = [];
   const firewallRuns: Action[] = [];
   if (input.firewall === 'nftables') {
@@ -281,14 +345,16 @@ export function planInstall(input: InstallInput): Plan {
       content: renderSysctl(file, size, input.kernel),
       why: 'kernel settings for the connection target',
     },
-    {
+  ];
+  if (logrotateSafe) {
+    tuning.push({
       kind: 'file',
       path: PATHS.logrotate,
       mode: FILE_MODE,
       content: renderLogrotate(file),
       why: 'access-log rotation (SIGUSR1 reopens the log)',
-    },
-  ];
+    });
+  }
   const serviceInputs = [
     PATHS.unit,
     PATHS.config,
@@ -324,7 +390,7 @@ export function planInstall(input: InstallInput): Plan {
   notes.push(
     `the configuration is ${PATHS.config}; "systemctl reload airlock" applies policy changes, "systemctl restart airlock" the rest`,
   );
-  return { actions: [...configured, unit, ...firewallFiles, ...tuning, ...runs], warnings, errors, notes };
+  return { actions: [...configured, ...unit, ...firewallFiles, ...tuning, ...runs], warnings, errors, notes };
 }
 
 export interface UninstallInput {

@@ -1,4 +1,5 @@
 import { formatMode } from './paths.js';
+import { printable } from './values.js';
 import { isChange, type Action, type ActionStatus, type Plan } from './types.js';
 
 export interface RenderOptions {
@@ -69,12 +70,20 @@ export function renderPlan(plan: Plan, statuses: readonly ActionStatus[], option
   const out: string[] = [];
   const changes = statuses.filter(isChange).length;
   const name = `airlock ${options.command}${options.dryRun ? ' --dry-run' : ''}`;
-  if (plan.errors.length > 0) {
+  const errors = plan.errors.length;
+  if (errors > 0 && !options.dryRun) {
     out.push(`${name}: refused, nothing was changed:`);
     for (const error of plan.errors) out.push(`error: ${error}`);
-    return `${out.join('\n')}\n`;
+    out.push(`("airlock ${options.command} --dry-run" shows the whole plan)`);
+    return lines(out);
   }
-  if (changes === 0) {
+  if (errors > 0) {
+    // A dry run shows the whole plan all the same: what would stop a real run comes first.
+    out.push(
+      `${name}: a real ${options.command} would be refused (${errors} error${errors === 1 ? '' : 's'} below); otherwise ${changes} change${changes === 1 ? '' : 's'}; nothing is written and no command is run`,
+    );
+    for (const error of plan.errors) out.push(`error: ${error}`);
+  } else if (changes === 0) {
     out.push(`${name}: no change, nothing to do (${plan.actions.length} items checked)`);
   } else if (options.dryRun) {
     out.push(
@@ -104,7 +113,12 @@ export function renderPlan(plan: Plan, statuses: readonly ActionStatus[], option
   });
   if (plan.notes.length > 0) out.push('');
   for (const note of plan.notes) out.push(`note: ${note}`);
-  return `${out.join('\n')}\n`;
+  return lines(out);
+}
+
+/** The output text: every line with its invisible characters escaped, so that file contents and values cannot drive the terminal. */
+function lines(out: readonly string[]): string {
+  return `${out.map(printable).join('\n')}\n`;
 }
 
 /**

@@ -48,7 +48,10 @@ export interface Plan {
   readonly actions: readonly Action[];
   /** Things the operator should know; the plan is still applied. */
   readonly warnings: readonly string[];
-  /** Reasons the plan must not be applied; when any, `actions` is empty. */
+  /**
+   * Reasons the plan must not be applied. The actions are still listed (a dry run prints them
+   * after the errors), except files whose inputs were refused for the characters in them.
+   */
   readonly errors: readonly string[];
   /** Facts to print after the changes (what is kept, what needs a reboot). */
   readonly notes: readonly string[];

@@ -18,9 +18,40 @@ export function lowPorts(file: ConfigFile): number[] {
   return [...new Set(ports.filter((p) => p > 0 && p < 1024))].sort((a, b) => a - b);
 }
 
-/** A word for a systemd command line: quoted when it holds anything but safe characters. */
-function execWord(word: string): string {
-  return /^[A-Za-z0-9/._+:@=-]+$/.test(word) ? word : `"${word.replace(/(["\\])/g, '\\$1')}"`;
+/** Characters a command-line word may hold unquoted (after `%` and `$` are escaped). */
+const PLAIN_WORD = /^[A-Za-z0-9/._+:@=,%$-]+$/;
+
+/** A character inside a double-quoted word, as systemd's C-style unescaping reads it back. */
+function quotedChar(char: string): string {
+  if (char === '"' || char === '\\') return `\\${char}`;
+  const code = char.codePointAt(0)!;
+  if (code < 0x20 || code === 0x7f) return `\\x${code.toString(16).padStart(2, '0')}`;
+  if ((code >= 0x80 && code < 0xa0) || code === 0x2028 || code === 0x2029) {
+    return `\\u${code.toString(16).padStart(4, '0')}`;
+  }
+  return char;
+}
+
+/**
+ * One word of an ExecStart= command line, written so that systemd reads back exactly `word`
+ * (systemd.service, "Command lines"; systemd.unit, "Specifiers"):
+ * - `%` starts a specifier everywhere on the line: written `%%`;
+ * - `$` starts a variable in the arguments, not in the program path, which is taken literally:
+ *   written `$$` in arguments only;
+ * - anything else outside a small safe set goes in double quotes, with `"`, `\` and control
+ *   characters C-escaped. The program is an absolute path, so it cannot start with one of the
+ *   prefix characters (`-`, `@`, `:`, `+`, `!`) that change how systemd runs it.
+ */
+export function execWord(word: string, position: 'program' | 'argument'): string {
+  if (position === 'program' && !word.startsWith('/')) {
+    throw new Error(
+      `the program of a systemd command line must be an absolute path, not ${JSON.stringify(word)}`,
+    );
+  }
+  let text = word.replaceAll('%', '%%');
+  if (position === 'argument') text = text.replaceAll('$', () => '$$');
+  if (PLAIN_WORD.test(text)) return text;
+  return `"${[...text].map(quotedChar).join('')}"`;
 }
 
 /**
@@ -32,7 +63,7 @@ function execWord(word: string): string {
  */
 export function renderUnit(file: ConfigFile, size: Sizing, options: UnitOptions): string {
   const low = lowPorts(file);
-  const exec = [options.node, options.main].map(execWord).join(' ');
+  const exec = `${execWord(options.node, 'program')} ${execWord(options.main, 'argument')}`;
   const drainSec = Math.ceil(file.timeouts.drain / 1000);
   const lines = [
     '# Airlock egress gateway: written by "airlock install", removed by "airlock uninstall".',

@@ -53,27 +53,59 @@ function compile(table: readonly [string, AddressClass][]): [Cidr, AddressClass]
 const V4 = compile(V4_TABLE);
 const V6 = compile(V6_TABLE);
 
+const TEREDO_PREFIX = 0x20010000; // 2001::/32
+
 /**
- * The IPv4 address an IPv6 address carries, for the forms that reach an IPv4 host:
- * IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96 and the
- * local-use 64:ff9b:1::/48) and 6to4 (2002:aabb:ccdd::/48). Null for any other address.
+ * The IPv4 addresses an IPv6 address carries, for the forms that reach an IPv4 host, the host
+ * packets are delivered to first:
+ * - IPv4-mapped `::ffff:a.b.c.d` and IPv4-compatible `::a.b.c.d` (RFC 4291 section 2.5.5);
+ * - IPv4-translated `::ffff:0:a.b.c.d` (RFC 2765 section 2.1, the SIIT form);
+ * - NAT64 `64:ff9b::/96` and the local-use `64:ff9b:1::/48` (RFC 6052, RFC 8215);
+ * - 6to4 `2002:aabb:ccdd::/48` (RFC 3056);
+ * - Teredo `2001:0::/32` (RFC 4380 section 4): the client's public IPv4 address is the last 32
+ *   bits with every bit inverted, and the Teredo server's IPv4 address is bits 32-63. A relay
+ *   sends to the client, and its first "bubble" may go through the server, so both are listed,
+ *   the client first.
+ * Empty for any other address.
  */
-export function embeddedIPv4(address: ParsedAddress): ParsedAddress | null {
-  if (address.family !== 6) return null;
+export function embeddedIPv4s(address: ParsedAddress): ParsedAddress[] {
+  if (address.family !== 6) return [];
   const [w0, w1, w2, w3] = address.words as [number, number, number, number];
-  if (w0 === 0 && w1 === 0 && (w2 === 0xffff || (w2 === 0 && w3 > 1))) return { family: 4, words: [w3] };
-  if (w0 === 0x0064ff9b && w1 === 0 && w2 === 0) return { family: 4, words: [w3] };
-  if (w0 === 0x0064ff9b && w1 >>> 16 === 0x0001) return { family: 4, words: [w3] };
-  if (w0 >>> 16 === 0x2002) return { family: 4, words: [(((w0 & 0xffff) << 16) | (w1 >>> 16)) >>> 0] };
-  return null;
+  const v4 = (word: number): ParsedAddress => ({ family: 4, words: [word >>> 0] });
+  if (w0 === 0 && w1 === 0) {
+    if (w2 === 0xffff || w2 === 0xffff0000 || (w2 === 0 && w3 > 1)) return [v4(w3)];
+    return [];
+  }
+  if (w0 === 0x0064ff9b && w1 === 0 && w2 === 0) return [v4(w3)];
+  if (w0 === 0x0064ff9b && w1 >>> 16 === 0x0001) return [v4(w3)];
+  if (w0 >>> 16 === 0x2002) return [v4(((w0 & 0xffff) << 16) | (w1 >>> 16))];
+  if (w0 === TEREDO_PREFIX) return [v4(~w3), v4(w1)];
+  return [];
 }
 
-/** The class of an address, judging IPv6 forms that embed IPv4 by the IPv4 address inside. */
+/** The IPv4 address an IPv6 address carries (the first of `embeddedIPv4s`), or null. */
+export function embeddedIPv4(address: ParsedAddress): ParsedAddress | null {
+  return embeddedIPv4s(address)[0] ?? null;
+}
+
+function lookup(address: ParsedAddress): AddressClass {
+  for (const [cidr, cls] of address.family === 4 ? V4 : V6) {
+    if (cidrContains(cidr, address)) return cls;
+  }
+  return 'public';
+}
+
+/**
+ * The class of an address. An IPv6 form that embeds IPv4 is judged by the IPv4 addresses inside:
+ * the first of them that is not public gives the class, so a Teredo address is public only when
+ * both its client and its server are.
+ */
 export function classifyAddress(address: ParsedAddress): AddressClass {
-  const inner = embeddedIPv4(address);
-  const target = inner ?? address;
-  for (const [cidr, cls] of target.family === 4 ? V4 : V6) {
-    if (cidrContains(cidr, target)) return cls;
+  const inner = embeddedIPv4s(address);
+  if (inner.length === 0) return lookup(address);
+  for (const v4 of inner) {
+    const cls = lookup(v4);
+    if (cls !== 'public') return cls;
   }
   return 'public';
 }

@@ -186,6 +186,26 @@ describe('SNI check (no decryption)', () => {
     await gw.waitForRecord((x) => x.reason === 'TLS_HELLO_TIMEOUT');
   });
 
+  test('a real ClientHello spread over more than 64 records is refused and never forwarded', async () => {
+    // Node's ClientHello (about 380 bytes) in one-byte records: one record per byte.
+    const socket = await openTunnel(gw.port, `${SECURE}:${tlsOrigin.port}`);
+    const snis = tlsOrigin.snis.length;
+    const failed = await new Promise<boolean>((resolve) => {
+      const tls = tlsConnect({ socket: fragmentingTransport(socket, 1), servername: SECURE, ca: pki.ca });
+      tls.on('secureConnect', () => {
+        tls.destroy();
+        resolve(false);
+      });
+      tls.on('error', () => resolve(true));
+      tls.on('close', () => resolve(true));
+    });
+    assert.equal(failed, true, 'the handshake completed');
+    // BAD_TLS_HELLO when the 65th record starts, not TLS_HELLO_TIMEOUT.
+    const record = await gw.waitForRecord((x) => x.reason === 'BAD_TLS_HELLO');
+    assert.equal(record.bytesFromClient, 0);
+    assert.equal(tlsOrigin.snis.length, snis, 'the origin saw the ClientHello');
+  });
+
   test('a ClientHello split over several TLS records and TCP segments completes a real handshake', async () => {
     for (const recordSize of [40, 300]) {
       const socket = await openTunnel(gw.port, `${SECURE}:${tlsOrigin.port}`);

@@ -231,6 +231,26 @@ timeouts:
       await gw.waitForRecord((r) => r.end === 'IDLE_TIMEOUT');
     });
 
+    test('tunnelIdle: 0 means no idle timeout: a silent tunnel stays open', async (t) => {
+      const own = await startGateway(
+        `engine:\n  tunnels: ${engine}\npolicy:\n  sources: [127.0.0.1/32]\n  destinations: [relay.example.test]\n  ports:\n    connect: [${origin.port}]\nhosts:\n  relay.example.test: 127.0.0.1\ntls:\n  sniCheck: false\ntimeouts:\n  tunnelIdle: 0\n`,
+      );
+      t.after(() => own.close());
+      const { socket, rest } = await tunnel(own.port, target, 'echo\n');
+      t.after(() => socket.destroy());
+      let ended = false;
+      socket.on('close', () => (ended = true));
+      const received = readAll(socket, rest);
+      // The native relay looks for idle tunnels once a second: 2.5 s of silence spans two scans.
+      await sleep(2500);
+      assert.equal(ended, false, 'the silent tunnel was closed');
+      assert.equal(own.gateway.stats().relayed, engine === 'native' ? 1 : 0);
+      socket.end('still here');
+      assert.equal((await received).toString(), 'still here');
+      const record = await own.waitForRecord((r) => r.method === 'CONNECT');
+      assert.equal(record.end, 'CLOSED');
+    });
+
     test('relayed tunnels hold their connection slots: the per-client limit still counts them', async () => {
       const open = await Promise.all([
         tunnel(gw.port, target),

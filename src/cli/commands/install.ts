@@ -202,7 +202,7 @@ async function execute(
   run: CommandRunner,
 ): Promise<number> {
   const render = { command: options.command, dryRun: options.dryRun, root };
-  if (plan.errors.length > 0) {
+  if (plan.errors.length > 0 && !options.dryRun) {
     io.err(renderPlan(plan, [], render));
     return 2;
   }
@@ -246,7 +246,8 @@ async function execute(
     }
   }
   io.out(renderPlan(plan, statuses, render));
-  return 0;
+  // A dry run prints the whole plan even when a real run would be refused; the exit code says so.
+  return plan.errors.length > 0 ? 2 : 0;
 }
 
 /** Reads kernel values a real install raises only (never under --root). */

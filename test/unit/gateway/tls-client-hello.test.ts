@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { before, describe, test } from 'node:test';
-import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from '../../../src/gateway/tls-client-hello.js';
+import {
+  ClientHelloReader,
+  MAX_CLIENT_HELLO_BYTES,
+  MAX_CLIENT_HELLO_RECORDS,
+  parseClientHello,
+  type ClientHelloResult,
+} from '../../../src/gateway/tls-client-hello.js';
 
 /** A real ClientHello, as Node's TLS stack (OpenSSL) writes it for `servername`. */
 function captureClientHello(servername: string | undefined): Promise<Buffer> {
@@ -76,7 +82,9 @@ describe('parseClientHello()', () => {
     }
   });
   test('a ClientHello spread over several TLS records', () => {
-    for (const size of [1, 7, 64, 200]) {
+    const payload = hello.length - 5;
+    // The smallest records that keep it within the bound, and two common sizes.
+    for (const size of [Math.ceil(payload / MAX_CLIENT_HELLO_RECORDS), 64, 200]) {
       const framed = reframe(hello, size);
       assert.deepEqual(
         parseClientHello(framed),
@@ -86,6 +94,24 @@ describe('parseClientHello()', () => {
       for (let n = 1; n < framed.length; n += 13)
         assert.equal(parseClientHello(framed.subarray(0, n)).status, 'incomplete');
     }
+  });
+  test(`more than ${MAX_CLIENT_HELLO_RECORDS} records before the ClientHello is complete are refused at once`, () => {
+    const framed = reframe(hello, 1); // one record per byte
+    const recordStart = (k: number): number => k * 6; // header + 1 byte
+    const limit = recordStart(MAX_CLIENT_HELLO_RECORDS);
+    assert.equal(
+      parseClientHello(framed.subarray(0, limit)).status,
+      'incomplete',
+      'the bound itself is allowed',
+    );
+    assert.deepEqual(parseClientHello(framed.subarray(0, limit + 1)), {
+      status: 'malformed',
+      why: `ClientHello spread over more than ${MAX_CLIENT_HELLO_RECORDS} records`,
+    });
+    assert.deepEqual(parseClientHello(framed, { maxRecords: Infinity }), {
+      status: 'ok',
+      serverName: 'winatp-gw-eus.microsoft.com',
+    });
   });
   test('bytes after the ClientHello (early data) do not matter', () => {
     const early = Buffer.concat([hello, Buffer.from([0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5])]);
@@ -235,5 +261,153 @@ describe('parseClientHello()', () => {
 
   test('the size cap is above any real ClientHello and below unbounded buffering', () => {
     assert.ok(hello.length < MAX_CLIENT_HELLO_BYTES && MAX_CLIENT_HELLO_BYTES <= 20_000);
+  });
+});
+
+/** The verdict a reader gives when fed `data` in the pieces that `cuts` (ascending offsets) mark. */
+function fed(data: Buffer, cuts: readonly number[], reader = new ClientHelloReader()): ClientHelloResult {
+  let from = 0;
+  for (const cut of [...cuts, data.length]) {
+    reader.push(data.subarray(from, cut));
+    from = cut;
+  }
+  return reader.result;
+}
+
+function pieces(length: number, size: number): number[] {
+  const cuts: number[] = [];
+  for (let at = size; at < length; at += size) cuts.push(at);
+  return cuts;
+}
+
+/**
+ * A ClientHello of exactly `size` bytes (handshake header included) naming `host`, made up to
+ * size with an RFC 7685 padding extension.
+ */
+function helloOfSize(size: number, host: string): Buffer {
+  const name = Buffer.from(host);
+  const sni = Buffer.alloc(9 + name.length);
+  sni.writeUInt16BE(0, 0); // server_name
+  sni.writeUInt16BE(5 + name.length, 2);
+  sni.writeUInt16BE(3 + name.length, 4);
+  sni[6] = 0; // host_name
+  sni.writeUInt16BE(name.length, 7);
+  name.copy(sni, 9);
+  const fixed = Buffer.concat([
+    Buffer.from([3, 3]),
+    Buffer.alloc(32),
+    Buffer.from([0, 0, 2, 0x13, 0x01, 1, 0]),
+  ]);
+  const paddingLength = size - 4 - fixed.length - 2 - sni.length - 4;
+  const padding = Buffer.alloc(4 + paddingLength);
+  padding.writeUInt16BE(21, 0);
+  padding.writeUInt16BE(paddingLength, 2);
+  const extensions = Buffer.concat([sni, padding]);
+  const body = Buffer.concat([
+    fixed,
+    Buffer.from([extensions.length >> 8, extensions.length & 0xff]),
+    extensions,
+  ]);
+  const message = Buffer.concat([Buffer.from([1, 0, 0, 0]), body]);
+  message.writeUIntBE(body.length, 1, 3);
+  assert.equal(message.length, size);
+  return message;
+}
+
+/** Frames a handshake message into records of `size` bytes of payload. */
+function records(message: Buffer, size: number): Buffer {
+  return reframe(Buffer.concat([Buffer.alloc(5), message]), size);
+}
+
+describe('ClientHelloReader', () => {
+  test('the same verdict however the bytes are split', () => {
+    const inputs: [string, Buffer][] = [
+      ['one record', hello],
+      ['records of 64', reframe(hello, 64)],
+      ['records of 13', reframe(hello, 13)],
+      ['a truncated hello', hello.subarray(0, 100)],
+      ['early data after it', Buffer.concat([hello, Buffer.from([0x17, 0x03, 0x03, 0x00, 0x01, 0x00])])],
+      ['a server name with a NUL byte', withServerName(hello, 'winatp-gw-eus', 'winatp\u0000gw-eus')],
+      ['too many records', reframe(hello, 1)],
+      ['plain HTTP', Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')],
+    ];
+    let state = 11;
+    const next = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
+    for (const [name, input] of inputs) {
+      const whole = parseClientHello(input);
+      const splits: [string, number[]][] = [
+        ['bytes', pieces(input.length, 1)],
+        ['pieces of 2', pieces(input.length, 2)],
+        ['pieces of 5', pieces(input.length, 5)],
+        ['pieces of 120', pieces(input.length, 120)],
+      ];
+      for (let k = 0; k < 20; k++) {
+        const cuts = [...new Set(Array.from({ length: 1 + (next() % 12) }, () => next() % input.length))];
+        splits.push([`random cuts ${k}`, cuts.sort((a, b) => a - b)]);
+      }
+      for (const [how, cuts] of splits) assert.deepEqual(fed(input, cuts), whole, `${name}, ${how}`);
+    }
+  });
+
+  test('an empty chunk changes nothing; a final verdict stays and later bytes are not examined', () => {
+    const reader = new ClientHelloReader();
+    assert.deepEqual(reader.push(Buffer.alloc(0)), { status: 'incomplete' });
+    assert.deepEqual(reader.push(hello), { status: 'ok', serverName: 'winatp-gw-eus.microsoft.com' });
+    const work = { ...reader.work };
+    assert.deepEqual(reader.push(Buffer.from([0x15, 0x03, 0x03])), {
+      status: 'ok',
+      serverName: 'winatp-gw-eus.microsoft.com',
+    });
+    assert.deepEqual(reader.work, work);
+  });
+
+  // 16,384 records of one byte each, sent in 120-byte pieces: re-reading everything received on
+  // every piece made this quadratic (about 819 pieces × up to 16,384 records each).
+  const MESSAGE = helloOfSize(16_384, 'winatp-gw-eus.microsoft.com');
+  const ONE_BYTE_RECORDS = records(MESSAGE, 1);
+
+  test('16,384 one-byte records in 120-byte pieces: every byte is examined a bounded number of times', () => {
+    assert.equal(ONE_BYTE_RECORDS.length, 16_384 * 6);
+    const reader = new ClientHelloReader({ maxRecords: Infinity });
+    const verdict = fed(ONE_BYTE_RECORDS, pieces(ONE_BYTE_RECORDS.length, 120), reader);
+    assert.deepEqual(verdict, { status: 'ok', serverName: 'winatp-gw-eus.microsoft.com' });
+    assert.equal(reader.work.records, 16_384, 'each record header is read once');
+    // Each received byte once, plus one pass over the complete ClientHello when it is parsed.
+    assert.equal(reader.work.bytes, ONE_BYTE_RECORDS.length + MESSAGE.length);
+  });
+
+  test('the work grows linearly with the input, not with the square of it', () => {
+    const work = (size: number): number => {
+      const input = records(helloOfSize(size, 'a.example'), 1);
+      const reader = new ClientHelloReader({ maxRecords: Infinity });
+      fed(input, pieces(input.length, 120), reader);
+      assert.equal(reader.result.status, 'ok');
+      return reader.work.bytes / input.length;
+    };
+    const small = work(1024);
+    const large = work(16_384);
+    assert.ok(large <= small * 1.01, `bytes examined per input byte: ${small} at 1 KiB, ${large} at 16 KiB`);
+  });
+
+  test('with the default record bound the same input is refused after 64 records', () => {
+    const reader = new ClientHelloReader();
+    const verdict = fed(ONE_BYTE_RECORDS, pieces(ONE_BYTE_RECORDS.length, 120), reader);
+    assert.deepEqual(verdict, {
+      status: 'malformed',
+      why: `ClientHello spread over more than ${MAX_CLIENT_HELLO_RECORDS} records`,
+    });
+    assert.ok(reader.work.bytes <= 6 * MAX_CLIENT_HELLO_RECORDS, `${reader.work.bytes} bytes examined`);
+  });
+
+  test('a ClientHello of the largest allowed size in two records is read once', () => {
+    const message = helloOfSize(MAX_CLIENT_HELLO_BYTES, 'a.example');
+    const input = records(message, 16_000);
+    const reader = new ClientHelloReader();
+    assert.deepEqual(fed(input, pieces(input.length, 1000), reader), {
+      status: 'ok',
+      serverName: 'a.example',
+    });
+    assert.equal(reader.work.records, 2);
+    assert.equal(reader.work.bytes, input.length + message.length);
   });
 });

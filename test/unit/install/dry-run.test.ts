@@ -103,21 +103,73 @@ describe('airlock install --dry-run', () => {
     await golden('dry-run-behind-haproxy.txt', result.out);
   });
 
-  test('a refused plan prints why and changes nothing', async () => {
+  test('a plan a real install would refuse: the errors first, then the whole plan; nothing written', async () => {
     const config = join(dir, 'bad.yaml');
     await writeFile(config, 'log: { file: /srv/access.log }\n');
-    const root = join(dir, 'refused');
-    const err: string[] = [];
+    const result = await dryRun('refused', { configFile: config, sshFrom: ['10.20.0.0/24'] });
+    assert.equal(result.code, 2);
+    assert.match(
+      result.out,
+      /^airlock install --dry-run: a real install would be refused \(1 error below\); otherwise 13 changes; nothing is written and no command is run\nerror: log\.file \/srv\/access\.log: the service may write only under \/var\/log\/airlock\//,
+    );
+    assert.match(result.out, /^create {2}file \/etc\/systemd\/system\/airlock\.service /m);
+    assert.match(result.out, /^create {2}file \/etc\/logrotate\.d\/airlock /m);
+    assert.match(result.out, /\| \/srv\/access\.log \{\n/);
+    assert.deepEqual(await filesUnder(result.root), []);
+  });
+
+  test('from a clone under /home, on this machine: what would stop it, then the whole plan', async () => {
+    const out: string[] = [];
     const code = await install(
-      { ...fixed, configFile: config, root, dryRun: true },
-      { out: () => undefined, err: (t) => void err.push(t) },
+      {
+        node: '/home/admin/.nvm/versions/node/v20.20.2/bin/node',
+        prefix: '/home/admin/airlock',
+        sshFrom: ['10.20.0.0/24'],
+        dryRun: true,
+      },
+      { out: (t) => void out.push(t), err: (t) => assert.fail(`stderr: ${t}`) },
       () => Promise.reject(new Error('no command may run')),
     );
     assert.equal(code, 2);
+    const text = out.join('');
+    // (2 errors, or 3 where this test runs over SSH from outside 10.20.0.0/24)
+    assert.match(text, /^airlock install --dry-run: a real install would be refused \([23] errors below\);/);
     assert.match(
-      err.join(''),
-      /^airlock install --dry-run: refused, nothing was changed:\nerror: log\.file \/srv\/access\.log/,
+      text,
+      /^error: the node binary \/home\/admin\/\.nvm\/.* is under \/home\/, which the service cannot see .*npm pack/m,
     );
+    assert.match(
+      text,
+      /^error: the airlock program \/home\/admin\/airlock\/dist\/src\/cli\/main\.js is under \/home\//m,
+    );
+    assert.match(text, /^target: this machine$/m);
+    assert.match(text, /^[a-z]+ +file \/etc\/systemd\/system\/airlock\.service /m);
+    assert.match(
+      text,
+      /ExecStart=\/home\/admin\/\.nvm\/versions\/node\/v20\.20\.2\/bin\/node \/home\/admin\/airlock\//,
+    );
+  });
+
+  test('a real install of the same plan is refused with the errors only', async () => {
+    const config = join(dir, 'bad.yaml');
+    await writeFile(config, 'log: { file: /srv/access.log }\n');
+    const root = join(dir, 'refused-real');
+    const err: string[] = [];
+    const out: string[] = [];
+    const code = await install(
+      { ...fixed, configFile: config, root, sshFrom: ['10.20.0.0/24'] },
+      { out: (t) => void out.push(t), err: (t) => void err.push(t) },
+      () => Promise.reject(new Error('no command may run')),
+    );
+    assert.equal(code, 2);
+    assert.equal(out.join(''), '');
+    assert.equal(
+      err.join(''),
+      'airlock install: refused, nothing was changed:\n' +
+        'error: log.file /srv/access.log: the service may write only under /var/log/airlock/; set log.file: /var/log/airlock/access.log, or remove it to log to the journal\n' +
+        '("airlock install --dry-run" shows the whole plan)\n',
+    );
+    await assert.rejects(readdir(root));
   });
 
   test('an invalid configuration is refused before anything is planned', async () => {

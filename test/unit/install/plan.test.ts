@@ -124,8 +124,8 @@ describe('planInstall()', () => {
 
   test('the service may write only under /var/log/airlock and /run/airlock', () => {
     const plan = planInstall(input('pidFile: /var/run/airlock.pid\nlog: { file: /srv/logs/access.log }\n'));
-    assert.equal(plan.actions.length, 0);
     assert.equal(plan.errors.length, 2);
+    assert.ok(plan.actions.length > 0, 'the plan is still made, for a dry run to print');
     assert.match(
       plan.errors[0]!,
       /^pidFile \/var\/run\/airlock\.pid: the service may write only under \/run\/airlock\//,

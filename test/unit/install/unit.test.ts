@@ -102,6 +102,18 @@ describe('renderUnit()', () => {
     assert.equal(one(after, 'After'), 'network-online.target airlock-firewall.service');
   });
 
+  test('escapes % everywhere and $ in the arguments (the program path is taken literally)', () => {
+    const text = renderUnit(file, sizing(file), {
+      node: '/opt/n%de$x/bin/node',
+      main: '/opt/a$b%c/dist/src/cli/main.js',
+      afterFirewall: false,
+    });
+    assert.equal(
+      one(text, 'ExecStart'),
+      '/opt/n%%de$x/bin/node /opt/a$$b%%c/dist/src/cli/main.js serve --config /etc/airlock/airlock.yaml',
+    );
+  });
+
   test('quotes a program path with spaces', () => {
     const text = renderUnit(file, sizing(file), {
       node: '/opt/node 20/bin/node',

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { embeddedIPv4s } from '../../../src/policy/address-class.js';
 import {
   checkResolvedAddress,
   classifyAddress,
   compilePolicy,
+  formatWords,
   parseAddress,
+  parseCidr,
   type AddressClass,
 } from '../../../src/policy/index.js';
 
@@ -55,12 +58,55 @@ const CASES: [string, AddressClass][] = [
   ['2002:a00:5::1', 'private'],
   ['2002:7f00:1::', 'loopback'],
   ['2002:cb00:710a::1', 'public'],
+  // IPv4-translated (RFC 2765 SIIT, ::ffff:0:0/96).
+  ['::ffff:0:10.0.0.5', 'private'],
+  ['::ffff:0:a00:5', 'private'],
+  ['::ffff:0:127.0.0.1', 'loopback'],
+  ['::ffff:0:169.254.169.254', 'link-local'],
+  ['::ffff:0:0.0.0.0', 'unspecified'],
+  ['::ffff:0:203.0.113.10', 'public'],
+  // Teredo (RFC 4380): server IPv4 in bits 32-63, client IPv4 in the last 32 bits inverted.
+  ['2001:0:4136:e378:8000:63bf:f5ff:fffa', 'private'], // client 10.0.0.5, server 65.54.227.120
+  ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'loopback'], // client 127.0.0.1
+  ['2001:0:4136:e378:8000:63bf:5601:5601', 'link-local'], // client 169.254.169.254
+  ['2001:0:a9fe:a9fe:8000:63bf:34ff:8ef5', 'link-local'], // server 169.254.169.254, client public
+  ['2001:0:c0a8:101:8000:63bf:34ff:8ef5', 'private'], // server 192.168.1.1
+  ['2001:0:4136:e378:8000:63bf:34ff:8ef5', 'public'], // client 203.0.113.10, server public
+  ['2001:1::1', 'public'], // 2001:1::/32 is not Teredo
 ];
 
 describe('classifyAddress()', () => {
   for (const [address, cls] of CASES) {
     test(`${address} is ${cls}`, () => assert.equal(classifyAddress(parseAddress(address)!), cls));
   }
+});
+
+describe('embeddedIPv4s()', () => {
+  // parseCidr keeps an IPv4-mapped address as IPv6 (parseAddress would unwrap it).
+  const text = (address: string): string[] => {
+    const cidr = parseCidr(address)!;
+    return embeddedIPv4s(cidr).map((a) => formatWords(a.family, a.words));
+  };
+  const FORMS: [string, string[]][] = [
+    ['::ffff:10.1.2.3', ['10.1.2.3']],
+    ['::ffff:0:10.1.2.3', ['10.1.2.3']],
+    ['::10.1.2.3', ['10.1.2.3']],
+    ['64:ff9b::10.1.2.3', ['10.1.2.3']],
+    ['64:ff9b:1::a01:203', ['10.1.2.3']],
+    ['2002:a01:203::1', ['10.1.2.3']],
+    // RFC 4380 section 4: client 192.0.2.45 (obfuscated 3fff:fdd2), server 65.54.227.120.
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', ['192.0.2.45', '65.54.227.120']],
+    ['::1', []],
+    ['::', []],
+    ['2001:db8::1', []],
+    ['2001:1::1', []],
+    ['::1:ffff:0:a01:203', []],
+  ];
+  for (const [address, expected] of FORMS) {
+    test(`${address} carries ${expected.join(', ') || 'no IPv4 address'}`, () =>
+      assert.deepEqual(text(address), expected));
+  }
+  test('an IPv4 address carries none', () => assert.deepEqual(text('10.1.2.3'), []));
 });
 
 describe('checkResolvedAddress()', () => {
@@ -92,6 +138,23 @@ describe('checkResolvedAddress()', () => {
   test('the internal network also admits its NAT64 and mapped forms', () => {
     assert.equal(checkResolvedAddress(policy, '64:ff9b::a01:203').allowed, true);
     assert.equal(checkResolvedAddress(policy, '::ffff:10.1.2.3').allowed, true);
+  });
+  test('IPv4-translated and Teredo forms of internal addresses are refused', () => {
+    for (const [address, cls] of [
+      ['::ffff:0:10.0.0.5', 'private'],
+      ['::ffff:0:169.254.169.254', 'link-local'],
+      ['2001:0:4136:e378:8000:63bf:f5ff:fffa', 'private'],
+      ['2001:0:a9fe:a9fe:8000:63bf:34ff:8ef5', 'link-local'],
+    ] as const) {
+      assert.deepEqual(checkResolvedAddress(policy, address), {
+        allowed: false,
+        addressClass: cls,
+        allowedBy: null,
+      });
+    }
+  });
+  test('the internal network admits its IPv4-translated form', () => {
+    assert.equal(checkResolvedAddress(policy, '::ffff:0:10.1.2.3').allowedBy, '10.1.0.0/16');
   });
   test('a CIDR destination rule admits its addresses', () => {
     assert.equal(checkResolvedAddress(policy, '192.168.50.7').allowedBy, '192.168.50.0/24');
