@@ -1,12 +1,20 @@
 /*
- * Airlock native relay: moves the bytes of established CONNECT tunnels between two TCP sockets
- * on a thread of its own (epoll, edge-triggered, one shared read buffer), and opens listening
- * sockets with SO_REUSEPORT so that worker processes accept on their own without a hand-off.
+ * Airlock native engine: one thread (epoll, edge-triggered, one shared read buffer) that moves
+ * the bytes of established CONNECT tunnels between two TCP sockets, and can also do the
+ * mechanical part of a CONNECT before that (the "front"): accept, read the request head, connect
+ * to the address JavaScript chose, answer 200, and hand the first client bytes to JavaScript for
+ * the ClientHello check. It opens listening sockets with SO_REUSEPORT so that worker processes
+ * accept on their own without a hand-off.
  *
- * The JavaScript side does everything up to the splice (policy, DNS, connect, SNI check), then
- * hands both file descriptors over with the bytes it already holds. Per tunnel this costs one
- * small struct; a direction that cannot write everything keeps the rest in a buffer of its own
- * and stops reading until the peer drains it, so memory stays bounded and backpressure holds.
+ * Every decision stays in JavaScript: the front never parses HTTP (it only finds where a head
+ * ends, and whether it starts with "CONNECT "), never chooses an address, never judges a
+ * ClientHello. A connection that is not a CONNECT is handed to JavaScript as a descriptor with
+ * the bytes read so far. Decisions travel as commands (JavaScript to this thread) and events
+ * (this thread to JavaScript), both batched.
+ *
+ * Per tunnel this costs one small struct; a direction that cannot write everything keeps the
+ * rest in a buffer of its own and stops reading until the peer drains it, so memory stays
+ * bounded and backpressure holds.
  *
  * Linux only (epoll, eventfd, SO_REUSEPORT).
  */
@@ -32,7 +40,35 @@
 /* Reads per direction per wake-up before other tunnels get a turn. */
 #define READS_PER_TURN 8
 
-enum end_reason { END_CLOSED = 0, END_CLIENT_ERROR = 1, END_UPSTREAM_ERROR = 2, END_IDLE = 3, END_ABORTED = 4 };
+/* How a tunnel ended (matches RelayEnd in src/gateway/native.ts). */
+enum end_reason {
+  END_CLOSED = 0,
+  END_CLIENT_ERROR = 1,
+  END_UPSTREAM_ERROR = 2,
+  END_IDLE = 3,
+  END_ABORTED = 4,
+  /* front only */
+  END_CLIENT_GONE = 5, /* the client left before the tunnel was established */
+  END_PEEK_TIMEOUT = 6,
+  END_CUT = 7,       /* JavaScript refused the ClientHello */
+  END_RESPONDED = 8, /* a refusal was written and the connection closed */
+};
+
+/* Where a front connection is; relayed tunnels are ST_RELAY from the start. */
+enum state { ST_RELAY = 0, ST_HEAD, ST_DECIDE, ST_CONNECT, ST_PEEK, ST_RESPOND };
+
+/* Front events (this thread to JavaScript). */
+enum event_kind { EV_HEAD = 1, EV_ADOPT = 2, EV_CONNECTED = 3, EV_CONNECT_FAILED = 4, EV_PEEK = 5, EV_ACCEPT = 6 };
+
+/* Front commands (JavaScript to this thread). */
+enum cmd_kind { CMD_LISTEN = 1, CMD_UNLISTEN, CMD_CONNECT, CMD_RESPOND, CMD_VERDICT };
+
+#define MAX_LISTENERS 16
+/* Largest ClientHello the front collects for JavaScript: 16 KiB of handshake in up to 64 records. */
+#define PEEK_MAX (16384 + 64 * 5)
+/* Bytes that tell a CONNECT from anything else. */
+#define CONNECT_PREFIX "CONNECT "
+#define ACCEPTS_PER_TURN 64
 
 typedef struct {
   char *pending;      /* bytes read from the source that the destination has not taken yet */
@@ -46,15 +82,50 @@ typedef struct {
 
 typedef struct tunnel {
   double id;
-  int fd[2];          /* 0 = client, 1 = upstream */
+  int fd[2];          /* 0 = client, 1 = upstream (-1 until the front connects) */
   direction_t d[2];   /* d[0]: client -> upstream, d[1]: upstream -> client */
   int64_t last_active;
   int64_t idle_ms;
+  int64_t deadline;   /* front states: when the current wait ends (0: none) */
+  int64_t started;    /* front: when the connect began */
   uint32_t live_index;
   uint8_t closed;
+  uint8_t state;
+  uint8_t peek;       /* front: after the 200, collect the ClientHello for JavaScript */
+  uint8_t listener;
   int32_t error;
-  struct tunnel *next; /* add queue, then free list */
+  char *head;         /* front: the request head as read, then the ClientHello bytes */
+  uint32_t head_len, head_cap;
+  struct tunnel *next;  /* add queue, then free list */
+  struct tunnel *hnext; /* id table chain */
 } tunnel_t;
+
+typedef struct event {
+  int kind;
+  double id;
+  double a, b;
+  char *data;
+  uint32_t len;
+  char addr[INET6_ADDRSTRLEN];
+} event_t;
+
+typedef struct cmd {
+  int kind;
+  double id;
+  int32_t a, b, c, e;
+  double idle;
+  char *data;
+  uint32_t len;
+  char addr[INET6_ADDRSTRLEN];
+  struct cmd *next;
+} cmd_t;
+
+typedef struct {
+  int fd;               /* -1: slot unused */
+  int64_t max_head;
+  int64_t head_timeout;
+  int64_t retry_at;     /* out of descriptors: accepting resumes then */
+} listener_t;
 
 typedef struct {
   double id;
@@ -78,6 +149,9 @@ static struct {
   int abort_all;
   done_t *done;
   size_t done_len, done_cap;
+  event_t *events;
+  size_t events_len, events_cap;
+  cmd_t *cmds;
   double next_id;
   /* engine thread only */
   tunnel_t **live;
@@ -85,7 +159,62 @@ static struct {
   tunnel_t *to_free;
   char *buf;
   int64_t last_scan;
+  tunnel_t **table; /* id -> tunnel, chained */
+  size_t table_cap, table_len;
+  listener_t listeners[MAX_LISTENERS];
+  int front_waits;  /* front tunnels with a deadline: scan often while there are any */
 } E;
+
+static void notify_js(void) { napi_call_threadsafe_function(E.tsfn, NULL, napi_tsfn_nonblocking); }
+
+/* ---- id table (engine thread only) ---- */
+
+static size_t slot_of(double id) {
+  uint64_t x = (uint64_t)id * 0x9E3779B97F4A7C15ULL;
+  return (size_t)(x >> 20) & (E.table_cap - 1);
+}
+
+static void table_put(tunnel_t *t) {
+  if (E.table_len + 1 > E.table_cap) {
+    size_t cap = E.table_cap ? E.table_cap * 2 : 1024;
+    tunnel_t **grown = calloc(cap, sizeof(tunnel_t *));
+    if (grown == NULL) abort();
+    size_t old = E.table_cap;
+    tunnel_t **prev = E.table;
+    E.table = grown;
+    E.table_cap = cap;
+    for (size_t i = 0; i < old; i++) {
+      for (tunnel_t *u = prev[i]; u != NULL;) {
+        tunnel_t *next = u->hnext;
+        size_t k = slot_of(u->id);
+        u->hnext = E.table[k];
+        E.table[k] = u;
+        u = next;
+      }
+    }
+    free(prev);
+  }
+  size_t k = slot_of(t->id);
+  t->hnext = E.table[k];
+  E.table[k] = t;
+  E.table_len++;
+}
+
+static tunnel_t *table_get(double id) {
+  if (E.table_cap == 0) return NULL;
+  for (tunnel_t *t = E.table[slot_of(id)]; t != NULL; t = t->hnext)
+    if (t->id == id) return t;
+  return NULL;
+}
+
+static void table_del(tunnel_t *t) {
+  tunnel_t **at = &E.table[slot_of(t->id)];
+  while (*at != NULL && *at != t) at = &(*at)->hnext;
+  if (*at == t) {
+    *at = t->hnext;
+    E.table_len--;
+  }
+}
 
 /* A run-again entry: a direction that stopped after READS_PER_TURN reads with more to read. */
 typedef struct {
@@ -113,23 +242,81 @@ static void push_done(tunnel_t *t, int reason) {
   int was_empty = E.done_len == 0;
   E.done[E.done_len++] = (done_t){t->id, (double)t->d[0].bytes, (double)t->d[1].bytes, reason, t->error};
   pthread_mutex_unlock(&E.lock);
-  if (was_empty) napi_call_threadsafe_function(E.tsfn, NULL, napi_tsfn_nonblocking);
+  if (was_empty) notify_js();
+}
+
+/* Queues a front event for JavaScript; `data` is copied. */
+static void push_event(int kind, tunnel_t *t, double a, double b, const char *data, size_t len, const char *addr) {
+  char *copy = NULL;
+  if (len > 0) {
+    copy = malloc(len);
+    if (copy == NULL) abort();
+    memcpy(copy, data, len);
+  }
+  pthread_mutex_lock(&E.lock);
+  if (E.events_len == E.events_cap) {
+    size_t cap = E.events_cap ? E.events_cap * 2 : 256;
+    event_t *grown = realloc(E.events, cap * sizeof(event_t));
+    if (grown == NULL) abort();
+    E.events = grown;
+    E.events_cap = cap;
+  }
+  int was_empty = E.events_len == 0 && E.done_len == 0;
+  event_t *ev = &E.events[E.events_len++];
+  ev->kind = kind;
+  ev->id = t->id;
+  ev->a = a;
+  ev->b = b;
+  ev->data = copy;
+  ev->len = (uint32_t)len;
+  ev->addr[0] = 0;
+  if (addr != NULL) {
+    strncpy(ev->addr, addr, sizeof ev->addr - 1);
+    ev->addr[sizeof ev->addr - 1] = 0;
+  }
+  pthread_mutex_unlock(&E.lock);
+  if (was_empty) notify_js();
+}
+
+static void set_deadline(tunnel_t *t, int64_t at) {
+  if (t->deadline == 0 && at != 0) E.front_waits++;
+  if (t->deadline != 0 && at == 0) E.front_waits--;
+  t->deadline = at;
+}
+
+/* An abortive close (RST) of `fd`, to pass on a reset from the other side. */
+static void reset_close(int fd) {
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
 static void end_tunnel(tunnel_t *t, int reason) {
   if (t->closed) return;
   t->closed = 1;
+  set_deadline(t, 0);
+  /* A reset is passed on as a reset: the peer of the side that reset gets an RST too. */
+  if (t->error == ECONNRESET && (reason == END_CLIENT_ERROR || reason == END_UPSTREAM_ERROR)) {
+    int other = reason == END_CLIENT_ERROR ? 1 : 0;
+    if (t->fd[other] >= 0) reset_close(t->fd[other]);
+  }
   for (int s = 0; s < 2; s++) {
-    epoll_ctl(E.epfd, EPOLL_CTL_DEL, t->fd[s], NULL);
-    close(t->fd[s]);
+    if (t->fd[s] >= 0) {
+      epoll_ctl(E.epfd, EPOLL_CTL_DEL, t->fd[s], NULL);
+      close(t->fd[s]);
+      t->fd[s] = -1;
+    }
     free(t->d[s].pending);
     t->d[s].pending = NULL;
   }
+  free(t->head);
+  t->head = NULL;
+  table_del(t);
+  int reported = 1;
   /* swap-remove from the live list */
   tunnel_t *last = E.live[--E.live_len];
   E.live[t->live_index] = last;
   last->live_index = t->live_index;
-  push_done(t, reason);
+  if (reported) push_done(t, reason);
   t->next = E.to_free;
   E.to_free = t;
 }
@@ -243,8 +430,7 @@ static void pump(tunnel_t *t, int k) {
   queue_again(t, k);
 }
 
-static void on_event(tunnel_t *t, int side, uint32_t events) {
-  if (t->closed) return;
+static void relay_event(tunnel_t *t, int side, uint32_t events) {
   if (events & EPOLLERR) {
     int err = 0;
     socklen_t len = sizeof(err);
@@ -275,22 +461,409 @@ static void add_live(tunnel_t *t) {
   E.live[E.live_len++] = t;
 }
 
+static int watch(tunnel_t *t, int side, int op) {
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                           .data.u64 = (uint64_t)(uintptr_t)t | (uint64_t)side};
+  return epoll_ctl(E.epfd, op, t->fd[side], &ev);
+}
+
+/* Both descriptors are watched: write what is pending, then move what waits in the kernel. */
+static void run_relay(tunnel_t *t) {
+  t->state = ST_RELAY;
+  set_deadline(t, 0);
+  t->last_active = now_ms();
+  for (int k = 0; k < 2 && !t->closed; k++) {
+    if (t->d[k].pending != NULL && flush(t, k)) maybe_shut(t, k);
+  }
+  for (int k = 0; k < 2 && !t->closed; k++) pump(t, k);
+}
+
+/* A tunnel handed over by JavaScript (both sockets connected, established). */
 static void start_tunnel(tunnel_t *t) {
   add_live(t);
-  t->last_active = now_ms();
+  table_put(t);
   for (int s = 0; s < 2; s++) {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                             .data.u64 = (uint64_t)(uintptr_t)t | (uint64_t)s};
-    if (epoll_ctl(E.epfd, EPOLL_CTL_ADD, t->fd[s], &ev) != 0) {
+    if (watch(t, s, EPOLL_CTL_ADD) != 0) {
       fail(t, s, errno);
       return;
     }
   }
   /* Bytes the JavaScript side had already read go first; then whatever waits in the kernel. */
-  for (int k = 0; k < 2; k++) {
-    if (t->d[k].pending != NULL && flush(t, k)) maybe_shut(t, k);
+  run_relay(t);
+}
+
+/* ---- the front ---- */
+
+/* The listener tag in epoll data: small even numbers, never a tunnel pointer. */
+#define LISTENER_TAG(i) ((uint64_t)(2 + 2 * (i)))
+#define IS_LISTENER(data) ((data) >= 2 && (data) < LISTENER_TAG(MAX_LISTENERS))
+
+static void append_head(tunnel_t *t, const char *bytes, size_t n) {
+  if (t->head_len + n > t->head_cap) {
+    size_t cap = t->head_cap ? t->head_cap : 1024;
+    while (cap < t->head_len + n) cap *= 2;
+    char *grown = realloc(t->head, cap);
+    if (grown == NULL) abort();
+    t->head = grown;
+    t->head_cap = (uint32_t)cap;
   }
-  for (int k = 0; k < 2; k++) pump(t, k);
+  memcpy(t->head + t->head_len, bytes, n);
+  t->head_len += (uint32_t)n;
+}
+
+/* 1: the bytes so far may still be a CONNECT; 0: they cannot (after up to 8 blank-line bytes). */
+static int may_be_connect(const tunnel_t *t) {
+  uint32_t i = 0;
+  while (i + 1 < t->head_len && i < 8 && t->head[i] == '\r' && t->head[i + 1] == '\n') i += 2;
+  size_t prefix = sizeof CONNECT_PREFIX - 1;
+  size_t have = t->head_len - i < prefix ? t->head_len - i : prefix;
+  return memcmp(t->head + i, CONNECT_PREFIX, have) == 0;
+}
+
+static int head_complete(const tunnel_t *t) {
+  return t->head_len >= 4 && memmem(t->head, t->head_len, "\r\n\r\n", 4) != NULL;
+}
+
+/* Gives a connection that is not a CONNECT to JavaScript: its descriptor and the bytes read. */
+static void adopt(tunnel_t *t) {
+  epoll_ctl(E.epfd, EPOLL_CTL_DEL, t->fd[0], NULL);
+  push_event(EV_ADOPT, t, (double)t->fd[0], 65536.0 * t->listener, t->head, t->head_len, NULL);
+  t->fd[0] = -1;
+  /* Nothing to report later: the connection is JavaScript's now. */
+  t->closed = 1;
+  set_deadline(t, 0);
+  free(t->head);
+  t->head = NULL;
+  table_del(t);
+  tunnel_t *last = E.live[--E.live_len];
+  E.live[t->live_index] = last;
+  last->live_index = t->live_index;
+  t->next = E.to_free;
+  E.to_free = t;
+}
+
+static void peer_of(int fd, char *addr, size_t size, int *port) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  addr[0] = 0;
+  *port = 0;
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0) return;
+  if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)size);
+    *port = ntohs(in6->sin6_port);
+  } else if (ss.ss_family == AF_INET) {
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    inet_ntop(AF_INET, &in4->sin_addr, addr, (socklen_t)size);
+    *port = ntohs(in4->sin_port);
+  }
+}
+
+/* The head is complete, too large, or out of time: JavaScript decides what it was. */
+static void head_to_js(tunnel_t *t, double timed_out) {
+  t->state = ST_DECIDE;
+  set_deadline(t, 0);
+  push_event(EV_HEAD, t, 65536.0 * t->listener, timed_out, t->head, t->head_len, NULL);
+  /* Keep only what came after the head (early tunnel bytes): they go upstream first. */
+  char *end = t->head_len >= 4 ? memmem(t->head, t->head_len, "\r\n\r\n", 4) : NULL;
+  uint32_t used = end == NULL ? t->head_len : (uint32_t)(end + 4 - t->head);
+  memmove(t->head, t->head + used, t->head_len - used);
+  t->head_len -= used;
+}
+
+static void read_head(tunnel_t *t) {
+  listener_t *l = &E.listeners[t->listener];
+  for (;;) {
+    ssize_t n = recv(t->fd[0], E.buf, READ_SIZE, 0);
+    if (n > 0) {
+      append_head(t, E.buf, (size_t)n);
+      if (!may_be_connect(t)) {
+        adopt(t);
+        return;
+      }
+      if (head_complete(t) || (int64_t)t->head_len > l->max_head) {
+        head_to_js(t, 0);
+        return;
+      }
+      continue;
+    }
+    if (n == 0) {
+      end_tunnel(t, END_CLIENT_GONE);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    end_tunnel(t, END_CLIENT_GONE);
+    return;
+  }
+}
+
+static void accept_on(int index) {
+  listener_t *l = &E.listeners[index];
+  for (int i = 0; i < ACCEPTS_PER_TURN && l->fd >= 0; i++) {
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        /* Out of descriptors: stop accepting for a moment instead of spinning on the listener. */
+        struct epoll_event ev = {.events = 0, .data.u64 = LISTENER_TAG(index)};
+        epoll_ctl(E.epfd, EPOLL_CTL_MOD, l->fd, &ev);
+        l->retry_at = now_ms() + 100;
+      }
+      return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    tunnel_t *t = calloc(1, sizeof(tunnel_t));
+    if (t == NULL) abort();
+    pthread_mutex_lock(&E.lock);
+    t->id = E.next_id++;
+    pthread_mutex_unlock(&E.lock);
+    t->fd[0] = fd;
+    t->fd[1] = -1;
+    t->state = ST_HEAD;
+    t->listener = (uint8_t)index;
+    add_live(t);
+    table_put(t);
+    set_deadline(t, now_ms() + l->head_timeout);
+    /* JavaScript admits (or refuses) every connection at once, while the head is being read. */
+    char addr[INET6_ADDRSTRLEN];
+    int port;
+    peer_of(fd, addr, sizeof addr, &port);
+    push_event(EV_ACCEPT, t, port + 65536.0 * index, 0, NULL, 0, addr);
+    if (watch(t, 0, EPOLL_CTL_ADD) != 0) {
+      end_tunnel(t, END_CLIENT_GONE);
+      continue;
+    }
+    read_head(t);
+  }
+}
+
+/* What the client sent after its head (and, when peeking, its ClientHello) goes upstream first. */
+static void take_early(tunnel_t *t) {
+  if (t->head_len > 0) {
+    t->d[0].pending = t->head;
+    t->d[0].pending_len = t->head_len;
+    t->d[0].pending_off = 0;
+    t->head = NULL;
+    t->head_len = t->head_cap = 0;
+  }
+}
+
+static void read_peek(tunnel_t *t);
+
+/* The upstream connect finished (or failed). */
+static void connected(tunnel_t *t) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(t->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err == EINPROGRESS) return;
+  if (err != 0) {
+    epoll_ctl(E.epfd, EPOLL_CTL_DEL, t->fd[1], NULL);
+    close(t->fd[1]);
+    t->fd[1] = -1;
+    t->state = ST_DECIDE;
+    set_deadline(t, 0);
+    push_event(EV_CONNECT_FAILED, t, err, 0, NULL, 0, NULL);
+    return;
+  }
+  int one = 1;
+  setsockopt(t->fd[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  static const char established[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+  ssize_t w = send(t->fd[0], established, sizeof established - 1, MSG_NOSIGNAL);
+  if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+    end_tunnel(t, END_CLIENT_GONE);
+    return;
+  }
+  if (w < (ssize_t)(sizeof established - 1)) keep(&t->d[1], established + (w < 0 ? 0 : w), sizeof established - 1 - (size_t)(w < 0 ? 0 : w));
+  push_event(EV_CONNECTED, t, (double)(now_ms() - t->started), 0, NULL, 0, NULL);
+  if (!t->peek) {
+    take_early(t);
+    run_relay(t);
+    return;
+  }
+  t->state = ST_PEEK;
+  set_deadline(t, now_ms() + E.listeners[t->listener].head_timeout);
+  /* Bytes may have arrived while deciding and connecting (their edge has passed): read now. */
+  read_peek(t);
+}
+
+/* Collects the client's first bytes (its ClientHello) for JavaScript to judge. */
+static void read_peek(tunnel_t *t) {
+  for (;;) {
+    if (t->head_len >= PEEK_MAX) return; /* JavaScript has enough to refuse it */
+    size_t room = PEEK_MAX - t->head_len;
+    ssize_t n = recv(t->fd[0], E.buf, room < READ_SIZE ? room : READ_SIZE, 0);
+    if (n > 0) {
+      append_head(t, E.buf, (size_t)n);
+      push_event(EV_PEEK, t, 0, 0, E.buf, (size_t)n, NULL);
+      continue;
+    }
+    if (n == 0) {
+      end_tunnel(t, END_CLIENT_GONE);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    end_tunnel(t, END_CLIENT_GONE);
+    return;
+  }
+}
+
+/* A refusal is being written: finish writing, half-close, drain what the client still sends. */
+static void respond_event(tunnel_t *t, uint32_t events) {
+  if (t->d[1].pending != NULL) {
+    if (!flush(t, 1)) return;
+  }
+  if (!t->d[1].shut) {
+    t->d[1].shut = 1;
+    shutdown(t->fd[0], SHUT_WR);
+  }
+  for (;;) {
+    ssize_t n = recv(t->fd[0], E.buf, READ_SIZE, 0);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(events & (EPOLLHUP | EPOLLERR))) return;
+    end_tunnel(t, END_RESPONDED);
+    return;
+  }
+}
+
+static void on_event(tunnel_t *t, int side, uint32_t events) {
+  if (t->closed) return;
+  switch (t->state) {
+    case ST_RELAY:
+      relay_event(t, side, events);
+      return;
+    case ST_HEAD:
+      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_head(t);
+      return;
+    case ST_DECIDE:
+      /* Bytes wait in the kernel; only a vanished client matters now. */
+      if (events & (EPOLLHUP | EPOLLERR)) end_tunnel(t, END_CLIENT_GONE);
+      return;
+    case ST_CONNECT:
+      if (side == 1 && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) connected(t);
+      else if (side == 0 && (events & (EPOLLHUP | EPOLLERR))) end_tunnel(t, END_CLIENT_GONE);
+      return;
+    case ST_PEEK:
+      if (side == 0) {
+        if ((events & EPOLLOUT) && t->d[1].pending != NULL) flush(t, 1);
+        if (!t->closed && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) read_peek(t);
+      } else if (events & (EPOLLHUP | EPOLLERR)) {
+        t->error = ECONNRESET;
+        end_tunnel(t, END_UPSTREAM_ERROR);
+      }
+      return;
+    case ST_RESPOND:
+      if (side == 0) respond_event(t, events);
+      return;
+  }
+}
+
+/* ---- commands from JavaScript ---- */
+
+static void cmd_listen(cmd_t *c) {
+  int index = c->b;
+  if (index < 0 || index >= MAX_LISTENERS) {
+    close(c->a);
+    return;
+  }
+  listener_t *l = &E.listeners[index];
+  l->fd = c->a;
+  l->max_head = c->c;
+  l->head_timeout = c->e;
+  l->retry_at = 0;
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTENER_TAG(index)};
+  epoll_ctl(E.epfd, EPOLL_CTL_ADD, l->fd, &ev);
+}
+
+static void cmd_unlisten(cmd_t *c) {
+  int index = c->b;
+  if (index < 0 || index >= MAX_LISTENERS || E.listeners[index].fd < 0) return;
+  epoll_ctl(E.epfd, EPOLL_CTL_DEL, E.listeners[index].fd, NULL);
+  close(E.listeners[index].fd);
+  E.listeners[index].fd = -1;
+}
+
+static void cmd_connect(tunnel_t *t, cmd_t *c) {
+  if (t->state != ST_DECIDE) return;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+  int family;
+  if (inet_pton(AF_INET, c->addr, &in4->sin_addr) == 1) {
+    family = AF_INET;
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t)c->a);
+    len = sizeof *in4;
+  } else if (inet_pton(AF_INET6, c->addr, &in6->sin6_addr) == 1) {
+    family = AF_INET6;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)c->a);
+    len = sizeof *in6;
+  } else {
+    push_event(EV_CONNECT_FAILED, t, EINVAL, 0, NULL, 0, NULL);
+    return;
+  }
+  t->peek = (uint8_t)(c->c != 0);
+  t->idle_ms = (int64_t)c->idle;
+  t->started = now_ms();
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    push_event(EV_CONNECT_FAILED, t, errno, 0, NULL, 0, NULL);
+    return;
+  }
+  t->fd[1] = fd;
+  if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
+    int err = errno;
+    close(fd);
+    t->fd[1] = -1;
+    push_event(EV_CONNECT_FAILED, t, err, 0, NULL, 0, NULL);
+    return;
+  }
+  t->state = ST_CONNECT;
+  set_deadline(t, now_ms() + c->b);
+  if (watch(t, 1, EPOLL_CTL_ADD) != 0) {
+    int err = errno;
+    close(fd);
+    t->fd[1] = -1;
+    t->state = ST_DECIDE;
+    set_deadline(t, 0);
+    push_event(EV_CONNECT_FAILED, t, err, 0, NULL, 0, NULL);
+  }
+}
+
+static void cmd_respond(tunnel_t *t, cmd_t *c) {
+  if (t->state != ST_HEAD && t->state != ST_DECIDE) return;
+  set_deadline(t, 0);
+  if (t->fd[1] >= 0) {
+    epoll_ctl(E.epfd, EPOLL_CTL_DEL, t->fd[1], NULL);
+    close(t->fd[1]);
+    t->fd[1] = -1;
+  }
+  t->state = ST_RESPOND;
+  set_deadline(t, now_ms() + 2000);
+  ssize_t w = c->len > 0 ? send(t->fd[0], c->data, c->len, MSG_NOSIGNAL) : 0;
+  if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+    end_tunnel(t, END_RESPONDED);
+    return;
+  }
+  if (w < (ssize_t)c->len) keep(&t->d[1], c->data + (w < 0 ? 0 : w), c->len - (size_t)(w < 0 ? 0 : w));
+  respond_event(t, 0);
+}
+
+static void cmd_verdict(tunnel_t *t, cmd_t *c) {
+  if (t->state != ST_PEEK) return;
+  if (c->a != 1) {
+    end_tunnel(t, END_CUT);
+    return;
+  }
+  /* The ClientHello goes to the upstream first; the client's later bytes follow it. */
+  take_early(t);
+  run_relay(t);
 }
 
 static void take_commands(void) {
@@ -300,6 +873,8 @@ static void take_commands(void) {
   pthread_mutex_lock(&E.lock);
   tunnel_t *adds = E.adds;
   E.adds = NULL;
+  cmd_t *cmds = E.cmds;
+  E.cmds = NULL;
   int all = E.abort_all;
   E.abort_all = 0;
   size_t n = E.aborts_len;
@@ -311,7 +886,7 @@ static void take_commands(void) {
     E.aborts_len = 0;
   }
   pthread_mutex_unlock(&E.lock);
-  /* the queue is newest first: reverse it so tunnels start in the order they were handed over */
+  /* both queues are newest first: reverse them so work happens in the order it was asked for */
   tunnel_t *ordered = NULL;
   while (adds != NULL) {
     tunnel_t *next = adds->next;
@@ -325,26 +900,79 @@ static void take_commands(void) {
     start_tunnel(ordered);
     ordered = next;
   }
+  cmd_t *in_order = NULL;
+  while (cmds != NULL) {
+    cmd_t *next = cmds->next;
+    cmds->next = in_order;
+    in_order = cmds;
+    cmds = next;
+  }
+  while (in_order != NULL) {
+    cmd_t *c = in_order;
+    in_order = c->next;
+    if (c->kind == CMD_LISTEN) cmd_listen(c);
+    else if (c->kind == CMD_UNLISTEN) cmd_unlisten(c);
+    else {
+      tunnel_t *t = table_get(c->id);
+      if (t != NULL && !t->closed) {
+        if (c->kind == CMD_CONNECT) cmd_connect(t, c);
+        else if (c->kind == CMD_RESPOND) cmd_respond(t, c);
+        else if (c->kind == CMD_VERDICT) cmd_verdict(t, c);
+      }
+    }
+    free(c->data);
+    free(c);
+  }
   if (all) {
     while (E.live_len > 0) end_tunnel(E.live[E.live_len - 1], END_ABORTED);
   }
   for (size_t i = 0; i < n; i++) {
-    for (size_t j = 0; j < E.live_len; j++) {
-      if (E.live[j]->id == ids[i]) {
-        end_tunnel(E.live[j], END_ABORTED);
-        break;
-      }
-    }
+    tunnel_t *t = table_get(ids[i]);
+    if (t != NULL) end_tunnel(t, END_ABORTED);
   }
   free(ids);
 }
 
-static void scan_idle(int64_t now) {
+/* Idle tunnels, and front waits that ran out of time. */
+static void scan_time(int64_t now, int idle_too) {
   for (size_t i = 0; i < E.live_len;) {
     tunnel_t *t = E.live[i];
-    /* idle_ms 0: no idle timeout (timeouts.tunnelIdle: 0), as in the JavaScript engine. */
-    if (t->idle_ms > 0 && now - t->last_active >= t->idle_ms) end_tunnel(t, END_IDLE); /* swaps another into slot i */
-    else i++;
+    size_t before = E.live_len;
+    if (t->deadline != 0 && now >= t->deadline) {
+      switch (t->state) {
+        case ST_HEAD:
+          /* Nothing said: close quietly. Something said: JavaScript answers 408 and logs it. */
+          if (t->head_len == 0) end_tunnel(t, END_CLIENT_GONE);
+          else head_to_js(t, 1);
+          break;
+        case ST_CONNECT:
+          epoll_ctl(E.epfd, EPOLL_CTL_DEL, t->fd[1], NULL);
+          close(t->fd[1]);
+          t->fd[1] = -1;
+          t->state = ST_DECIDE;
+          set_deadline(t, 0);
+          push_event(EV_CONNECT_FAILED, t, ETIMEDOUT, 0, NULL, 0, NULL);
+          break;
+        case ST_PEEK:
+          end_tunnel(t, END_PEEK_TIMEOUT);
+          break;
+        default:
+          end_tunnel(t, END_RESPONDED);
+          break;
+      }
+    } else if (idle_too && t->state == ST_RELAY && t->idle_ms > 0 && now - t->last_active >= t->idle_ms) {
+      /* idle_ms 0: no idle timeout (timeouts.tunnelIdle: 0), as in the JavaScript engine. */
+      end_tunnel(t, END_IDLE);
+    }
+    if (E.live_len == before) i++; /* an ended tunnel swaps another into slot i */
+  }
+  for (int k = 0; k < MAX_LISTENERS; k++) {
+    listener_t *l = &E.listeners[k];
+    if (l->fd >= 0 && l->retry_at != 0 && now >= l->retry_at) {
+      l->retry_at = 0;
+      struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTENER_TAG(k)};
+      epoll_ctl(E.epfd, EPOLL_CTL_MOD, l->fd, &ev);
+    }
   }
 }
 
@@ -352,13 +980,18 @@ static void *engine_main(void *arg) {
   (void)arg;
   struct epoll_event events[EVENTS_PER_WAIT];
   for (;;) {
-    int n = epoll_wait(E.epfd, events, EVENTS_PER_WAIT, again_len > 0 ? 0 : 1000);
+    int timeout = again_len > 0 ? 0 : E.front_waits > 0 ? 100 : 1000;
+    int n = epoll_wait(E.epfd, events, EVENTS_PER_WAIT, timeout);
     if (n < 0 && errno != EINTR) abort();
     int commands = 0;
     for (int i = 0; i < n; i++) {
       uint64_t data = events[i].data.u64;
       if (data == 0) {
         commands = 1;
+        continue;
+      }
+      if (IS_LISTENER(data)) {
+        accept_on((int)((data - 2) / 2));
         continue;
       }
       on_event((tunnel_t *)(uintptr_t)(data & ~(uint64_t)1), (int)(data & 1), events[i].events);
@@ -375,9 +1008,10 @@ static void *engine_main(void *arg) {
     again_len -= runs;
     if (commands) take_commands();
     int64_t now = now_ms();
-    if (now - E.last_scan >= 1000) {
-      E.last_scan = now;
-      scan_idle(now);
+    int idle_scan = now - E.last_scan >= 1000;
+    if (idle_scan || E.front_waits > 0) {
+      if (idle_scan) E.last_scan = now;
+      scan_time(now, idle_scan);
     }
     /* Tunnels ended in this turn are freed only now: later events of the same batch may name them. */
     while (E.to_free != NULL) {
@@ -411,6 +1045,47 @@ static void *engine_main(void *arg) {
     }                                                                                              \
   } while (0)
 
+/* The JavaScript callbacks: onDone(records) and onFront(events). */
+static napi_ref on_front_ref;
+
+static void deliver_events(napi_env env, event_t *list, size_t n) {
+  napi_value cb, undef, arr;
+  if (on_front_ref == NULL || napi_get_reference_value(env, on_front_ref, &cb) != napi_ok) {
+    for (size_t i = 0; i < n; i++) free(list[i].data);
+    return;
+  }
+  napi_create_array_with_length(env, n * 6, &arr);
+  for (size_t i = 0; i < n; i++) {
+    event_t *ev = &list[i];
+    napi_value v;
+    napi_create_int32(env, ev->kind, &v);
+    napi_set_element(env, arr, (uint32_t)(i * 6), v);
+    napi_create_double(env, ev->id, &v);
+    napi_set_element(env, arr, (uint32_t)(i * 6 + 1), v);
+    napi_create_double(env, ev->a, &v);
+    napi_set_element(env, arr, (uint32_t)(i * 6 + 2), v);
+    napi_create_double(env, ev->b, &v);
+    napi_set_element(env, arr, (uint32_t)(i * 6 + 3), v);
+    if (ev->len > 0) {
+      void *copy;
+      napi_create_buffer_copy(env, ev->len, ev->data, &copy, &v);
+    } else {
+      napi_get_null(env, &v);
+    }
+    napi_set_element(env, arr, (uint32_t)(i * 6 + 4), v);
+    if (ev->addr[0] != 0) napi_create_string_utf8(env, ev->addr, NAPI_AUTO_LENGTH, &v);
+    else napi_get_null(env, &v);
+    napi_set_element(env, arr, (uint32_t)(i * 6 + 5), v);
+    free(ev->data);
+  }
+  napi_get_undefined(env, &undef);
+  if (napi_call_function(env, undef, cb, 1, &arr, NULL) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+}
+
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)context;
   (void)data;
@@ -424,7 +1099,20 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     memcpy(copy, E.done, n * sizeof(done_t));
     E.done_len = 0;
   }
+  size_t m = E.events_len;
+  event_t *events = NULL;
+  if (m > 0) {
+    events = malloc(m * sizeof(event_t));
+    if (events == NULL) abort();
+    memcpy(events, E.events, m * sizeof(event_t));
+    E.events_len = 0;
+  }
   pthread_mutex_unlock(&E.lock);
+  /* Front events first: a tunnel's events always come before its end. */
+  if (m > 0) {
+    deliver_events(env, events, m);
+    free(events);
+  }
   if (n == 0) return;
   napi_value ab, arr, undef;
   void *raw;
@@ -441,15 +1129,16 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   }
 }
 
-/* start(onDone(records: Float64Array [id, bytesUp, bytesDown, reason, errno] * n)) */
+/* start(onDone(records: Float64Array [id, bytesUp, bytesDown, reason, errno] * n), onFront(events)) */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], name;
+  size_t argc = 2;
+  napi_value argv[2], name;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (E.started) {
     napi_throw_error(env, NULL, "airlock native: the relay is already started");
     return NULL;
   }
+  for (int i = 0; i < MAX_LISTENERS; i++) E.listeners[i].fd = -1;
   E.buf = malloc(READ_SIZE);
   E.epfd = epoll_create1(EPOLL_CLOEXEC);
   E.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -459,6 +1148,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   }
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
   epoll_ctl(E.epfd, EPOLL_CTL_ADD, E.wakefd, &ev);
+  if (argc >= 2) {
+    napi_valuetype type;
+    napi_typeof(env, argv[1], &type);
+    if (type == napi_function) CHECK(napi_create_reference(env, argv[1], 1, &on_front_ref));
+  }
   CHECK(napi_create_string_utf8(env, "airlock-relay", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &E.tsfn));
   CHECK(napi_unref_threadsafe_function(env, E.tsfn));
@@ -546,6 +1240,129 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
   wake();
   CHECK(napi_create_double(env, id, &result));
   return result;
+}
+
+static void queue_cmd(cmd_t *c) {
+  pthread_mutex_lock(&E.lock);
+  int first = E.adds == NULL && E.cmds == NULL;
+  c->next = E.cmds;
+  E.cmds = c;
+  pthread_mutex_unlock(&E.lock);
+  if (first) wake();
+}
+
+static cmd_t *new_cmd(int kind) {
+  cmd_t *c = calloc(1, sizeof(cmd_t));
+  if (c == NULL) abort();
+  c->kind = kind;
+  return c;
+}
+
+/* frontListen(fd, index, maxHeadBytes, headTimeoutMs): the front accepts on this listening socket (it owns it from here). */
+static napi_value js_front_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t fd, index, max_head, timeout;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!E.started || argc < 4 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &index) != napi_ok || napi_get_value_int32(env, argv[2], &max_head) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &timeout) != napi_ok || index < 0 || index >= MAX_LISTENERS) {
+    napi_throw_type_error(env, NULL, "airlock native: frontListen(fd, index, maxHeadBytes, headTimeoutMs)");
+    return NULL;
+  }
+  cmd_t *c = new_cmd(CMD_LISTEN);
+  c->a = fd;
+  c->b = index;
+  c->c = max_head;
+  c->e = timeout;
+  queue_cmd(c);
+  return NULL;
+}
+
+/* frontUnlisten(index): stop accepting and close that listening socket. */
+static napi_value js_front_unlisten(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t index;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!E.started || argc < 1 || napi_get_value_int32(env, argv[0], &index) != napi_ok) return NULL;
+  cmd_t *c = new_cmd(CMD_UNLISTEN);
+  c->b = index;
+  queue_cmd(c);
+  return NULL;
+}
+
+/* frontConnect(id, address, port, timeoutMs, peek, idleMs) */
+static napi_value js_front_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  double id, idle;
+  int32_t port, timeout;
+  bool peek;
+  size_t len;
+  cmd_t *c = new_cmd(CMD_CONNECT);
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!E.started || argc < 6 || napi_get_value_double(env, argv[0], &id) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], c->addr, sizeof c->addr, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &port) != napi_ok || napi_get_value_int32(env, argv[3], &timeout) != napi_ok ||
+      napi_get_value_bool(env, argv[4], &peek) != napi_ok || napi_get_value_double(env, argv[5], &idle) != napi_ok) {
+    free(c);
+    napi_throw_type_error(env, NULL, "airlock native: frontConnect(id, address, port, timeoutMs, peek, idleMs)");
+    return NULL;
+  }
+  c->id = id;
+  c->a = port;
+  c->b = timeout;
+  c->c = peek ? 1 : 0;
+  c->idle = idle;
+  queue_cmd(c);
+  return NULL;
+}
+
+/* frontRespond(id, bytes): write a refusal, half-close, and close. */
+static napi_value js_front_respond(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double id;
+  void *data;
+  size_t len;
+  bool is_buffer = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!E.started || argc < 2 || napi_get_value_double(env, argv[0], &id) != napi_ok ||
+      napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer) {
+    napi_throw_type_error(env, NULL, "airlock native: frontRespond(id, bytes)");
+    return NULL;
+  }
+  napi_get_buffer_info(env, argv[1], &data, &len);
+  cmd_t *c = new_cmd(CMD_RESPOND);
+  c->id = id;
+  if (len > 0) {
+    c->data = malloc(len);
+    if (c->data == NULL) abort();
+    memcpy(c->data, data, len);
+  }
+  c->len = (uint32_t)len;
+  queue_cmd(c);
+  return NULL;
+}
+
+/* frontVerdict(id, pass): the ClientHello passed (relay the tunnel) or not (cut both sides). */
+static napi_value js_front_verdict(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double id;
+  bool pass;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!E.started || argc < 2 || napi_get_value_double(env, argv[0], &id) != napi_ok ||
+      napi_get_value_bool(env, argv[1], &pass) != napi_ok) {
+    napi_throw_type_error(env, NULL, "airlock native: frontVerdict(id, pass)");
+    return NULL;
+  }
+  cmd_t *c = new_cmd(CMD_VERDICT);
+  c->id = id;
+  c->a = pass ? 1 : 2;
+  queue_cmd(c);
+  return NULL;
 }
 
 /* abort(id) or abort() for every tunnel */
@@ -692,6 +1509,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL},
       {"boundPort", NULL, js_bound_port, NULL, NULL, NULL, napi_default, NULL},
       {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"frontListen", NULL, js_front_listen, NULL, NULL, NULL, napi_default, NULL},
+      {"frontUnlisten", NULL, js_front_unlisten, NULL, NULL, NULL, napi_default, NULL},
+      {"frontConnect", NULL, js_front_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"frontRespond", NULL, js_front_respond, NULL, NULL, NULL, napi_default, NULL},
+      {"frontVerdict", NULL, js_front_verdict, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

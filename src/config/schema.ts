@@ -100,6 +100,8 @@ export const configSchema = z.strictObject({
       tunnels: z.enum(['auto', 'native', 'js']).default('auto'),
       /** reuseport: each worker accepts on a SO_REUSEPORT socket of its own; handoff: the supervisor accepts and passes sockets on. */
       listen: z.enum(['auto', 'reuseport', 'handoff']).default('auto'),
+      /** native: the relay thread accepts, reads CONNECT heads, connects and relays; decisions stay in JavaScript. */
+      accept: z.enum(['auto', 'native', 'js']).default('auto'),
     })
     .prefault({}),
   pidFile: z.string().min(1).nullable().default(null),

@@ -34,6 +34,10 @@ export interface DialTicket {
 }
 
 export type DialDone = (error: AirlockError | null, dialed: Dialed | null) => void;
+export type PermittedDone = (
+  error: AirlockError | null,
+  addresses: readonly ResolvedAddress[] | null,
+) => void;
 
 /**
  * Resolve → address guard → connect, as one step: the addresses the guard judged are the
@@ -47,26 +51,34 @@ export class Dialer {
   ) {}
 
   dial(host: string, port: number, policy: Policy, ticket: DialTicket, done: DialDone): void {
+    this.permitted(host, policy, ticket, (error, addresses) => {
+      if (addresses === null) return done(error, null);
+      this.attempt(addresses, 0, port, Date.now(), ticket, null, done);
+    });
+  }
+
+  /**
+   * Resolve and guard without connecting: the addresses a connection to `host` may use, in
+   * the order to try them (for a connector of its own, such as the native front).
+   */
+  permitted(host: string, policy: Policy, ticket: DialTicket, done: PermittedDone): void {
     const literal = normalizeHost(host);
     if (literal.kind === 'ip') {
-      this.guardAndConnect(
+      return this.guard(
         host,
         [{ address: literal.address, family: literal.family, pinned: false }],
-        port,
         policy,
-        ticket,
         done,
       );
-      return;
     }
     const name = literal.kind === 'name' ? literal.name : host;
     const known = this.resolver.known(name);
     if (known instanceof AirlockError) return done(known, null);
-    if (known !== undefined) return this.guardAndConnect(host, known, port, policy, ticket, done);
+    if (known !== undefined) return this.guard(host, known, policy, done);
     this.resolver.resolve(name).then(
       (addresses) => {
         if (ticket.aborted) return done(aborted(), null);
-        this.guardAndConnect(host, addresses, port, policy, ticket, done);
+        this.guard(host, addresses, policy, done);
       },
       (error: unknown) =>
         done(
@@ -78,13 +90,11 @@ export class Dialer {
     );
   }
 
-  private guardAndConnect(
+  private guard(
     host: string,
     resolved: readonly ResolvedAddress[],
-    port: number,
     policy: Policy,
-    ticket: DialTicket,
-    done: DialDone,
+    done: PermittedDone,
   ): void {
     let permitted: ResolvedAddress[] | null = null;
     let refused: string[] | null = null;
@@ -102,7 +112,7 @@ export class Dialer {
       const why = refused === null ? 'no address' : `only refused addresses: ${refused.join(', ')}`;
       return done(new AirlockError('DENY_DESTINATION_ADDRESS', `${host} resolved to ${why}`), null);
     }
-    this.attempt(permitted, 0, port, Date.now(), ticket, null, done);
+    done(null, permitted);
   }
 
   private attempt(

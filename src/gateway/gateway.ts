@@ -3,8 +3,9 @@ import { AirlockError } from '../errors/index.js';
 import type { ListenAddress } from '../config/index.js';
 import type { Policy } from '../policy/index.js';
 import type { AccessLogSink } from '../observe/index.js';
-import { Admission, identify } from './admission.js';
+import { Admission, identify, type ClientIdentity } from './admission.js';
 import { ClientConnection, HeadDeadlines } from './client-connection.js';
+import { FrontListenerSlot } from './front.js';
 import { Dialer } from './dialer.js';
 import type { Relay } from './native.js';
 import type {
@@ -38,6 +39,18 @@ export interface GatewayOptions {
   readonly openFilesLimit?: number | null | undefined;
   /** Receives unexpected exceptions (the session ends, the gateway keeps serving). */
   readonly faults?: FaultReporter | undefined;
+  /**
+   * Accept and carry CONNECT tunnels in the native front (needs `relay`): listeners without
+   * PROXY protocol are accepted by the relay thread, which reads heads, connects and relays
+   * while every decision stays here.
+   */
+  readonly nativeFront?: boolean | undefined;
+}
+
+/** A listener the native front owns. */
+interface FrontListening {
+  readonly slot: number;
+  readonly address: AddressInfo;
 }
 
 export interface GatewayStats {
@@ -65,7 +78,7 @@ export interface ShutdownResult {
  */
 export class Gateway {
   private readonly parts: GatewayParts;
-  private readonly servers: Server[] = [];
+  private readonly servers: (Server | FrontListening)[] = [];
   private readonly fronts: (ProxyProtocolFront | null)[] = [];
   private readonly deadlines: HeadDeadlines;
 
@@ -128,7 +141,9 @@ export class Gateway {
 
   /** Bound addresses, in listener order (port 0 resolves to the real port). */
   addresses(): AddressInfo[] {
-    return this.servers.map((server) => server.address() as AddressInfo);
+    return this.servers.map((server) =>
+      'slot' in server ? server.address : (server.address() as AddressInfo),
+    );
   }
 
   /**
@@ -138,6 +153,17 @@ export class Gateway {
    */
   async start(via?: (index: number) => { fd: number } | 'handoff'): Promise<void> {
     for (const [index, listener] of this.options.listeners.entries()) {
+      const how = via?.(index);
+      if (
+        this.options.nativeFront === true &&
+        this.parts.relay !== null &&
+        !listener.proxyProtocol &&
+        how !== 'handoff'
+      ) {
+        this.fronts.push(null);
+        this.servers.push(this.listenNatively(index, how));
+        continue;
+      }
       const front = listener.proxyProtocol
         ? new ProxyProtocolFront(this.parts, listener.proxyProtocol.trustedProxies, this.admit)
         : null;
@@ -146,7 +172,6 @@ export class Gateway {
         front === null ? this.admit(socket, null, null) : front.accept(socket),
       );
       this.servers.push(server);
-      const how = via?.(index);
       if (how === 'handoff') continue;
       await new Promise<void>((resolve, reject) => {
         const onError = (error: NodeJS.ErrnoException): void => reject(listenFailure(listener.text, error));
@@ -173,6 +198,46 @@ export class Gateway {
         throw error;
       });
     }
+  }
+
+  /**
+   * Gives listener `index` to the native front: on the descriptor the supervisor prepared, or
+   * on a socket opened here.
+   */
+  private listenNatively(index: number, how: { fd: number } | undefined): FrontListening {
+    const relay = this.parts.relay!;
+    const listener = this.options.listeners[index]!;
+    let fd: number;
+    if (how !== undefined) fd = how.fd;
+    else {
+      try {
+        fd = relay.addon.listen(
+          listener.host,
+          listener.port,
+          ipv6Only(this.options.listeners, index),
+          4096,
+          true,
+          false,
+        );
+      } catch (error) {
+        for (const s of this.servers) if ('slot' in s) relay.unlisten(s.slot);
+        throw listenFailure(listener.text, error);
+      }
+    }
+    const port = relay.addon.boundPort(fd);
+    const slot = relay.listen(
+      fd,
+      new FrontListenerSlot(this.parts, relay, (socket, client, initial) =>
+        this.serve(socket, client, initial),
+      ),
+      this.options.limits.maxRequestHeadBytes,
+      this.options.timeouts.requestHead,
+    );
+    relay.fault = (error) => this.parts.faults.report(error);
+    return {
+      slot,
+      address: { address: listener.host, family: listener.family === 6 ? 'IPv6' : 'IPv4', port },
+    };
   }
 
   /** A connection accepted elsewhere (a supervisor's socket) for listener `index`. */
@@ -208,16 +273,25 @@ export class Gateway {
       new Refusal(parts, client, refusal, response.status);
       return;
     }
-    const connection = new ClientConnection(parts, socket, client, this.deadlines);
-    parts.connections.add(connection);
-    connection.start(initial);
+    this.serve(socket, client, initial);
   };
+
+  /** Reads requests from an admitted client connection (its slot is taken). */
+  private serve(socket: Socket, client: ClientIdentity, initial: Buffer | null): void {
+    const connection = new ClientConnection(this.parts, socket, client, this.deadlines);
+    this.parts.connections.add(connection);
+    connection.start(initial);
+  }
 
   private async closeServers(): Promise<void> {
     await Promise.all(
       this.servers.map(
         (server) =>
           new Promise<void>((resolve) => {
+            if ('slot' in server) {
+              this.parts.relay?.unlisten(server.slot);
+              return resolve();
+            }
             if (!server.listening) return resolve();
             server.close(() => resolve());
           }),

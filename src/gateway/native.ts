@@ -1,9 +1,9 @@
-import { AirlockError } from '../errors/index.js';
+import { AirlockError, type ReasonCode } from '../errors/index.js';
 import { createRequire } from 'node:module';
 
 /** The compiled addon (`native/airlock_native.c`, built by `npm ci` through node-gyp). */
 export interface NativeAddon {
-  start(onDone: (records: Float64Array) => void): void;
+  start(onDone: (records: Float64Array) => void, onFront?: (events: FrontEvents) => void): void;
   add(
     clientFd: number,
     upstreamFd: number,
@@ -23,6 +23,45 @@ export interface NativeAddon {
   ): number;
   boundPort(fd: number): number;
   closeFd(fd: number): void;
+  frontListen(fd: number, index: number, maxHeadBytes: number, headTimeoutMs: number): void;
+  frontUnlisten(index: number): void;
+  frontConnect(
+    id: number,
+    address: string,
+    port: number,
+    timeoutMs: number,
+    peek: boolean,
+    idleMs: number,
+  ): void;
+  frontRespond(id: number, bytes: Buffer): void;
+  frontVerdict(id: number, pass: boolean): void;
+}
+
+/** Front events, six slots each: kind, id, a, b, bytes or null, address or null. */
+export type FrontEvents = readonly (number | Buffer | string | null)[];
+
+const EV_HEAD = 1;
+const EV_ADOPT = 2;
+const EV_CONNECTED = 3;
+const EV_CONNECT_FAILED = 4;
+const EV_PEEK = 5;
+const EV_ACCEPT = 6;
+
+/** Where the native front hands what it accepted: one per listening socket it owns. */
+export interface FrontListener {
+  /** A connection was accepted (its head is being read): admit it or refuse it now. */
+  onAccept(id: number, peer: { address: string; port: number }): void;
+  /** A request head that starts with "CONNECT " (with any bytes after it), or what arrived before the head timed out. */
+  onHead(id: number, bytes: Buffer, timedOut: boolean): void;
+  /** A connection that is not a CONNECT: its descriptor (now JavaScript's) and the bytes read. */
+  onAdopt(id: number, fd: number, bytes: Buffer | null): void;
+}
+
+/** A front tunnel JavaScript has taken on: the front tells it how its connect and peek go. */
+export interface FrontTunnel extends RelayedTunnel {
+  connected(connectMs: number): void;
+  connectFailed(errno: number): void;
+  peeked(bytes: Buffer): void;
 }
 
 let loaded: { addon: NativeAddon | null; why: string | null } | null = null;
@@ -48,8 +87,40 @@ export function loadNative(): { addon: NativeAddon | null; why: string | null } 
 }
 
 /** How a tunnel in the relay ended (matches `enum end_reason` in the addon). */
-export type RelayEnd = 'closed' | 'client_error' | 'upstream_error' | 'idle' | 'aborted';
-const ENDS: readonly RelayEnd[] = ['closed', 'client_error', 'upstream_error', 'idle', 'aborted'];
+export type RelayEnd =
+  | 'closed'
+  | 'client_error'
+  | 'upstream_error'
+  | 'idle'
+  | 'aborted'
+  | 'client_gone'
+  | 'peek_timeout'
+  | 'cut'
+  | 'responded';
+const ENDS: readonly RelayEnd[] = [
+  'closed',
+  'client_error',
+  'upstream_error',
+  'idle',
+  'aborted',
+  'client_gone',
+  'peek_timeout',
+  'cut',
+  'responded',
+];
+
+/** How an end the relay reports reads in the access log. */
+export const RELAY_ENDS: Record<RelayEnd, ReasonCode> = {
+  closed: 'CLOSED',
+  client_error: 'CLIENT_ABORTED',
+  upstream_error: 'FAIL_UPSTREAM_RESET',
+  idle: 'IDLE_TIMEOUT',
+  aborted: 'DRAIN_DEADLINE',
+  client_gone: 'CLIENT_ABORTED',
+  peek_timeout: 'TLS_HELLO_TIMEOUT',
+  cut: 'CLOSED',
+  responded: 'CLOSED',
+};
 
 /** What the relay reports when a tunnel is over: bytes written each way after the hand-over. */
 export interface RelayResult {
@@ -70,14 +141,98 @@ export interface RelayedTunnel {
  */
 export class Relay {
   private readonly tunnels = new Map<number, RelayedTunnel>();
+  private readonly listeners: (FrontListener | null)[] = [];
 
-  constructor(private readonly addon: NativeAddon) {
-    addon.start((records) => this.onDone(records));
+  constructor(readonly addon: NativeAddon) {
+    addon.start(
+      (records) => this.onDone(records),
+      (events) => this.onFront(events),
+    );
   }
 
   get size(): number {
     return this.tunnels.size;
   }
+
+  /** The front accepts on `fd` (a listening socket it owns from here) for `listener`; returns its slot. */
+  listen(fd: number, listener: FrontListener, maxHeadBytes: number, headTimeoutMs: number): number {
+    let slot = this.listeners.indexOf(null);
+    if (slot === -1) slot = this.listeners.length;
+    if (slot >= 16)
+      throw new AirlockError('LISTEN_FAILED', 'the native front takes at most 16 listeners per process');
+    this.listeners[slot] = listener;
+    this.addon.frontListen(fd, slot, maxHeadBytes, headTimeoutMs);
+    this.updateRef();
+    return slot;
+  }
+
+  /** Stops accepting on `slot` (the front closes its socket). */
+  unlisten(slot: number): void {
+    this.addon.frontUnlisten(slot);
+    this.listeners[slot] = null;
+    this.updateRef();
+  }
+
+  /** A front connection JavaScript took on: its events and its end reach `tunnel`. */
+  track(id: number, tunnel: FrontTunnel): void {
+    this.tunnels.set(id, tunnel);
+    this.updateRef();
+  }
+
+  private referenced = false;
+
+  /** The event loop stays alive while the relay carries tunnels or the front listens. */
+  private updateRef(): void {
+    const wanted = this.tunnels.size > 0 || this.listeners.some((l) => l !== null);
+    if (wanted !== this.referenced) {
+      this.referenced = wanted;
+      this.addon.ref(wanted);
+    }
+  }
+
+  private onFront(events: FrontEvents): void {
+    for (let i = 0; i + 5 < events.length; i += 6) {
+      const kind = events[i] as number;
+      const id = events[i + 1] as number;
+      const a = events[i + 2] as number;
+      const b = events[i + 3] as number;
+      const bytes = events[i + 4] as Buffer | null;
+      const address = events[i + 5] as string | null;
+      try {
+        switch (kind) {
+          case EV_ACCEPT:
+            this.listeners[Math.floor(a / 65536)]?.onAccept(id, { address: address ?? '', port: a % 65536 });
+            break;
+          case EV_HEAD:
+            this.listeners[Math.floor(a / 65536)]?.onHead(id, bytes ?? Buffer.alloc(0), b === 1);
+            break;
+          case EV_ADOPT: {
+            // No end will be reported for it: the connection is JavaScript's now.
+            this.tunnels.delete(id);
+            const listener = this.listeners[Math.floor(b / 65536)];
+            if (listener) listener.onAdopt(id, a, bytes);
+            else this.addon.closeFd(a);
+            break;
+          }
+          case EV_CONNECTED:
+            (this.tunnels.get(id) as FrontTunnel | undefined)?.connected(a);
+            break;
+          case EV_CONNECT_FAILED:
+            (this.tunnels.get(id) as FrontTunnel | undefined)?.connectFailed(a);
+            break;
+          case EV_PEEK:
+            if (bytes !== null) (this.tunnels.get(id) as FrontTunnel | undefined)?.peeked(bytes);
+            break;
+        }
+      } catch (error) {
+        // One tunnel's fault must not stop the events of the others.
+        this.fault(error);
+      }
+    }
+  }
+
+  /** Where exceptions from front callbacks go (the process's fault reporter). */
+  fault: (error: unknown) => void = () => undefined;
 
   /**
    * Takes over a tunnel: the relay holds its own descriptors from here on (the caller destroys
@@ -93,8 +248,8 @@ export class Relay {
     tunnel: RelayedTunnel,
   ): number {
     const id = this.addon.add(clientFd, upstreamFd, toUpstream, toClient, idleMs);
-    if (this.tunnels.size === 0) this.addon.ref(true);
     this.tunnels.set(id, tunnel);
+    this.updateRef();
     return id;
   }
 
@@ -108,6 +263,7 @@ export class Relay {
 
   /** Stops keeping the event loop alive for tunnels still in the relay (shutdown). */
   letGo(): void {
+    this.referenced = false;
     this.addon.ref(false);
   }
 
@@ -124,7 +280,7 @@ export class Relay {
         errno: records[i + 4]!,
       });
     }
-    if (this.tunnels.size === 0) this.addon.ref(false);
+    if (this.tunnels.size === 0) this.updateRef();
   }
 }
 

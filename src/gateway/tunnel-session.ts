@@ -3,7 +3,7 @@ import type { AirlockError, ReasonCode } from '../errors/index.js';
 import { decide, judgeServerName, serverNameChecked } from '../policy/index.js';
 import type { ClientIdentity } from './admission.js';
 import type { Dialed, DialTicket } from './dialer.js';
-import { socketFd, type RelayResult, type RelayedTunnel } from './native.js';
+import { RELAY_ENDS, socketFd, type RelayResult, type RelayedTunnel } from './native.js';
 import type { GatewayParts } from './parts.js';
 import { CONNECT_ESTABLISHED, responseFor } from './responses.js';
 import { hostPort, Session } from './session.js';
@@ -19,14 +19,6 @@ const enum Phase {
   Relayed,
   Over,
 }
-
-const RELAY_ENDS: Record<RelayResult['end'], ReasonCode> = {
-  closed: 'CLOSED',
-  client_error: 'CLIENT_ABORTED',
-  upstream_error: 'FAIL_UPSTREAM_RESET',
-  idle: 'IDLE_TIMEOUT',
-  aborted: 'DRAIN_DEADLINE',
-};
 
 /**
  * One CONNECT tunnel: decide, dial (resolve → guard → connect), answer 200, read the

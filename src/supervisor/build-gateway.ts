@@ -1,3 +1,4 @@
+import { AirlockError } from '../errors/index.js';
 import { Gateway, Resolver, relayFor, type GatewayOptions } from '../gateway/index.js';
 import type { AccessLogSink } from '../observe/index.js';
 import type { LoadedConfig } from './load-config.js';
@@ -26,6 +27,13 @@ export function buildGateway(
 ): Gateway {
   const file = loaded.config.file;
   const resolver = buildResolver(loaded);
+  const relay = relayFor(file.engine.tunnels);
+  if (relay === null && file.engine.accept === 'native') {
+    throw new AirlockError(
+      'CONFIG_INVALID',
+      'engine.accept: native needs the native relay (engine.tunnels: auto or native, and the addon built)',
+    );
+  }
   return new Gateway({
     listeners: loaded.listeners,
     policy: loaded.policy,
@@ -35,7 +43,8 @@ export function buildGateway(
     tls: file.tls,
     timeouts: file.timeouts,
     limits: file.limits,
-    relay: relayFor(file.engine.tunnels),
+    relay,
+    nativeFront: relay !== null && file.engine.accept !== 'js',
     ...extra,
   });
 }

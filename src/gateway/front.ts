@@ -1,0 +1,299 @@
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+import type { AirlockError, ReasonCode } from '../errors/index.js';
+import { decide, judgeServerName, serverNameChecked, type Policy } from '../policy/index.js';
+import { identify, type ClientIdentity } from './admission.js';
+import type { DialTicket } from './dialer.js';
+import { parseRequestHead } from './http-head.js';
+import { RELAY_ENDS, type FrontListener, type FrontTunnel, type Relay, type RelayResult } from './native.js';
+import type { GatewayParts } from './parts.js';
+import { parseConnectTarget } from './request-target.js';
+import type { ResolvedAddress } from './resolver.js';
+import { responseFor } from './responses.js';
+import { hostPort, Refusal, Session } from './session.js';
+import { ClientHelloReader } from './tls-client-hello.js';
+
+/** Most header fields in one request head (as for connections read in JavaScript). */
+const MAX_HEADERS = 100;
+
+/** How the gateway takes a connection the front hands over because it is not a CONNECT. */
+export type AdoptConnection = (socket: Socket, client: ClientIdentity, initial: Buffer | null) => void;
+
+/**
+ * A front connection between its accept and its head: it holds the client's slot, and gives
+ * it back if the connection ends before a session takes it over.
+ */
+class Accepted implements FrontTunnel {
+  constructor(
+    private readonly parts: GatewayParts,
+    private readonly waiting: Map<number, Accepted>,
+    private readonly id: number,
+    readonly client: ClientIdentity,
+  ) {}
+  connected(): void {}
+  connectFailed(): void {}
+  peeked(): void {}
+  finished(): void {
+    this.waiting.delete(this.id);
+    this.parts.admission.release(this.client.address);
+  }
+}
+
+/**
+ * One listening socket of the native front: the relay thread accepts and reads request heads;
+ * here each connection is admitted at once, each CONNECT head parsed and decided, and
+ * everything else becomes an ordinary JavaScript connection.
+ */
+export class FrontListenerSlot implements FrontListener {
+  private readonly waiting = new Map<number, Accepted>();
+
+  constructor(
+    private readonly parts: GatewayParts,
+    private readonly relay: Relay,
+    private readonly adoptConnection: AdoptConnection,
+  ) {}
+
+  onAccept(id: number, peer: { address: string; port: number }): void {
+    const parts = this.parts;
+    const client = identify(peer.address, peer.port);
+    const refusal = parts.admission.admit(client.address, parts.closing);
+    if (refusal !== null) {
+      const response = responseFor(refusal);
+      this.relay.addon.frontRespond(id, response.raw);
+      new Refusal(parts, client, refusal, response.status);
+      return;
+    }
+    const accepted = new Accepted(parts, this.waiting, id, client);
+    this.waiting.set(id, accepted);
+    this.relay.track(id, accepted);
+  }
+
+  onHead(id: number, bytes: Buffer, timedOut: boolean): void {
+    const accepted = this.waiting.get(id);
+    // Refused at accept (answered already), or gone.
+    if (accepted === undefined) return;
+    // Until a session takes over, the slot is given back by `accepted` when the front reports the end.
+    this.waiting.delete(id);
+    const parts = this.parts;
+    const client = accepted.client;
+    const start = Date.now();
+    const refuse = (
+      reason: ReasonCode,
+      request: { method?: string; host?: string; port?: number } = {},
+    ): void => {
+      const response = responseFor(reason);
+      this.relay.addon.frontRespond(id, response.raw);
+      new Refusal(parts, client, reason, response.status, request, start);
+    };
+    const parsed = parseRequestHead(bytes, {
+      maxBytes: parts.limits.maxRequestHeadBytes,
+      maxHeaders: MAX_HEADERS,
+    });
+    if (parsed.status === 'incomplete') return refuse(timedOut ? 'HEAD_TIMEOUT' : 'HEAD_TOO_LARGE');
+    if (parsed.status === 'error') return refuse(parsed.reason);
+    const head = parsed.head;
+    if (head.method !== 'CONNECT') return refuse('BAD_REQUEST', { method: head.method });
+    const target = parseConnectTarget(head.target);
+    if ('error' in target) return refuse(target.error, { method: 'CONNECT', host: head.target });
+    if (parts.closing)
+      return refuse('SHUTTING_DOWN', { method: 'CONNECT', host: target.host, port: target.port });
+    const early = bytes.length > head.length ? bytes.subarray(head.length) : Buffer.alloc(0);
+    new FrontTunnelSession(parts, client, this.relay, id, target.host, target.port, early, start).open();
+  }
+
+  onAdopt(id: number, fd: number, bytes: Buffer | null): void {
+    const accepted = this.waiting.get(id);
+    this.waiting.delete(id);
+    if (accepted === undefined) {
+      this.relay.addon.closeFd(fd);
+      return;
+    }
+    let socket: Socket;
+    try {
+      socket = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+    } catch (error) {
+      this.relay.addon.closeFd(fd);
+      this.parts.admission.release(accepted.client.address);
+      this.parts.faults.report(error);
+      return;
+    }
+    socket.setNoDelay(true);
+    // The slot taken at accept goes with the connection.
+    this.adoptConnection(socket, accepted.client, bytes);
+  }
+}
+
+const enum Phase {
+  Resolving,
+  Connecting,
+  Peeking,
+  Relayed,
+  Over,
+}
+
+/**
+ * A CONNECT tunnel whose bytes never enter JavaScript: the front connects to the address
+ * chosen here, answers 200, collects the ClientHello for the judgement made here, and relays.
+ * The same lifecycle and the same record as a tunnel on JavaScript sockets.
+ */
+export class FrontTunnelSession extends Session implements FrontTunnel {
+  private phase = Phase.Resolving;
+  private readonly ticket: DialTicket = { aborted: false };
+  private addresses: readonly ResolvedAddress[] = [];
+  private next = 0;
+  private lastErrno = 0;
+  private reader: ClientHelloReader | null = null;
+  private policy: Policy | null = null;
+
+  constructor(
+    parts: GatewayParts,
+    client: ClientIdentity,
+    private readonly relay: Relay,
+    private readonly frontId: number,
+    host: string,
+    port: number,
+    private readonly early: Buffer,
+    start: number,
+  ) {
+    super(parts, client, 'CONNECT', host, port, null, start);
+  }
+
+  open(): void {
+    const parts = this.parts;
+    parts.sessions.add(this);
+    this.relay.track(this.frontId, this);
+    const policy = parts.policy;
+    this.policy = policy;
+    const decision = decide(
+      policy,
+      { source: this.client.parsed, method: 'CONNECT', host: this.host, port: this.port },
+      parts.mode,
+    );
+    this.decided(decision);
+    if (decision.verdict === 'deny') return this.refuse(decision.reason);
+    parts.dialer.permitted(decision.host, policy, this.ticket, this.onAddresses);
+  }
+
+  private refuse(reason: ReasonCode): void {
+    const response = responseFor(reason);
+    this.failed(reason);
+    this.status = response.status;
+    this.phase = Phase.Over;
+    this.relay.addon.frontRespond(this.frontId, response.raw);
+  }
+
+  private readonly onAddresses = (
+    error: AirlockError | null,
+    addresses: readonly ResolvedAddress[] | null,
+  ): void => {
+    if (this.phase !== Phase.Resolving) return;
+    if (addresses === null) return this.refuse(error?.code ?? 'INTERNAL_ERROR');
+    this.addresses = addresses;
+    this.tryNext();
+  };
+
+  private tryNext(): void {
+    const address = this.addresses[this.next++];
+    if (address === undefined) return this.refuse(connectFailure(this.lastErrno));
+    this.phase = Phase.Connecting;
+    this.upstream = hostPort(address.address, this.port);
+    this.relay.addon.frontConnect(
+      this.frontId,
+      address.address,
+      this.port,
+      this.parts.timeouts.connect,
+      serverNameChecked(this.parts.tls, this.port),
+      this.parts.timeouts.tunnelIdle,
+    );
+  }
+
+  connectFailed(errno: number): void {
+    if (this.phase !== Phase.Connecting) return;
+    this.lastErrno = errno;
+    this.upstream = null;
+    this.tryNext();
+  }
+
+  connected(connectMs: number): void {
+    if (this.phase !== Phase.Connecting) return;
+    this.status = 200;
+    this.connectMs = connectMs;
+    this.setupMs = Date.now() - this.start;
+    if (!serverNameChecked(this.parts.tls, this.port)) {
+      this.phase = Phase.Relayed;
+      this.parts.relayed++;
+      this.parts.log.opened?.(this.toRecord());
+      return;
+    }
+    this.phase = Phase.Peeking;
+    this.reader = new ClientHelloReader();
+    if (this.early.length > 0) this.peeked(this.early);
+  }
+
+  peeked(bytes: Buffer): void {
+    if (this.phase !== Phase.Peeking) return;
+    const hello = this.reader!.push(bytes);
+    if (hello.status === 'incomplete') return;
+    const judged = judgeServerName(
+      this.policy!,
+      this.decision!,
+      this.port,
+      hello,
+      this.parts.tls,
+      this.parts.mode,
+    );
+    this.sni = judged.sni;
+    if (judged.refusal !== null) {
+      // Nothing of the client's bytes has reached the upstream: the front cuts both sides.
+      this.refusal = judged.refusal;
+      this.phase = Phase.Over;
+      this.relay.addon.frontVerdict(this.frontId, false);
+      return;
+    }
+    this.wouldDeny ??= judged.wouldDeny;
+    this.phase = Phase.Relayed;
+    this.parts.relayed++;
+    this.relay.addon.frontVerdict(this.frontId, true);
+    this.parts.log.opened?.(this.toRecord());
+  }
+
+  finished(result: RelayResult): void {
+    if (this.phase === Phase.Relayed) this.parts.relayed--;
+    if (this.phase === Phase.Peeking) {
+      // The client went away or stayed silent before its ClientHello was complete.
+      this.refusal ??= 'TLS_HELLO_TIMEOUT';
+    }
+    this.phase = Phase.Over;
+    this.ticket.aborted = true;
+    if (this.refusal === null && this.failure === null) this.end ??= RELAY_ENDS[result.end];
+    this.bytesFromClient = result.toUpstream;
+    this.bytesToClient = result.toClient;
+    this.parts.admission.release(this.client.address);
+    this.close();
+  }
+
+  abort(reason: ReasonCode): void {
+    this.end ??= reason;
+    this.ticket.aborted = true;
+    this.relay.abort(this.frontId);
+  }
+}
+
+const ERRNO = constants.errno;
+
+/** The reason for a connect that failed with `errno` (every address tried). */
+function connectFailure(errno: number): ReasonCode {
+  switch (errno) {
+    case ERRNO.ECONNREFUSED:
+      return 'FAIL_CONNECT_REFUSED';
+    case ERRNO.ETIMEDOUT:
+      return 'FAIL_CONNECT_TIMEOUT';
+    case ERRNO.ENETUNREACH:
+    case ERRNO.EHOSTUNREACH:
+    case ERRNO.EADDRNOTAVAIL:
+    case ERRNO.EAFNOSUPPORT:
+      return 'FAIL_CONNECT_UNREACHABLE';
+    default:
+      return 'FAIL_UPSTREAM_RESET';
+  }
+}
