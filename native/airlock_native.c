@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "front_scan.h"
+
 #define READ_SIZE (256 * 1024)
 #define EVENTS_PER_WAIT 512
 /* Reads per direction per wake-up before other tunnels get a turn. */
@@ -66,8 +68,6 @@ enum cmd_kind { CMD_LISTEN = 1, CMD_UNLISTEN, CMD_CONNECT, CMD_RESPOND, CMD_VERD
 #define MAX_LISTENERS 16
 /* Largest ClientHello the front collects for JavaScript: 16 KiB of handshake in up to 64 records. */
 #define PEEK_MAX (16384 + 64 * 5)
-/* Bytes that tell a CONNECT from anything else. */
-#define CONNECT_PREFIX "CONNECT "
 #define ACCEPTS_PER_TURN 64
 
 typedef struct {
@@ -511,18 +511,9 @@ static void append_head(tunnel_t *t, const char *bytes, size_t n) {
   t->head_len += (uint32_t)n;
 }
 
-/* 1: the bytes so far may still be a CONNECT; 0: they cannot (after up to 8 blank-line bytes). */
-static int may_be_connect(const tunnel_t *t) {
-  uint32_t i = 0;
-  while (i + 1 < t->head_len && i < 8 && t->head[i] == '\r' && t->head[i + 1] == '\n') i += 2;
-  size_t prefix = sizeof CONNECT_PREFIX - 1;
-  size_t have = t->head_len - i < prefix ? t->head_len - i : prefix;
-  return memcmp(t->head + i, CONNECT_PREFIX, have) == 0;
-}
+static int may_be_connect(const tunnel_t *t) { return scan_may_be_connect(t->head, t->head_len); }
 
-static int head_complete(const tunnel_t *t) {
-  return t->head_len >= 4 && memmem(t->head, t->head_len, "\r\n\r\n", 4) != NULL;
-}
+static int head_complete(const tunnel_t *t) { return scan_head_end(t->head, t->head_len) >= 0; }
 
 /* Gives a connection that is not a CONNECT to JavaScript: its descriptor and the bytes read. */
 static void adopt(tunnel_t *t) {
@@ -565,8 +556,8 @@ static void head_to_js(tunnel_t *t, double timed_out) {
   set_deadline(t, 0);
   push_event(EV_HEAD, t, 65536.0 * t->listener, timed_out, t->head, t->head_len, NULL);
   /* Keep only what came after the head (early tunnel bytes): they go upstream first. */
-  char *end = t->head_len >= 4 ? memmem(t->head, t->head_len, "\r\n\r\n", 4) : NULL;
-  uint32_t used = end == NULL ? t->head_len : (uint32_t)(end + 4 - t->head);
+  int64_t end = scan_head_end(t->head, t->head_len);
+  uint32_t used = end < 0 ? t->head_len : (uint32_t)end;
   memmove(t->head, t->head + used, t->head_len - used);
   t->head_len -= used;
 }
