@@ -1,4 +1,4 @@
-import ExcelJS from 'exceljs';
+import { excel } from './excel.js';
 import { patternCovers, type HostPattern } from '../policy/index.js';
 import { formatCsv } from './csv.js';
 import {
@@ -113,7 +113,7 @@ export function exportCsv(catalog: Catalog): string {
 
 /** The same table as `exportCsv`, as an .xlsx workbook with one sheet. */
 export async function exportXlsx(catalog: Catalog): Promise<Uint8Array> {
-  const workbook = new ExcelJS.Workbook();
+  const workbook = new (await excel()).Workbook();
   const sheet = workbook.addWorksheet('Airlock endpoints');
   for (const record of sheetRecords(catalog)) sheet.addRow(record);
   sheet.getRow(1).font = { bold: true };

@@ -1,4 +1,5 @@
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
+import { excel } from './excel.js';
 import { parseHostPattern, patternCovers } from '../policy/index.js';
 import { parseCsv } from './csv.js';
 import { SHARED_NAMESPACES } from './lint.js';
@@ -92,7 +93,7 @@ function cellText(value: ExcelJS.CellValue | { text?: unknown }): string {
 }
 
 async function readWorkbook(bytes: Uint8Array, fileName: string): Promise<Sheet[] | string> {
-  const workbook = new ExcelJS.Workbook();
+  const workbook = new (await excel()).Workbook();
   try {
     // exceljs declares its own Buffer type; at run time it takes Node's Buffer.
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as ArrayBuffer;
