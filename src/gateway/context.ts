@@ -48,6 +48,8 @@ export interface GatewayContext {
     signal?: { readonly aborted: boolean },
   ) => Promise<UpstreamConnection>;
   readonly log: (record: AccessRecord) => void;
+  /** A tunnel is established (200 sent): its first record. */
+  readonly opened: (record: AccessRecord) => void;
   /** The native relay that carries established tunnels, or null (tunnels stay in JavaScript). */
   readonly relay: Relay | null;
   /** A client socket is handed to the relay: its connection slot stays taken; returns its client key. */

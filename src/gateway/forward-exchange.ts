@@ -5,7 +5,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { AirlockError, type ReasonCode } from '../errors/index.js';
-import type { AccessRecord } from '../observe/index.js';
+import { newRecordId, type AccessRecord } from '../observe/index.js';
+import { catalogRefFor } from '../policy/index.js';
 import type { ClientConnection } from './client-connection.js';
 import type { GatewayContext } from './context.js';
 import type { GatewayDecision } from './gateway.js';
@@ -33,6 +34,7 @@ export class ForwardExchange implements Session {
   private bytesFromClient = 0;
   private bytesToClient = 0;
   private finished = false;
+  private setupMs: number | null = null;
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -92,6 +94,7 @@ export class ForwardExchange implements Session {
       return;
     }
     res.sendDate = false;
+    this.setupMs = Date.now() - this.start;
     res.writeHead(
       upstreamRes.statusCode ?? 502,
       upstreamRes.statusMessage,
@@ -143,11 +146,14 @@ export class ForwardExchange implements Session {
     if (this.finished) return;
     this.finished = true;
     this.ctx.sessions.delete(this);
+    const rule = this.decision.rule;
     const record: AccessRecord = {
+      id: newRecordId(),
       start: this.start,
       durationMs: Date.now() - this.start,
       client: this.client.address,
       clientPort: this.client.port,
+      clientName: null,
       method: this.req.method ?? '-',
       host: this.decision.host,
       port: this.target.port,
@@ -162,13 +168,17 @@ export class ForwardExchange implements Session {
             : 'error',
       reason: this.failure ?? this.decision.wouldDeny ?? this.decision.reason,
       end: this.failure === null ? (this.end ?? 'CLOSED') : null,
-      rule: this.decision.rule?.text ?? null,
-      ruleOrigin: this.decision.rule?.origin.where ?? null,
+      rule: rule?.text ?? null,
+      ruleOrigin: rule?.origin.where ?? null,
+      catalog: catalogRefFor(rule, this.decision.host),
       sni: null,
       upstream: this.upstreamText,
       status: this.res.statusCode,
       bytesFromClient: this.bytesFromClient,
       bytesToClient: this.bytesToClient,
+      // Pooled keep-alive connections: the request may not have opened one.
+      upstreamConnectMs: null,
+      setupMs: this.setupMs,
     };
     this.ctx.log(record);
   }

@@ -8,6 +8,7 @@ import {
 import { AirlockError, type ReasonCode } from '../errors/index.js';
 import type { ListenAddress } from '../config/index.js';
 import {
+  catalogRefFor,
   checkResolvedAddress,
   CidrList,
   decideDestination,
@@ -18,7 +19,7 @@ import {
   type Decision,
   type Policy,
 } from '../policy/index.js';
-import type { AccessLogSink, AccessRecord } from '../observe/index.js';
+import { newRecordId, type AccessLogSink, type AccessRecord } from '../observe/index.js';
 import { describeClient, type ClientConnection } from './client-connection.js';
 import { ConnectionRate } from './connection-rate.js';
 import type { GatewayContext, GatewayLimits, GatewayTimeouts, GatewayTls } from './context.js';
@@ -118,6 +119,7 @@ export class Gateway {
       }),
       connectUpstream: connector,
       log: (record) => options.accessLog.write(record),
+      opened: (record) => options.accessLog.opened(record),
       relay: this.relay,
       detach: (socket) => {
         this.relayedSockets.add(socket);
@@ -474,11 +476,14 @@ export class Gateway {
     decision?: Decision,
     path: string | null = null,
   ): void {
+    const rule = decision?.rule ?? null;
     const record: AccessRecord = {
+      id: newRecordId(),
       start,
       durationMs: Date.now() - start,
       client: client.address,
       clientPort: client.port,
+      clientName: null,
       method,
       host,
       port,
@@ -486,13 +491,16 @@ export class Gateway {
       decision: 'deny',
       reason,
       end: null,
-      rule: decision?.rule?.text ?? null,
-      ruleOrigin: decision?.rule?.origin.where ?? null,
+      rule: rule?.text ?? null,
+      ruleOrigin: rule?.origin.where ?? null,
+      catalog: catalogRefFor(rule, host),
       sni: null,
       upstream: null,
       status: responseFor(reason).status,
       bytesFromClient: 0,
       bytesToClient: 0,
+      upstreamConnectMs: null,
+      setupMs: null,
     };
     this.ctx.log(record);
   }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { AirlockError, type ReasonCode } from '../errors/index.js';
-import { decideDestination, normalizeHost } from '../policy/index.js';
-import type { AccessRecord } from '../observe/index.js';
+import { catalogRefFor, decideDestination, normalizeHost } from '../policy/index.js';
+import { newRecordId, type AccessRecord } from '../observe/index.js';
 import type { ClientConnection } from './client-connection.js';
 import type { GatewayContext } from './context.js';
 import type { GatewayDecision } from './gateway.js';
@@ -60,6 +60,9 @@ export class TunnelSession implements Session {
   private established = false;
   private spliced = false;
   private closedSides = 0;
+  private readonly id = newRecordId();
+  private upstreamConnectMs: number | null = null;
+  private setupMs: number | null = null;
   /** Set when the client went away: a connect in progress gives up (a plain flag, cheaper than an AbortController per tunnel). */
   private readonly cancel = { aborted: false };
 
@@ -87,6 +90,7 @@ export class TunnelSession implements Session {
         return;
       }
       this.upstream = connection.socket;
+      this.upstreamConnectMs = Math.round(connection.connectMs);
       const { address } = connection.address;
       this.upstreamText =
         connection.address.family === 6 ? `[${address}]:${this.port}` : `${address}:${this.port}`;
@@ -113,6 +117,8 @@ export class TunnelSession implements Session {
     upstream.on('close', this.onUpstreamClose);
     client.setNoDelay(true);
     client.write(CONNECT_ESTABLISHED);
+    this.setupMs = Date.now() - this.start;
+    this.ctx.opened(this.record(0, 0));
 
     let first = this.head;
     const tls = this.ctx.tls;
@@ -289,11 +295,14 @@ export class TunnelSession implements Session {
           : this.wouldDeny !== null
             ? 'would_deny'
             : 'allow';
+    const rule = this.decision.rule;
     return {
+      id: this.id,
       start: this.start,
       durationMs: Date.now() - this.start,
       client: this.client.address,
       clientPort: this.client.port,
+      clientName: null,
       method: 'CONNECT',
       host: this.decision.host,
       port: this.port,
@@ -301,13 +310,16 @@ export class TunnelSession implements Session {
       decision,
       reason: this.refusal ?? this.failure ?? this.wouldDeny ?? this.decision.reason,
       end: this.failure === null && this.refusal === null ? (this.end ?? 'CLOSED') : null,
-      rule: this.decision.rule?.text ?? null,
-      ruleOrigin: this.decision.rule?.origin.where ?? null,
+      rule: rule?.text ?? null,
+      ruleOrigin: rule?.origin.where ?? null,
+      catalog: catalogRefFor(rule, this.decision.host),
       sni: this.sni,
       upstream: this.upstreamText,
       status: this.status,
       bytesFromClient,
       bytesToClient,
+      upstreamConnectMs: this.upstreamConnectMs,
+      setupMs: this.setupMs,
     };
   }
 }

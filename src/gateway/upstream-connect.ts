@@ -45,6 +45,8 @@ function connectOnce(target: ResolvedAddress, port: number, timeoutMs: number): 
 export interface UpstreamConnection {
   readonly socket: Socket;
   readonly address: ResolvedAddress;
+  /** From the first connect attempt to the connection (ms): DNS excluded, failed attempts included. */
+  readonly connectMs: number;
 }
 
 /**
@@ -60,6 +62,7 @@ export async function connectUpstream(
   signal?: { readonly aborted: boolean },
 ): Promise<UpstreamConnection> {
   let last: NodeJS.ErrnoException | undefined;
+  const started = performance.now();
   for (const address of addresses) {
     if (signal?.aborted) throw new AirlockError('CLIENT_ABORTED', 'client closed during connect');
     try {
@@ -68,7 +71,7 @@ export async function connectUpstream(
         socket.destroy();
         throw new AirlockError('CLIENT_ABORTED', 'client closed during connect');
       }
-      return { socket, address };
+      return { socket, address, connectMs: performance.now() - started };
     } catch (error) {
       if (error instanceof AirlockError) throw error;
       last = error as NodeJS.ErrnoException;

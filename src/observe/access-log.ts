@@ -4,6 +4,9 @@ import { toJsonFields, toSquidLine, type AccessRecord } from './access-record.js
 export type AccessLogFormat = 'json' | 'squid';
 
 export interface AccessLogSink {
+  /** A tunnel was established (200 sent): its first record (no bytes, `end` null). Once per tunnel. */
+  opened(record: AccessRecord): void;
+  /** A request or tunnel is over (or was refused): its final record, with the same `id` as its `opened` one. */
   write(record: AccessRecord): void;
   /** Reopens the file (after logrotate moved it). A no-op on stdout. */
   reopen(): void;
@@ -13,7 +16,8 @@ export interface AccessLogSink {
 type Destination = ReturnType<typeof pino.destination>;
 
 /**
- * The access log: one line per finished request or tunnel, JSON (pino) or Squid native.
+ * The access log: one line per finished request or tunnel, JSON (pino) or Squid native; in JSON,
+ * also an `open` line when a tunnel is established (Squid's format has no such line).
  * Writes are asynchronous and buffered; a file destination is reopened on demand.
  */
 export class AccessLog implements AccessLogSink {
@@ -45,6 +49,10 @@ export class AccessLog implements AccessLogSink {
             this.dest,
           )
         : null;
+  }
+
+  opened(record: AccessRecord): void {
+    if (this.logger !== null) this.logger.info(toJsonFields(record, 'open'), 'open');
   }
 
   write(record: AccessRecord): void {

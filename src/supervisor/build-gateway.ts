@@ -1,9 +1,9 @@
 import { Gateway, Resolver, relayFor, type GatewayOptions } from '../gateway/index.js';
-import type { AccessLogSink } from '../observe/index.js';
+import type { AccessLogSink, DnsResult } from '../observe/index.js';
 import type { LoadedConfig } from './load-config.js';
 
 /** The DNS resolver a loaded configuration describes (static hosts, servers, cache bounds). */
-export function buildResolver(loaded: LoadedConfig): Resolver {
+export function buildResolver(loaded: LoadedConfig, onAnswer?: (result: DnsResult) => void): Resolver {
   const file = loaded.config.file;
   return new Resolver({
     hosts: loaded.hosts,
@@ -15,6 +15,7 @@ export function buildResolver(loaded: LoadedConfig): Resolver {
     maxTtlMs: file.dns.maxTtl,
     negativeTtlMs: file.dns.negativeTtl,
     prefer: file.dns.prefer,
+    onAnswer,
   });
 }
 
@@ -23,9 +24,10 @@ export function buildGateway(
   loaded: LoadedConfig,
   accessLog: AccessLogSink,
   originFormResponder?: GatewayOptions['originFormResponder'],
+  onDnsAnswer?: (result: DnsResult) => void,
 ): Gateway {
   const file = loaded.config.file;
-  const resolver = buildResolver(loaded);
+  const resolver = buildResolver(loaded, onDnsAnswer);
   return new Gateway({
     listeners: loaded.listeners,
     policy: loaded.policy,

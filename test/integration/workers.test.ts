@@ -32,7 +32,7 @@ timeouts: { drain: 5s }
 async function admin(path: string): Promise<string> {
   const reply = await rawExchange(
     adminPort,
-    `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
     2000,
   );
   return reply.slice(reply.indexOf('\r\n\r\n') + 4);
