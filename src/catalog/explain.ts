@@ -97,6 +97,8 @@ interface EntryMatch {
   readonly entry: CatalogEntry;
   /** The tenant value a template placeholder took in the host, with its selection field. */
   readonly value: { readonly field: TemplateField; readonly value: string } | null;
+  /** How narrowly the entry names the host: exactly, by a template with literal text in the placeholder's label, or by a wildcard (or a placeholder that is a whole label). */
+  readonly fit: 'exact' | 'template' | 'wide';
 }
 
 const TEMPLATE_RE = /<([a-z-]+)>/;
@@ -118,12 +120,19 @@ export function catalogEntriesFor(catalog: Catalog, host: string): EntryMatch[] 
       // A value that is a name of its own, not a subdomain chain (except data collection endpoints: name.region).
       const dots = template.param === 'dce' ? 1 : 0;
       if (value.split('.').length - 1 !== dots || !/^[a-z0-9.-]+$/.test(value)) continue;
-      exact.push({ entry, value: { field: TEMPLATE_PARAMS[template.param], value } });
+      const wholeLabel = (prefix === '' || prefix.endsWith('.')) && suffix.startsWith('.');
+      const match: EntryMatch = {
+        entry,
+        value: { field: TEMPLATE_PARAMS[template.param], value },
+        fit: wholeLabel ? 'wide' : 'template',
+      };
+      (wholeLabel ? wide : exact).push(match);
       continue;
     }
     const pattern = parseHostPattern(entry.host);
     if ('error' in pattern || !patternMatches(pattern, host)) continue;
-    (pattern.kind === 'exact' ? exact : wide).push({ entry, value: null });
+    if (pattern.kind === 'exact') exact.push({ entry, value: null, fit: 'exact' });
+    else wide.push({ entry, value: null, fit: 'wide' });
   }
   return [...exact, ...wide];
 }
@@ -232,8 +241,17 @@ function siteOf(host: string): string {
 /** Why a host the policy has no rule for is refused, and what would open it if it should be. */
 function explainHost(host: string, reason: ReasonCode, context: ExplainContext): Explanation {
   const { catalog, selection } = context;
-  const summary = `${host} is not on the allowlist`;
-  const matches = catalogEntriesFor(catalog, host);
+  const shared = SHARED_NAMESPACES.find((ns) => host === ns.suffix || host.endsWith(`.${ns.suffix}`));
+  // In a namespace anyone can create names in, a wildcard (or a placeholder that is a whole
+  // label) explains nothing: "exfil.blob.core.windows.net" is not an MMA storage account because
+  // it fits the pattern. Only a named host, or a template with text of its own, does; or a
+  // tenant value of a product the tenant runs.
+  const matches = catalogEntriesFor(catalog, host).filter(
+    (m) =>
+      shared === undefined ||
+      m.fit !== 'wide' ||
+      (m.value !== null && m.entry.products.some((p) => selection.products.includes(p))),
+  );
   if (matches.length > 0) {
     const ranked = matches
       .map((m) => ({ m, b: blockers(m, selection) }))
@@ -271,7 +289,6 @@ function explainHost(host: string, reason: ReasonCode, context: ExplainContext):
       catalog: catalogOf(entry),
     };
   }
-  const shared = SHARED_NAMESPACES.find((ns) => host === ns.suffix || host.endsWith(`.${ns.suffix}`));
   if (shared !== undefined) {
     return {
       code: 'SHARED_NAMESPACE',
