@@ -25,7 +25,9 @@ function num(value: unknown): number {
 }
 
 function str(value: unknown): string {
-  return typeof value === 'string' ? value : value === null || value === undefined ? '-' : String(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return value === null || value === undefined ? '-' : JSON.stringify(value);
 }
 
 /** "3s", "12m", "5h", "2d" ago; "-" for never. */

@@ -150,7 +150,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
             if (alive === 0) resolveStopped();
             return;
           }
-          const replacement = forkWorker(workers, index, listen, proxyPort);
+          const replacement = forkWorker(workers, index, listen, proxyPort, generation);
           fleet.children.add(replacement);
           const member = new WorkerMember(replacement);
           member.onState((delta) => view.apply(delta, String(replacement.pid)));

@@ -36,6 +36,7 @@ export async function runWorker(options: ServeOptions): Promise<number> {
         )
       : undefined,
   );
+  gp.generation = Number(process.env.AIRLOCK_GENERATION ?? '1') || 1;
   const listen = JSON.parse(process.env.AIRLOCK_LISTEN ?? '{"mode":"handoff"}') as WorkerListen;
   const addon = loadNative().addon;
   try {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -79,7 +80,7 @@ describe('operator view: a gateway with two workers carrying traffic', () => {
   let dir: string;
   let file: string;
   let adminPort: number;
-  let held: import('node:net').Socket;
+  let held: Socket;
 
   const config = (extra = ''): string => `workers: 2
 pidFile: ${JSON.stringify(join(dir, 'airlock.pid'))}

@@ -17,11 +17,12 @@ import {
   type RecordCatalog,
 } from '../../src/observe/index.js';
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) {
+const maybeGc = (globalThis as { gc?: () => void }).gc;
+if (maybeGc === undefined) {
   process.stderr.write('run with node --expose-gc\n');
   process.exit(2);
 }
+const gc: () => void = maybeGc;
 
 const clients = Number(process.argv[2] ?? '100000');
 const SERVICES: RecordCatalog[] = [
@@ -64,8 +65,8 @@ function record(i: number, k: number, denied: boolean): AccessRecord {
 }
 
 const heap = (): number => {
-  gc!();
-  gc!();
+  gc();
+  gc();
   return process.memoryUsage().heapUsed;
 };
 

@@ -71,7 +71,7 @@ export async function top(options: TopOptions): Promise<number> {
   }
   process.once('SIGINT', () => done());
   out.write('\u001b[?25l');
-  let error: unknown = null;
+  const failure: { error: Error | null } = { error: null };
   const draw = async (): Promise<void> => {
     try {
       // Three sections and the header share the screen.
@@ -79,7 +79,7 @@ export async function top(options: TopOptions): Promise<number> {
       const lines = renderTop(await snapshot(target, rows), { width: width(), rows, now: Date.now() });
       out.write(`\u001b[H\u001b[2J${lines.slice(0, out.rows - 1).join('\n')}\n`);
     } catch (e) {
-      error = e;
+      failure.error = e instanceof Error ? e : new Error(String(e));
       done();
     }
   };
@@ -92,6 +92,6 @@ export async function top(options: TopOptions): Promise<number> {
     stdin.setRawMode(false);
     stdin.pause();
   }
-  if (error !== null) throw error;
+  if (failure.error !== null) throw failure.error;
   return 0;
 }

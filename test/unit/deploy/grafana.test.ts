@@ -56,7 +56,7 @@ function parsePromql(expr: string): Parsed {
   return out;
 }
 
-describe('deploy/grafana/airlock-dashboard.json', async () => {
+describe('deploy/grafana/airlock-dashboard.json', () => {
   const dashboard = JSON.parse(readFileSync(path, 'utf8')) as { uid: string; title: string; panels: Panel[] };
   const names = exported();
   const targets = dashboard.panels.flatMap((p) =>
