@@ -118,7 +118,6 @@ export class TunnelSession implements Session {
     client.setNoDelay(true);
     client.write(CONNECT_ESTABLISHED);
     this.setupMs = Date.now() - this.start;
-    this.ctx.opened(this.record(0, 0));
 
     let first = this.head;
     const tls = this.ctx.tls;
@@ -138,6 +137,8 @@ export class TunnelSession implements Session {
         this.wouldDeny ??= verdict;
       }
     }
+    // Established: the ClientHello (when checked) passed; the record says where it goes.
+    this.ctx.opened(this.record(0, 0));
     this.spliced = true;
     if (this.ctx.relay !== null && this.handOver(first)) return;
     client.setTimeout(this.ctx.timeouts.tunnelIdle);

@@ -66,6 +66,8 @@ export class GatewayMetrics {
   private readonly connectSetup: Histogram;
   private readonly upstreamConnect: Histogram;
   private readonly dnsAnswers: Counter<'result'>;
+  /** Tunnels counted in airlock_tunnels_open, by record id: the final record takes its own labels back out. */
+  private readonly openTunnels = new Map<string, { product: string; service: string }>();
 
   constructor(gauges: GatewayGauges) {
     const registers = [this.registry];
@@ -160,7 +162,9 @@ export class GatewayMetrics {
 
   /** A tunnel was established. */
   opened(r: AccessRecord): void {
-    this.tunnelsOpen.inc(catalogLabels(r));
+    const labels = catalogLabels(r);
+    this.openTunnels.set(r.id, labels);
+    this.tunnelsOpen.inc(labels);
     if (r.setupMs !== null) this.connectSetup.observe(r.setupMs / 1000);
     if (r.upstreamConnectMs !== null) this.upstreamConnect.observe(r.upstreamConnectMs / 1000);
   }
@@ -174,7 +178,11 @@ export class GatewayMetrics {
     if (r.decision !== 'deny') this.duration.observe({ kind }, r.durationMs / 1000);
     const labels = catalogLabels(r);
     this.serviceRequests.inc({ ...labels, decision: r.decision });
-    if (r.method === 'CONNECT' && r.status === 200) this.tunnelsOpen.dec(labels);
+    const open = this.openTunnels.get(r.id);
+    if (open !== undefined) {
+      this.openTunnels.delete(r.id);
+      this.tunnelsOpen.dec(open);
+    }
     const failure = failureKind(r);
     if (failure !== null) this.serviceFailures.inc({ ...labels, kind: failure });
     if (r.bytesFromClient > 0)
