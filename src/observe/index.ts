@@ -37,9 +37,11 @@ export {
 } from './state-delta.js';
 export {
   ObservedState,
+  idleServiceRow,
   DEFAULT_STATE_LIMITS,
   ACTIVE_WINDOW_MS,
   type StateLimits,
+  type StateTotals,
   type StateChanges,
   type ClientRow,
   type ServiceRow,

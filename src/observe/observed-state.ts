@@ -1,6 +1,6 @@
 import type { ReasonCode } from '../errors/index.js';
 import { FAILURE_KINDS, UNCATALOGUED, type FailureKind } from './outcome.js';
-import type { DenialBrief, DenialInfo, StateDelta, TunnelInfo } from './state-delta.js';
+import type { DenialBrief, DenialInfo, StateDelta, Totals, TunnelInfo } from './state-delta.js';
 
 /** How much the operator view keeps. Clients and denied destinations go oldest first. */
 export interface StateLimits {
@@ -161,15 +161,33 @@ export interface DeniedRow<E> {
 
 export type TunnelRow = TunnelInfo & { readonly worker: string };
 
-export interface Totals {
-  allowed: number;
-  denied: number;
-  failed: number;
-  opened: number;
-  bytesFromClient: number;
-  bytesToClient: number;
+export interface StateTotals extends Totals {
   /** Refusals and keys the workers could not report in full (their reports were full). */
   dropped: number;
+}
+
+/** A service nobody has used yet. */
+export function idleServiceRow(key: string, product: string | null, service: string | null): ServiceRow {
+  return {
+    key,
+    product,
+    service,
+    status: 'idle',
+    open: 0,
+    requests: 0,
+    successes: 0,
+    lastSuccess: null,
+    lastFailure: null,
+    lastFailureKind: null,
+    failures: noFailures(),
+    bytesFromClient: 0,
+    bytesToClient: 0,
+    clients: 0,
+  };
+}
+
+function noFailures(): Record<FailureKind, number> {
+  return { dns: 0, connect: 0, upstream_reset: 0, upstream_timeout: 0, sni: 0, address: 0 };
 }
 
 /**
@@ -189,7 +207,7 @@ export class ObservedState<E> {
   private readonly explanations = new Map<string, E>();
   /** One copy of each host and service key (reports arrive as JSON: every string a new copy). */
   private readonly strings = new Map<string, string>();
-  readonly totals: Totals = {
+  readonly totals: StateTotals = {
     allowed: 0,
     denied: 0,
     failed: 0,
@@ -422,20 +440,8 @@ export class ObservedState<E> {
   private service(key: string, product: string | null, name: string | null): ServiceState {
     let service = this.services.get(key);
     if (service === undefined) {
-      service = {
-        key,
-        product,
-        service: name,
-        open: 0,
-        requests: 0,
-        successes: 0,
-        lastSuccess: null,
-        lastFailure: null,
-        lastFailureKind: null,
-        failures: { dns: 0, connect: 0, upstream_reset: 0, upstream_timeout: 0, sni: 0, address: 0 },
-        bytesFromClient: 0,
-        bytesToClient: 0,
-      };
+      const { status: _status, clients: _clients, ...counts } = idleServiceRow(key, product, name);
+      service = { ...counts, failures: noFailures() };
       this.services.set(key, service);
     }
     return service;

@@ -11,6 +11,7 @@ import {
 import {
   ObservedState,
   UNCATALOGUED,
+  idleServiceRow,
   type DenialInfo,
   type ServiceRow,
   type StateDelta,
@@ -157,26 +158,7 @@ export class OperatorView {
     for (const s of this.policyServices) {
       const row = seen.get(s.key);
       seen.delete(s.key);
-      rows.push(
-        labelled(
-          row ?? {
-            key: s.key,
-            product: s.product,
-            service: s.service,
-            status: 'idle',
-            open: 0,
-            requests: 0,
-            successes: 0,
-            lastSuccess: null,
-            lastFailure: null,
-            lastFailureKind: null,
-            failures: { dns: 0, connect: 0, upstream_reset: 0, upstream_timeout: 0, sni: 0, address: 0 },
-            bytesFromClient: 0,
-            bytesToClient: 0,
-            clients: 0,
-          },
-        ),
-      );
+      rows.push(labelled(row ?? idleServiceRow(s.key, s.product, s.service)));
     }
     for (const row of seen.values()) rows.push(labelled(row));
     rows.sort((a, b) =>

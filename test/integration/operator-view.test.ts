@@ -103,7 +103,7 @@ ${extra}`;
     dir = mkdtempSync(join(tmpdir(), 'airlock-operator-'));
     file = join(dir, 'airlock.yaml');
     writeFileSync(file, config());
-    gw = await serve(['--config', file, '--listen', '127.0.0.1:0']);
+    gw = await serve(['--config', file, '--listen', '127.0.0.1:0'], 60_000);
     adminPort = Number(/"admin":"127\.0\.0\.1:(\d+)"/.exec(gw.stderr)?.[1]);
     assert.ok(adminPort > 0, gw.stderr);
 
@@ -127,9 +127,10 @@ ${extra}`;
 
   after(async () => {
     held?.destroy();
+    await echo?.close();
+    if (gw === undefined) return;
     if (gw.child.exitCode === null) gw.child.kill('SIGTERM');
     await gw.exited;
-    await echo.close();
   });
 
   test('/metrics parses as Prometheus text and carries the new series, with no per-host or per-client label', async () => {
@@ -284,7 +285,11 @@ ${extra}`;
   });
 
   test('`airlock top --once` prints the services and the denial, in 100 columns', async () => {
-    const r = await run(process.execPath, [CLI, 'top', '--once', '--admin', `127.0.0.1:${adminPort}`]);
+    const r = await run(
+      process.execPath,
+      [CLI, 'top', '--once', '--admin', `127.0.0.1:${adminPort}`],
+      60_000,
+    );
     const out = r.stdout.toString();
     assert.equal(r.code, 0, r.stderr);
     assert.match(out, /SERVICES/);
@@ -300,7 +305,7 @@ ${extra}`;
   test('`airlock reload` exits non-zero with the error on a broken file, zero on a good one', async () => {
     const pidFile = join(dir, 'airlock.pid');
     writeFileSync(file, config().replace('[127.0.0.0/8]', '[not-a-cidr]'));
-    const bad = await run(process.execPath, [CLI, 'reload', '--pid-file', pidFile]);
+    const bad = await run(process.execPath, [CLI, 'reload', '--pid-file', pidFile], 60_000);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /refused the new configuration/);
     assert.match(bad.stderr, /policy\.sources\[0\]: "not-a-cidr" is not a CIDR/);
@@ -312,7 +317,7 @@ ${extra}`;
     assert.equal(status.reload.last.ok, false);
 
     writeFileSync(file, config());
-    const good = await run(process.execPath, [CLI, 'reload', '--pid-file', pidFile]);
+    const good = await run(process.execPath, [CLI, 'reload', '--pid-file', pidFile], 60_000);
     assert.equal(good.code, 0, good.stderr);
     assert.match(good.stdout.toString(), /generation 2/);
     status = JSON.parse((await http(adminPort, '/api/status')).body) as typeof status;
@@ -320,7 +325,7 @@ ${extra}`;
     assert.equal(status.reload.last.ok, true);
 
     // The admin API's reload answers the same way.
-    const viaApi = await run(process.execPath, [CLI, 'reload', '--admin', `127.0.0.1:${adminPort}`]);
+    const viaApi = await run(process.execPath, [CLI, 'reload', '--admin', `127.0.0.1:${adminPort}`], 60_000);
     assert.equal(viaApi.code, 0, viaApi.stderr);
     assert.match(viaApi.stdout.toString(), /generation 3/);
   });
@@ -357,11 +362,12 @@ describe('admin listener access', () => {
         file,
         `admin: { listen: "0.0.0.0:0", tokenFile: ${JSON.stringify(join(dir, 'token'))} }\npolicy: { sources: [127.0.0.0/8] }\ndns: { hostsFile: null }\n`,
       );
-      gw = await serve(['--config', file, '--listen', '127.0.0.1:0']);
+      gw = await serve(['--config', file, '--listen', '127.0.0.1:0'], 60_000);
       port = Number(/"admin":"0\.0\.0\.0:(\d+)"/.exec(gw.stderr)?.[1]);
       assert.ok(port > 0, gw.stderr);
     });
     after(async () => {
+      if (gw === undefined) return;
       if (gw.child.exitCode === null) gw.child.kill('SIGTERM');
       await gw.exited;
     });

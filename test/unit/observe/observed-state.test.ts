@@ -10,12 +10,9 @@ import {
   type RecordCatalog,
   type StateLimits,
 } from '../../../src/observe/index.js';
+import { MDE_C2, TUNNEL_RECORD } from './records.js';
 
-const C2: RecordCatalog = {
-  id: 'mde:winatp-gw-eus.microsoft.com@US',
-  product: 'mde',
-  service: 'command-and-control',
-};
+const C2 = MDE_C2;
 const CYBER: RecordCatalog = {
   id: 'mde:us-v20.events.data.microsoft.com',
   product: 'mde',
@@ -25,29 +22,12 @@ const CYBER: RecordCatalog = {
 let n = 0;
 function record(partial: Partial<AccessRecord> = {}): AccessRecord {
   return {
+    ...TUNNEL_RECORD,
     id: `t.${++n}`,
-    start: 1_000,
-    durationMs: 10,
     client: '10.1.2.3',
-    clientPort: 50_000,
-    clientName: null,
-    method: 'CONNECT',
-    host: 'winatp-gw-eus.microsoft.com',
-    port: 443,
-    path: null,
-    decision: 'allow',
-    reason: 'ALLOWED',
-    end: 'CLOSED',
     rule: 'winatp-gw-eus.microsoft.com',
     ruleOrigin: 'catalog: mde:winatp-gw-eus.microsoft.com@US',
     catalog: C2,
-    sni: 'winatp-gw-eus.microsoft.com',
-    upstream: '127.0.0.1:443',
-    status: 200,
-    bytesFromClient: 100,
-    bytesToClient: 200,
-    upstreamConnectMs: 1,
-    setupMs: 2,
     ...partial,
   };
 }
@@ -125,7 +105,7 @@ describe('observed state', () => {
     assert.equal(h.state.tunnelRows(10).total, 0);
     assert.equal(h.state.serviceRows()[0]!.open, 0);
     assert.equal(h.state.clientRow('10.1.2.3')!.open, 0);
-    assert.equal(h.state.clientRow('10.1.2.3')!.bytesToClient, 200);
+    assert.equal(h.state.clientRow('10.1.2.3')!.bytesToClient, TUNNEL_RECORD.bytesToClient);
   });
 
   test('a tunnel opened and closed within one report never shows as open', () => {
