@@ -48,7 +48,7 @@ export interface GatewayContext {
     signal?: { readonly aborted: boolean },
   ) => Promise<UpstreamConnection>;
   readonly log: (record: AccessRecord) => void;
-  /** A tunnel is established (200 sent): its first record. */
+  /** A tunnel is established (200 sent, and its ClientHello passed when it is checked): its first record. */
   readonly opened: (record: AccessRecord) => void;
   /** The native relay that carries established tunnels, or null (tunnels stay in JavaScript). */
   readonly relay: Relay | null;

@@ -4,7 +4,7 @@ import { toJsonFields, toSquidLine, type AccessRecord } from './access-record.js
 export type AccessLogFormat = 'json' | 'squid';
 
 export interface AccessLogSink {
-  /** A tunnel was established (200 sent): its first record (no bytes, `end` null). Once per tunnel. */
+  /** A tunnel was established (200 sent, its ClientHello passed when checked): its first record (no bytes, `end` null). Once per tunnel. */
   opened(record: AccessRecord): void;
   /** A request or tunnel is over (or was refused): its final record, with the same `id` as its `opened` one. */
   write(record: AccessRecord): void;
