@@ -126,11 +126,14 @@ function header(status: Record<string, unknown>, now: number, width: number): st
   return lines;
 }
 
+/** Failure kinds in the few columns a terminal has. */
+const SHORT_KINDS: Readonly<Record<string, string>> = { upstream_reset: 'reset', upstream_timeout: 'timeout' };
+
 function failures(row: Record<string, unknown>): string {
   const f = (row.failures ?? {}) as Record<string, unknown>;
   const parts = Object.entries(f)
     .filter(([, n]) => num(n) > 0)
-    .map(([kind, n]) => `${kind} ${num(n)}`);
+    .map(([kind, n]) => `${SHORT_KINDS[kind] ?? kind} ${num(n)}`);
   return parts.length === 0 ? '-' : parts.join(', ');
 }
 

@@ -254,6 +254,30 @@ ${extra}`;
     assert.ok(Array.isArray(status.lint));
   });
 
+  test('without a token, only requests naming a loopback host are answered (no DNS rebinding)', async () => {
+    assert.equal((await http(adminPort, '/api/status')).status, 200);
+    assert.equal(
+      (await http(adminPort, '/api/status', { headers: { Host: `localhost:${adminPort}` } })).status,
+      200,
+    );
+    const rebound = await http(adminPort, '/api/status', {
+      headers: { Host: `evil.example.test:${adminPort}` },
+    });
+    assert.equal(rebound.status, 403);
+    assert.equal(
+      (await http(adminPort, '/api/clients', { headers: { Host: 'evil.example.test' } })).status,
+      403,
+    );
+    // Probes and the PAC file do not depend on the name used.
+    assert.equal((await http(adminPort, '/healthz', { headers: { Host: 'evil.example.test' } })).status, 200);
+    // A cross-site page cannot make the gateway reload.
+    const crossSite = await http(adminPort, '/api/reload', {
+      method: 'POST',
+      headers: { Origin: 'http://evil.example.test', 'Sec-Fetch-Site': 'cross-site' },
+    });
+    assert.equal(crossSite.status, 403);
+  });
+
   test('/events streams a denial as it happens', async () => {
     const got = await new Promise<string>((resolve, reject) => {
       const req = request(
