@@ -127,7 +127,10 @@ function header(status: Record<string, unknown>, now: number, width: number): st
 }
 
 /** Failure kinds in the few columns a terminal has. */
-const SHORT_KINDS: Readonly<Record<string, string>> = { upstream_reset: 'reset', upstream_timeout: 'timeout' };
+const SHORT_KINDS: Readonly<Record<string, string>> = {
+  upstream_reset: 'reset',
+  upstream_timeout: 'timeout',
+};
 
 function failures(row: Record<string, unknown>): string {
   const f = (row.failures ?? {}) as Record<string, unknown>;
