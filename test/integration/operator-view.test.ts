@@ -202,9 +202,14 @@ ${extra}`;
     // Catalog services the policy opens but nobody used are listed as idle.
     assert.ok(services.rows.some((r) => r.status === 'idle'));
 
-    const clients = JSON.parse((await http(adminPort, '/api/clients?q=127.0.0')).body) as {
-      rows: { address: string; open: number; services: { key: string }[]; denials: { reason: string }[] }[];
-    };
+    // Each worker reports once a second: the refusal may come from the other worker, a moment later.
+    const clients = await waitFor('the client with its refusal', async () => {
+      const body = JSON.parse((await http(adminPort, '/api/clients?q=127.0.0')).body) as {
+        rows: { address: string; open: number; services: { key: string }[]; denials: { reason: string }[] }[];
+      };
+      const row = body.rows.find((r) => r.address === '127.0.0.1');
+      return row !== undefined && row.denials.some((d) => d.reason === 'DENY_HOST_NOT_ALLOWED') ? body : null;
+    });
     const me = clients.rows.find((r) => r.address === '127.0.0.1')!;
     assert.equal(me.open, 1);
     assert.ok(me.services.some((s) => s.key === 'mde/command-and-control'));
