@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { AirlockError } from '../errors/index.js';
 import type { ListenAddress } from '../config/index.js';
+import { AdminAccess, checkAdminExposure, TOKEN_COOKIE } from './admin-access.js';
 
 export interface AdminState {
   /** True once every listener is open and until shutdown starts. */
@@ -17,20 +18,96 @@ export interface MetricsSource {
   metrics(): Promise<string>;
 }
 
+/** A change of configuration the admin API asked for, and how it went. */
+export interface ReloadOutcome {
+  readonly ok: boolean;
+  readonly error: string | null;
+}
+
+/** The JSON API and event stream behind /api/* and /events (the operator view). */
+export interface AdminApi {
+  status(): Promise<Record<string, unknown>>;
+  /** Null when the operator view's state is off (observe.state: false). */
+  clients(query: URLSearchParams): unknown;
+  client(address: string): unknown;
+  services(): unknown;
+  denials(query: URLSearchParams): unknown;
+  tunnels(query: URLSearchParams): unknown;
+  history(): unknown;
+  policy(): unknown;
+  reload(trigger: string): Promise<ReloadOutcome>;
+  /** Server-sent events: `listener(event, data)` until the returned function is called. */
+  subscribe(listener: (event: string, data: unknown) => void): () => void;
+}
+
+export interface AdminOptions {
+  readonly api?: AdminApi | undefined;
+  /** The bearer token; null on a loopback listener without one. */
+  readonly token?: string | null | undefined;
+}
+
 const PAC_TYPE = 'application/x-ns-proxy-autoconfig';
+const MAX_EVENT_STREAMS = 32;
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/proxy.pac', '/wpad.dat']);
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res
+    .writeHead(status, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-store',
+    })
+    .end(body);
+}
+
+function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain', ...headers }).end(`${text}\n`);
+}
+
+/** Reads a small request body (the login form); null when it is larger than `limit`. */
+function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        resolve(null);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', () => resolve(null));
+  });
+}
 
 /**
- * The admin listener: liveness and readiness for orchestrators, Prometheus metrics, a JSON
- * status, and the PAC/WPAD file. Read-only: nothing here changes the gateway.
+ * The admin listener: liveness and readiness for orchestrators, Prometheus metrics, the PAC/WPAD
+ * file, and the operator view's JSON API and event stream (docs/admin-api.md). GET never
+ * changes anything; POST /api/reload does, and needs the token or a same-origin browser request.
  */
 export class AdminServer {
   private readonly server: Server;
+  private readonly access: AdminAccess;
+  private readonly api: AdminApi | null;
+  private streams = 0;
 
   constructor(
     private readonly listen: ListenAddress,
     private readonly state: AdminState,
     private readonly metrics: MetricsSource,
+    options: AdminOptions = {},
   ) {
+    this.access = new AdminAccess(options.token ?? null);
+    this.api = options.api ?? null;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
@@ -55,46 +132,166 @@ export class AdminServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    const post = path === '/api/reload' || path === '/api/login';
+    if (post ? method !== 'POST' : method !== 'GET' && method !== 'HEAD') {
+      res.writeHead(405, { Allow: post ? 'POST' : 'GET, HEAD' }).end();
       return;
     }
-    if (AdminServer.servePac(this.state, req, res)) return;
-    const path = (req.url ?? '').split('?')[0];
+    if (OPEN_PATHS.has(path)) {
+      this.serveOpen(path, req, res);
+      return;
+    }
+    if (path === '/api/login') {
+      await this.login(req, res);
+      return;
+    }
+    const credential = this.access.credential(req);
+    if (credential === null) {
+      if (this.access.required) {
+        sendText(res, 401, 'the admin API needs the token: Authorization: Bearer <token>', {
+          'WWW-Authenticate': 'Bearer realm="airlock"',
+        });
+      } else {
+        sendText(
+          res,
+          403,
+          'the admin API answers requests to a loopback host name only (127.0.0.1, [::1], localhost)',
+        );
+      }
+      return;
+    }
+    if (path === '/metrics') {
+      const body = await this.metrics.metrics();
+      res
+        .writeHead(200, {
+          'Content-Type': this.metrics.contentType,
+          'Content-Length': Buffer.byteLength(body),
+        })
+        .end(body);
+      return;
+    }
+    if (path === '/api/status') {
+      sendJson(res, 200, this.api === null ? await this.state.stats() : await this.api.status());
+      return;
+    }
+    const api = this.api;
+    if (api === null) {
+      sendText(res, 404, 'not found');
+      return;
+    }
+    if (path === '/api/reload') {
+      if (!this.access.mayChange(req, credential)) {
+        sendText(res, 403, "reload: a browser may ask for it only from the admin listener's own pages");
+        return;
+      }
+      const outcome = await api.reload('admin API');
+      sendJson(res, outcome.ok ? 200 : 422, outcome);
+      return;
+    }
+    if (path === '/events') {
+      this.stream(req, res, api);
+      return;
+    }
+    const view = this.view(path, url.searchParams, api);
+    if (view === undefined) sendText(res, 404, 'not found');
+    else if (view === null) sendText(res, 503, 'the operator view is off (observe.state: false)');
+    else sendJson(res, 200, view);
+  }
+
+  private view(path: string, query: URLSearchParams, api: AdminApi): unknown {
     switch (path) {
-      case '/healthz':
-        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
-        return;
-      case '/readyz': {
-        const ready = this.state.ready();
-        res
-          .writeHead(ready ? 200 : 503, { 'Content-Type': 'text/plain' })
-          .end(ready ? 'ready\n' : 'not ready\n');
-        return;
-      }
-      case '/metrics': {
-        const body = await this.metrics.metrics();
-        res
-          .writeHead(200, {
-            'Content-Type': this.metrics.contentType,
-            'Content-Length': Buffer.byteLength(body),
-          })
-          .end(body);
-        return;
-      }
-      case '/api/status': {
-        const body = JSON.stringify(await this.state.stats());
-        res
-          .writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) })
-          .end(body);
-        return;
-      }
+      case '/api/clients':
+        return api.clients(query);
+      case '/api/services':
+        return api.services();
+      case '/api/denials':
+        return api.denials(query);
+      case '/api/tunnels':
+        return api.tunnels(query);
+      case '/api/history':
+        return api.history();
+      case '/api/policy':
+        return api.policy();
       default:
-        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+        if (path.startsWith('/api/clients/')) {
+          const row = api.client(decodeURIComponent(path.slice('/api/clients/'.length)));
+          return row === null ? undefined : row;
+        }
+        return undefined;
     }
   }
 
+  private serveOpen(path: string, req: IncomingMessage, res: ServerResponse): void {
+    if (AdminServer.servePac(this.state, req, res)) return;
+    if (path === '/healthz') {
+      sendText(res, 200, 'ok');
+      return;
+    }
+    const ready = this.state.ready();
+    sendText(res, ready ? 200 : 503, ready ? 'ready' : 'not ready');
+  }
+
+  /** POST /api/login (form field or JSON `token`): sets the cookie a browser's event stream needs. */
+  private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.access.required) {
+      sendText(res, 404, 'no token is configured: nothing to log in to');
+      return;
+    }
+    const body = await readBody(req, 4096);
+    let token: string | null = null;
+    if (body !== null) {
+      if ((req.headers['content-type'] ?? '').startsWith('application/json')) {
+        try {
+          const value = (JSON.parse(body) as { token?: unknown }).token;
+          token = typeof value === 'string' ? value : null;
+        } catch {
+          token = null;
+        }
+      } else token = new URLSearchParams(body).get('token');
+    }
+    if (token === null || !this.access.matches(token)) {
+      sendText(res, 401, 'wrong token');
+      return;
+    }
+    res
+      .writeHead(204, {
+        'Set-Cookie': `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+      })
+      .end();
+  }
+
+  /** GET /events: server-sent events until the client goes (docs/admin-api.md lists them). */
+  private stream(req: IncomingMessage, res: ServerResponse, api: AdminApi): void {
+    if (this.streams >= MAX_EVENT_STREAMS) {
+      sendText(res, 503, `too many event streams (at most ${MAX_EVENT_STREAMS})`);
+      return;
+    }
+    this.streams++;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+    });
+    res.write('retry: 2000\n\n');
+    let id = 0;
+    const unsubscribe = api.subscribe((event, data) => {
+      res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    });
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    keepAlive.unref();
+    req.socket.setTimeout(0);
+    res.on('close', () => {
+      this.streams--;
+      clearInterval(keepAlive);
+      unsubscribe();
+    });
+  }
+
   async start(): Promise<AddressInfo> {
+    checkAdminExposure(this.listen, this.access.required ? 'set' : null);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', (error: NodeJS.ErrnoException) =>
         reject(

@@ -1,2 +1,11 @@
-export { AdminServer, type AdminState, type MetricsSource } from './admin-server.js';
+export {
+  AdminServer,
+  type AdminApi,
+  type AdminOptions,
+  type AdminState,
+  type MetricsSource,
+  type ReloadOutcome,
+} from './admin-server.js';
+export { AdminAccess, checkAdminExposure, isLoopbackListener, TOKEN_COOKIE } from './admin-access.js';
 export { pacFor, pacResponder, type PacSettings } from './pac.js';
+export { renderTop, ago, type TopSnapshot, type TopLayout } from './top-view.js';

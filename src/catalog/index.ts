@@ -86,3 +86,12 @@ export {
 export { filterEntries, parseEntryFilter, renderEntryTable, renderTable, type EntryFilter } from './list.js';
 export { parseCsv, formatCsv, type CsvResult } from './csv.js';
 export { MICROSOFT_HEADERS, AIRLOCK_HEADERS } from './sheet-columns.js';
+export {
+  explainDenial,
+  catalogEntriesFor,
+  type DenialFacts,
+  type ExplainContext,
+  type Explanation,
+  type ExplanationCode,
+  type Suggestion,
+} from './explain.js';

@@ -5,6 +5,7 @@ import {
   patternCovers,
   type DestinationSpec,
   type HostPattern,
+  type RuleCatalogRef,
 } from '../policy/index.js';
 import {
   CLOUDS,
@@ -145,6 +146,8 @@ export function parseCatalogSelection(raw: unknown, where: string): SelectionRes
 /** The part of a rule one catalog entry contributed. */
 export interface RuleContribution {
   readonly entryId: string;
+  /** The host the entry contributed (its template filled), when known. */
+  readonly host?: string;
   /** Set when the entry's template could not be filled and its documented wildcard was used. */
   readonly fallbackField?: TemplateField;
 }
@@ -284,7 +287,7 @@ export function selectDestinations(catalog: Catalog, selection: CatalogSelection
     }
     for (const port of entry.ports) rule.ports.add(port);
     if (!rule.contributions.some((c) => c.entryId === contribution.entryId))
-      rule.contributions.push(contribution);
+      rule.contributions.push({ ...contribution, host: text });
   };
 
   for (const entry of catalog.entries) {
@@ -363,10 +366,20 @@ export function selectDestinations(catalog: Catalog, selection: CatalogSelection
     });
   }
 
+  const byId = new Map(entries.map((e) => [e.id, e]));
   const destinations = rules.map((rule): DestinationSpec => ({
     host: rule.host,
     ports: rule.ports,
-    origin: { source: 'catalog', where: formatCatalogWhere(rule.contributions) },
+    origin: {
+      source: 'catalog',
+      where: formatCatalogWhere(rule.contributions),
+      catalog: rule.contributions.flatMap((c): RuleCatalogRef[] => {
+        const entry = byId.get(c.entryId);
+        if (entry === undefined) return [];
+        const product = entry.products.find((p) => selection.products.includes(p)) ?? entry.products[0]!;
+        return [{ id: entry.id, product, service: entry.service, host: c.host ?? rule.host }];
+      }),
+    },
   }));
   return { rules, destinations, entries, notes };
 }

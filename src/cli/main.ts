@@ -57,14 +57,44 @@ function buildProgram(): Command {
   program
     .command('reload')
     .description(
-      'make a running gateway re-read its configuration (SIGHUP); an invalid file keeps the old policy',
+      'make a running gateway re-read its configuration and report the outcome; an invalid file keeps the old policy and exits non-zero',
     )
-    .addOption(new Option('--pid-file <file>', 'the pidFile of the running gateway'))
-    .addOption(new Option('--pid <pid>', 'process id of the running gateway'))
-    .action(async (opts: { pidFile?: string; pid?: string }) => {
-      const { reload } = await import('./commands/reload.js');
-      process.exitCode = await reload(opts);
-    });
+    .addOption(
+      new Option(
+        '--pid-file <file>',
+        'the pidFile of the running gateway (SIGHUP, then wait for its result)',
+      ),
+    )
+    .addOption(new Option('--admin <host:port>', 'reload through the admin API (POST /api/reload) instead'))
+    .addOption(new Option('--token <token>', 'admin API token (default: AIRLOCK_ADMIN_TOKEN)'))
+    .addOption(
+      new Option(
+        '--pid <pid>',
+        'process id of the running gateway (SIGHUP only: the outcome is not awaited)',
+      ),
+    )
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the outcome').default('30'))
+    .action(
+      async (opts: { pidFile?: string; pid?: string; admin?: string; token?: string; timeout: string }) => {
+        const { reload } = await import('./commands/reload.js');
+        process.exitCode = await reload(opts);
+      },
+    );
+
+  program
+    .command('top')
+    .description('live view of services, clients and denials from the admin API (q to quit)')
+    .addOption(new Option('--admin <host:port>', 'the admin listener').default('127.0.0.1:9090'))
+    .addOption(new Option('--token <token>', 'admin API token (default: AIRLOCK_ADMIN_TOKEN)'))
+    .addOption(new Option('--once', 'print one snapshot as text and exit'))
+    .addOption(new Option('--interval <seconds>', 'refresh interval').default('2'))
+    .addOption(new Option('--rows <n>', 'rows per section with --once').default('20'))
+    .action(
+      async (opts: { admin: string; token?: string; once?: boolean; interval: string; rows: string }) => {
+        const { top } = await import('./commands/top.js');
+        process.exitCode = await top(opts);
+      },
+    );
 
   program
     .command('config-check')

@@ -49,6 +49,14 @@ export const DEFAULTS = {
     prefer: 'ipv4' as 'ipv4' | 'ipv6',
     hostsFile: '/etc/hosts' as string | null,
   },
+  observe: {
+    state: true,
+    /** Memory for 100,000 clients is measured in docs/admin-api.md. */
+    maxClients: 100_000,
+    maxDeniedDestinations: 10_000,
+    maxAge: 86_400_000,
+    recentDenials: 1_000,
+  },
   log: {
     format: 'json' as 'json' | 'squid',
     file: null as string | null,

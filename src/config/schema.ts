@@ -170,6 +170,29 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       servePacOnProxyPort: z.boolean().default(false),
+      /** Bearer token for the admin API and metrics (AIRLOCK_ADMIN_TOKEN overrides it). Required off loopback. */
+      token: z.string().min(16, 'must be at least 16 characters').nullable().default(null),
+      /** A file holding the token (a secret mount); read at start. */
+      tokenFile: z.string().min(1).nullable().default(null),
+    })
+    .prefault({}),
+  observe: z
+    .strictObject({
+      /** The operator view's in-memory state (clients, services, denials, open tunnels). */
+      state: z.boolean().default(DEFAULTS.observe.state),
+      maxClients: positiveInt.default(DEFAULTS.observe.maxClients),
+      maxDeniedDestinations: positiveInt.default(DEFAULTS.observe.maxDeniedDestinations),
+      maxAge: duration.default(DEFAULTS.observe.maxAge),
+      recentDenials: positiveInt.max(100_000).default(DEFAULTS.observe.recentDenials),
+      /** Client names for logs and the operator view: address or CIDR → name. */
+      clientNames: z
+        .record(
+          z.string().refine((text) => parseCidr(text) !== null, {
+            error: (issue) => `"${String(issue.input)}" is not an address or CIDR`,
+          }),
+          z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'must be 1-63 letters, digits, ".", "_" or "-"'),
+        )
+        .default({}),
     })
     .prefault({}),
   dns: z

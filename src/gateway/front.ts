@@ -222,7 +222,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     if (!serverNameChecked(this.parts.tls, this.port)) {
       this.phase = Phase.Relayed;
       this.parts.relayed++;
-      this.parts.log.opened?.(this.toRecord());
+      this.parts.log.opened(this.toRecord());
       return;
     }
     this.phase = Phase.Peeking;
@@ -254,7 +254,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     this.phase = Phase.Relayed;
     this.parts.relayed++;
     this.relay.addon.frontVerdict(this.frontId, true);
-    this.parts.log.opened?.(this.toRecord());
+    this.parts.log.opened(this.toRecord());
   }
 
   finished(result: RelayResult): void {

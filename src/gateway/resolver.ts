@@ -1,6 +1,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
 import { AirlockError } from '../errors/index.js';
+import type { DnsResult } from '../observe/index.js';
 
 export interface ResolvedAddress {
   readonly address: string;
@@ -22,6 +23,8 @@ export interface ResolverOptions {
   readonly negativeTtlMs: number;
   readonly prefer: 'ipv4' | 'ipv6';
   readonly now?: () => number;
+  /** Told how each lookup was answered (for metrics). */
+  readonly onAnswer?: ((result: DnsResult) => void) | undefined;
 }
 
 interface CacheEntry {
@@ -44,11 +47,13 @@ export class Resolver {
   private readonly inflight = new Map<string, Promise<readonly ResolvedAddress[]>>();
   private readonly staticHosts = new Map<string, readonly ResolvedAddress[]>();
   private readonly now: () => number;
+  private readonly answered: (result: DnsResult) => void;
 
   constructor(private readonly options: ResolverOptions) {
     this.dns = new dnsPromises.Resolver({ timeout: options.timeoutMs, tries: options.tries });
     if (options.servers && options.servers.length > 0) this.dns.setServers([...options.servers]);
     this.now = options.now ?? Date.now;
+    this.answered = options.onAnswer ?? (() => undefined);
     this.load(options.hosts, options.systemHosts ?? new Map());
   }
 
@@ -91,19 +96,27 @@ export class Resolver {
    */
   known(name: string): readonly ResolvedAddress[] | AirlockError | undefined {
     const fixed = this.staticHosts.get(name);
-    if (fixed !== undefined) return fixed;
+    if (fixed !== undefined) {
+      this.answered('static');
+      return fixed;
+    }
     const cached = this.cache.get(name);
     if (cached === undefined || cached.expires <= this.now()) return undefined;
+    this.answered(cached.error === null ? 'cached' : 'cached_failure');
     return cached.error ?? cached.addresses;
   }
 
   /** Addresses for `name` (normalised), in the order they should be tried. Throws AirlockError FAIL_DNS / FAIL_DNS_TIMEOUT. */
   async resolve(name: string): Promise<readonly ResolvedAddress[]> {
     const fixed = this.staticHosts.get(name);
-    if (fixed !== undefined) return fixed;
+    if (fixed !== undefined) {
+      this.answered('static');
+      return fixed;
+    }
     const cached = this.cache.get(name);
     if (cached !== undefined) {
       if (cached.expires > this.now()) {
+        this.answered(cached.error === null ? 'cached' : 'cached_failure');
         if (cached.error !== null) throw cached.error;
         return cached.addresses;
       }
@@ -125,6 +138,7 @@ export class Resolver {
     if (a.length === 0 && aaaa.length === 0) {
       const codes = [v4, v6].map((r) => ('error' in r ? r.error.code : 'ENODATA'));
       const timedOut = codes.includes('ETIMEOUT');
+      this.answered(dnsFailure(codes));
       const error = timedOut
         ? new AirlockError('FAIL_DNS_TIMEOUT', `DNS lookup of ${name} timed out`)
         : new AirlockError('FAIL_DNS', `${name} did not resolve (${codes.join('/')})`);
@@ -141,6 +155,7 @@ export class Resolver {
       this.options.prefer === 'ipv4' ? aaaa : a,
     );
     this.cache.set(name, { addresses, expires: now + ttl, error: null });
+    this.answered('ok');
     return addresses;
   }
 
@@ -164,6 +179,16 @@ export class Resolver {
   clear(): void {
     this.cache.clear();
   }
+}
+
+/** The result a failed lookup is counted as: the most telling of the two families' error codes. */
+function dnsFailure(codes: readonly (string | undefined)[]): DnsResult {
+  if (codes.includes('ETIMEOUT')) return 'timeout';
+  if (codes.includes('ENOTFOUND')) return 'nxdomain';
+  if (codes.includes('ESERVFAIL')) return 'servfail';
+  if (codes.includes('EREFUSED')) return 'refused';
+  if (codes.every((c) => c === 'ENODATA')) return 'nodata';
+  return 'error';
 }
 
 /** Preferred family first, alternating, so one dead family costs one attempt, not all. */

@@ -1,14 +1,11 @@
 import type { ReasonCode } from '../errors/index.js';
-import type { AccessRecord } from '../observe/index.js';
-import type { Decision } from '../policy/index.js';
+import { newRecordId, type AccessRecord } from '../observe/index.js';
+import { catalogRefFor, type Decision } from '../policy/index.js';
 import type { ClientIdentity } from './admission.js';
 import type { GatewayParts } from './parts.js';
 
 /** Everything in flight that shutdown waits for or cuts. */
 export type SessionRegistry = Set<Session>;
-
-const ID_PREFIX = `${process.pid.toString(36)}-`;
-let sequence = 0;
 
 /**
  * One request's life: opened (head read) → decided (policy) → connected (upstream) →
@@ -17,7 +14,7 @@ let sequence = 0;
  * record live here, once.
  */
 export abstract class Session {
-  readonly id = ID_PREFIX + String(++sequence);
+  readonly id = newRecordId();
   readonly start: number;
   protected decision: Decision | null = null;
   /** Destination as the log shows it: normalised once decided, as written before. */
@@ -90,10 +87,13 @@ export abstract class Session {
             : 'allow';
     const rule = this.decision?.rule ?? null;
     return {
+      id: this.id,
       start: this.start,
       durationMs: Date.now() - this.start,
       client: this.client.address,
       clientPort: this.client.port,
+      // Named by the sink from observe.clientNames.
+      clientName: null,
       method: this.method,
       host: this.host,
       port: this.port,
@@ -103,11 +103,14 @@ export abstract class Session {
       end: this.refusal === null && this.failure === null ? (this.end ?? 'CLOSED') : null,
       rule: rule?.text ?? null,
       ruleOrigin: rule?.origin.where ?? null,
+      catalog: catalogRefFor(rule, this.host),
       sni: this.sni,
       upstream: this.upstream,
       status: this.status,
       bytesFromClient: this.bytesFromClient,
       bytesToClient: this.bytesToClient,
+      upstreamConnectMs: this.connectMs,
+      setupMs: this.setupMs,
     };
   }
 }

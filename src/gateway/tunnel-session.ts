@@ -133,7 +133,7 @@ export class TunnelSession extends Session implements RelayedTunnel {
     const client = this.socket!;
     const upstream = this.upstreamSocket!;
     this.phase = Phase.Spliced;
-    this.parts.log.opened?.(this.toRecord());
+    this.parts.log.opened(this.toRecord());
     if (this.parts.relay !== null && this.handOver(first)) return;
     const idle = this.parts.timeouts.tunnelIdle;
     if (idle > 0) {

@@ -4,10 +4,10 @@ import { toJsonFields, toSquidLine, type AccessRecord } from './access-record.js
 export type AccessLogFormat = 'json' | 'squid';
 
 export interface AccessLogSink {
-  /** A finished request or tunnel (or a refusal). */
+  /** A tunnel was established (200 sent, its ClientHello passed when checked): its first record (no bytes, `end` null). Once per tunnel. */
+  opened(record: AccessRecord): void;
+  /** A request or tunnel is over (or was refused): its final record, with the same `id` as its `opened` one. */
   write(record: AccessRecord): void;
-  /** A tunnel is established (sent its 200 and passed the ClientHello check); `write` follows when it ends. */
-  opened?(record: AccessRecord): void;
   /** Reopens the file (after logrotate moved it). A no-op on stdout. */
   reopen(): void;
   flush(): Promise<void>;
@@ -16,7 +16,8 @@ export interface AccessLogSink {
 type Destination = ReturnType<typeof pino.destination>;
 
 /**
- * The access log: one line per finished request or tunnel, JSON (pino) or Squid native.
+ * The access log: one line per finished request or tunnel, JSON (pino) or Squid native; in JSON,
+ * also an `open` line when a tunnel is established (Squid's format has no such line).
  * Writes are asynchronous and buffered; a file destination is reopened on demand.
  */
 export class AccessLog implements AccessLogSink {
@@ -48,6 +49,10 @@ export class AccessLog implements AccessLogSink {
             this.dest,
           )
         : null;
+  }
+
+  opened(record: AccessRecord): void {
+    if (this.logger !== null) this.logger.info(toJsonFields(record, 'open'), 'open');
   }
 
   write(record: AccessRecord): void {

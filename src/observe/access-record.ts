@@ -1,13 +1,28 @@
 import type { ReasonCode } from '../errors/index.js';
 
-/** One finished request or tunnel: what the access log writes, in every format. */
+/** The catalog entry behind the rule that matched: which Defender product and service the traffic is. */
+export interface RecordCatalog {
+  readonly id: string;
+  readonly product: string;
+  readonly service: string;
+}
+
+/**
+ * One request or tunnel: what the access log writes, in every format. A tunnel is reported
+ * twice with the same `id`: when it is established (`opened`: status 200, no bytes, `end` null)
+ * and when it is over; everything else once, when it is over.
+ */
 export interface AccessRecord {
+  /** Unique in the process and across restarts: the open and the final record of a tunnel share it. */
+  readonly id: string;
   /** When the request head was received (ms since epoch). */
   readonly start: number;
   /** Duration until both sides closed (ms). */
   readonly durationMs: number;
   readonly client: string;
   readonly clientPort: number;
+  /** The client's name, where a configured map (observe.clientNames) gives one. */
+  readonly clientName: string | null;
   /** CONNECT, GET, ...; "-" when the request line could not be read. */
   readonly method: string;
   /** Normalised destination host ("-" when unknown). */
@@ -24,6 +39,8 @@ export interface AccessRecord {
   /** The matched rule as written, and where it was written. */
   readonly rule: string | null;
   readonly ruleOrigin: string | null;
+  /** The catalog entry of the matched rule (product and service); null for rules not from the catalog. */
+  readonly catalog: RecordCatalog | null;
   /** Server name of the tunnel's TLS ClientHello, when one was read. */
   readonly sni: string | null;
   /** "address:port" actually connected to, null when no upstream was contacted. */
@@ -33,12 +50,28 @@ export interface AccessRecord {
   /** Bytes received from the client / sent to the client, after the request head. */
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
+  /** Time to connect to the upstream (ms; the address that answered), null when no new connection was made. */
+  readonly upstreamConnectMs: number | null;
+  /** Request head to the tunnel's 200 or the response head (ms), null when no upstream answered. */
+  readonly setupMs: number | null;
+}
+
+const pidPart = process.pid.toString(36);
+const startPart = Math.floor(Date.now() / 1000).toString(36);
+let sequence = 0;
+
+/** A record id: process id and start second (unique across restarts and workers), then a counter. */
+export function newRecordId(): string {
+  return `${pidPart}.${startPart}.${(++sequence).toString(36)}`;
 }
 
 /** Field names of the JSON access log: the fixed vocabulary for log pipelines. */
 export const LOG_FIELDS = {
+  event: 'event',
+  id: 'id',
   client: 'client',
   clientPort: 'client_port',
+  clientName: 'client_name',
   method: 'method',
   host: 'host',
   port: 'port',
@@ -49,18 +82,29 @@ export const LOG_FIELDS = {
   rule: 'rule',
   sni: 'sni',
   ruleOrigin: 'rule_origin',
+  catalogId: 'catalog_id',
+  product: 'product',
+  service: 'service',
   upstream: 'upstream',
   status: 'status',
   bytesFromClient: 'bytes_from_client',
   bytesToClient: 'bytes_to_client',
   durationMs: 'duration_ms',
+  upstreamConnectMs: 'upstream_connect_ms',
+  setupMs: 'setup_ms',
 } as const;
 
-export function toJsonFields(r: AccessRecord): Record<string, unknown> {
+/** What a JSON line reports: a tunnel just established (`open`) or a request or tunnel that is over (`close`). */
+export type LogEvent = 'open' | 'close';
+
+export function toJsonFields(r: AccessRecord, event: LogEvent = 'close'): Record<string, unknown> {
   return {
+    [LOG_FIELDS.event]: event,
+    [LOG_FIELDS.id]: r.id,
     start: new Date(r.start).toISOString(),
     [LOG_FIELDS.client]: r.client,
     [LOG_FIELDS.clientPort]: r.clientPort,
+    [LOG_FIELDS.clientName]: r.clientName,
     [LOG_FIELDS.method]: r.method,
     [LOG_FIELDS.host]: r.host,
     [LOG_FIELDS.port]: r.port,
@@ -71,11 +115,16 @@ export function toJsonFields(r: AccessRecord): Record<string, unknown> {
     [LOG_FIELDS.rule]: r.rule,
     [LOG_FIELDS.sni]: r.sni,
     [LOG_FIELDS.ruleOrigin]: r.ruleOrigin,
+    [LOG_FIELDS.catalogId]: r.catalog?.id ?? null,
+    [LOG_FIELDS.product]: r.catalog?.product ?? null,
+    [LOG_FIELDS.service]: r.catalog?.service ?? null,
     [LOG_FIELDS.upstream]: r.upstream,
     [LOG_FIELDS.status]: r.status,
     [LOG_FIELDS.bytesFromClient]: r.bytesFromClient,
     [LOG_FIELDS.bytesToClient]: r.bytesToClient,
     [LOG_FIELDS.durationMs]: r.durationMs,
+    [LOG_FIELDS.upstreamConnectMs]: r.upstreamConnectMs,
+    [LOG_FIELDS.setupMs]: r.setupMs,
   };
 }
 
@@ -94,9 +143,22 @@ function squidUrl(r: AccessRecord): string {
 }
 
 /**
+ * The Squid user field (the eighth of the native ten) as Airlock writes it: the reason code, then
+ * `@product/service` when the rule came from the catalog. Audit-mode lines start `would_deny:`,
+ * tunnels refused after their 200 (the SNI check) `deny:`. One token: no spaces, nothing to escape.
+ */
+export function squidUserField(r: AccessRecord): string {
+  const mark =
+    r.decision === 'would_deny' ? 'would_deny:' : r.decision === 'deny' && r.status === 200 ? 'deny:' : '';
+  const service = r.catalog === null ? '' : `@${r.catalog.product}/${r.catalog.service}`;
+  return `${mark}${r.reason}${service}`;
+}
+
+/**
  * Squid's "native" access.log line, so existing parsers keep working:
  * `time.ms elapsed client action/status bytes method URL user hierarchy/peer type`.
- * The byte count is what was sent to the client, as Squid counts it.
+ * The byte count is what was sent to the client, as Squid counts it; the user field carries
+ * the reason and the service (squidUserField).
  */
 export function toSquidLine(r: AccessRecord): string {
   const end = r.start + r.durationMs;
@@ -106,12 +168,5 @@ export function toSquidLine(r: AccessRecord): string {
     r.upstream === null
       ? 'HIER_NONE/-'
       : `HIER_DIRECT/${r.upstream.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')}`;
-  // The user field carries audit-mode and post-decision denials, so every such line is marked.
-  const mark =
-    r.decision === 'would_deny'
-      ? `would_deny:${r.reason}`
-      : r.decision === 'deny' && r.status === 200
-        ? `deny:${r.reason}`
-        : '-';
-  return `${time} ${elapsed} ${r.client} ${squidAction(r)}/${String(r.status).padStart(3, '0')} ${r.bytesToClient} ${r.method} ${squidUrl(r)} ${mark} ${hierarchy} -`;
+  return `${time} ${elapsed} ${r.client} ${squidAction(r)}/${String(r.status).padStart(3, '0')} ${r.bytesToClient} ${r.method} ${squidUrl(r)} ${squidUserField(r)} ${hierarchy} -`;
 }

@@ -1,3 +1,51 @@
-export { LOG_FIELDS, toJsonFields, toSquidLine, type AccessRecord } from './access-record.js';
+export {
+  LOG_FIELDS,
+  newRecordId,
+  squidUserField,
+  toJsonFields,
+  toSquidLine,
+  type AccessRecord,
+  type LogEvent,
+  type RecordCatalog,
+} from './access-record.js';
 export { AccessLog, createOpsLogger, type AccessLogSink, type AccessLogFormat } from './access-log.js';
-export { GatewayMetrics, METRIC_NAMES, type GatewayGauges } from './metrics.js';
+export {
+  GatewayMetrics,
+  SupervisorMetrics,
+  METRIC_NAMES,
+  DNS_RESULTS,
+  type DnsResult,
+  type GatewayGauges,
+} from './metrics.js';
+export {
+  FAILURE_KINDS,
+  failureKind,
+  isSuccess,
+  serviceKey,
+  UNCATALOGUED,
+  type FailureKind,
+} from './outcome.js';
+export {
+  StateRecorder,
+  RECORDER_LIMITS,
+  deltaToWire,
+  deltaFromWire,
+  type StateDelta,
+  type TunnelInfo,
+  type DenialInfo,
+  type RecorderLimits,
+} from './state-delta.js';
+export {
+  ObservedState,
+  idleServiceRow,
+  DEFAULT_STATE_LIMITS,
+  ACTIVE_WINDOW_MS,
+  type StateLimits,
+  type StateTotals,
+  type StateChanges,
+  type ClientRow,
+  type ServiceRow,
+  type DeniedRow,
+  type TunnelRow,
+  type DenialView,
+} from './observed-state.js';

@@ -2,14 +2,31 @@ import type { ReasonCode } from '../errors/index.js';
 import { classifyAddress, embeddedIPv4, type AddressClass } from './address-class.js';
 import { CidrList, parseAddress, parseCidr, type Cidr, type ParsedAddress } from './cidr.js';
 import { normalizeHost } from './host.js';
-import { formatHostPattern, parseHostPattern, patternCovers, type HostPattern } from './host-pattern.js';
+import {
+  formatHostPattern,
+  parseHostPattern,
+  patternCovers,
+  patternMatches,
+  type HostPattern,
+} from './host-pattern.js';
 import { HostTrie } from './host-trie.js';
+
+/** A catalog entry behind a rule: which Defender product and service it serves, and the host it contributed. */
+export interface RuleCatalogRef {
+  readonly id: string;
+  readonly product: string;
+  readonly service: string;
+  /** The host pattern the entry contributed (templates filled), e.g. "winatp-gw-neu.microsoft.com". */
+  readonly host: string;
+}
 
 /** Where a rule was written, for logs, `policy show` and error messages. */
 export interface RuleOrigin {
   readonly source: 'default' | 'config' | 'allowlist' | 'cli' | 'catalog';
   /** Human location, e.g. "mdemdi.conf:8" or "airlock.yaml:14 (policy.destinations[3])". */
   readonly where: string;
+  /** For rules compiled from the catalog: the entries behind the rule, the rule's own first. */
+  readonly catalog?: readonly RuleCatalogRef[];
 }
 
 export interface SourceSpec {
@@ -182,6 +199,29 @@ function coverageWarnings(rules: readonly DestinationRule[]): string[] {
     }
   }
   return warnings;
+}
+
+/**
+ * The catalog entry a request to `host` reached through `rule`: the only one, or, for a rule
+ * several entries share (a wildcard that covers named hosts), the entry whose host matches
+ * `host` most narrowly; the rule's own entry otherwise. Null for rules not from the catalog.
+ */
+export function catalogRefFor(rule: DestinationRule | null, host: string): RuleCatalogRef | null {
+  const refs = rule?.origin.catalog;
+  if (refs === undefined || refs.length === 0) return null;
+  if (refs.length === 1) return refs[0]!;
+  let best: RuleCatalogRef | null = null;
+  let bestLength = -1;
+  for (const ref of refs) {
+    if (ref.host === host) return ref;
+    const pattern = parseHostPattern(ref.host);
+    if ('error' in pattern || !patternMatches(pattern, host)) continue;
+    if (pattern.name.length > bestLength) {
+      best = ref;
+      bestLength = pattern.name.length;
+    }
+  }
+  return best ?? refs[0]!;
 }
 
 export type Verdict = 'allow' | 'deny';

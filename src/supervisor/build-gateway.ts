@@ -1,10 +1,10 @@
 import { AirlockError } from '../errors/index.js';
 import { Gateway, Resolver, relayFor, type GatewayOptions } from '../gateway/index.js';
-import type { AccessLogSink } from '../observe/index.js';
+import type { AccessLogSink, DnsResult } from '../observe/index.js';
 import type { LoadedConfig } from './load-config.js';
 
 /** The DNS resolver a loaded configuration describes (static hosts, servers, cache bounds). */
-export function buildResolver(loaded: LoadedConfig): Resolver {
+export function buildResolver(loaded: LoadedConfig, onAnswer?: (result: DnsResult) => void): Resolver {
   const file = loaded.config.file;
   return new Resolver({
     hosts: loaded.hosts,
@@ -16,6 +16,7 @@ export function buildResolver(loaded: LoadedConfig): Resolver {
     maxTtlMs: file.dns.maxTtl,
     negativeTtlMs: file.dns.negativeTtl,
     prefer: file.dns.prefer,
+    onAnswer,
   });
 }
 
@@ -23,10 +24,13 @@ export function buildResolver(loaded: LoadedConfig): Resolver {
 export function buildGateway(
   loaded: LoadedConfig,
   accessLog: AccessLogSink,
-  extra: Pick<GatewayOptions, 'originForm' | 'openFilesLimit' | 'faults'> = {},
+  extra: Pick<GatewayOptions, 'originForm' | 'openFilesLimit' | 'faults'> & {
+    readonly onDnsAnswer?: ((result: DnsResult) => void) | undefined;
+  } = {},
 ): Gateway {
   const file = loaded.config.file;
-  const resolver = buildResolver(loaded);
+  const { onDnsAnswer, ...options } = extra;
+  const resolver = buildResolver(loaded, onDnsAnswer);
   const relay = relayFor(file.engine.tunnels);
   if (relay === null && file.engine.accept === 'native') {
     throw new AirlockError(
@@ -45,6 +49,6 @@ export function buildGateway(
     limits: file.limits,
     relay,
     nativeFront: relay !== null && file.engine.accept !== 'js',
-    ...extra,
+    ...options,
   });
 }

@@ -14,6 +14,7 @@ export function forkWorker(
   index: number,
   listen: WorkerListen,
   proxyPort: number,
+  generation = 1,
 ): ChildProcess {
   return fork(process.argv[1]!, process.argv.slice(2), {
     env: {
@@ -22,6 +23,7 @@ export function forkWorker(
       AIRLOCK_WORKER_INDEX: String(index),
       AIRLOCK_LISTEN: JSON.stringify(listen),
       AIRLOCK_PROXY_PORT: String(proxyPort),
+      AIRLOCK_GENERATION: String(generation),
     },
   });
 }

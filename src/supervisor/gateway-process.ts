@@ -1,25 +1,40 @@
 import type { Logger } from 'pino';
 import type { Gateway, OriginFormResponder } from '../gateway/index.js';
-import { AccessLog, GatewayMetrics, type AccessLogSink } from '../observe/index.js';
+import {
+  AccessLog,
+  GatewayMetrics,
+  StateRecorder,
+  type AccessLogSink,
+  type StateDelta,
+} from '../observe/index.js';
 import { buildGateway } from './build-gateway.js';
 import { openFilesLimit } from './options.js';
 import type { LoadedConfig } from './load-config.js';
+import { RecordEnricher } from './record-enricher.js';
 
 export interface ProcessStats {
   readonly connections: number;
   readonly sessions: number;
   readonly rules: number;
   readonly pid: number;
+  /** Configuration generation this process applies. */
+  readonly generation: number;
+  readonly relayed: number;
 }
 
 /**
- * One gateway in one process: the gateway, its access log and its metrics. The supervisor
- * drives it directly (single process) or through IPC (one per worker).
+ * One gateway in one process: the gateway, its access log, its metrics and what it reports
+ * for the operator view. The supervisor drives it directly (single process) or through IPC
+ * (one per worker). Every record passes the enricher (client name, catalog entry), then goes to
+ * the log, the metrics and the state recorder.
  */
 export class GatewayProcess {
   readonly gateway: Gateway;
   readonly metrics: GatewayMetrics;
   private readonly accessLog: AccessLog;
+  private readonly recorder: StateRecorder | null;
+  private enricher: RecordEnricher;
+  generation = 1;
 
   constructor(loaded: LoadedConfig, originForm: OriginFormResponder | null, ops: Logger) {
     const file = loaded.config.file;
@@ -30,12 +45,23 @@ export class GatewayProcess {
       sessions: () => gateway?.stats().sessions ?? 0,
       rules: () => gateway?.currentPolicy.rules.length ?? 0,
     });
+    this.enricher = new RecordEnricher(file.observe.clientNames, file.catalog);
+    this.recorder = file.observe.state ? new StateRecorder() : null;
     const log = this.accessLog;
     const metrics = this.metrics;
+    const recorder = this.recorder;
     const sink: AccessLogSink = {
-      write(record) {
+      opened: (raw) => {
+        const record = this.enricher.enrich(raw);
+        log.opened(record);
+        metrics.opened(record);
+        recorder?.tunnelOpened(record);
+      },
+      write: (raw) => {
+        const record = this.enricher.enrich(raw);
         log.write(record);
         metrics.record(record);
+        recorder?.finished(record);
       },
       reopen: () => log.reopen(),
       flush: () => log.flush(),
@@ -43,6 +69,7 @@ export class GatewayProcess {
     gateway = buildGateway(loaded, sink, {
       originForm,
       openFilesLimit: openFilesLimit(),
+      onDnsAnswer: (result) => metrics.dnsAnswer(result),
       faults: {
         report(error) {
           metrics.internalError();
@@ -56,12 +83,20 @@ export class GatewayProcess {
     this.gateway = gateway;
   }
 
+  /** What this process saw since the last call (null when nothing, or when observe.state is off). */
+  takeState(): StateDelta | null {
+    return this.recorder?.take() ?? null;
+  }
+
   start(via?: Parameters<Gateway['start']>[0]): Promise<void> {
     return this.gateway.start(via);
   }
 
-  apply(loaded: LoadedConfig): void {
+  apply(loaded: LoadedConfig, generation: number): void {
     this.gateway.reload({ policy: loaded.policy, hosts: loaded.hosts, systemHosts: loaded.systemHosts });
+    const file = loaded.config.file;
+    this.enricher = new RecordEnricher(file.observe.clientNames, file.catalog);
+    this.generation = generation;
   }
 
   reopenLog(): void {
@@ -75,6 +110,8 @@ export class GatewayProcess {
       sessions: s.sessions,
       rules: this.gateway.currentPolicy.rules.length,
       pid: process.pid,
+      generation: this.generation,
+      relayed: s.relayed,
     };
   }
 

@@ -1,5 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { builtinCatalog, lintRules, lintWarnings, selectDestinations } from '../catalog/index.js';
+import {
+  builtinCatalog,
+  lintRules,
+  lintWarnings,
+  selectDestinations,
+  type LintFinding,
+} from '../catalog/index.js';
 import { AirlockError } from '../errors/index.js';
 import { parseConfig, parseListenAddress, type Config, type ListenAddress } from '../config/index.js';
 import { compilePolicy, parseDstdomain, type DestinationSpec, type Policy } from '../policy/index.js';
@@ -22,6 +28,12 @@ export interface LoadedConfig {
   /** The system hosts file (dns.hostsFile). */
   readonly systemHosts: ReadonlyMap<string, readonly string[]>;
   readonly warnings: readonly string[];
+  /** The destinations are the catalog selection (no allowlist file or configured destination replaces it). */
+  readonly catalogInForce: boolean;
+  /** Where hand-written destinations of this configuration live: its allowlist files, or policy.destinations. */
+  readonly ruleFiles: readonly string[];
+  /** Lint findings of the policy's host rules (also among the warnings, as sentences). */
+  readonly lint: readonly LintFinding[];
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -106,19 +118,27 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
       // A missing hosts file is normal in containers; DNS still works.
     }
   }
-  const lint = lintWarnings(
-    lintRules(
-      compiled.policy.rules
-        .filter((r) => r.pattern !== null)
-        .map((r) => ({ text: r.text, origin: r.origin })),
-      builtinCatalog(),
-    ),
+  const findings = lintRules(
+    compiled.policy.rules.filter((r) => r.pattern !== null).map((r) => ({ text: r.text, origin: r.origin })),
+    builtinCatalog(),
   );
-  const warnings = [...compiled.warnings, ...catalogWarnings, ...lint];
+  const warnings = [...compiled.warnings, ...catalogWarnings, ...lintWarnings(findings)];
   if (config.file.mode === 'audit') {
     warnings.push(
       'mode: audit — destinations the policy would refuse are ALLOWED and logged as would_deny; sources are still enforced',
     );
   }
-  return { config, listeners, policy: compiled.policy, hosts: config.hosts, systemHosts, warnings };
+  const ruleFiles = allowlistFiles.map((f) => f.path);
+  if (!fromCli && config.destinations !== undefined) ruleFiles.push('policy.destinations');
+  return {
+    config,
+    listeners,
+    policy: compiled.policy,
+    hosts: config.hosts,
+    systemHosts,
+    warnings,
+    catalogInForce: useDefault,
+    ruleFiles,
+    lint: findings,
+  };
 }

@@ -2,27 +2,54 @@ import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { deltaFromWire, type StateDelta } from '../observe/index.js';
 import type { GatewayProcess, ProcessStats } from './gateway-process.js';
 import type { LoadedConfig } from './load-config.js';
 import type { FromWorker, ToWorker } from './worker-messages.js';
 
+/** How one member took a reload. */
+export interface MemberReload {
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+/** How often a member reports what it saw to the operator view. */
+export const STATE_REPORT_MS = 1000;
+
 /** The part of the gateway the supervisor drives: in this process, or a worker over IPC. */
 export interface Member {
-  reload(trigger: string, next: LoadedConfig): void;
+  /** Applies a configuration the supervisor validated; resolves once the member runs it (or could not). */
+  reload(trigger: string, next: LoadedConfig, generation: number): Promise<MemberReload>;
   reopen(): void;
   stats(): Promise<ProcessStats | null>;
   metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[] | null>;
   stop(deadlineMs?: number): void;
+  /** Its state reports, about once a second while there is traffic. */
+  onState(listener: (delta: StateDelta) => void): void;
 }
 
 export class LocalMember implements Member {
+  private readonly timer: NodeJS.Timeout;
+  private listener: ((delta: StateDelta) => void) | null = null;
+
   constructor(
     private readonly process: GatewayProcess,
     private readonly ops: Logger,
     private readonly onStopped: () => void,
-  ) {}
-  reload(_trigger: string, next: LoadedConfig): void {
-    this.process.apply(next);
+  ) {
+    this.timer = setInterval(() => this.report(), STATE_REPORT_MS);
+    this.timer.unref();
+  }
+  private report(): void {
+    const delta = this.process.takeState();
+    if (delta !== null) this.listener?.(delta);
+  }
+  onState(listener: (delta: StateDelta) => void): void {
+    this.listener = listener;
+  }
+  reload(_trigger: string, next: LoadedConfig, generation: number): Promise<MemberReload> {
+    this.process.apply(next, generation);
+    return Promise.resolve({ ok: true, message: '' });
   }
   reopen(): void {
     this.process.reopenLog();
@@ -34,28 +61,49 @@ export class LocalMember implements Member {
     return this.process.metrics.registry.getMetricsAsJSON();
   }
   stop(deadlineMs?: number): void {
-    void this.process.stop(deadlineMs, this.ops).then(this.onStopped);
+    clearInterval(this.timer);
+    void this.process.stop(deadlineMs, this.ops).then(() => {
+      this.report();
+      this.onStopped();
+    });
   }
 }
 
 let requestId = 0;
 
+/** How long a worker may take to apply a reload before the supervisor reports it as not answering. */
+const RELOAD_ANSWER_MS = 10_000;
+
 export class WorkerMember implements Member {
   private readonly pending = new Map<number, (value: unknown) => void>();
+  private readonly reloads = new Map<number, (result: MemberReload) => void>();
+  private listener: ((delta: StateDelta) => void) | null = null;
+
   constructor(readonly worker: ChildProcess) {
     worker.on('message', (message: FromWorker) => {
       if (message.t === 'stats' || message.t === 'metrics') {
         this.pending.get(message.id)?.(message.value);
         this.pending.delete(message.id);
+      } else if (message.t === 'reloaded') {
+        this.reloads.get(message.generation)?.({ ok: message.ok, message: message.message });
+        this.reloads.delete(message.generation);
+      } else if (message.t === 'state') {
+        this.listener?.(deltaFromWire(message.delta));
       }
     });
     worker.on('exit', () => {
       for (const resolve of this.pending.values()) resolve(null);
       this.pending.clear();
+      for (const resolve of this.reloads.values())
+        resolve({ ok: false, message: `worker ${String(worker.pid)} exited` });
+      this.reloads.clear();
     });
   }
   private send(message: ToWorker): void {
     if (this.worker.connected) this.worker.send(message);
+  }
+  onState(listener: (delta: StateDelta) => void): void {
+    this.listener = listener;
   }
   /** Hands an accepted socket to this worker; false if it cannot take it. */
   handOff(index: number, socket: Socket): boolean {
@@ -80,8 +128,23 @@ export class WorkerMember implements Member {
       this.send({ t, id });
     });
   }
-  reload(trigger: string): void {
-    this.send({ t: 'reload', trigger });
+  reload(trigger: string, _next: LoadedConfig, generation: number): Promise<MemberReload> {
+    if (!this.worker.connected)
+      return Promise.resolve({ ok: false, message: `worker ${String(this.worker.pid)} is not connected` });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.reloads.delete(generation);
+        resolve({
+          ok: false,
+          message: `worker ${String(this.worker.pid)} did not answer within ${RELOAD_ANSWER_MS / 1000} s`,
+        });
+      }, RELOAD_ANSWER_MS);
+      this.reloads.set(generation, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+      this.send({ t: 'reload', trigger, generation });
+    });
   }
   reopen(): void {
     this.send({ t: 'reopen' });

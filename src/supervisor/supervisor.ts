@@ -2,11 +2,17 @@ import type { ChildProcess } from 'node:child_process';
 import { unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { AdminServer, pacFor, pacResponder, type AdminState } from '../admin/index.js';
+import {
+  AdminServer,
+  checkAdminExposure,
+  pacFor,
+  pacResponder,
+  type AdminApi,
+  type AdminState,
+} from '../admin/index.js';
 import { isAirlockError } from '../errors/index.js';
 import { loadNative, nativeFor } from '../gateway/index.js';
-import type { GatewayMetrics } from '../observe/index.js';
-import { createOpsLogger } from '../observe/index.js';
+import { createOpsLogger, SupervisorMetrics } from '../observe/index.js';
 import { forkWorker, startWorkers, type Fleet } from './fleet.js';
 import { GatewayProcess, plural, type ProcessStats } from './gateway-process.js';
 import { keepServingOnUncaught } from './last-resort.js';
@@ -20,6 +26,13 @@ import {
 import { loadConfig, type LoadedConfig } from './load-config.js';
 import { LocalMember, WorkerMember, type Member } from './members.js';
 import { openFilesLimit, proxyPortOf, restartOnly, workerCount, type ServeOptions } from './options.js';
+import { OperatorView } from './operator-view.js';
+import {
+  reloadResultPath,
+  resolveAdminToken,
+  writeReloadResult,
+  type ReloadResult,
+} from './reload-result.js';
 import { runWorker } from './worker.js';
 import type { FromWorker, WorkerListen } from './worker-messages.js';
 
@@ -34,7 +47,16 @@ export async function supervise(options: ServeOptions): Promise<number> {
   let current = await loadConfig(options);
   const file = current.config.file;
   const workers = workerCount(options.workers ?? file.workers);
+  const adminToken = await resolveAdminToken(file.admin);
+  // Refuse an exposed admin listener before anything starts.
+  if (file.admin.listen !== null) checkAdminExposure(file.admin.listen, adminToken);
   const ops = createOpsLogger(file.log.level);
+  const startedAt = Date.now();
+  let generation = 1;
+  let reloadSeq = 0;
+  let lastReload: ReloadResult | null = null;
+  const view = new OperatorView(current);
+  const supervisorMetrics = new SupervisorMetrics();
   for (const warning of current.warnings) ops.warn({ event: 'policy_warning' }, warning);
   // "native" without the addon fails here, before any worker starts; "auto" says what it lacks.
   const tunnels = file.engine.tunnels;
@@ -60,7 +82,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
   let ready = false;
   let stopping = false;
   let proxyPort = 0;
-  const localMetrics: GatewayMetrics[] = [];
+  let localContentType: string | null = null;
   let members: Member[];
   let listening: Listening | null = null;
   let children = new Set<ChildProcess>();
@@ -81,8 +103,10 @@ export async function supervise(options: ServeOptions): Promise<number> {
     );
     keepServingOnUncaught(ops, () => gp.metrics.internalError());
     await gp.start();
-    localMetrics.push(gp.metrics);
-    members = [new LocalMember(gp, ops, resolveStopped)];
+    localContentType = gp.metrics.registry.contentType;
+    const local = new LocalMember(gp, ops, resolveStopped);
+    local.onState((delta) => view.apply(delta, 'local'));
+    members = [local];
     addresses = gp.gateway.addresses();
   } else {
     let alive = workers;
@@ -109,6 +133,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
     try {
       fleet = await startWorkers(workers, listen, provisional, ops, function onExit(worker, code, signal) {
         fleet.children.delete(worker);
+        view.dropSource(String(worker.pid));
         const index = fleet.members.findIndex((m) => m instanceof WorkerMember && m.worker === worker);
         if (stopping) {
           alive--;
@@ -128,9 +153,10 @@ export async function supervise(options: ServeOptions): Promise<number> {
             if (alive === 0) resolveStopped();
             return;
           }
-          const replacement = forkWorker(workers, index, listen, proxyPort);
+          const replacement = forkWorker(workers, index, listen, proxyPort, generation);
           fleet.children.add(replacement);
           const member = new WorkerMember(replacement);
+          member.onState((delta) => view.apply(delta, String(replacement.pid)));
           if (index >= 0) fleet.members[index] = member;
           replacement.on('message', (message: FromWorker) => {
             if (message.t === 'ready') {
@@ -151,6 +177,10 @@ export async function supervise(options: ServeOptions): Promise<number> {
     }
     children = fleet.children;
     members = fleet.members;
+    for (const member of fleet.members) {
+      if (member instanceof WorkerMember)
+        member.onState((delta) => view.apply(delta, String(member.worker.pid)));
+    }
     addresses =
       listening.mode === 'reuseport'
         ? current.listeners.map((l, i) => ({
@@ -164,9 +194,8 @@ export async function supervise(options: ServeOptions): Promise<number> {
   proxyPort = proxyPortOf(current, addresses);
 
   const sumStats = async (): Promise<Record<string, unknown>> => {
-    const stats = (await Promise.all(all().map((m) => m.stats()))).filter(
-      (s): s is ProcessStats => s !== null,
-    );
+    const answers = await Promise.all(all().map((m) => m.stats()));
+    const stats = answers.filter((s): s is ProcessStats => s !== null);
     return {
       ready,
       mode: current.config.file.mode,
@@ -175,17 +204,40 @@ export async function supervise(options: ServeOptions): Promise<number> {
       sessions: stats.reduce((n, s) => n + s.sessions, 0),
       rules: current.policy.rules.length,
       pid: process.pid,
+      version: '0.1.0',
+      config: current.config.fileName,
+      generation,
+      startedAt,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      reload: { last: lastReload, attempts: reloadSeq },
+      processes: answers.map((s, index) =>
+        s === null
+          ? { index, up: false }
+          : {
+              index,
+              up: true,
+              pid: s.pid,
+              connections: s.connections,
+              sessions: s.sessions,
+              relayed: s.relayed,
+              generation: s.generation,
+            },
+      ),
+      warnings: current.warnings,
+      lint: current.lint,
+      observe: view.summary(),
     };
   };
 
   let admin: AdminServer | null = null;
   if (file.admin.listen !== null) {
     const metricsSource = {
-      contentType: localMetrics[0]?.registry.contentType ?? 'text/plain; version=0.0.4; charset=utf-8',
+      contentType: localContentType ?? 'text/plain; version=0.0.4; charset=utf-8',
       async metrics(): Promise<string> {
         const parts = (await Promise.all(all().map((m) => m.metrics()))).filter(
           (p): p is MetricObjectWithValues<MetricValue<string>>[] => p !== null,
         );
+        parts.push(await supervisorMetrics.registry.getMetricsAsJSON());
         return AggregatorRegistry.aggregate(parts).metrics();
       },
     };
@@ -194,7 +246,37 @@ export async function supervise(options: ServeOptions): Promise<number> {
       stats: sumStats,
       pac: (host) => pacFor(current.policy, current.config.file.admin.pac, proxyPort, host),
     };
-    admin = new AdminServer(file.admin.listen, state, metricsSource);
+    const api: AdminApi = {
+      status: sumStats,
+      clients: (query) => view.clients(query),
+      client: (address) => view.client(address),
+      services: () => view.services(),
+      denials: (query) => view.denials(query),
+      tunnels: (query) => view.tunnels(query),
+      history: () => view.history(),
+      policy: () => ({
+        generation,
+        mode: current.config.file.mode,
+        catalogInForce: current.catalogInForce,
+        rules: current.policy.rules.map((r) => ({
+          rule: r.text,
+          ports: r.ports === null ? null : [...r.ports].sort((a, b) => a - b),
+          origin: r.origin.where,
+          source: r.origin.source,
+          catalog: r.origin.catalog ?? [],
+        })),
+        sources: current.policy.sources.list().map((s) => s.value.cidr),
+        ports: {
+          connect: [...current.policy.connectPorts],
+          http: [...current.policy.httpPorts],
+        },
+        lint: current.lint,
+        warnings: current.warnings,
+      }),
+      reload: (trigger) => reload(trigger),
+      subscribe: (listener) => view.subscribe(listener),
+    };
+    admin = new AdminServer(file.admin.listen, state, metricsSource, { api, token: adminToken });
     try {
       await admin.start();
     } catch (error) {
@@ -209,7 +291,23 @@ export async function supervise(options: ServeOptions): Promise<number> {
     a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
   );
   const adminAddress = admin?.address();
-  if (file.pidFile !== null) writeFileSync(file.pidFile, `${process.pid}\n`);
+  if (file.pidFile !== null) {
+    writeFileSync(file.pidFile, `${process.pid}\n`);
+    // A result file of an earlier run must not look like an answer to the next reload.
+    await writeReloadResult(file.pidFile, {
+      seq: 0,
+      at: startedAt,
+      trigger: 'start',
+      ok: true,
+      error: null,
+      generation,
+      pid: process.pid,
+    });
+  }
+  const summaries = setInterval(() => {
+    if (view.listening) view.emit('summary', { ...view.summary(), generation });
+  }, 1000);
+  summaries.unref();
   ops.info(
     {
       event: 'listening',
@@ -225,10 +323,13 @@ export async function supervise(options: ServeOptions): Promise<number> {
   );
 
   // Reload: validate here first; only a configuration that loads completely reaches the gateway.
-  let reloading: Promise<void> = Promise.resolve();
-  const reload = (trigger: string): void => {
-    reloading = reloading.then(async () => {
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (trigger: string): Promise<ReloadResult> => {
+    const run = reloading.then(async (): Promise<ReloadResult> => {
+      const seq = ++reloadSeq;
+      const at = Date.now();
       let next: LoadedConfig;
+      let result: ReloadResult;
       try {
         next = await loadConfig(options);
       } catch (error) {
@@ -237,8 +338,8 @@ export async function supervise(options: ServeOptions): Promise<number> {
           { event: 'reload_failed', trigger },
           `reload rejected, the running policy is unchanged:\n${message}`,
         );
-        for (const m of localMetrics) m.reloaded(false);
-        return;
+        result = { seq, at, trigger, ok: false, error: message, generation, pid: process.pid };
+        return finishReload(result);
       }
       for (const warning of next.warnings) ops.warn({ event: 'policy_warning' }, warning);
       const ignored = restartOnly(current, next);
@@ -248,16 +349,46 @@ export async function supervise(options: ServeOptions): Promise<number> {
           `changes to ${ignored.join(', ')} take effect only after a restart`,
         );
       }
-      for (const m of all()) m.reload(trigger, next);
+      generation++;
+      const answers = await Promise.all(all().map((m) => m.reload(trigger, next, generation)));
       current = next;
-      for (const m of localMetrics) m.reloaded(true);
+      view.configure(next);
+      const failed = answers.filter((a) => !a.ok).map((a) => a.message);
+      result = {
+        seq,
+        at,
+        trigger,
+        ok: failed.length === 0,
+        error: failed.length === 0 ? null : `not every worker applied it: ${failed.join('; ')}`,
+        generation,
+        pid: process.pid,
+      };
       ops.info(
-        { event: 'reloaded', trigger, rules: next.policy.rules.length },
+        { event: 'reloaded', trigger, rules: next.policy.rules.length, generation },
         `policy reloaded (${next.policy.rules.length} destination rules)`,
       );
+      return finishReload(result);
     });
+    reloading = run.catch(() => undefined);
+    return run;
   };
-  process.on('SIGHUP', () => reload('SIGHUP'));
+  const finishReload = async (result: ReloadResult): Promise<ReloadResult> => {
+    lastReload = result;
+    supervisorMetrics.reloaded(result.ok, result.at, generation);
+    view.emit('reload', result);
+    if (file.pidFile !== null) {
+      try {
+        await writeReloadResult(file.pidFile, result);
+      } catch (error) {
+        ops.warn(
+          { event: 'reload_result_unwritten' },
+          `cannot write the reload result: ${(error as Error).message}`,
+        );
+      }
+    }
+    return result;
+  };
+  process.on('SIGHUP', () => void reload('SIGHUP'));
   process.on('SIGUSR1', () => {
     for (const m of all()) m.reopen();
     ops.info({ event: 'log_reopened' }, 'access log reopened');
@@ -276,7 +407,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
         watchers.push(
           watch(path, { persistent: false }, () => {
             clearTimeout(timer);
-            timer = setTimeout(() => reload(`watch ${path}`), 300);
+            timer = setTimeout(() => void reload(`watch ${path}`), 300);
           }),
         );
       } catch (error) {
@@ -293,6 +424,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
     }
     stopping = true;
     ready = false;
+    clearInterval(summaries);
     for (const w of watchers) w.close();
     void sumStats().then((stats) =>
       ops.info(
@@ -314,10 +446,12 @@ export async function supervise(options: ServeOptions): Promise<number> {
   if (workers > 1) ops.info({ event: 'stopped', workers }, 'all workers stopped');
   await admin?.close();
   if (file.pidFile !== null) {
-    try {
-      unlinkSync(file.pidFile);
-    } catch {
-      // Already gone.
+    for (const path of [file.pidFile, reloadResultPath(file.pidFile)]) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
     }
   }
   return 0;

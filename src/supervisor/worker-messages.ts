@@ -3,7 +3,7 @@ import type { ProcessStats } from './gateway-process.js';
 
 /** Supervisor → worker. */
 export type ToWorker =
-  | { readonly t: 'reload'; readonly trigger: string }
+  | { readonly t: 'reload'; readonly trigger: string; readonly generation: number }
   | { readonly t: 'reopen' }
   | { readonly t: 'shutdown'; readonly deadlineMs?: number | undefined }
   | { readonly t: 'stats'; readonly id: number }
@@ -22,7 +22,9 @@ export type WorkerListen =
 export type FromWorker =
   | { readonly t: 'ready' }
   | { readonly t: 'failed'; readonly message: string; readonly exit: number }
-  | { readonly t: 'reloaded'; readonly ok: boolean; readonly message: string }
+  | { readonly t: 'reloaded'; readonly ok: boolean; readonly message: string; readonly generation: number }
+  /** What the worker saw since its last report (StateDelta as deltaToWire sends it). */
+  | { readonly t: 'state'; readonly delta: unknown }
   | { readonly t: 'stats'; readonly id: number; readonly value: ProcessStats }
   | {
       readonly t: 'metrics';

@@ -1,10 +1,11 @@
 import type { Socket } from 'node:net';
 import { isAirlockError } from '../errors/index.js';
 import { loadNative } from '../gateway/index.js';
-import { createOpsLogger } from '../observe/index.js';
+import { createOpsLogger, deltaToWire } from '../observe/index.js';
 import { pacResponder } from '../admin/index.js';
 import { GatewayProcess } from './gateway-process.js';
 import { keepServingOnUncaught } from './last-resort.js';
+import { STATE_REPORT_MS } from './members.js';
 import { nativeListen } from './listening.js';
 import { loadConfig, type LoadedConfig } from './load-config.js';
 import { perWorker, type ServeOptions } from './options.js';
@@ -38,6 +39,7 @@ export async function runWorker(options: ServeOptions): Promise<number> {
     ops,
   );
   keepServingOnUncaught(ops, () => gp.metrics.internalError());
+  gp.generation = Number(process.env.AIRLOCK_GENERATION ?? '1') || 1;
   const listen = JSON.parse(process.env.AIRLOCK_LISTEN ?? '{"mode":"handoff"}') as WorkerListen;
   const addon = loadNative().addon;
   try {
@@ -55,6 +57,13 @@ export async function runWorker(options: ServeOptions): Promise<number> {
   }
   proxyPort = Number(process.env.AIRLOCK_PROXY_PORT ?? '0');
   process.send?.({ t: 'ready' } satisfies FromWorker);
+  const report = (): void => {
+    const delta = gp.takeState();
+    if (delta !== null && process.connected)
+      process.send?.({ t: 'state', delta: deltaToWire(delta) } satisfies FromWorker);
+  };
+  const reporting = setInterval(report, STATE_REPORT_MS);
+  reporting.unref();
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -64,7 +73,11 @@ export async function runWorker(options: ServeOptions): Promise<number> {
         return;
       }
       stopping = true;
-      void gp.stop(deadlineMs, null).then(() => resolve(0));
+      void gp.stop(deadlineMs, null).then(() => {
+        clearInterval(reporting);
+        report();
+        resolve(0);
+      });
     };
     process.on('message', (message: ToWorker, handle?: unknown) => {
       switch (message.t) {
@@ -72,10 +85,23 @@ export async function runWorker(options: ServeOptions): Promise<number> {
           loadConfig(options).then(
             (next) => {
               current = perWorker(next, workers);
-              gp.apply(current);
+              gp.apply(current, message.generation);
+              process.send?.({
+                t: 'reloaded',
+                ok: true,
+                message: '',
+                generation: message.generation,
+              } satisfies FromWorker);
             },
-            (error: unknown) =>
-              ops.error({ event: 'reload_failed', pid: process.pid }, (error as Error).message),
+            (error: unknown) => {
+              ops.error({ event: 'reload_failed', pid: process.pid }, (error as Error).message);
+              process.send?.({
+                t: 'reloaded',
+                ok: false,
+                message: (error as Error).message,
+                generation: message.generation,
+              } satisfies FromWorker);
+            },
           );
           return;
         case 'reopen':

@@ -13,8 +13,12 @@ export interface Served {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `airlock serve`, waits for its "listening" line, and reports the bound port. */
-export function serve(args: string[]): Promise<Served> {
+/**
+ * Starts `airlock serve`, waits for its "listening" line, and reports the bound port. Several
+ * worker processes each load the configuration: on a busy machine that takes seconds, so a
+ * test of workers may give `startMs` more.
+ */
+export function serve(args: string[], startMs = 10_000): Promise<Served> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const served = {
@@ -26,8 +30,8 @@ export function serve(args: string[]): Promise<Served> {
     };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`gateway did not start: ${served.stderr}`));
-    }, 10_000);
+      reject(new Error(`gateway did not start within ${startMs} ms: ${served.stderr}`));
+    }, startMs);
     child.stdout.on('data', (c: Buffer) => (served.stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => {
       served.stderr += c.toString();

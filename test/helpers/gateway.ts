@@ -10,6 +10,8 @@ export interface RunningGateway {
   readonly port: number;
   readonly proxyUrl: string;
   readonly records: AccessRecord[];
+  /** Records of tunnels when they were established (AccessLogSink.opened). */
+  readonly openedRecords: AccessRecord[];
   /** Resolves with the next access record matching `predicate` (or one already written). */
   waitForRecord(predicate: (r: AccessRecord) => boolean, timeoutMs?: number): Promise<AccessRecord>;
   /** The configuration file written for this gateway. */
@@ -39,7 +41,11 @@ export async function startGateway(
   });
   const records: AccessRecord[] = [];
   const waiters: { predicate: (r: AccessRecord) => boolean; resolve: (r: AccessRecord) => void }[] = [];
+  const openedRecords: AccessRecord[] = [];
   const sink: AccessLogSink = {
+    opened(record) {
+      openedRecords.push(record);
+    },
     write(record) {
       records.push(record);
       for (const w of [...waiters]) {
@@ -63,6 +69,7 @@ export async function startGateway(
     configFile: file,
     loaded,
     records,
+    openedRecords,
     waitForRecord(predicate, timeoutMs = 5000) {
       const existing = records.find(predicate);
       if (existing) return Promise.resolve(existing);

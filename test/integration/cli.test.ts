@@ -108,7 +108,7 @@ describe('airlock serve: lifecycle', () => {
     assert.equal(await gw.exited, 0);
     assert.match(
       readFileSync(`${logFile}.1`, 'utf8'),
-      / TCP_TUNNEL\/200 \d+ CONNECT echo\.example\.test:\d+ - HIER_DIRECT\/127\.0\.0\.1 -\n$/,
+      / TCP_TUNNEL\/200 \d+ CONNECT echo\.example\.test:\d+ ALLOWED HIER_DIRECT\/127\.0\.0\.1 -\n$/,
     );
     assert.equal(readFileSync(logFile, 'utf8').split('\n').filter(Boolean).length, 1);
   });

@@ -32,7 +32,7 @@ timeouts: { drain: 5s }
 async function admin(path: string): Promise<string> {
   const reply = await rawExchange(
     adminPort,
-    `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
     2000,
   );
   return reply.slice(reply.indexOf('\r\n\r\n') + 4);
@@ -66,13 +66,15 @@ for (const variant of ENGINES) {
       echo = await startTcpEcho();
       file = join(mkdtempSync(join(tmpdir(), 'airlock-workers-')), 'airlock.yaml');
       writeFileSync(file, config(['echo.example.test']));
-      gw = await serve(['--config', file, '--listen', '127.0.0.1:0']);
+      // Three workers each load the configuration: seconds on a busy machine.
+      gw = await serve(['--config', file, '--listen', '127.0.0.1:0'], 60_000);
       adminPort = Number(/"admin":"127\.0\.0\.1:(\d+)"/.exec(gw.stderr)?.[1]);
     });
 
     after(async () => {
-      if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
-      await echo.close();
+      // A gateway that never started must not keep the echo server (and this file) running.
+      await echo?.close();
+      if (gw !== undefined && gw.child.exitCode === null) gw.child.kill('SIGKILL');
     });
 
     test('three worker processes share the listener; the admin listener reports the whole gateway', async () => {

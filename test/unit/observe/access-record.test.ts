@@ -1,32 +1,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { toJsonFields, toSquidLine, type AccessRecord } from '../../../src/observe/index.js';
+import { isIP } from 'node:net';
+import { squidUserField, toJsonFields, toSquidLine, type AccessRecord } from '../../../src/observe/index.js';
+import { MDE_C2, TUNNEL_RECORD } from './records.js';
 
-const base: AccessRecord = {
-  start: Date.UTC(2026, 0, 2, 3, 4, 5, 600),
-  durationMs: 1234,
-  client: '10.20.0.2',
-  clientPort: 50000,
-  method: 'CONNECT',
-  host: 'winatp-gw-eus.microsoft.com',
-  port: 443,
-  path: null,
-  decision: 'allow',
-  reason: 'ALLOWED',
-  end: 'CLOSED',
-  rule: '.microsoft.com',
-  ruleOrigin: 'mdemdi.conf:8',
-  sni: 'winatp-gw-eus.microsoft.com',
-  upstream: '203.0.113.10:443',
-  status: 200,
-  bytesFromClient: 517,
-  bytesToClient: 4096,
-};
+const base = TUNNEL_RECORD;
 
-test('Squid native line for a tunnel', () => {
+test('Squid native line for a tunnel: the user field carries the reason', () => {
   assert.equal(
     toSquidLine(base),
-    '1767323046.834   1234 10.20.0.2 TCP_TUNNEL/200 4096 CONNECT winatp-gw-eus.microsoft.com:443 - HIER_DIRECT/203.0.113.10 -',
+    '1767323046.834   1234 10.20.0.2 TCP_TUNNEL/200 4096 CONNECT winatp-gw-eus.microsoft.com:443 ALLOWED HIER_DIRECT/203.0.113.10 -',
+  );
+});
+
+test('Squid native line for a tunnel of a catalog service: reason@product/service', () => {
+  const line = toSquidLine({ ...base, catalog: MDE_C2 });
+  assert.match(
+    line,
+    / CONNECT winatp-gw-eus\.microsoft\.com:443 ALLOWED@mde\/command-and-control HIER_DIRECT\//,
   );
 });
 
@@ -46,7 +37,30 @@ test('Squid native line for a denied plain-HTTP request', () => {
   });
   assert.equal(
     line,
-    '1767323045.600      0 10.20.0.2 TCP_DENIED/403 0 GET http://evil.example.net/x?y=1 - HIER_NONE/- -',
+    '1767323045.600      0 10.20.0.2 TCP_DENIED/403 0 GET http://evil.example.net/x?y=1 DENY_HOST_NOT_ALLOWED HIER_NONE/- -',
+  );
+});
+
+test('refusals that used to look alike in Squid format now differ by their reason', () => {
+  const refused = (reason: AccessRecord['reason'], host: string, port: number): string =>
+    toSquidLine({
+      ...base,
+      host,
+      port,
+      decision: 'deny',
+      reason,
+      upstream: null,
+      status: 403,
+      bytesToClient: 0,
+    });
+  const lines = [
+    refused('DENY_HOST_NOT_ALLOWED', 'example.com', 443),
+    refused('DENY_PORT', 'winatp-gw-eus.microsoft.com', 8443),
+    refused('DENY_IP_LITERAL', '203.0.113.9', 443),
+  ];
+  assert.deepEqual(
+    lines.map((l) => parseSquidNative(l).user),
+    ['DENY_HOST_NOT_ALLOWED', 'DENY_PORT', 'DENY_IP_LITERAL'],
   );
 });
 
@@ -58,7 +72,10 @@ test('Squid line with an IPv6 upstream and a non-default port', () => {
     port: 8080,
     upstream: '[2001:db8::1]:8080',
   });
-  assert.match(line, / GET http:\/\/winatp-gw-eus\.microsoft\.com:8080\/a - HIER_DIRECT\/2001:db8::1 -$/);
+  assert.match(
+    line,
+    / GET http:\/\/winatp-gw-eus\.microsoft\.com:8080\/a ALLOWED HIER_DIRECT\/2001:db8::1 -$/,
+  );
 });
 
 test('audit-mode lines are marked in the Squid user field', () => {
@@ -70,16 +87,149 @@ test('audit-mode lines are marked in the Squid user field', () => {
 });
 
 test('a tunnel cut after the SNI check is marked', () => {
-  const line = toSquidLine({ ...base, decision: 'deny', reason: 'DENY_SNI_MISMATCH', end: null });
-  assert.match(line, / TCP_DENIED\/200 4096 CONNECT \S+ deny:DENY_SNI_MISMATCH /);
+  const line = toSquidLine({
+    ...base,
+    decision: 'deny',
+    reason: 'DENY_SNI_MISMATCH',
+    end: null,
+    catalog: MDE_C2,
+  });
+  assert.match(line, / TCP_DENIED\/200 4096 CONNECT \S+ deny:DENY_SNI_MISMATCH@mde\/command-and-control /);
+});
+
+/**
+ * Squid's native access.log format, field by field, as Squid documents it: its built-in
+ * `logformat squid %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt`
+ * (http://www.squid-cache.org/Doc/config/logformat/) and the field descriptions of
+ * https://wiki.squid-cache.org/Features/LogFormat ("Squid native access.log format in detail").
+ * Ten whitespace-separated fields; `%[un` is the user name in Squid's text-log escaping (no
+ * whitespace, "-" when there is none). This is the layout tools reading Squid logs rely on.
+ */
+function parseSquidNative(line: string): {
+  time: number;
+  elapsed: number;
+  client: string;
+  result: string;
+  status: number;
+  bytes: number;
+  method: string;
+  url: string;
+  user: string;
+  hierarchy: string;
+  peer: string;
+  type: string;
+} {
+  const fields = line.trim().split(/\s+/);
+  assert.equal(fields.length, 10, `ten fields: ${line}`);
+  const [time, elapsed, client, code, bytes, method, url, user, peering, type] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  assert.match(time, /^\d+\.\d{3}$/, 'time: seconds since the epoch with milliseconds (%ts.%03tu)');
+  assert.match(elapsed, /^\d+$/, 'elapsed: milliseconds (%6tr)');
+  assert.ok(isIP(client) !== 0, 'remotehost: the client address (%>a)');
+  const m = /^([A-Z_]+)\/(\d{3})$/.exec(code);
+  assert.ok(m !== null, 'code/status: Squid result code and three-digit HTTP status (%Ss/%03>Hs)');
+  assert.match(m[1]!, /^(TCP|UDP|NONE)(_[A-Z]+)*$/, 'result code: TCP_*, as Squid writes them');
+  assert.match(bytes, /^\d+$/, 'bytes: reply size (%<st)');
+  assert.match(method, /^[A-Z]+$|^-$/, 'method (%rm)');
+  if (method === 'CONNECT')
+    assert.match(url, /^(\[[0-9a-f:]+\]|[^/\s:]+):\d+$/, 'URL: authority-form for CONNECT (%ru)');
+  else assert.match(url, /^(http:\/\/|error:)/, 'URL: absolute-form (%ru)');
+  assert.match(user, /^[^\s]+$/, 'user: one token, "-" when none (%[un)');
+  const p = /^(HIER_[A-Z_]+|[A-Z_]+)\/(.+)$/.exec(peering);
+  assert.ok(p !== null, 'hierarchy/peer: hierarchy code and peer address or "-" (%Sh/%<a)');
+  assert.ok(p[2] === '-' || isIP(p[2]!) !== 0, 'peer: an address or "-"');
+  assert.match(type, /^(-|[a-z]+\/[a-z0-9.+-]+)$/, 'type: MIME content type or "-" (%mt)');
+  return {
+    time: Number(time),
+    elapsed: Number(elapsed),
+    client,
+    result: m[1]!,
+    status: Number(m[2]),
+    bytes: Number(bytes),
+    method,
+    url,
+    user,
+    hierarchy: p[1]!,
+    peer: p[2]!,
+    type,
+  };
+}
+
+test("every kind of line keeps Squid's native ten fields, and the reason and service read back from the user field", () => {
+  const cases: AccessRecord[] = [
+    base,
+    { ...base, catalog: MDE_C2 },
+    {
+      ...base,
+      decision: 'deny',
+      reason: 'DENY_PORT',
+      port: 8443,
+      status: 403,
+      upstream: null,
+      bytesToClient: 0,
+    },
+    { ...base, decision: 'deny', reason: 'DENY_SNI_MISMATCH', catalog: MDE_C2 },
+    { ...base, decision: 'would_deny', reason: 'DENY_HOST_NOT_ALLOWED' },
+    { ...base, decision: 'error', reason: 'FAIL_DNS', status: 502, upstream: null, catalog: MDE_C2 },
+    {
+      ...base,
+      method: 'GET',
+      path: '/pki/crl.crl',
+      port: 80,
+      catalog: { id: 'mde:crl.microsoft.com', product: 'mde', service: 'crl-ocsp' },
+    },
+    {
+      ...base,
+      method: '-',
+      host: '-',
+      port: 0,
+      decision: 'deny',
+      reason: 'BAD_REQUEST',
+      status: 400,
+      upstream: null,
+    },
+    {
+      ...base,
+      host: '2001:db8::5',
+      decision: 'deny',
+      reason: 'DENY_IP_LITERAL',
+      status: 403,
+      upstream: null,
+    },
+  ];
+  for (const r of cases) {
+    const parsed = parseSquidNative(toSquidLine(r));
+    assert.equal(parsed.client, r.client);
+    assert.equal(parsed.status, r.status);
+    assert.equal(parsed.bytes, r.bytesToClient);
+    const user = /^(?:would_deny:|deny:)?([A-Z_]+)(?:@([a-z-]+)\/([a-z-]+))?$/.exec(parsed.user);
+    assert.ok(user !== null, parsed.user);
+    assert.equal(user[1], r.reason);
+    assert.equal(user[2] ?? null, r.catalog?.product ?? null);
+    assert.equal(user[3] ?? null, r.catalog?.service ?? null);
+    assert.equal(squidUserField(r), parsed.user);
+  }
 });
 
 test('JSON fields use the fixed vocabulary', () => {
-  const fields = toJsonFields(base);
+  const fields = toJsonFields({ ...base, catalog: MDE_C2, clientName: 'ws-042' });
   assert.deepEqual(Object.keys(fields), [
+    'event',
+    'id',
     'start',
     'client',
     'client_port',
+    'client_name',
     'method',
     'host',
     'port',
@@ -90,11 +240,22 @@ test('JSON fields use the fixed vocabulary', () => {
     'rule',
     'sni',
     'rule_origin',
+    'catalog_id',
+    'product',
+    'service',
     'upstream',
     'status',
     'bytes_from_client',
     'bytes_to_client',
     'duration_ms',
+    'upstream_connect_ms',
+    'setup_ms',
   ]);
   assert.equal(fields.start, '2026-01-02T03:04:05.600Z');
+  assert.equal(fields.event, 'close');
+  assert.equal(fields.catalog_id, MDE_C2.id);
+  assert.equal(fields.product, 'mde');
+  assert.equal(fields.service, 'command-and-control');
+  assert.equal(fields.client_name, 'ws-042');
+  assert.equal(toJsonFields(base, 'open').event, 'open');
 });
