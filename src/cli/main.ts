@@ -1,8 +1,18 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { isAirlockError } from '../errors/index.js';
+import type { CommandIo } from './commands/catalog.js';
+import { stdoutWidth } from './terminal.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const WIDE_HELP = 'lay tables out at full width instead of fitting them to the terminal (COLUMNS, else 100)';
+
+/** Standard output and stderr, with the width tables are fitted to. */
+async function widthIo(wide: boolean | undefined): Promise<CommandIo> {
+  const { PROCESS_IO } = await import('./commands/catalog.js');
+  return { ...PROCESS_IO, width: stdoutWidth(wide) };
+}
 
 /** The command table: flags and help only; every command's work lives in commands/<name>.ts, loaded on use. */
 function buildProgram(): Command {
@@ -103,6 +113,7 @@ function buildProgram(): Command {
         format: 'text' | 'json' | 'markdown';
         assume?: string[];
         config?: string;
+        wide?: boolean;
       }) => {
         const { explain } = await import('./commands/explain.js');
         let policyCheck: ((host: string, port: number) => { allowed: boolean; reason: string }) | undefined;
@@ -121,6 +132,7 @@ function buildProgram(): Command {
           format: opts.format,
           assume: opts.assume,
           policyCheck,
+          width: stdoutWidth(opts.wide),
         });
       },
     );
@@ -339,14 +351,16 @@ function buildProgram(): Command {
     .addOption(new Option('-c, --config <file>', 'YAML configuration file'))
     .addOption(new Option('-a, --allowlist <file>', 'Squid dstdomain file (repeatable)').argParser(collect))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action(async (opts: { config?: string; allowlist?: string[]; format: 'table' | 'json' }) => {
-      const { policyShow } = await import('./commands/policy-show.js');
-      process.exitCode = await policyShow({
-        configFile: opts.config,
-        allowlist: opts.allowlist,
-        format: opts.format,
-      });
-    });
+    .addOption(new Option('--wide', WIDE_HELP))
+    .action(
+      async (opts: { config?: string; allowlist?: string[]; format: 'table' | 'json'; wide?: boolean }) => {
+        const { policyShow } = await import('./commands/policy-show.js');
+        process.exitCode = await policyShow(
+          { configFile: opts.config, allowlist: opts.allowlist, format: opts.format },
+          await widthIo(opts.wide),
+        );
+      },
+    );
 
   const catalog = program.command('catalog').description('the Defender endpoint catalog');
   catalog
@@ -357,6 +371,7 @@ function buildProgram(): Command {
     .addOption(new Option('--service <service>', 'filter by service (repeatable)').argParser(collect))
     .addOption(new Option('--cloud <cloud>', 'filter by cloud (repeatable)').argParser(collect))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--wide', WIDE_HELP))
     .action(
       async (opts: {
         product?: string[];
@@ -364,15 +379,19 @@ function buildProgram(): Command {
         service?: string[];
         cloud?: string[];
         format: 'table' | 'json';
+        wide?: boolean;
       }) => {
         const { catalogList } = await import('./commands/catalog.js');
-        process.exitCode = await catalogList({
-          products: opts.product,
-          geos: opts.geo,
-          services: opts.service,
-          clouds: opts.cloud,
-          format: opts.format,
-        });
+        process.exitCode = await catalogList(
+          {
+            products: opts.product,
+            geos: opts.geo,
+            services: opts.service,
+            clouds: opts.cloud,
+            format: opts.format,
+          },
+          await widthIo(opts.wide),
+        );
       },
     );
   catalog
