@@ -106,6 +106,7 @@ function buildProgram(): Command {
       ).argParser(collect),
     )
     .addOption(new Option('-c, --config <file>', 'check the destinations against this gateway configuration'))
+    .addOption(new Option('--wide', WIDE_HELP))
     .action(
       async (opts: {
         from?: string[];
@@ -269,13 +270,19 @@ function buildProgram(): Command {
     .addOption(new Option('--cloud <cloud>', 'cloud'))
     .addOption(new Option('--required-only', 'only the endpoints Microsoft marks Required'))
     .addOption(
-      new Option('-c, --config <file>', 'gateway configuration (with --gateway: test its whole policy)'),
+      new Option('-c, --config <file>', 'gateway configuration (with --on-gateway: test its whole policy)'),
     )
     .addOption(
-      new Option('--gateway', 'run on the gateway box: test upstream reachability of the compiled policy'),
+      new Option(
+        '--on-gateway',
+        'run on the gateway box: test upstream reachability of the compiled policy, resolving as the gateway does',
+      ),
+    )
+    .addOption(
+      new Option('-g, --gateway [host:port]', 'an Airlock gateway to test through (as in `airlock clients`)'),
     )
     .addOption(new Option('--proxy <url>', 'a named proxy to test through'))
-    .addOption(new Option('--airlock <host:port>', 'an Airlock gateway to test through'))
+    .addOption(new Option('--airlock <host:port>', 'the older name of --gateway host:port').hideHelp())
     .addOption(new Option('--pac <url|file>', 'a PAC file to evaluate (sandboxed) and test through'))
     .addOption(new Option('--no-env-proxy', 'skip the HTTPS_PROXY/NO_PROXY method'))
     .addOption(new Option('--no-direct', 'skip the direct (no proxy) method'))
@@ -283,8 +290,13 @@ function buildProgram(): Command {
     .addOption(new Option('--deadline <ms>', 'total deadline').default('120000'))
     .addOption(new Option('--concurrency <n>', 'checks in parallel').default('8'))
     .addOption(
-      new Option('--format <format>', 'output format').choices(['text', 'table', 'json', 'junit', 'html']),
+      new Option(
+        '--format <format>',
+        'output format (default: table on a terminal, text otherwise; mde: the MDE Client Analyzer layout)',
+      ).choices(['text', 'table', 'mde', 'json', 'junit', 'html']),
     )
+    .addOption(new Option('-v, --verbose', 'text report: every URL with each method and its stages'))
+    .addOption(new Option('--wide', WIDE_HELP))
     .addOption(new Option('-o, --output <file>', 'write the report to a file (format from the extension)'))
     .addOption(
       new Option('--ca-file <file>', 'extra trusted CA certificates (repeatable)').argParser(collect),
@@ -302,7 +314,8 @@ function buildProgram(): Command {
         cloud?: string;
         requiredOnly?: boolean;
         config?: string;
-        gateway?: boolean;
+        onGateway?: boolean;
+        gateway?: string | boolean;
         proxy?: string;
         airlock?: string;
         pac?: string;
@@ -312,6 +325,8 @@ function buildProgram(): Command {
         deadline: string;
         concurrency: string;
         format?: string;
+        verbose?: boolean;
+        wide?: boolean;
         output?: string;
         caFile?: string[];
         issuers?: string;
@@ -326,6 +341,7 @@ function buildProgram(): Command {
           cloud: opts.cloud,
           requiredOnly: opts.requiredOnly,
           configFile: opts.config,
+          onGateway: opts.onGateway,
           gateway: opts.gateway,
           proxy: opts.proxy,
           airlock: opts.airlock,
@@ -336,6 +352,8 @@ function buildProgram(): Command {
           deadline: opts.deadline,
           concurrency: opts.concurrency,
           format: opts.format,
+          verbose: opts.verbose,
+          wide: opts.wide,
           output: opts.output,
           caFiles: opts.caFile,
           issuers: opts.issuers,
