@@ -81,9 +81,16 @@ function buildProgram(): Command {
     .description('validate a configuration (and the files it names) and print the effective policy summary')
     .addOption(new Option('-c, --config <file>', 'YAML configuration file'))
     .addOption(new Option('-a, --allowlist <file>', 'Squid dstdomain file (repeatable)').argParser(collect))
-    .action(async (opts: { config?: string; allowlist?: string[] }) => {
+    .addOption(
+      new Option('--strict', 'exit 3 on any warning and on high-severity lint findings (for pipelines)'),
+    )
+    .action(async (opts: { config?: string; allowlist?: string[]; strict?: boolean }) => {
       const { configCheck } = await import('./commands/config-check.js');
-      process.exitCode = await configCheck({ configFile: opts.config, allowlist: opts.allowlist });
+      process.exitCode = await configCheck({
+        configFile: opts.config,
+        allowlist: opts.allowlist,
+        strict: opts.strict,
+      });
     });
 
   program

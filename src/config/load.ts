@@ -17,6 +17,9 @@ export interface Config {
   readonly allowlistFiles: readonly { readonly path: string; readonly where: string }[];
   readonly hosts: ReadonlyMap<string, readonly string[]>;
   readonly internalNetworks: readonly SourceSpec[];
+  /** Where each of `listeners` and `admin.listen` is written, for messages. */
+  readonly listenerWhere: readonly string[];
+  readonly adminWhere: string;
 }
 
 export type ConfigResult =
@@ -158,8 +161,21 @@ export function parseConfig(text: string, fileName: string): ConfigResult {
   for (const [name, addresses] of Object.entries(file.hosts)) {
     hosts.set(name.toLowerCase().replace(/\.$/, ''), addresses);
   }
+  const listenerWhere = file.listeners.map((_, i) =>
+    hasFile && doc.hasIn(['listeners']) ? where(['listeners', i]) : 'the default listener',
+  );
   return {
     ok: true,
-    config: { file, fileName, sources, destinations, allowlistFiles, hosts, internalNetworks },
+    config: {
+      file,
+      fileName,
+      sources,
+      destinations,
+      allowlistFiles,
+      hosts,
+      internalNetworks,
+      listenerWhere,
+      adminWhere: where(['admin', 'listen']),
+    },
   };
 }

@@ -237,7 +237,9 @@ export async function supervise(options: ServeOptions): Promise<number> {
         for (const m of localMetrics) m.reloaded(false);
         return;
       }
-      for (const warning of next.warnings) ops.warn({ event: 'policy_warning' }, warning);
+      // Warnings already printed for the running policy are not repeated on every reload.
+      for (const warning of next.warnings)
+        if (!current.warnings.includes(warning)) ops.warn({ event: 'policy_warning' }, warning);
       const ignored = restartOnly(current, next);
       if (ignored.length > 0) {
         ops.warn(
