@@ -533,7 +533,91 @@ function buildProgram(): Command {
       },
     );
 
+  addExamples(program);
   return program;
+}
+
+/** Examples shown at the end of each command's --help, by command path. */
+const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  airlock: [
+    'airlock serve --config /etc/airlock/airlock.yaml',
+    'airlock config-check --config airlock.yaml --strict',
+    'airlock check --gateway 10.0.0.5:3128',
+    'airlock <command> --help',
+  ],
+  serve: [
+    'airlock serve                                      # built-in policy on 0.0.0.0:3128',
+    'airlock serve --config /etc/airlock/airlock.yaml --watch',
+    'airlock serve --listen 10.0.0.5:3128 --allowlist /etc/squid/mdemdi.conf',
+    'airlock serve --config airlock.yaml --workers auto',
+  ],
+  reload: ['airlock reload --pid-file /run/airlock/airlock.pid', 'airlock reload --pid 4242'],
+  'config-check': [
+    'airlock config-check --config /etc/airlock/airlock.yaml',
+    'airlock config-check --config airlock.yaml --strict      # exit 3 on warnings (CI)',
+    'airlock config-check --allowlist /etc/squid/mdemdi.conf',
+  ],
+  explain: [
+    'airlock explain --from netsh.txt --from defender-policies.reg',
+    'airlock explain --machine machine.yaml --format markdown > report.md',
+    'airlock explain --from netsh.txt --config /etc/airlock/airlock.yaml',
+  ],
+  clients: [
+    'airlock clients --gateway gw1:3128 --gateway gw2:3128 --product mde --os windows',
+    'airlock clients --gateway gw1:3128 --product mde,mdi --out ./clients',
+    'airlock clients --gateway gw1:3128 --format pac --config airlock.yaml > proxy.pac',
+  ],
+  install: [
+    'sudo airlock install --config airlock.yaml --dry-run     # the whole plan, nothing changed',
+    'sudo airlock install --config airlock.yaml --ssh-from 10.0.0.0/8',
+    'airlock install --root /tmp/image --config airlock.yaml',
+  ],
+  uninstall: ['sudo airlock uninstall --dry-run', 'sudo airlock uninstall --purge'],
+  check: [
+    'airlock check                                      # this machine, every method it has',
+    'airlock check --gateway 10.0.0.5:3128 --product mde --geo EU',
+    'airlock check --on-gateway -c /etc/airlock/airlock.yaml  # on the gateway box',
+    'airlock check --url https://winatp-gw-eus.microsoft.com/commands/test --verbose',
+    'airlock check --pac http://wpad.corp.example/wpad.dat -o report.html',
+    'airlock check --format mde > analyzer.txt          # the MDE Client Analyzer layout',
+  ],
+  policy: ['airlock policy show --config airlock.yaml'],
+  'policy show': [
+    'airlock policy show --config /etc/airlock/airlock.yaml',
+    'airlock policy show --allowlist /etc/squid/mdemdi.conf --wide',
+    "airlock policy show --format json | jq '.rules[] | select(.lint != [])'",
+  ],
+  catalog: ['airlock catalog list --product mdi', 'airlock catalog lint /etc/squid/mdemdi.conf'],
+  'catalog list': [
+    'airlock catalog list --product mde --geo EU',
+    'airlock catalog list --service command-and-control --wide',
+    'airlock catalog list --format json > catalog.json',
+  ],
+  'catalog import': [
+    'airlock catalog import mde-urls.xlsx -o mde.catalog.json',
+    'airlock catalog import mde-urls.csv --strict',
+  ],
+  'catalog diff': [
+    'airlock catalog diff old.catalog.json mde-urls.xlsx',
+    'airlock catalog diff old.xlsx new.xlsx --exit-code     # exit 1 when they differ',
+  ],
+  'catalog export': [
+    'airlock catalog export --format squid -o mdemdi.conf --product mde --geo EU',
+    'airlock catalog export --format pac --proxy gw1:3128 --proxy gw2:3128 -o proxy.pac',
+    'airlock catalog export --format xlsx --all -o catalog.xlsx',
+  ],
+  'catalog lint': [
+    'airlock catalog lint /etc/squid/mdemdi.conf',
+    'airlock catalog lint --config airlock.yaml --fail-on medium',
+  ],
+};
+
+function addExamples(command: Command, path: string[] = []): void {
+  const key = path.length === 0 ? 'airlock' : path.join(' ');
+  const lines = EXAMPLES[key];
+  if (lines !== undefined)
+    command.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+  for (const sub of command.commands) addExamples(sub, [...path, sub.name()]);
 }
 
 /** The one place that turns an error into a message and an exit code. */
