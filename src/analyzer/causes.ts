@@ -101,14 +101,16 @@ interface Wording {
 }
 
 /** The gateway failed to reach the destination: FAIL_* from a gateway, or a proxy's 502/504. */
-function upstream(code: string, who: string, airlock: boolean): Wording {
+function upstream(code: string, who: string, airlock: boolean, onGatewayBox: boolean): Wording {
   const Who = who.charAt(0).toUpperCase() + who.slice(1);
-  const onBox = 'run `airlock check --on-gateway -c CONFIG` on the gateway box to test with its resolver';
+  const onBox = onGatewayBox
+    ? "compare with the gateway box's own resolver and route (dig, nslookup, curl from the box)"
+    : 'run `airlock check --on-gateway -c CONFIG` on the gateway box to test with its resolver';
   switch (code) {
     case 'FAIL_DNS':
       return {
         title: `${Who} cannot resolve these names (DNS)`,
-        fix: `check dns.servers in the gateway's configuration and that the gateway reaches those servers on port 53; ${onBox}`,
+        fix: "check dns.servers in the gateway's configuration (else /etc/resolv.conf on the gateway box) and that the gateway reaches those servers on port 53, UDP and TCP",
       };
     case 'FAIL_DNS_TIMEOUT':
       return {
@@ -141,7 +143,7 @@ function upstream(code: string, who: string, airlock: boolean): Wording {
   return {
     title: `${Who} could not reach these destinations (${code})`,
     fix: airlock
-      ? `${onBox}`
+      ? onBox
       : "the proxy's own name resolution or outgoing connections fail: ask its administrator",
   };
 }
@@ -217,7 +219,7 @@ export function causeOf(m: MethodResult, mode: 'client' | 'gateway'): Cause | nu
     }
     case 'PROXY_UPSTREAM_FAILED': {
       const code = m.proxyReason ?? statusOf(e) ?? 'failed';
-      return cause('upstream', code, code, upstream(code, who, airlock), at);
+      return cause('upstream', code, code, upstream(code, who, airlock, false), at);
     }
     case 'PROXY_AUTH_REQUIRED':
       return cause(
@@ -356,7 +358,7 @@ export function causeOf(m: MethodResult, mode: 'client' | 'gateway'): Cause | nu
   }
   const gatewayCode = mode === 'gateway' ? GATEWAY_CODES[e.code] : undefined;
   if (gatewayCode !== undefined) {
-    return cause('upstream', gatewayCode, gatewayCode, upstream(gatewayCode, who, true), at);
+    return cause('upstream', gatewayCode, gatewayCode, upstream(gatewayCode, who, true, true), at);
   }
   const local: Partial<Record<CheckErrorCode, string>> = {
     DNS_NOT_FOUND: 'dns',
@@ -431,6 +433,24 @@ export function groupFindings(results: readonly TargetResult[], mode: 'client' |
   const skipped: { target: TargetResult; method: MethodResult }[] = [];
   const attempted = new Map<string, number>();
 
+  const groupFor = (cause: Cause, timeouts: boolean): Group => {
+    let group = groups.get(cause.key);
+    if (group === undefined) {
+      group = {
+        cause,
+        via: new Set(),
+        routes: new Set(),
+        urls: new Set(),
+        unreachable: new Set(),
+        requiredUnreachable: new Set(),
+        services: new Set(),
+        notTried: 0,
+        timeouts,
+      };
+      groups.set(cause.key, group);
+    }
+    return group;
+  };
   const add = (group: Group, t: TargetResult, m: MethodResult): void => {
     group.via.add(via(m, mode));
     group.routes.add(`${m.method} ${m.route ?? ''}`);
@@ -454,46 +474,15 @@ export function groupFindings(results: readonly TargetResult[], mode: 'client' |
         skipped.push({ target: t, method: m });
         continue;
       }
-      let group = groups.get(c.key);
-      if (group === undefined) {
-        group = {
-          cause: c,
-          via: new Set(),
-          routes: new Set(),
-          urls: new Set(),
-          unreachable: new Set(),
-          requiredUnreachable: new Set(),
-          services: new Set(),
-          notTried: 0,
-          timeouts: m.error !== null && ROUTE_TIMEOUTS.has(m.error.code),
-        };
-        groups.set(c.key, group);
-      }
-      add(group, t, m);
+      add(groupFor(c, m.error !== null && ROUTE_TIMEOUTS.has(m.error.code)), t, m);
     }
   }
   // An attempt skipped after repeated timeouts has the cause of those timeouts.
   for (const { target, method } of skipped) {
     const route = `${method.method} ${method.route ?? ''}`;
-    let group = [...groups.values()].find((g) => g.timeouts && g.routes.has(route));
-    if (group === undefined) {
-      const c = causeOf(method, mode)!;
-      group = groups.get(c.key);
-      if (group === undefined) {
-        group = {
-          cause: c,
-          via: new Set(),
-          routes: new Set(),
-          urls: new Set(),
-          unreachable: new Set(),
-          requiredUnreachable: new Set(),
-          services: new Set(),
-          notTried: 0,
-          timeouts: false,
-        };
-        groups.set(c.key, group);
-      }
-    }
+    const group =
+      [...groups.values()].find((g) => g.timeouts && g.routes.has(route)) ??
+      groupFor(causeOf(method, mode)!, false);
     group.notTried++;
     add(group, target, method);
   }
