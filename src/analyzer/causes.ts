@@ -48,6 +48,8 @@ export interface Cause {
 export type FindingSeverity = 'error' | 'warning' | 'info';
 
 export interface Finding {
+  /** The cause's key (the code and who is at fault): what causeOf gives the failures of this finding. */
+  readonly key: string;
   readonly severity: FindingSeverity;
   readonly kind: CauseKind;
   readonly code: string;
@@ -505,6 +507,7 @@ export function groupFindings(results: readonly TargetResult[], mode: 'client' |
           : 'info';
     const urls = [...g.urls];
     return {
+      key: c.key,
       severity,
       kind: c.kind,
       code: c.code,

@@ -95,11 +95,12 @@ export function wrapLine(line: string, width: number): string[] {
   const marker = /^(?:\d+\.|[-*!x]|ok) /.exec(line.slice(indent.length))?.[0] ?? '';
   const hanging = ' '.repeat(indent.length + (marker === '' ? 2 : marker.length));
   const text = line.slice(indent.length + marker.length);
-  const first = wrapText(text, Math.max(1, width - indent.length - marker.length));
-  const head = first[0] ?? '';
-  const rest = wrapText(first.slice(1).join(' '), Math.max(1, width - hanging.length)).filter(
-    (l) => l !== '',
-  );
+  const head = wrapText(text, Math.max(1, width - indent.length - marker.length))[0] ?? '';
+  // The rest as written (a word cut at the end of the first line stays one word).
+  const rest = wrapText(
+    text.slice(head.length).replace(/^ +/, ''),
+    Math.max(1, width - hanging.length),
+  ).filter((l) => l !== '');
   return [`${indent}${marker}${head}`, ...rest.map((l) => `${hanging}${l}`)];
 }
 

@@ -1,4 +1,5 @@
 import { wrapLine } from '../../text/table.js';
+import { causeOf } from '../causes.js';
 import { METHOD_IDS, type CheckReport, type TargetResult } from '../model.js';
 import {
   findingLines,
@@ -24,14 +25,53 @@ export interface TextOptions {
   readonly verbose?: boolean;
 }
 
-/** URLs listed per service before "and N more". */
-const PER_SERVICE = 8;
+/** Kinds of outcome listed per service before "and N more". */
+const PER_SERVICE = 6;
+/** URLs named per kind of outcome. */
+const EXAMPLES = 2;
 
 function cells(report: CheckReport, t: TargetResult): string {
   return t.methods
     .filter((m) => m.outcome !== 'not-configured')
     .map((m) => `${methodLabel(m.method)}: ${methodCell(m, report.mode)}`)
     .join('; ');
+}
+
+/** The numbers of the findings behind a URL's failures: " (cause 1, 3)". */
+function causeNumbers(report: CheckReport, t: TargetResult): string {
+  const numbers = new Set<number>();
+  for (const m of t.methods) {
+    const cause = causeOf(m, report.mode);
+    if (cause === null) continue;
+    let at = report.findings.findIndex((f) => f.key === cause.key);
+    // An attempt skipped after timeouts is counted with the timeouts of its route.
+    if (at < 0)
+      at = report.findings.findIndex((f) => f.notTried > 0 && f.via.some((v) => v.includes(m.route ?? '')));
+    if (at >= 0) numbers.add(at + 1);
+  }
+  return numbers.size === 0 ? '' : ` (cause ${[...numbers].sort((a, b) => a - b).join(', ')})`;
+}
+
+/** A service's URLs that failed or drew a finding, one line per kind of outcome, with examples. */
+function serviceLines(report: CheckReport, targets: readonly TargetResult[]): string[] {
+  const kinds = new Map<string, TargetResult[]>();
+  for (const t of targets.filter((x) => !x.reachable || x.notes.length > 0)) {
+    const key = `${t.reachable ? 'ok' : 'x'} ${cells(report, t)}${causeNumbers(report, t)}`;
+    kinds.set(key, [...(kinds.get(key) ?? []), t]);
+  }
+  const out: string[] = [];
+  for (const [key, list] of [...kinds].slice(0, PER_SERVICE)) {
+    const space = key.indexOf(' ');
+    const more = list.length - EXAMPLES;
+    out.push(
+      `      ${key.slice(0, space)} ${list.length} URL${list.length === 1 ? '' : 's'}: ${key.slice(space + 1)}`,
+    );
+    const named = list.slice(0, EXAMPLES).map((t) => t.target.url);
+    out.push(`          ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`);
+  }
+  if (kinds.size > PER_SERVICE)
+    out.push(`      and ${kinds.size - PER_SERVICE} more kinds of outcome (--verbose lists every URL)`);
+  return out;
 }
 
 function verboseTarget(report: CheckReport, t: TargetResult): string[] {
@@ -65,12 +105,7 @@ export function renderText(report: CheckReport, options: TextOptions = {}): stri
     out.push(
       `  ${`[${STATUS_WORDS[s.status]}]`.padEnd(19)} ${s.label}${s.required ? ' (required)' : ''}: ${s.reachable} of ${s.urls} URLs${s.notTestable > 0 ? `, ${s.notTestable} not testable` : ''}`,
     );
-    const shown = targets.filter((t) => !t.reachable || t.notes.length > 0);
-    for (const t of shown.slice(0, PER_SERVICE)) {
-      out.push(`      ${t.reachable ? 'ok' : 'x '} ${t.target.url}  ${cells(report, t)}`);
-    }
-    if (shown.length > PER_SERVICE)
-      out.push(`      and ${shown.length - PER_SERVICE} more (--verbose lists every URL)`);
+    out.push(...serviceLines(report, targets));
   }
 
   if (report.notTestable.length > 0) {

@@ -39,6 +39,11 @@ describe('wrapping', () => {
       '    and the firewall',
     ]);
     assert.deepEqual(wrapLine('fits', Infinity), ['fits']);
+    // A word cut at the end of a line stays one word: no space is put into it.
+    const url = 'http://ctldl.windowsupdate.com/msdownload/v3/static/list.cab';
+    const lines = wrapLine(`  e.g. ${url} and 9 more`, 44);
+    assert.ok(lines.every((l) => l.length <= 44));
+    assert.equal(lines.map((l) => l.trim()).join(''), `e.g.${url} and 9 more`);
   });
 
   test('truncation ends with an ellipsis and keeps the width', () => {
