@@ -71,7 +71,8 @@ for (const variant of ENGINES) {
     });
 
     after(async () => {
-      if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
+      // When the gateway did not start, gw is the previous variant's (or unset): close the echo server anyway.
+      if (gw !== undefined && gw.child.exitCode === null) gw.child.kill('SIGKILL');
       await echo.close();
     });
 
