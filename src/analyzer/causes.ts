@@ -93,6 +93,10 @@ function whoIs(m: MethodResult, mode: 'client' | 'gateway'): string {
   return `the ${m.method === 'gateway' ? 'gateway' : 'proxy'} ${proxyAddress(m.route)}`;
 }
 
+function capitalize(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+}
+
 function statusOf(error: CheckError): string | null {
   return /answered (\d{3})/.exec(error.message)?.[1] ?? null;
 }
@@ -104,7 +108,7 @@ interface Wording {
 
 /** The gateway failed to reach the destination: FAIL_* from a gateway, or a proxy's 502/504. */
 function upstream(code: string, who: string, airlock: boolean, onGatewayBox: boolean): Wording {
-  const Who = who.charAt(0).toUpperCase() + who.slice(1);
+  const Who = capitalize(who);
   const onBox = onGatewayBox
     ? "compare with the gateway box's own resolver and route (dig, nslookup, curl from the box)"
     : 'run `airlock check --on-gateway -c CONFIG` on the gateway box to test with its resolver';
@@ -152,7 +156,7 @@ function upstream(code: string, who: string, airlock: boolean, onGatewayBox: boo
 
 /** A proxy or gateway refused the request. */
 function refusal(code: string, who: string, airlock: boolean): Wording {
-  const Who = who.charAt(0).toUpperCase() + who.slice(1);
+  const Who = capitalize(who);
   switch (code) {
     case 'DENY_HOST_NOT_ALLOWED':
       return {
@@ -209,6 +213,7 @@ export function causeOf(m: MethodResult, mode: 'client' | 'gateway'): Cause | nu
   const e = m.error;
   if (e === null || m.outcome === 'succeeded' || m.outcome === 'not-configured') return null;
   const who = whoIs(m, mode);
+  const Who = capitalize(who);
   const at = mode === 'gateway' && m.route === 'DIRECT' ? 'gateway' : (m.route ?? m.method);
   const viaProxy = m.route !== null && m.route.startsWith('PROXY ');
   const airlock = m.method === 'gateway' || (m.proxyReason !== null && /^[A-Z]+_/.test(m.proxyReason));
@@ -229,7 +234,7 @@ export function causeOf(m: MethodResult, mode: 'client' | 'gateway'): Cause | nu
         e.code,
         '407',
         {
-          title: `${who.charAt(0).toUpperCase()}${who.slice(1)} demands authentication${m.proxyAuth !== null && m.proxyAuth.length > 0 ? ` (${m.proxyAuth.join(', ')})` : ''}`,
+          title: `${Who} demands authentication${m.proxyAuth !== null && m.proxyAuth.length > 0 ? ` (${m.proxyAuth.join(', ')})` : ''}`,
           fix: "Defender for Endpoint's system-context components cannot answer a proxy's authentication: let the Defender destinations through without it",
         },
         at,
@@ -241,7 +246,7 @@ export function causeOf(m: MethodResult, mode: 'client' | 'gateway'): Cause | nu
         e.code,
         e.code === 'PROXY_TIMEOUT' ? 'proxy timeout' : 'proxy closed',
         {
-          title: `${who.charAt(0).toUpperCase()}${who.slice(1)} ${e.code === 'PROXY_TIMEOUT' ? 'does not answer CONNECT' : 'closes the connection without answering'}`,
+          title: `${Who} ${e.code === 'PROXY_TIMEOUT' ? 'does not answer CONNECT' : 'closes the connection without answering'}`,
           fix: 'check that the address is an HTTP proxy (host and port) and that it accepts this machine',
         },
         at,
@@ -349,7 +354,7 @@ export function causeOf(m: MethodResult, mode: 'client' | 'gateway'): Cause | nu
         title:
           e.stage === 'dns'
             ? `The proxy's name in ${proxy} does not resolve`
-            : `${who.charAt(0).toUpperCase()}${who.slice(1)} cannot be reached from this machine (${summary})`,
+            : `${Who} cannot be reached from this machine (${summary})`,
         fix:
           e.code === 'TCP_REFUSED'
             ? 'nothing listens there: check the address and port, and that the gateway is running (airlock serve)'
