@@ -15,7 +15,7 @@ import {
   type ResponseHead,
 } from './http-head.js';
 import type { CertSummary, CheckError, HttpMethod, Route, Stage, StageResult } from './model.js';
-import type { CheckErrorCode } from './outcomes.js';
+import { proxyErrorCode, type CheckErrorCode } from './outcomes.js';
 
 /**
  * One attempt at one URL over one route, stage by stage: resolve the name (of the origin, or
@@ -314,7 +314,7 @@ export async function probeRoute(
             }
             if (head.status < 200 || head.status > 299) {
               throw new StageFailure(
-                'PROXY_REFUSED',
+                proxyErrorCode(head.status, proxyReason),
                 `CONNECT answered ${head.status} ${head.reason}${proxyReason === null ? '' : ` [${proxyReason}]`}`.trim(),
               );
             }
@@ -389,7 +389,10 @@ export async function probeRoute(
             throw new StageFailure('PROXY_AUTH_REQUIRED', `407 ${response.reason}`.trim());
           }
           if (proxyReason !== null && response.status >= 400) {
-            throw new StageFailure('PROXY_REFUSED', `the proxy answered ${response.status} [${proxyReason}]`);
+            throw new StageFailure(
+              proxyErrorCode(response.status, proxyReason),
+              `the proxy answered ${response.status} [${proxyReason}]`,
+            );
           }
         }
         return response;

@@ -27,7 +27,16 @@ export {
   type TargetResult,
   type TlsFinding,
 } from './model.js';
-export { CHECK_ERRORS, type CheckErrorCode } from './outcomes.js';
+export { CHECK_ERRORS, proxyErrorCode, type CheckErrorCode } from './outcomes.js';
+export {
+  causeOf,
+  groupFindings,
+  findingServices,
+  type Cause,
+  type CauseKind,
+  type Finding,
+  type FindingSeverity,
+} from './causes.js';
 export { parseProxySpec } from './proxy-spec.js';
 export {
   envProxyFor,

@@ -229,6 +229,9 @@ function targetNotes(target: CheckTarget, results: readonly MethodResult[]): str
     if (r.error?.code === 'PROXY_REFUSED' && r.proxyReason !== null) {
       notes.push(`${via}: refused by the proxy: ${describeRefusal(r.proxyReason)}`);
     }
+    if (r.error?.code === 'PROXY_UPSTREAM_FAILED' && r.proxyReason !== null) {
+      notes.push(`${via}: the proxy could not reach it: ${describeRefusal(r.proxyReason)}`);
+    }
   }
   return notes;
 }

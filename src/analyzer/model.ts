@@ -1,3 +1,4 @@
+import type { Finding } from './causes.js';
 import type { CheckErrorCode } from './outcomes.js';
 
 /**
@@ -189,6 +190,8 @@ export interface CheckReport {
   readonly targets: readonly TargetResult[];
   readonly notTestable: readonly NotTestable[];
   readonly services: readonly ServiceSummary[];
+  /** Failures grouped by cause, most important first. */
+  readonly findings: readonly Finding[];
   readonly summary: {
     readonly urls: number;
     readonly reachable: number;

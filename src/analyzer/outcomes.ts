@@ -20,6 +20,10 @@ export const CHECK_ERRORS = {
   PROXY_CLOSED: { winhttp: 12030, summary: 'the proxy closed the connection' },
   PROXY_AUTH_REQUIRED: { winhttp: null, summary: 'the proxy demands authentication (407)' },
   PROXY_REFUSED: { winhttp: null, summary: 'the proxy refused the request' },
+  PROXY_UPSTREAM_FAILED: {
+    winhttp: null,
+    summary: 'the proxy could not resolve, connect to or hear from the destination',
+  },
   TLS_TIMEOUT: { winhttp: 12002, summary: 'TLS handshake timed out' },
   TLS_FAILED: { winhttp: 12157, summary: 'TLS handshake failed' },
   TLS_UNTRUSTED: { winhttp: 12045, summary: 'certificate not trusted' },
@@ -41,3 +45,40 @@ export const ROUTE_TIMEOUTS: ReadonlySet<CheckErrorCode> = new Set<CheckErrorCod
   'TCP_TIMEOUT',
   'PROXY_TIMEOUT',
 ]);
+
+/**
+ * RFC 9209 Proxy-Status error types that say the proxy tried and failed to reach the
+ * destination, as opposed to refusing the request. Airlock sends its FAIL_* reason code as the
+ * details; other proxies send only the type.
+ */
+const UPSTREAM_ERROR_TYPES: ReadonlySet<string> = new Set([
+  'dns_error',
+  'dns_timeout',
+  'destination_not_found',
+  'destination_unavailable',
+  'destination_ip_unroutable',
+  'connection_refused',
+  'connection_terminated',
+  'connection_timeout',
+  'connection_read_timeout',
+  'connection_write_timeout',
+  'connection_limit_reached',
+  'tls_protocol_error',
+  'tls_certificate_error',
+  'http_response_timeout',
+  'http_protocol_error',
+  'http_upgrade_failed',
+]);
+
+/** A proxy's error answer: a refusal (its policy) or a failure to reach the destination (FAIL_*, 502, 504). */
+export function proxyErrorCode(
+  status: number,
+  reason: string | null,
+): 'PROXY_REFUSED' | 'PROXY_UPSTREAM_FAILED' {
+  if (reason !== null) {
+    if (reason.startsWith('FAIL_') || UPSTREAM_ERROR_TYPES.has(reason.toLowerCase()))
+      return 'PROXY_UPSTREAM_FAILED';
+    if (/^[A-Z][A-Z0-9_]+$/.test(reason)) return 'PROXY_REFUSED';
+  }
+  return status === 502 || status === 504 ? 'PROXY_UPSTREAM_FAILED' : 'PROXY_REFUSED';
+}

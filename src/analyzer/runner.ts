@@ -8,6 +8,7 @@ import {
   redactCredentials,
   type Environment,
 } from './env-proxy.js';
+import { groupFindings } from './causes.js';
 import { issuerDataNotes, type IssuerData } from './issuers.js';
 import { judgeTarget, summarizeServices, type MethodAttempt } from './judge.js';
 import {
@@ -135,7 +136,7 @@ export function describeMethods(methods: MethodConfig): MethodSetting[] {
         return {
           method,
           configured: methods.gateway !== undefined,
-          description: methods.gateway?.text ?? 'no gateway given (--airlock)',
+          description: methods.gateway?.text ?? 'no gateway given (--gateway)',
         };
     }
   });
@@ -364,6 +365,7 @@ export async function runCheck(options: RunOptions): Promise<CheckReport> {
     targets: results,
     notTestable: options.notTestable,
     services,
+    findings: groupFindings(results, options.mode),
     summary: {
       urls: results.length,
       reachable: results.length - unreachable.length,

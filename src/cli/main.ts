@@ -1,8 +1,18 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { isAirlockError } from '../errors/index.js';
+import type { CommandIo } from './commands/catalog.js';
+import { stdoutWidth } from './terminal.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const WIDE_HELP = 'lay tables out at full width instead of fitting them to the terminal (COLUMNS, else 100)';
+
+/** Standard output and stderr, with the width tables are fitted to. */
+async function widthIo(wide: boolean | undefined): Promise<CommandIo> {
+  const { PROCESS_IO } = await import('./commands/catalog.js');
+  return { ...PROCESS_IO, width: stdoutWidth(wide) };
+}
 
 /** The command table: flags and help only; every command's work lives in commands/<name>.ts, loaded on use. */
 function buildProgram(): Command {
@@ -101,9 +111,16 @@ function buildProgram(): Command {
     .description('validate a configuration (and the files it names) and print the effective policy summary')
     .addOption(new Option('-c, --config <file>', 'YAML configuration file'))
     .addOption(new Option('-a, --allowlist <file>', 'Squid dstdomain file (repeatable)').argParser(collect))
-    .action(async (opts: { config?: string; allowlist?: string[] }) => {
+    .addOption(
+      new Option('--strict', 'exit 3 on any warning and on high-severity lint findings (for pipelines)'),
+    )
+    .action(async (opts: { config?: string; allowlist?: string[]; strict?: boolean }) => {
       const { configCheck } = await import('./commands/config-check.js');
-      process.exitCode = await configCheck({ configFile: opts.config, allowlist: opts.allowlist });
+      process.exitCode = await configCheck({
+        configFile: opts.config,
+        allowlist: opts.allowlist,
+        strict: opts.strict,
+      });
     });
 
   program
@@ -126,6 +143,7 @@ function buildProgram(): Command {
       ).argParser(collect),
     )
     .addOption(new Option('-c, --config <file>', 'check the destinations against this gateway configuration'))
+    .addOption(new Option('--wide', WIDE_HELP))
     .action(
       async (opts: {
         from?: string[];
@@ -133,6 +151,7 @@ function buildProgram(): Command {
         format: 'text' | 'json' | 'markdown';
         assume?: string[];
         config?: string;
+        wide?: boolean;
       }) => {
         const { explain } = await import('./commands/explain.js');
         let policyCheck: ((host: string, port: number) => { allowed: boolean; reason: string }) | undefined;
@@ -151,6 +170,7 @@ function buildProgram(): Command {
           format: opts.format,
           assume: opts.assume,
           policyCheck,
+          width: stdoutWidth(opts.wide),
         });
       },
     );
@@ -287,13 +307,19 @@ function buildProgram(): Command {
     .addOption(new Option('--cloud <cloud>', 'cloud'))
     .addOption(new Option('--required-only', 'only the endpoints Microsoft marks Required'))
     .addOption(
-      new Option('-c, --config <file>', 'gateway configuration (with --gateway: test its whole policy)'),
+      new Option('-c, --config <file>', 'gateway configuration (with --on-gateway: test its whole policy)'),
     )
     .addOption(
-      new Option('--gateway', 'run on the gateway box: test upstream reachability of the compiled policy'),
+      new Option(
+        '--on-gateway',
+        'run on the gateway box: test upstream reachability of the compiled policy, resolving as the gateway does',
+      ),
+    )
+    .addOption(
+      new Option('-g, --gateway [host:port]', 'an Airlock gateway to test through (as in `airlock clients`)'),
     )
     .addOption(new Option('--proxy <url>', 'a named proxy to test through'))
-    .addOption(new Option('--airlock <host:port>', 'an Airlock gateway to test through'))
+    .addOption(new Option('--airlock <host:port>', 'the older name of --gateway host:port').hideHelp())
     .addOption(new Option('--pac <url|file>', 'a PAC file to evaluate (sandboxed) and test through'))
     .addOption(new Option('--no-env-proxy', 'skip the HTTPS_PROXY/NO_PROXY method'))
     .addOption(new Option('--no-direct', 'skip the direct (no proxy) method'))
@@ -301,8 +327,13 @@ function buildProgram(): Command {
     .addOption(new Option('--deadline <ms>', 'total deadline').default('120000'))
     .addOption(new Option('--concurrency <n>', 'checks in parallel').default('8'))
     .addOption(
-      new Option('--format <format>', 'output format').choices(['text', 'table', 'json', 'junit', 'html']),
+      new Option(
+        '--format <format>',
+        'output format (default: table on a terminal, text otherwise; mde: the MDE Client Analyzer layout)',
+      ).choices(['text', 'table', 'mde', 'json', 'junit', 'html']),
     )
+    .addOption(new Option('-v, --verbose', 'text report: every URL with each method and its stages'))
+    .addOption(new Option('--wide', WIDE_HELP))
     .addOption(new Option('-o, --output <file>', 'write the report to a file (format from the extension)'))
     .addOption(
       new Option('--ca-file <file>', 'extra trusted CA certificates (repeatable)').argParser(collect),
@@ -320,7 +351,8 @@ function buildProgram(): Command {
         cloud?: string;
         requiredOnly?: boolean;
         config?: string;
-        gateway?: boolean;
+        onGateway?: boolean;
+        gateway?: string | boolean;
         proxy?: string;
         airlock?: string;
         pac?: string;
@@ -330,6 +362,8 @@ function buildProgram(): Command {
         deadline: string;
         concurrency: string;
         format?: string;
+        verbose?: boolean;
+        wide?: boolean;
         output?: string;
         caFile?: string[];
         issuers?: string;
@@ -344,6 +378,7 @@ function buildProgram(): Command {
           cloud: opts.cloud,
           requiredOnly: opts.requiredOnly,
           configFile: opts.config,
+          onGateway: opts.onGateway,
           gateway: opts.gateway,
           proxy: opts.proxy,
           airlock: opts.airlock,
@@ -354,6 +389,8 @@ function buildProgram(): Command {
           deadline: opts.deadline,
           concurrency: opts.concurrency,
           format: opts.format,
+          verbose: opts.verbose,
+          wide: opts.wide,
           output: opts.output,
           caFiles: opts.caFile,
           issuers: opts.issuers,
@@ -369,14 +406,16 @@ function buildProgram(): Command {
     .addOption(new Option('-c, --config <file>', 'YAML configuration file'))
     .addOption(new Option('-a, --allowlist <file>', 'Squid dstdomain file (repeatable)').argParser(collect))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action(async (opts: { config?: string; allowlist?: string[]; format: 'table' | 'json' }) => {
-      const { policyShow } = await import('./commands/policy-show.js');
-      process.exitCode = await policyShow({
-        configFile: opts.config,
-        allowlist: opts.allowlist,
-        format: opts.format,
-      });
-    });
+    .addOption(new Option('--wide', WIDE_HELP))
+    .action(
+      async (opts: { config?: string; allowlist?: string[]; format: 'table' | 'json'; wide?: boolean }) => {
+        const { policyShow } = await import('./commands/policy-show.js');
+        process.exitCode = await policyShow(
+          { configFile: opts.config, allowlist: opts.allowlist, format: opts.format },
+          await widthIo(opts.wide),
+        );
+      },
+    );
 
   const catalog = program.command('catalog').description('the Defender endpoint catalog');
   catalog
@@ -387,6 +426,7 @@ function buildProgram(): Command {
     .addOption(new Option('--service <service>', 'filter by service (repeatable)').argParser(collect))
     .addOption(new Option('--cloud <cloud>', 'filter by cloud (repeatable)').argParser(collect))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--wide', WIDE_HELP))
     .action(
       async (opts: {
         product?: string[];
@@ -394,15 +434,19 @@ function buildProgram(): Command {
         service?: string[];
         cloud?: string[];
         format: 'table' | 'json';
+        wide?: boolean;
       }) => {
         const { catalogList } = await import('./commands/catalog.js');
-        process.exitCode = await catalogList({
-          products: opts.product,
-          geos: opts.geo,
-          services: opts.service,
-          clouds: opts.cloud,
-          format: opts.format,
-        });
+        process.exitCode = await catalogList(
+          {
+            products: opts.product,
+            geos: opts.geo,
+            services: opts.service,
+            clouds: opts.cloud,
+            format: opts.format,
+          },
+          await widthIo(opts.wide),
+        );
       },
     );
   catalog
@@ -519,7 +563,99 @@ function buildProgram(): Command {
       },
     );
 
+  addExamples(program);
   return program;
+}
+
+/** Examples shown at the end of each command's --help, by command path. */
+const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  airlock: [
+    'airlock serve --config /etc/airlock/airlock.yaml',
+    'airlock config-check --config airlock.yaml --strict',
+    'airlock check --gateway 10.0.0.5:3128',
+    'airlock <command> --help',
+  ],
+  serve: [
+    'airlock serve                                      # built-in policy on 0.0.0.0:3128',
+    'airlock serve --config /etc/airlock/airlock.yaml --watch',
+    'airlock serve --listen 10.0.0.5:3128 --allowlist /etc/squid/mdemdi.conf',
+    'airlock serve --config airlock.yaml --workers auto',
+  ],
+  reload: [
+    'airlock reload --pid-file /run/airlock/airlock.pid   # waits for the outcome; exit 2 if refused',
+    'airlock reload --admin 127.0.0.1:9090',
+  ],
+  'config-check': [
+    'airlock config-check --config /etc/airlock/airlock.yaml',
+    'airlock config-check --config airlock.yaml --strict      # exit 3 on warnings (CI)',
+    'airlock config-check --allowlist /etc/squid/mdemdi.conf',
+  ],
+  explain: [
+    'airlock explain --from netsh.txt --from defender-policies.reg',
+    'airlock explain --machine machine.yaml --format markdown > report.md',
+    'airlock explain --from netsh.txt --config /etc/airlock/airlock.yaml',
+  ],
+  clients: [
+    'airlock clients --gateway gw1:3128 --gateway gw2:3128 --product mde --os windows',
+    'airlock clients --gateway gw1:3128 --product mde,mdi --out ./clients',
+    'airlock clients --gateway gw1:3128 --format pac --config airlock.yaml > proxy.pac',
+  ],
+  install: [
+    'sudo airlock install --config airlock.yaml --dry-run     # the whole plan, nothing changed',
+    'sudo airlock install --config airlock.yaml --ssh-from 10.0.0.0/8',
+    'airlock install --root /tmp/image --config airlock.yaml',
+  ],
+  uninstall: ['sudo airlock uninstall --dry-run', 'sudo airlock uninstall --purge'],
+  check: [
+    'airlock check                                      # this machine, every method it has',
+    'airlock check --gateway 10.0.0.5:3128 --product mde --geo EU',
+    'airlock check --on-gateway -c /etc/airlock/airlock.yaml  # on the gateway box',
+    'airlock check --url https://winatp-gw-eus.microsoft.com/commands/test --verbose',
+    'airlock check --pac http://wpad.corp.example/wpad.dat -o report.html',
+    'airlock check --format mde > analyzer.txt          # the MDE Client Analyzer layout',
+  ],
+  top: [
+    'airlock top                                        # live view, admin listener on 127.0.0.1:9090',
+    'airlock top --admin 10.0.0.5:9090 --token "$(cat /etc/airlock/admin-token)"',
+    'airlock top --once --rows 50 > snapshot.txt',
+  ],
+  policy: ['airlock policy show --config airlock.yaml'],
+  'policy show': [
+    'airlock policy show --config /etc/airlock/airlock.yaml',
+    'airlock policy show --allowlist /etc/squid/mdemdi.conf --wide',
+    "airlock policy show --format json | jq '.rules[] | select(.lint != [])'",
+  ],
+  catalog: ['airlock catalog list --product mdi', 'airlock catalog lint /etc/squid/mdemdi.conf'],
+  'catalog list': [
+    'airlock catalog list --product mde --geo EU',
+    'airlock catalog list --service command-and-control --wide',
+    'airlock catalog list --format json > catalog.json',
+  ],
+  'catalog import': [
+    'airlock catalog import mde-urls.xlsx -o mde.catalog.json',
+    'airlock catalog import mde-urls.csv --strict',
+  ],
+  'catalog diff': [
+    'airlock catalog diff old.catalog.json mde-urls.xlsx',
+    'airlock catalog diff old.xlsx new.xlsx --exit-code     # exit 1 when they differ',
+  ],
+  'catalog export': [
+    'airlock catalog export --format squid -o mdemdi.conf --product mde --geo EU',
+    'airlock catalog export --format pac --proxy gw1:3128 --proxy gw2:3128 -o proxy.pac',
+    'airlock catalog export --format xlsx --all -o catalog.xlsx',
+  ],
+  'catalog lint': [
+    'airlock catalog lint /etc/squid/mdemdi.conf',
+    'airlock catalog lint --config airlock.yaml --fail-on medium',
+  ],
+};
+
+function addExamples(command: Command, path: string[] = []): void {
+  const key = path.length === 0 ? 'airlock' : path.join(' ');
+  const lines = EXAMPLES[key];
+  if (lines !== undefined)
+    command.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+  for (const sub of command.commands) addExamples(sub, [...path, sub.name()]);
 }
 
 /** The one place that turns an error into a message and an exit code. */

@@ -2,4 +2,4 @@ export { parseConfig, type Config, type ConfigResult } from './load.js';
 export { configSchema, type ConfigFile } from './schema.js';
 export { DEFAULTS } from './defaults.js';
 export { parseDuration, formatDuration } from './duration.js';
-export { parseListenAddress, type ListenAddress } from './listen-address.js';
+export { listenersOverlap, parseListenAddress, type ListenAddress } from './listen-address.js';

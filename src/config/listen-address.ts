@@ -29,3 +29,16 @@ export function parseListenAddress(text: string): ListenAddress | { error: strin
   if (host.kind !== 'ip') return { error: `"${trimmed}": the listener host must be an IP address` };
   return { host: host.address, port, family: host.family, text: trimmed };
 }
+
+/**
+ * Whether two listen addresses would fight over a port: the same port on the same address, or
+ * a wildcard (`0.0.0.0`, `::`) and any address of its family (`::` also takes IPv4, as a
+ * dual-stack socket does). Port 0 (any free port) never overlaps.
+ */
+export function listenersOverlap(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.port === 0 || b.port === 0 || a.port !== b.port) return false;
+  if (a.host === b.host) return true;
+  const wildcard = (l: ListenAddress): boolean => l.host === '0.0.0.0' || l.host === '::';
+  if (a.host === '::' || b.host === '::') return true;
+  return a.family === b.family && (wildcard(a) || wildcard(b));
+}

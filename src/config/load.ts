@@ -1,8 +1,9 @@
 import { posix } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isNode, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import type { DestinationSpec, SourceSpec } from '../policy/index.js';
 import { configSchema, type ConfigFile } from './schema.js';
+import { nearest, normalizeEnumCase, suggestKey } from './suggest.js';
 
 export interface Config {
   readonly file: ConfigFile;
@@ -16,6 +17,9 @@ export interface Config {
   readonly allowlistFiles: readonly { readonly path: string; readonly where: string }[];
   readonly hosts: ReadonlyMap<string, readonly string[]>;
   readonly internalNetworks: readonly SourceSpec[];
+  /** Where each of `listeners` and `admin.listen` is written, for messages. */
+  readonly listenerWhere: readonly string[];
+  readonly adminWhere: string;
 }
 
 export type ConfigResult =
@@ -40,17 +44,63 @@ function lineOf(doc: Document, counter: LineCounter, path: Path): number | undef
   return undefined;
 }
 
-function describe(issue: z.core.$ZodIssue): { path: Path; message: string }[] {
+/** The value at `path` in the raw configuration, if there is one. */
+function valueAt(raw: unknown, path: Path): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function describe(issue: z.core.$ZodIssue, raw: unknown): { path: Path; message: string }[] {
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({ path: [...issue.path, key], message: 'unknown key' }));
+    return issue.keys.map((key) => {
+      const hint = suggestKey(configSchema, issue.path, key);
+      return { path: [...issue.path, key], message: `unknown key${hint === undefined ? '' : `: ${hint}`}` };
+    });
+  }
+  if (issue.code === 'invalid_value' && issue.values.every((v) => typeof v === 'string')) {
+    const value = valueAt(raw, issue.path);
+    const values = issue.values;
+    const hint = typeof value === 'string' ? nearest(value, values) : undefined;
+    return [
+      {
+        path: issue.path,
+        message: `${JSON.stringify(value)} is not one of ${values.join(', ')}${hint === undefined ? '' : `: did you mean "${hint}"?`}`,
+      },
+    ];
   }
   if (issue.code === 'invalid_union') {
     // Report the branch that got furthest, not "invalid input".
     const branches = issue.errors.filter((b) => b.length > 0);
     const best = branches.find((b) => b.every((i) => i.code !== 'invalid_type')) ?? branches[0];
-    if (best) return best.flatMap((inner) => describe({ ...inner, path: [...issue.path, ...inner.path] }));
+    if (best)
+      return best.flatMap((inner) => describe({ ...inner, path: [...issue.path, ...inner.path] }, raw));
   }
   return [{ path: issue.path, message: issue.message }];
+}
+
+/**
+ * A YAML syntax error as `file:line:column: message` and the lines it is about, the column
+ * marked with a caret, so the mistake is visible without opening the file.
+ */
+function syntaxError(error: YAMLError, text: string, fileName: string): string {
+  const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const pos = error.linePos?.[0];
+  if (pos === undefined) return `${fileName}: YAML syntax error: ${message}`;
+  const lines = text.split(/\r?\n/);
+  const number = (n: number): string => String(n).padStart(String(pos.line).length);
+  const shown: string[] = [];
+  const previous = lines[pos.line - 2];
+  if (pos.line > 1 && previous !== undefined && previous.trim() !== '' && pos.col <= 1)
+    shown.push(`${number(pos.line - 1)} | ${previous}`);
+  const line = lines[pos.line - 1] ?? '';
+  shown.push(`${number(pos.line)} | ${line}`);
+  const under = [...line.slice(0, pos.col - 1)].map((c) => (c === '\t' ? '\t' : ' ')).join('');
+  shown.push(`${' '.repeat(String(pos.line).length)} | ${under}^`);
+  return `${fileName}:${pos.line}:${pos.col}: YAML syntax error: ${message}\n${shown.join('\n')}`;
 }
 
 /**
@@ -62,13 +112,7 @@ export function parseConfig(text: string, fileName: string): ConfigResult {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map((e) => {
-        const line = e.linePos?.[0]?.line;
-        return `${fileName}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`;
-      }),
-    };
+    return { ok: false, errors: doc.errors.map((e) => syntaxError(e, text, fileName)) };
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
@@ -77,12 +121,14 @@ export function parseConfig(text: string, fileName: string): ConfigResult {
       errors: [`${fileName}: the configuration must be a mapping of keys (e.g. "listeners:")`],
     };
   }
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(normalizeEnumCase(configSchema, raw));
   if (!parsed.success) {
-    const errors = parsed.error.issues.flatMap(describe).map(({ path, message }) => {
-      const line = lineOf(doc, counter, path);
-      return `${formatPath(path)}: ${message} (${fileName}${line ? `:${line}` : ''})`;
-    });
+    const errors = parsed.error.issues
+      .flatMap((issue) => describe(issue, raw))
+      .map(({ path, message }) => {
+        const line = lineOf(doc, counter, path);
+        return `${formatPath(path)}: ${message} (${fileName}${line ? `:${line}` : ''})`;
+      });
     return { ok: false, errors: [...new Set(errors)] };
   }
   const file = parsed.data;
@@ -115,8 +161,21 @@ export function parseConfig(text: string, fileName: string): ConfigResult {
   for (const [name, addresses] of Object.entries(file.hosts)) {
     hosts.set(name.toLowerCase().replace(/\.$/, ''), addresses);
   }
+  const listenerWhere = file.listeners.map((_, i) =>
+    hasFile && doc.hasIn(['listeners']) ? where(['listeners', i]) : 'the default listener',
+  );
   return {
     ok: true,
-    config: { file, fileName, sources, destinations, allowlistFiles, hosts, internalNetworks },
+    config: {
+      file,
+      fileName,
+      sources,
+      destinations,
+      allowlistFiles,
+      hosts,
+      internalNetworks,
+      listenerWhere,
+      adminWhere: where(['admin', 'listen']),
+    },
   };
 }

@@ -235,6 +235,16 @@ export const configSchema = z.strictObject({
         .default(DEFAULTS.limits.upstreamIdleSocketsPerOrigin),
     })
     .prefault({}),
+  lint: z
+    .strictObject({
+      /**
+       * Lint findings the operator has reviewed and accepts: a rule as written
+       * (`*.windowsupdate.com`), a catalog entry id (`mde:*.windowsupdate.com`), or a finding id
+       * (`BROAD_DOMAIN:*.windowsupdate.com`). They are no longer printed at startup.
+       */
+      acknowledge: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       format: z.enum(['json', 'squid']).default(DEFAULTS.log.format),

@@ -43,6 +43,6 @@ export {
   type MethodKind,
   type CompileResult,
 } from './policy.js';
-export { parseDstdomain, type DstdomainResult } from './dstdomain.js';
+export { parseDstdomain, singleLabelWarning, type DstdomainResult } from './dstdomain.js';
 export { classifyAddress, embeddedIPv4, type AddressClass } from './address-class.js';
 export { checkResolvedAddress, type AddressVerdict } from './policy.js';

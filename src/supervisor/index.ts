@@ -1,4 +1,4 @@
 export { supervise } from './supervisor.js';
 export type { ServeOptions } from './options.js';
-export { loadConfig, type LoadedConfig, type LoadOptions } from './load-config.js';
+export { loadConfig, rulesForPort, type LoadedConfig, type LoadOptions } from './load-config.js';
 export { buildGateway, buildResolver } from './build-gateway.js';

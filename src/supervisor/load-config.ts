@@ -3,12 +3,26 @@ import {
   builtinCatalog,
   lintRules,
   lintWarnings,
+  parseCatalogWhere,
   selectDestinations,
   type LintFinding,
 } from '../catalog/index.js';
 import { AirlockError } from '../errors/index.js';
-import { parseConfig, parseListenAddress, type Config, type ListenAddress } from '../config/index.js';
-import { compilePolicy, parseDstdomain, type DestinationSpec, type Policy } from '../policy/index.js';
+import {
+  listenersOverlap,
+  parseConfig,
+  parseListenAddress,
+  type Config,
+  type ListenAddress,
+} from '../config/index.js';
+import {
+  compilePolicy,
+  parseDstdomain,
+  singleLabelWarning,
+  type DestinationRule,
+  type DestinationSpec,
+  type Policy,
+} from '../policy/index.js';
 import { parseHostsFile } from '../gateway/index.js';
 
 export interface LoadOptions {
@@ -32,11 +46,13 @@ export interface LoadedConfig {
   readonly catalogInForce: boolean;
   /** Where hand-written destinations of this configuration live: its allowlist files, or policy.destinations. */
   readonly ruleFiles: readonly string[];
-  /** Lint findings of the policy's host rules (also among the warnings, as sentences). */
+  /** Lint findings of the effective rules (also among the warnings, as sentences), those acknowledged in lint.acknowledge left out. */
   readonly lint: readonly LintFinding[];
+  /** How many findings lint.acknowledge left out. */
+  readonly acknowledged: number;
 }
 
-async function readText(path: string, what: string): Promise<string> {
+async function readText(path: string, what: string, namedAt?: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
@@ -49,8 +65,57 @@ async function readText(path: string, what: string): Promise<string> {
           : code === 'EISDIR'
             ? 'is a directory'
             : String(code ?? error);
-    throw new AirlockError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${why}`, { cause: error });
+    const at =
+      namedAt === undefined
+        ? ''
+        : namedAt.startsWith('--')
+          ? `; given by ${namedAt}`
+          : `; named at ${namedAt}`;
+    throw new AirlockError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${why}${at}`, { cause: error });
   }
+}
+
+/** The proxy listeners and the admin listener must not fight over a port. */
+function checkAdminListener(config: Config, listeners: readonly ListenAddress[], fromCli: boolean): void {
+  const admin = config.file.admin.listen;
+  if (admin === null) return;
+  const clash = listeners.findIndex((l) => listenersOverlap(admin, l));
+  if (clash < 0) return;
+  const listener = listeners[clash]!;
+  const where = fromCli ? 'given by --listen' : `at ${config.listenerWhere[clash]}`;
+  throw new AirlockError(
+    'CONFIG_INVALID',
+    `admin.listen: ${admin.text} ${admin.host === listener.host ? 'is' : 'overlaps'} the proxy listener ${listener.text} ${where}: both would bind port ${admin.port}; give the admin listener another port, at ${config.adminWhere}`,
+  );
+}
+
+/** Which rules a port of policy.ports can serve: rules without ports of their own, and rules that list it. */
+export function rulesForPort(policy: Policy, port: number): DestinationRule[] {
+  return policy.rules.filter((r) => r.ports === null || r.ports.has(port));
+}
+
+/** A port of policy.ports that no rule can use: every rule lists its own ports, and none lists it. */
+function unusedPortWarnings(policy: Policy): string[] {
+  const warnings: string[] = [];
+  if (policy.rules.length === 0) return warnings;
+  for (const [key, ports] of [
+    ['connect', policy.connectPorts],
+    ['http', policy.httpPorts],
+  ] as const) {
+    for (const port of ports) {
+      if (rulesForPort(policy, port).length > 0) continue;
+      warnings.push(
+        `policy.ports.${key}: port ${port} is allowed by no destination rule: every rule lists its own ports (catalog rules carry the ports Microsoft documents) and none lists ${port}; give the rules that need it \`ports: [${port}]\` in policy.destinations`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/** How a lint finding can be named in lint.acknowledge: the rule, CODE:rule, its catalog entries (the last is the one to suggest). */
+function findingIds(f: LintFinding): string[] {
+  const entries = parseCatalogWhere(f.where)?.map((c) => c.entryId) ?? [];
+  return [f.rule, `${f.code}:${f.rule}`, ...entries];
 }
 
 /**
@@ -66,27 +131,35 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const config = parsed.config;
 
   let listeners: readonly ListenAddress[] = config.file.listeners;
-  if (options.listen !== undefined && options.listen.length > 0) {
+  const listenFromCli = options.listen !== undefined && options.listen.length > 0;
+  if (listenFromCli) {
     listeners = options.listen.map((text) => {
       const l = parseListenAddress(text);
       if ('error' in l) throw new AirlockError('USAGE', `--listen: ${l.error}`);
       return l;
     });
   }
+  checkAdminListener(config, listeners, listenFromCli);
 
   const errors: string[] = [];
+  const listWarnings: string[] = [];
   const destinations: DestinationSpec[] = [];
   const allowlistFiles =
     options.allowlist !== undefined && options.allowlist.length > 0
       ? options.allowlist.map((path) => ({ path, where: '--allowlist' }))
       : config.allowlistFiles;
   for (const file of allowlistFiles) {
-    const result = parseDstdomain(await readText(file.path, 'allowlist'), file.path);
+    const result = parseDstdomain(await readText(file.path, 'allowlist', file.where), file.path);
     errors.push(...result.errors);
+    listWarnings.push(...result.warnings);
     destinations.push(...result.destinations);
   }
   const fromCli = options.allowlist !== undefined && options.allowlist.length > 0;
   if (!fromCli && config.destinations !== undefined) destinations.push(...config.destinations);
+  for (const d of destinations) {
+    const warning = singleLabelWarning(d);
+    if (warning !== null) listWarnings.push(warning);
+  }
   const useDefault =
     config.file.policy.defaultAllowlist ??
     (!fromCli && config.destinations === undefined && config.allowlistFiles.length === 0);
@@ -122,7 +195,24 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     compiled.policy.rules.filter((r) => r.pattern !== null).map((r) => ({ text: r.text, origin: r.origin })),
     builtinCatalog(),
   );
-  const warnings = [...compiled.warnings, ...catalogWarnings, ...lintWarnings(findings)];
+  const acknowledge = config.file.lint.acknowledge;
+  const isAcknowledged = (f: LintFinding): boolean => findingIds(f).some((id) => acknowledge.includes(id));
+  const lint = findings.filter((f) => !isAcknowledged(f));
+  const unmatched = acknowledge
+    .filter((id) => !findings.some((f) => findingIds(f).includes(id)))
+    .map((id) => `lint.acknowledge: "${id}" matches no lint finding of the effective rules`);
+  const warnings = [
+    ...listWarnings,
+    ...compiled.warnings,
+    ...unusedPortWarnings(compiled.policy),
+    ...catalogWarnings,
+    ...lint.flatMap((f) =>
+      lintWarnings([f]).map(
+        (w) => `${w} (reviewed and accepted? lint.acknowledge: ["${findingIds(f).at(-1)!}"])`,
+      ),
+    ),
+    ...unmatched,
+  ];
   if (config.file.mode === 'audit') {
     warnings.push(
       'mode: audit — destinations the policy would refuse are ALLOWED and logged as would_deny; sources are still enforced',
@@ -139,6 +229,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     warnings,
     catalogInForce: useDefault,
     ruleFiles,
-    lint: findings,
+    lint,
+    acknowledged: findings.length - lint.length,
   };
 }

@@ -341,7 +341,9 @@ export async function supervise(options: ServeOptions): Promise<number> {
         result = { seq, at, trigger, ok: false, error: message, generation, pid: process.pid };
         return finishReload(result);
       }
-      for (const warning of next.warnings) ops.warn({ event: 'policy_warning' }, warning);
+      // Warnings already printed for the running policy are not repeated on every reload.
+      for (const warning of next.warnings)
+        if (!current.warnings.includes(warning)) ops.warn({ event: 'policy_warning' }, warning);
       const ignored = restartOnly(current, next);
       if (ignored.length > 0) {
         ops.warn(

@@ -126,6 +126,41 @@ test('--watch reloads when an allowlist file changes', async () => {
   }
 });
 
+test('a lint warning is printed once per start, not again on every reload; lint.acknowledge silences it', async () => {
+  const file = join(dir, 'lint.yaml');
+  const base = config(['echo.example.test']).replace(
+    '  destinations:',
+    '  defaultAllowlist: true\n  destinations:',
+  );
+  const lines = (text: string): number =>
+    text
+      .split('\n')
+      .filter((l) => l.includes('"event":"policy_warning"') && l.includes('*.windowsupdate.com')).length;
+  writeFileSync(file, base);
+  const gw = await serve(['--config', file, '--listen', '127.0.0.1:0']);
+  try {
+    assert.equal(lines(gw.stderr), 1, gw.stderr);
+    // The gateway installs its SIGHUP handler just after the "listening" line: let it answer first.
+    assert.equal(await connectStatus(gw.port, 'echo.example.test'), '200');
+    for (let i = 1; i <= 2; i++) {
+      gw.child.kill('SIGHUP');
+      await waitFor(() => count(gw.stderr, '"event":"reloaded"') === i, `reload ${i}`);
+    }
+    assert.equal(lines(gw.stderr), 1, 'not repeated on reload');
+  } finally {
+    gw.child.kill('SIGTERM');
+    await gw.exited;
+  }
+  writeFileSync(file, `${base}lint:\n  acknowledge: ["mde:*.windowsupdate.com"]\n`);
+  const acknowledged = await serve(['--config', file, '--listen', '127.0.0.1:0']);
+  try {
+    assert.equal(lines(acknowledged.stderr), 0, acknowledged.stderr);
+  } finally {
+    acknowledged.child.kill('SIGTERM');
+    await acknowledged.exited;
+  }
+});
+
 /**
  * 500 tunnels stream data while the configuration is reloaded 20 times. Every tunnel must
  * survive and every byte must come back (the upstream echoes).

@@ -5,6 +5,7 @@ import {
   type MethodResult,
   type TargetResult,
 } from '../model.js';
+import { causeOf, findingServices } from '../causes.js';
 import { CHECK_ERRORS } from '../outcomes.js';
 
 /** Wording shared by the renderers, so every format says the same thing the same way. */
@@ -35,38 +36,22 @@ export function methodVerdict(m: MethodResult): string {
   }
 }
 
-/** A short cell for tables: `ok 200`, `x 407`, `x tcp timeout`, `-`. */
-export function methodCell(m: MethodResult): string {
+/**
+ * A short cell for tables: `ok 200`, `x DENY_HOST_NOT_ALLOWED` (the gateway's policy),
+ * `x FAIL_DNS` (the gateway could not resolve the name), `x dns` (this machine could not),
+ * `x 407`, `-` (not configured).
+ */
+export function methodCell(m: MethodResult, mode: CheckReport['mode']): string {
   switch (m.outcome) {
     case 'not-configured':
       return '-';
     case 'succeeded':
       return m.warnings.length > 0 ? `ok ${m.status ?? ''}*`.trim() : `ok ${m.status ?? ''}`.trim();
     case 'not-run':
-      return 'not run';
     case 'failed': {
-      const e = m.error;
-      if (e === null) return 'x';
-      switch (e.code) {
-        case 'PROXY_AUTH_REQUIRED':
-          return 'x 407';
-        case 'TLS_INSPECTED':
-          return 'x inspected';
-        case 'UNEXPECTED_STATUS':
-          return `x ${m.status ?? ''}`.trim();
-        case 'PROXY_REFUSED':
-          return `x refused`;
-        case 'DNS_NOT_FOUND':
-          return 'x dns';
-        case 'TCP_REFUSED':
-          return 'x refused';
-        case 'BREAKER_OPEN':
-          return 'x skipped';
-        default:
-          return e.code.endsWith('TIMEOUT')
-            ? `x ${e.stage ?? ''} timeout`.replace('  ', ' ')
-            : `x ${e.stage ?? 'error'}`;
-      }
+      const cause = causeOf(m, mode);
+      if (cause === null) return 'x';
+      return m.outcome === 'not-run' ? cause.cell : `x ${cause.cell}`;
     }
   }
 }
@@ -108,3 +93,38 @@ export const STATUS_WORDS = {
   unreachable: 'unreachable',
   untested: 'not testable',
 } as const;
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** One block per finding, numbered, most important first: what, how many, where, the fix, examples. */
+export function findingLines(report: CheckReport): string[] {
+  if (report.findings.length === 0) return [];
+  const out = ['Causes, most important first:'];
+  report.findings.forEach((f, i) => {
+    const label = f.severity === 'error' ? 'error' : f.severity === 'warning' ? 'warning' : 'note';
+    out.push(`  ${i + 1}. ${label}: ${f.title} [${f.code}]`);
+    const reach =
+      f.unreachable === 0
+        ? 'each reached by another method'
+        : f.unreachable === f.urls
+          ? `none reached by any method${f.requiredUnreachable > 0 ? ` (${f.requiredUnreachable} required)` : ''}`
+          : `${f.unreachable} reached by no method${f.requiredUnreachable > 0 ? ` (${f.requiredUnreachable} required)` : ''}`;
+    out.push(
+      `     ${plural(f.urls, 'URL')}, ${reach}${f.notTried > 0 ? `; ${f.notTried} not tried after repeated timeouts` : ''}`,
+    );
+    out.push(`     services: ${findingServices(f)}`);
+    out.push(`     seen on: ${f.via.join('; ')}`);
+    out.push(`     fix: ${f.fix}`);
+    const more = f.urls - f.examples.length;
+    out.push(`     e.g. ${f.examples.join(', ')}${more > 0 ? ` and ${more} more` : ''}`);
+  });
+  return out;
+}
+
+/** The methods this run used, with what each was given: "Proxy disabled; Airlock gateway (127.0.0.1:3128)". */
+export function methodsLine(report: CheckReport): string {
+  return report.settings.methods
+    .filter((m) => m.configured)
+    .map((m) => `${methodLabel(m.method)} (${m.description})`)
+    .join('; ');
+}

@@ -1,4 +1,5 @@
 import { METHOD_IDS, type CheckReport, type MethodResult, type TargetResult } from '../model.js';
+import { causeOf, findingServices } from '../causes.js';
 import {
   configuredMethods,
   methodCell,
@@ -54,7 +55,11 @@ td.method[data-outcome="not-run"] { color: var(--warn); }
 td.method[data-outcome="not-configured"] { color: var(--muted); }
 tr[data-reachable="false"] td.result { color: var(--bad); font-weight: 600; }
 tr[data-reachable="true"] td.result { color: var(--ok); }
-ul.findings li { margin: 4px 0; }
+ul.findings li { margin: 8px 0; }
+ul.findings li[data-severity="error"] .title { color: var(--bad); font-weight: 600; }
+ul.findings li[data-severity="warning"] .title { color: var(--warn); font-weight: 600; }
+ul.findings .fix { color: var(--muted); }
+td.method[data-kind="policy"] { font-weight: 600; }
 .detail { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; white-space: pre-wrap; background: #f6f8fa; padding: 8px; border-radius: 6px; }
 `;
 
@@ -65,12 +70,14 @@ function methodTitle(m: MethodResult): string {
   return parts.join('\n');
 }
 
-function urlRow(t: TargetResult, methods: readonly MethodResult['method'][]): string {
+function urlRow(report: CheckReport, t: TargetResult, methods: readonly MethodResult['method'][]): string {
   const cells = methods.map((id) => {
     const m = t.methods.find((x) => x.method === id);
     const outcome = m?.outcome ?? 'not-configured';
-    const text = m === undefined ? '-' : methodCell(m);
-    return `<td class="method" data-method="${id}" data-outcome="${outcome}" title="${escapeHtml(m === undefined ? '' : methodTitle(m))}">${escapeHtml(text)}</td>`;
+    const text = m === undefined ? '-' : methodCell(m, report.mode);
+    const cause = m === undefined ? null : causeOf(m, report.mode);
+    const reason = cause === null ? '' : ` data-reason="${escapeHtml(cause.code)}" data-kind="${cause.kind}"`;
+    return `<td class="method" data-method="${id}" data-outcome="${outcome}"${reason} title="${escapeHtml(m === undefined ? '' : methodTitle(m))}">${escapeHtml(text)}</td>`;
   });
   const result = t.reachable ? 'reachable' : t.target.required ? 'unreachable' : 'unreachable (optional)';
   return `<tr data-url="${escapeHtml(t.target.url)}" data-reachable="${t.reachable}"><td class="url">${escapeHtml(t.target.url)}</td>${cells.join('')}<td class="result">${escapeHtml(result)}</td></tr>`;
@@ -81,6 +88,7 @@ function details(t: TargetResult): string {
     const m = t.methods.find((x) => x.method === id);
     return `${i + 1} - ${methodLabel(id)}: ${m === undefined ? "Doesn't exist" : methodVerdict(m)}`;
   });
+  for (const note of t.notes) lines.push(`    ! ${note}`);
   for (const m of t.methods) {
     for (const s of m.stages)
       lines.push(
@@ -102,13 +110,17 @@ export function renderHtml(report: CheckReport): string {
     )
     .join('\n');
   const header = `<tr><th>URL</th>${methods.map((id) => `<th data-method="${id}">${escapeHtml(methodLabel(id))}</th>`).join('')}<th>Result</th></tr>`;
-  const rows = report.targets.map((t) => urlRow(t, methods)).join('\n');
-  const findings = report.targets.flatMap((t) =>
-    t.notes.map(
-      (n) =>
-        `<li data-url="${escapeHtml(t.target.url)}"><code>${escapeHtml(t.target.url)}</code>: ${escapeHtml(n)}</li>`,
-    ),
-  );
+  const rows = report.targets.map((t) => urlRow(report, t, methods)).join('\n');
+  const findings = report.findings.map((f) => {
+    const more = f.urls - f.examples.length;
+    return (
+      `<li data-code="${escapeHtml(f.code)}" data-kind="${f.kind}" data-severity="${f.severity}">` +
+      `<div class="title">${escapeHtml(f.title)} <code>${escapeHtml(f.code)}</code></div>` +
+      `<div>${f.urls} URL${f.urls === 1 ? '' : 's'}${f.unreachable > 0 ? `, ${f.unreachable} reached by no method` : ', each reached by another method'}; services: ${escapeHtml(findingServices(f))}; seen on: ${escapeHtml(f.via.join('; '))}</div>` +
+      `<div class="fix">fix: ${escapeHtml(f.fix)}</div>` +
+      `<div class="examples">${f.examples.map((u) => `<code>${escapeHtml(u)}</code>`).join(', ')}${more > 0 ? ` and ${more} more` : ''}</div></li>`
+    );
+  });
   const failures = report.targets
     .filter((t) => !t.reachable || t.notes.length > 0)
     .map(
@@ -151,7 +163,7 @@ ${services}
 ${rows}
 </tbody>
 </table>
-${findings.length > 0 ? `<h2>Findings</h2>\n<ul class="findings">${findings.join('\n')}</ul>` : ''}
+${findings.length > 0 ? `<h2>Causes</h2>\n<ul class="findings">${findings.join('\n')}</ul>` : ''}
 ${failures.length > 0 ? `<h2>Details</h2>\n${failures.join('\n')}` : ''}
 ${untestable.length > 0 ? `<h2>Not testable</h2>\n<ul class="not-testable">${untestable.join('\n')}</ul>` : ''}
 <h2>Settings</h2>

@@ -1,59 +1,60 @@
+import { renderTable as layOut, truncate, wrapLine } from '../../text/table.js';
 import { METHOD_SHORT, type CheckReport } from '../model.js';
-import { configuredMethods, methodCell, resultLine, STATUS_WORDS } from './format.js';
+import { configuredMethods, findingLines, methodCell, resultLine, STATUS_WORDS } from './format.js';
 
-/** The terminal view: one row per URL, one column per configured method, and a progress bar while running. */
-
-function truncate(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, width - 3)}...`;
-}
-
-function grid(rows: readonly (readonly string[])[]): string[] {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) =>
-    row
-      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd(),
-  );
-}
+/**
+ * The terminal view: the result and the causes first, then one row per URL with a column per
+ * configured method (the gateway's reason codes in the cells), fitted to the width; and a
+ * progress bar while running.
+ */
+/** The widest a method cell is kept on one line (the longest reason codes). */
+const CELL_MAX = 26;
 
 export function renderTable(report: CheckReport, width = 100): string {
   const methods = configuredMethods(report);
-  const urlWidth = Math.max(30, width - 12 * methods.length - 12);
-  const rows: string[][] = [['URL', ...methods.map((m) => METHOD_SHORT[m]), 'Result']];
-  for (const t of report.targets) {
-    rows.push([
-      truncate(t.target.url, urlWidth),
-      ...methods.map((id) => {
-        const m = t.methods.find((x) => x.method === id);
-        return m === undefined ? '-' : methodCell(m);
-      }),
-      t.reachable ? 'reachable' : t.target.required ? 'UNREACHABLE' : 'unreachable (optional)',
-    ]);
-  }
-  const lines = grid(rows);
-  lines.splice(1, 0, '-'.repeat(Math.min(width, Math.max(...lines.map((l) => l.length)))));
-  const findings = report.targets.flatMap((t) =>
-    t.notes.map((n) => `${truncate(t.target.url, urlWidth)}: ${n}`),
+  const lines: string[] = [resultLine(report)];
+  const causes = findingLines(report);
+  if (causes.length > 0) lines.push('', ...causes);
+  const rows = report.targets.map((t) => [
+    t.target.url,
+    ...methods.map((id) => {
+      const m = t.methods.find((x) => x.method === id);
+      return m === undefined ? '-' : methodCell(m, report.mode);
+    }),
+    t.reachable ? 'reachable' : t.target.required ? 'UNREACHABLE' : 'unreachable (optional)',
+  ]);
+  // Cells are short verdicts and reason codes: the URL column wraps before they do.
+  const widest = (i: number): number => Math.min(CELL_MAX, Math.max(...rows.map((r) => r[i]!.length)));
+  lines.push('');
+  lines.push(
+    ...layOut(
+      [
+        { header: 'URL', min: 30 },
+        ...methods.map((m, i) => ({ header: METHOD_SHORT[m], min: widest(i + 1) })),
+        { header: 'Result', min: 11 },
+      ],
+      rows,
+      { width },
+    ),
   );
-  if (findings.length > 0) lines.push('', 'Findings:', ...findings.map((f) => `  ${f}`));
   if (report.notTestable.length > 0) {
     lines.push('', `Not testable (${report.notTestable.length}):`);
     for (const n of report.notTestable) lines.push(`  ${n.host}: ${n.reason}`);
   }
   lines.push('', 'Services:');
   lines.push(
-    ...grid(
+    ...layOut(
+      ['SERVICE', 'STATUS', 'URLS'],
       report.services.map((s) => [
-        `  ${s.label}${s.required ? '' : ' (optional)'}`,
+        `${s.label}${s.required ? '' : ' (optional)'}`,
         STATUS_WORDS[s.status],
         `${s.reachable}/${s.urls}`,
       ]),
-    ),
+      { width, indent: '  ', rule: false },
+    ).slice(1),
   );
   lines.push('', resultLine(report));
-  return `${lines.join('\n')}\n`;
+  return `${lines.flatMap((l) => wrapLine(l, width)).join('\n')}\n`;
 }
 
 /** One line of progress: `[#######-------------]  7/20 https://…`, cut to `width` characters. */

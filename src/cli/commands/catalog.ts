@@ -31,6 +31,7 @@ import { DEFAULTS } from '../../config/index.js';
 import { AirlockError } from '../../errors/index.js';
 import { parseDstdomain } from '../../policy/index.js';
 import { loadConfig } from '../../supervisor/index.js';
+import { fitAlignedTable } from '../../text/table.js';
 
 async function readBytes(path: string, what: string): Promise<Uint8Array> {
   try {
@@ -67,6 +68,8 @@ async function writeFileAtomic(path: string, content: string | Uint8Array): Prom
 export interface CommandIo {
   readonly out: (text: string | Uint8Array) => void;
   readonly err: (text: string) => void;
+  /** The widest a line of a table may be; unset or Infinity: no limit (--wide). */
+  readonly width?: number;
 }
 
 export const PROCESS_IO: CommandIo = {
@@ -330,6 +333,18 @@ export interface CatalogListOptions {
   readonly format: 'table' | 'json';
 }
 
+/** The entry table fitted to the output width: host names wrap, the product list is cut first (--wide shows it). */
+function fitEntryTable(text: string, rows: number, width: number): string {
+  const lines = text.split('\n');
+  const header = lines.findIndex((l, i) => /^-+( {2}-+)+$/.test(lines[i + 1] ?? ''));
+  return header < 0
+    ? text
+    : fitAlignedTable(text, { header, rows }, width, {
+        HOST: { min: 24 },
+        PRODUCTS: { overflow: 'truncate' },
+      });
+}
+
 /** `airlock catalog list [--product P] [--geo G] [--service S] [--cloud C] [--format table|json]` */
 export async function catalogList(options: CatalogListOptions, io: CommandIo = PROCESS_IO): Promise<number> {
   const raw: Record<string, readonly string[]> = {};
@@ -340,6 +355,7 @@ export async function catalogList(options: CatalogListOptions, io: CommandIo = P
   const filter = parseEntryFilter(raw);
   if (!filter.ok) throw new AirlockError('USAGE', filter.errors.join('\n'));
   const entries = filterEntries(builtinCatalog(), filter.filter);
-  io.out(options.format === 'json' ? `${JSON.stringify(entries, null, 2)}\n` : renderEntryTable(entries));
+  if (options.format === 'json') io.out(`${JSON.stringify(entries, null, 2)}\n`);
+  else io.out(fitEntryTable(renderEntryTable(entries), entries.length, io.width ?? Infinity));
   return Promise.resolve(0);
 }

@@ -33,6 +33,7 @@ import {
   renderHtml,
   renderJson,
   renderJunit,
+  renderMde,
   renderProgress,
   renderTable,
   renderText,
@@ -47,13 +48,15 @@ import {
 import { AirlockError } from '../../errors/index.js';
 import { buildResolver, loadConfig } from '../../supervisor/index.js';
 import { parseAddress } from '../../policy/index.js';
+import { DEFAULT_WIDTH, stdoutWidth } from '../terminal.js';
 import { PROCESS_IO, type CommandIo } from './catalog.js';
 
 /**
  * `airlock check`: tests every selected Defender URL (or `--url` given by hand) through each
  * proxy method this machine has (environment, PAC, none, a named proxy, an Airlock gateway),
- * stage by stage, and reports what fails and why. `--gateway` runs on the gateway box and
- * tests the upstream reachability of the whole compiled policy with the gateway's own DNS.
+ * stage by stage, and reports what fails and why, failures grouped by cause. `--on-gateway`
+ * runs on the gateway box and tests the upstream reachability of the whole compiled policy
+ * with the gateway's own DNS.
  * Exit code: 0 when every required URL is reachable by some method, 1 otherwise; bad input
  * throws a USAGE error (exit 2).
  */
@@ -67,13 +70,18 @@ export interface CheckOptions {
   readonly services?: readonly string[] | undefined;
   /** --required-only: leave out entries Microsoft marks optional. */
   readonly requiredOnly?: boolean | undefined;
-  /** -c/--config: the catalog selection (client mode) or the whole gateway configuration (--gateway). */
+  /** -c/--config: the catalog selection (client mode) or the whole gateway configuration (--on-gateway). */
   readonly configFile?: string | undefined;
-  /** --gateway: test this gateway box's upstream reachability of its compiled policy. */
-  readonly gateway?: boolean | undefined;
+  /** --on-gateway: test this gateway box's upstream reachability of its compiled policy. */
+  readonly onGateway?: boolean | undefined;
+  /**
+   * --gateway HOST:PORT: an Airlock gateway to test through (as in `airlock clients`). `true`
+   * is the flag given without an address, its meaning before --on-gateway: refused, naming it.
+   */
+  readonly gateway?: string | boolean | undefined;
   /** --proxy URL: a named proxy. */
   readonly proxy?: string | undefined;
-  /** --airlock HOST:PORT: an Airlock gateway. */
+  /** --airlock HOST:PORT: the older name of --gateway HOST:PORT. */
   readonly airlock?: string | undefined;
   /** --pac URL|FILE. */
   readonly pac?: string | undefined;
@@ -85,6 +93,10 @@ export interface CheckOptions {
   readonly deadline?: string | undefined;
   readonly concurrency?: string | undefined;
   readonly format?: string | undefined;
+  /** --verbose: the text report lists every URL with each method's stages. */
+  readonly verbose?: boolean | undefined;
+  /** --wide: tables at full width instead of the terminal's. */
+  readonly wide?: boolean | undefined;
   readonly output?: string | undefined;
   /** --ca-file, repeatable: CAs to trust besides the system store. */
   readonly caFiles?: readonly string[] | undefined;
@@ -99,6 +111,7 @@ export interface CheckIo extends CommandIo {
   readonly terminal: boolean;
   /** stderr is a terminal: a progress bar is drawn there. */
   readonly progressTerminal: boolean;
+  /** The width of stderr, for the progress bar. */
   readonly columns: number;
   readonly env: Environment;
   /** Test hooks for a fixed clock. */
@@ -114,7 +127,10 @@ export const PROCESS_CHECK_IO: CheckIo = {
     return process.stderr.isTTY;
   },
   get columns() {
-    return process.stdout.columns ?? 100;
+    return process.stderr.columns ?? DEFAULT_WIDTH;
+  },
+  get width() {
+    return stdoutWidth();
   },
   get env() {
     return process.env;
@@ -186,12 +202,27 @@ function withOverrides(overrides: ReadonlyMap<string, readonly string[]>, lookup
   };
 }
 
-function gatewayRoute(text: string): Route {
+function gatewayRoute(text: string, flag: string): Route {
   const route = parseProxySpec(text);
-  if ('error' in route) throw usage(`--airlock: ${route.error}`);
+  if ('error' in route) throw usage(`${flag}: ${route.error}`);
   if (route.kind !== 'http-proxy')
-    throw usage(`--airlock: "${text}": an Airlock gateway is an HTTP proxy (host:port)`);
+    throw usage(`${flag}: "${text}": an Airlock gateway is an HTTP proxy (host:port)`);
   return route;
+}
+
+/** --gateway HOST:PORT, or --airlock HOST:PORT (its older name); --gateway alone is the old --on-gateway. */
+function gatewayAddress(options: CheckOptions): { text: string; flag: string } | undefined {
+  if (options.gateway === true) {
+    throw usage(
+      '--gateway without an address no longer means "test from the gateway box": use --on-gateway for that; --gateway HOST:PORT tests through a gateway, as in `airlock clients`',
+    );
+  }
+  if (typeof options.gateway === 'string') {
+    if (options.airlock !== undefined && options.airlock !== options.gateway)
+      throw usage('--gateway and --airlock name the same thing: give one');
+    return { text: options.gateway, flag: '--gateway' };
+  }
+  return options.airlock === undefined ? undefined : { text: options.airlock, flag: '--airlock' };
 }
 
 function myAddress(): string {
@@ -245,6 +276,7 @@ async function gatewayPlan(options: CheckOptions, overrides: Map<string, string[
   const conflicting: [string, boolean][] = [
     ['--proxy', options.proxy !== undefined],
     ['--pac', options.pac !== undefined],
+    ['--gateway', options.gateway !== undefined],
     ['--airlock', options.airlock !== undefined],
     ['--url', given(options.urls)],
     ['--product', given(options.products)],
@@ -255,7 +287,7 @@ async function gatewayPlan(options: CheckOptions, overrides: Map<string, string[
   const flag = conflicting.find(([, present]) => present)?.[0];
   if (flag !== undefined) {
     throw usage(
-      `${flag} does not apply with --gateway: it tests the policy the configuration compiles, connecting as the gateway does`,
+      `${flag} does not apply with --on-gateway: it tests the policy the configuration compiles, connecting as the gateway does`,
     );
   }
   const loaded = await loadConfig({ configFile: options.configFile });
@@ -326,12 +358,14 @@ async function pacMethod(
   }
 }
 
-function render(report: CheckReport, format: ReportFormat, columns: number): string {
+function render(report: CheckReport, format: ReportFormat, width: number, verbose: boolean): string {
   switch (format) {
     case 'text':
-      return renderText(report);
+      return renderText(report, { width, verbose });
+    case 'mde':
+      return renderMde(report);
     case 'table':
-      return renderTable(report, columns);
+      return renderTable(report, width);
     case 'json':
       return renderJson(report);
     case 'junit':
@@ -358,8 +392,9 @@ export async function check(options: CheckOptions, io: CheckIo = PROCESS_CHECK_I
   const issuers = await issuerData(options.issuers);
   const ca = await trustStore(options.caFiles);
 
+  const gateway = gatewayAddress(options);
   const plan =
-    options.gateway === true ? await gatewayPlan(options, overrides) : await clientPlan(options, overrides);
+    options.onGateway === true ? await gatewayPlan(options, overrides) : await clientPlan(options, overrides);
   if (plan.targets.length === 0) {
     throw usage(
       `nothing to test: ${plan.notTestable.length} destination${plan.notTestable.length === 1 ? ' is' : 's are'} not testable` +
@@ -383,8 +418,8 @@ export async function check(options: CheckOptions, io: CheckIo = PROCESS_CHECK_I
       if ('error' in route) throw usage(`--proxy: ${route.error}`);
       methods.proxy = { route, text: options.proxy };
     }
-    if (options.airlock !== undefined)
-      methods.gateway = { route: gatewayRoute(options.airlock), text: options.airlock };
+    if (gateway !== undefined)
+      methods.gateway = { route: gatewayRoute(gateway.text, gateway.flag), text: gateway.text };
     if (options.pac !== undefined) methods.pac = await pacMethod(options.pac, timeoutMs, plan.lookup);
   } else {
     methods.direct = true;
@@ -401,7 +436,7 @@ export async function check(options: CheckOptions, io: CheckIo = PROCESS_CHECK_I
     methods.gateway === undefined
   ) {
     throw usage(
-      'no method to test with: --no-direct leaves nothing (give --proxy, --pac or --airlock, or set HTTPS_PROXY)',
+      'no method to test with: --no-direct leaves nothing (give --proxy, --pac or --gateway, or set HTTPS_PROXY)',
     );
   }
 
@@ -433,7 +468,8 @@ export async function check(options: CheckOptions, io: CheckIo = PROCESS_CHECK_I
     if (showProgress) io.err('\r\u001b[K');
   }
 
-  const text = render(report, format, io.columns);
+  const width = options.wide === true ? Infinity : (io.width ?? DEFAULT_WIDTH);
+  const text = render(report, format, width, options.verbose === true);
   if (options.output !== undefined) {
     try {
       await mkdir(dirname(options.output), { recursive: true });

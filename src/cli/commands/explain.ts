@@ -7,11 +7,13 @@ import {
   explainInputs,
   renderExplanation,
   type DisagreementId,
+  type Explanation,
   type InputFile,
   type PolicyCheck,
   type Readings,
 } from '../../advisor/index.js';
 import { AirlockError } from '../../errors/index.js';
+import { fitAlignedTable, wrapLines } from '../../text/table.js';
 
 export interface ExplainCommandOptions {
   /** --from FILE…: pasted outputs or descriptions, each recognised by its content. */
@@ -25,6 +27,8 @@ export interface ExplainCommandOptions {
   readonly assume?: string[];
   /** Where the report goes; standard output by default. */
   readonly output?: { write(text: string): unknown };
+  /** The widest a line of the text report may be; unset or Infinity: no limit (--wide). */
+  readonly width?: number;
 }
 
 /** Text as regedit and PowerShell write it: UTF-16 with a byte-order mark, or UTF-8. */
@@ -108,6 +112,23 @@ export async function explain(options: ExplainCommandOptions): Promise<number> {
     const { file, line, message } = result.error;
     throw new AirlockError('USAGE', `${file}:${line}: ${message}`);
   }
-  (options.output ?? process.stdout).write(renderExplanation(result.explanation, options.format));
+  const text = renderExplanation(result.explanation, options.format);
+  (options.output ?? process.stdout).write(
+    options.format === 'text' ? fitText(text, result.explanation, options.width ?? Infinity) : text,
+  );
   return 0;
+}
+
+/** The text report fitted to the width: the component table laid out again, other lines wrapped. */
+function fitText(text: string, explanation: Explanation, width: number): string {
+  const lines = text.split('\n');
+  const first = explanation.components[0]?.name;
+  const header = lines.findIndex(
+    (l, i) => /\S {2,}\S/.test(l) && first !== undefined && (lines[i + 1] ?? '').startsWith(`${first} `),
+  );
+  if (header < 0) return wrapLines(text, width);
+  return fitAlignedTable(text, { header, rows: explanation.components.length }, width, {
+    COMPONENT: { min: 16 },
+    ROUTE: { min: 16 },
+  });
 }

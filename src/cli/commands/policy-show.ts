@@ -1,5 +1,6 @@
-import { builtinCatalog, lintRules, parseCatalogWhere, renderTable } from '../../catalog/index.js';
+import { builtinCatalog, lintRules, parseCatalogWhere } from '../../catalog/index.js';
 import { loadConfig } from '../../supervisor/index.js';
+import { renderTable, wrapLine } from '../../text/table.js';
 import { PROCESS_IO, type CommandIo } from './catalog.js';
 
 export interface PolicyShowOptions {
@@ -40,18 +41,22 @@ export async function policyShow(options: PolicyShowOptions, io: CommandIo = PRO
     );
     return 0;
   }
-  io.out(
-    renderTable(
-      ['RULE', 'PORTS', 'SOURCE', 'LINT', 'WHERE'],
-      rows.map((r) => [
-        r.rule,
-        r.ports === null ? `(${defaultPorts})` : r.ports.join(','),
-        r.source,
-        r.lint.map((l) => `${l.severity}:${l.code}`).join(' ') || '-',
-        r.where,
-      ]),
-    ) +
-      `${rows.length} rules; ${findings.length} lint finding${findings.length === 1 ? '' : 's'} (airlock catalog lint explains them)\n`,
+  const width = io.width ?? Infinity;
+  const table = renderTable(
+    [{ header: 'RULE', min: 24 }, 'PORTS', 'SOURCE', 'LINT', { header: 'WHERE', min: 16 }],
+    rows.map((r) => [
+      r.rule,
+      r.ports === null ? 'default' : r.ports.join(','),
+      r.source,
+      r.lint.map((l) => `${l.severity}:${l.code}`).join(' ') || '-',
+      r.where,
+    ]),
+    { width },
   );
+  const footer = wrapLine(
+    `${rows.length} rules; ${findings.length} lint finding${findings.length === 1 ? '' : 's'} (airlock catalog lint explains them); default ports: ${defaultPorts}`,
+    width,
+  );
+  io.out(`${[...table, ...footer].join('\n')}\n`);
   return 0;
 }

@@ -19,6 +19,7 @@ import {
   renderHtml,
   renderJson,
   renderJunit,
+  renderMde,
   renderProgress,
   renderTable,
   renderText,
@@ -242,8 +243,16 @@ test('the fixture report carries the findings the goldens show', async () => {
   assert.equal(report.durationMs, 1250);
 });
 
-test('text golden (MDE client analyzer layout)', async () => {
-  golden('report.txt', renderText(await fixtureReport()));
+test('MDE client analyzer layout golden (--format mde)', async () => {
+  golden('report.txt', renderMde(await fixtureReport()));
+});
+
+test('text golden: summary and causes first, a short block per service', async () => {
+  golden('report.text.txt', renderText(await fixtureReport(), { width: 100 }));
+});
+
+test('verbose text golden: every URL with its stages', async () => {
+  golden('report.verbose.txt', renderText(await fixtureReport(), { width: 100, verbose: true }));
 });
 
 test('JSON golden', async () => {

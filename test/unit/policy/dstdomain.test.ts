@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { compilePolicy, decide, parseDstdomain } from '../../../src/policy/index.js';
+import { compilePolicy, decide, parseDstdomain, singleLabelWarning } from '../../../src/policy/index.js';
 
 const SQUIDMDEMDI = `# comment line
 .atp.azure.com
@@ -63,4 +63,35 @@ test('the squidmdemdi list compiles and behaves as Squid dstdomain does', () => 
   assert.equal(allow('login.live.com'), 'allow');
   assert.equal(allow('evilmicrosoft.com'), 'deny');
   assert.equal(allow('x.login.live.com'), 'deny');
+});
+
+test('several names on one line are read as Squid does, with a warning naming the line', () => {
+  const result = parseDstdomain('good.example.com\nbad host name # a typo\n', 'list.conf');
+  assert.deepEqual(
+    result.destinations.map((d) => [d.host, d.origin.where]),
+    [
+      ['good.example.com', 'list.conf:1'],
+      ['bad', 'list.conf:2'],
+      ['host', 'list.conf:2'],
+      ['name', 'list.conf:2'],
+    ],
+  );
+  assert.deepEqual(result.warnings, [
+    'list.conf:2: 3 names on one line ("bad", "host", "name"): each becomes a rule of its own; write one name per line, or remove the spaces if it is one name',
+  ]);
+  assert.deepEqual(parseDstdomain(SQUIDMDEMDI, 'mdemdi.conf').warnings, []);
+});
+
+test('single-label names and top-level domains are flagged', () => {
+  const at = { source: 'allowlist', where: 'l.conf:1' } as const;
+  assert.match(
+    singleLabelWarning({ host: 'intranet', origin: at }) ?? '',
+    /^l\.conf:1: "intranet" is a single-label name/,
+  );
+  assert.match(
+    singleLabelWarning({ host: '.com', origin: at }) ?? '',
+    /admits the whole top-level domain com$/,
+  );
+  assert.equal(singleLabelWarning({ host: 'a.example.com', origin: at }), null);
+  assert.equal(singleLabelWarning({ cidr: '10.0.0.0/8', origin: at }), null);
 });
