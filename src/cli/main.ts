@@ -82,7 +82,7 @@ function buildProgram(): Command {
     .addOption(
       new Option(
         '-f, --from <file>',
-        'pasted output: netsh winhttp show proxy, reg query / .reg export, Get-MpPreference, mdatp (repeatable)',
+        'pasted output: netsh winhttp show proxy or show advproxy, reg query / .reg export, Get-MpPreference, mdatp (repeatable)',
       ).argParser(collect),
     )
     .addOption(new Option('-m, --machine <file>', 'YAML/JSON description of the machine'))
@@ -357,6 +357,7 @@ function buildProgram(): Command {
     .addOption(new Option('--service <service>', 'filter by service (repeatable)').argParser(collect))
     .addOption(new Option('--cloud <cloud>', 'filter by cloud (repeatable)').argParser(collect))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--wide', 'also show clouds and descriptions'))
     .action(
       async (opts: {
         product?: string[];
@@ -364,6 +365,7 @@ function buildProgram(): Command {
         service?: string[];
         cloud?: string[];
         format: 'table' | 'json';
+        wide?: boolean;
       }) => {
         const { catalogList } = await import('./commands/catalog.js');
         process.exitCode = await catalogList({
@@ -372,6 +374,7 @@ function buildProgram(): Command {
           services: opts.service,
           clouds: opts.cloud,
           format: opts.format,
+          wide: opts.wide,
         });
       },
     );
