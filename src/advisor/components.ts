@@ -60,6 +60,8 @@ export interface ComponentDefinition {
   readonly catalogServices: readonly string[];
   readonly sources: readonly SourceId[];
   readonly disagreements: readonly DisagreementId[];
+  /** When set, whether the user's WinINET proxy carries this traffic is that disagreement's reading. */
+  readonly wininetReading?: DisagreementId;
 }
 
 const GEO: Record<Geography, { dcs: readonly [string, string]; long: string; sample: string }> = {
@@ -75,7 +77,7 @@ const streamlined = (m: Machine): boolean => m.connectivity === 'streamlined';
 const geo = (m: Machine) => GEO[m.geography];
 const SES = 'endpoint.security.microsoft.com';
 
-/** Legacy Windows onboarded through the Log Analytics agent (MMA) [R2][R6]. */
+/** Legacy Windows onboarded through the Log Analytics agent (MMA) (mde-urls-streamlined, mde-proxy). */
 export function isMmaEra(machine: Machine): boolean {
   return ['7', '8.1', 'server-2008-r2'].includes(machine.windowsVersion ?? '');
 }
@@ -100,13 +102,13 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: SENSE_CHAIN,
     tls: 'pinned',
     hasCredentials: never,
-    authSources: ['seed-000', 'R4', 'R5'],
+    authSources: ['blog-disconnected-proxies', 'mde-network-environment', 'mde-proxy-2024'],
     endpoints: (m) =>
       streamlined(m)
         ? [https(`${m.geography}-v20.events.${SES}`), https('events.data.microsoft.com')]
         : [https(`${m.geography}-v20.events.data.microsoft.com`), https('events.data.microsoft.com')],
     catalogServices: ['cyber'],
-    sources: ['R5', 'R6', 'seed-001'],
+    sources: ['mde-proxy-2024', 'mde-proxy', 'blog-which-proxy-wins'],
     disagreements: ['static-proxy-unreachable'],
   },
   {
@@ -119,13 +121,13 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: SENSE_CHAIN,
     tls: 'pinned',
     hasCredentials: never,
-    authSources: ['seed-000', 'R4', 'R5'],
+    authSources: ['blog-disconnected-proxies', 'mde-network-environment', 'mde-proxy-2024'],
     endpoints: (m) =>
       streamlined(m)
         ? geo(m).dcs.map((dc) => https(`edr-${dc}.${m.geography}.${SES}`))
         : geo(m).dcs.map((dc) => https(`winatp-gw-${dc}.microsoft.com`)),
     catalogServices: ['cnc', 'autoir'],
-    sources: ['seed-001', 'seed-000', 'R5'],
+    sources: ['blog-which-proxy-wins', 'blog-disconnected-proxies', 'mde-proxy-2024'],
     disagreements: ['static-proxy-unreachable', 'live-response-over-wininet'],
   },
   {
@@ -138,11 +140,11 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: ['av-pac', 'av-static', 'winhttp', 'wpad', 'user-wininet', 'direct'],
     tls: 'pinned',
     hasCredentials: never,
-    authSources: ['seed-000', 'R4'],
+    authSources: ['blog-disconnected-proxies', 'mde-network-environment'],
     endpoints: (m) =>
       streamlined(m) ? [https(`mdav.${m.geography}.${SES}`)] : [https(`${geo(m).long}.cp.wd.microsoft.com`)],
     catalogServices: ['maps'],
-    sources: ['R5', 'R6', 'seed-004'],
+    sources: ['mde-proxy-2024', 'mde-proxy', 'mde-proxy-2020'],
     disagreements: ['revocation-for-cloud-protection'],
   },
   {
@@ -155,13 +157,13 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: ['av-pac', 'av-static', 'winhttp', 'wpad', 'user-wininet', 'direct'],
     tls: 'unpinned',
     hasCredentials: never,
-    authSources: ['seed-000', 'R4'],
+    authSources: ['blog-disconnected-proxies', 'mde-network-environment'],
     endpoints: (m) =>
       streamlined(m)
         ? [https(`mdav.${m.geography}.${SES}`)]
         : [https(`${geo(m).sample}.blob.core.windows.net`)],
     catalogServices: ['sample'],
-    sources: ['R5', 'seed-001'],
+    sources: ['mde-proxy-2024', 'blog-which-proxy-wins'],
     disagreements: [],
   },
   {
@@ -174,10 +176,10 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: ['user-wininet', 'telemetry-static', 'winhttp', 'wpad', 'direct'],
     tls: 'unpinned',
     hasCredentials: never,
-    authSources: ['seed-000', 'R4'],
+    authSources: ['blog-disconnected-proxies', 'mde-network-environment'],
     endpoints: () => [https('enterpriseregistration.windows.net'), https('checkin.dm.microsoft.com')],
     catalogServices: ['mgmt'],
-    sources: ['seed-001'],
+    sources: ['blog-which-proxy-wins'],
     disagreements: ['static-proxy-unreachable'],
   },
   {
@@ -187,14 +189,15 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     platform: 'windows',
     context: 'LocalSystem (Windows Update)',
     account: 'LocalSystem (Windows Update)',
-    chain: ['internal-update-source', 'winhttp', 'wpad', 'direct'],
+    chain: ['internal-update-source', 'winhttp', 'wpad', 'user-wininet', 'direct'],
     tls: 'undocumented',
     hasCredentials: never,
-    authSources: ['seed-000'],
+    authSources: ['blog-disconnected-proxies'],
     endpoints: () => [https('definitionupdates.microsoft.com'), https('go.microsoft.com')],
     catalogServices: ['updates'],
-    sources: ['seed-004', 'R5', 'seed-000'],
-    disagreements: [],
+    sources: ['mde-proxy-2020', 'mde-proxy-2024', 'blog-disconnected-proxies'],
+    disagreements: ['system-services-over-wininet'],
+    wininetReading: 'system-services-over-wininet',
   },
   {
     id: 'certificate-revocation',
@@ -203,14 +206,15 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     platform: 'windows',
     context: 'the OS (WinHTTP default)',
     account: 'the OS (LocalSystem)',
-    chain: ['winhttp', 'wpad', 'direct'],
+    chain: ['winhttp', 'wpad', 'user-wininet', 'direct'],
     tls: 'undocumented',
     hasCredentials: never,
-    authSources: ['R4'],
+    authSources: ['mde-network-environment'],
     endpoints: () => [http('crl.microsoft.com'), http('www.microsoft.com'), http('ctldl.windowsupdate.com')],
     catalogServices: ['crl'],
-    sources: ['R8', 'R6'],
-    disagreements: [],
+    sources: ['mdav-network', 'mde-proxy'],
+    disagreements: ['system-services-over-wininet'],
+    wininetReading: 'system-services-over-wininet',
   },
   {
     id: 'antivirus-engine',
@@ -225,7 +229,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     authSources: [],
     endpoints: () => [],
     catalogServices: [],
-    sources: ['seed-000'],
+    sources: ['blog-disconnected-proxies'],
     disagreements: [],
   },
   {
@@ -238,7 +242,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: ['mdatp-static', 'mdatp-service-environment', 'direct'],
     tls: 'inspection-unsupported',
     hasCredentials: never,
-    authSources: ['R14'],
+    authSources: ['mde-linux-connectivity'],
     endpoints: (m) =>
       streamlined(m)
         ? [https(`mdav.${m.geography}.${SES}`), https(`edr-${geo(m).dcs[0]}.${m.geography}.${SES}`)]
@@ -249,7 +253,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
             https(`${m.geography}-v20.events.data.microsoft.com`),
           ],
     catalogServices: ['maps', 'cnc', 'cyber', 'updates'],
-    sources: ['R13', 'R14'],
+    sources: ['mde-linux-static-proxy', 'mde-linux-connectivity'],
     disagreements: [],
   },
   {
@@ -262,10 +266,10 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: ['linux-extension-agent', 'linux-install-environment', 'direct'],
     tls: 'undocumented',
     hasCredentials: never,
-    authSources: ['R14'],
+    authSources: ['mde-linux-connectivity'],
     endpoints: () => [https('packages.microsoft.com')],
     catalogServices: ['updates'],
-    sources: ['R13', 'seed-003'],
+    sources: ['mde-linux-static-proxy', 'blog-defender-for-servers'],
     disagreements: [],
   },
   {
@@ -278,10 +282,10 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: ['mdi-proxy-url', 'mdi-service-wininet', 'wpad', 'direct'],
     tls: 'mutual-tls',
     hasCredentials: (m) => m.mdi.proxyCredentials,
-    authSources: ['R23'],
+    authSources: ['mdi-known-issues'],
     endpoints: (m) => (m.mdi.workspace ? [https(`${m.mdi.workspace}sensorapi.atp.azure.com`)] : []),
     catalogServices: ['mdi'],
-    sources: ['R20', 'R23'],
+    sources: ['mdi-proxy', 'mdi-known-issues'],
     disagreements: [],
   },
   {
@@ -294,14 +298,14 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: ['ama-extension', 'ama-environment', 'direct'],
     tls: 'undocumented',
     hasCredentials: (m) => m.ama.auth,
-    authSources: ['R25'],
+    authSources: ['ama-network'],
     endpoints: (m) => [
       https('global.handler.control.monitor.azure.com'),
       ...(m.ama.region ? [https(`${m.ama.region}.handler.control.monitor.azure.com`)] : []),
       ...(m.ama.workspaceId ? [https(`${m.ama.workspaceId}.ods.opinsights.azure.com`)] : []),
     ],
     catalogServices: ['ama'],
-    sources: ['R25'],
+    sources: ['ama-network'],
     disagreements: [],
   },
   {
@@ -314,7 +318,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
     chain: ['mma-proxy', 'direct'],
     tls: 'undocumented',
     hasCredentials: (m) => m.mma.credentials,
-    authSources: ['R27'],
+    authSources: ['mma-overview'],
     endpoints: (m) =>
       m.mma.workspaceId
         ? [
@@ -324,7 +328,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
           ]
         : [],
     catalogServices: ['mma'],
-    sources: ['R27', 'seed-003'],
+    sources: ['mma-overview', 'blog-defender-for-servers'],
     disagreements: [],
   },
   {
@@ -344,7 +348,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
       https('guestnotificationservice.azure.com'),
     ],
     catalogServices: ['arc'],
-    sources: ['R29'],
+    sources: ['arc-proxy'],
     disagreements: [],
   },
 ];

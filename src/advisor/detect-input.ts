@@ -8,7 +8,12 @@ import {
   parseMdatpHealth,
 } from './parse-mdatp.js';
 import { looksLikeMpPreference, parseMpPreference } from './parse-mppreference.js';
-import { looksLikeNetsh, parseNetshWinHttp } from './parse-netsh.js';
+import {
+  looksLikeNetsh,
+  looksLikeNetshAdvproxy,
+  parseNetshAdvproxy,
+  parseNetshWinHttp,
+} from './parse-netsh.js';
 import { looksLikeRegExport, looksLikeRegQuery, parseRegistryText } from './parse-reg.js';
 import { parseFailure, type ParseIssue, type ParseResult } from './parse-result.js';
 import { looksLikeWinHttpBlob, parseWinHttpBlob } from './parse-winhttp-blob.js';
@@ -20,6 +25,7 @@ export type InputKind =
   | 'reg-export'
   | 'reg-query'
   | 'netsh-winhttp'
+  | 'netsh-winhttp-advproxy'
   | 'mp-preference'
   | 'mdatp-config'
   | 'mdatp-health'
@@ -57,6 +63,7 @@ const INPUT_KINDS: readonly {
     test: (t) => t.trimStart().startsWith('{') && /"cloudService"\s*:/.test(t),
     parse: parseManagedJson,
   },
+  { kind: 'netsh-winhttp-advproxy', test: looksLikeNetshAdvproxy, parse: parseNetshAdvproxy },
   {
     kind: 'machine-description',
     test: (t) => t.trimStart().startsWith('{') || DESCRIPTION_KEYS.test(t),
@@ -91,7 +98,7 @@ export function parseInput(
         file: file.name,
         line: 1,
         message:
-          'not recognised: expected a machine description, netsh winhttp show proxy, reg query or .reg output, ' +
+          'not recognised: expected a machine description, netsh winhttp show proxy or show advproxy, reg query or .reg output, ' +
           'Get-MpPreference, mdatp health, mdatp config proxy or a WinHttpSettings hex dump',
       },
     };

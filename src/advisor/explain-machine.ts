@@ -11,7 +11,7 @@ import type {
 import { normalizeMachine, proxyFacts, type Machine } from './machine.js';
 import type { MachineDescription } from './machine-schema.js';
 import { describeRoute, resolveRoute } from './resolve-route.js';
-import { sourceLabel, type SourceId } from './sources.js';
+import { citedSource, type CitedSource, type SourceId } from './sources.js';
 import {
   ADJUSTMENTS,
   VERDICT_RULES,
@@ -84,7 +84,7 @@ function evaluateComponent(
     if (adjustment.components !== 'all' && !adjustment.components.includes(component.id)) continue;
     judgement = adjustment.apply(ctx, judgement) ?? judgement;
   }
-  const sources = [...new Set<SourceId>(judgement.sources)].map(sourceLabel);
+  const sources = [...new Set<SourceId>(judgement.sources)];
   return {
     verdict: {
       component: component.id,
@@ -185,10 +185,12 @@ export function explainMachine(description: MachineDescription, options: Explain
       question: d.question,
       assumed,
       assumedMeaning: find(assumed)?.meaning ?? '',
-      assumedSources: (find(assumed)?.sources ?? []).map(sourceLabel),
+      assumedSources: [...(find(assumed)?.sources ?? [])],
+      assumedObserved: find(assumed)?.observed === true,
       other,
       otherMeaning: find(other)?.meaning ?? '',
-      otherSources: (find(other)?.sources ?? []).map(sourceLabel),
+      otherSources: [...(find(other)?.sources ?? [])],
+      otherObserved: find(other)?.observed === true,
       affects: components
         .filter((c) => c.readings.some((r) => r.disagreement === d.id))
         .map((c) => c.component),
@@ -200,6 +202,18 @@ export function explainMachine(description: MachineDescription, options: Explain
 
   const summary: Record<Verdict, number> = { works: 0, degraded: 0, fails: 0 };
   for (const c of components) summary[c.verdict] += 1;
+
+  const cited: SourceId[] = [];
+  const cite = (keys: readonly SourceId[]): void => {
+    for (const key of keys) if (!cited.includes(key)) cited.push(key);
+  };
+  for (const c of components) cite(c.sources);
+  for (const r of readings) {
+    if (r.affects.length === 0) continue;
+    cite(r.assumedSources);
+    cite(r.otherSources);
+  }
+  const sources: CitedSource[] = cited.map((key, i) => citedSource(key, i + 1));
 
   return {
     machine: {
@@ -217,5 +231,6 @@ export function explainMachine(description: MachineDescription, options: Explain
     assumptions: allAssumptions,
     warnings: options.warnings ?? [],
     summary,
+    sources,
   };
 }

@@ -1,6 +1,7 @@
 import type { ComponentId } from './components.js';
 import type { DisagreementId } from './disagreements.js';
 import type { RouteSourceId } from './route-sources.js';
+import type { CitedSource, SourceId } from './sources.js';
 
 export type Verdict = 'works' | 'degraded' | 'fails';
 
@@ -54,8 +55,8 @@ export interface ComponentVerdict {
   readonly fix: Fix | null;
   /** Id of the rule that decided the verdict. */
   readonly rule: string;
-  /** Labels of the documents the deciding rules cite. */
-  readonly sources: readonly string[];
+  /** The documents the deciding rules cite (keys of `Explanation.sources`). */
+  readonly sources: readonly SourceId[];
   /** Readings of documented disagreements this verdict depends on. */
   readonly readings: readonly { readonly disagreement: DisagreementId; readonly reading: string }[];
   /** What the other reading of each of those disagreements would give, when it differs. */
@@ -68,10 +69,13 @@ export interface ReadingSummary {
   readonly question: string;
   readonly assumed: string;
   readonly assumedMeaning: string;
-  readonly assumedSources: readonly string[];
+  readonly assumedSources: readonly SourceId[];
+  /** The assumed reading is what a lab observed (not only what a document states). */
+  readonly assumedObserved: boolean;
   readonly other: string;
   readonly otherMeaning: string;
-  readonly otherSources: readonly string[];
+  readonly otherSources: readonly SourceId[];
+  readonly otherObserved: boolean;
   /** Components whose verdict consulted this reading. */
   readonly affects: readonly ComponentId[];
   /** Components whose route or verdict would change under the other reading. */
@@ -96,6 +100,8 @@ export interface Explanation {
   /** Things the input parsers noticed (`file:line: message`). */
   readonly warnings: readonly string[];
   readonly summary: Readonly<Record<Verdict, number>>;
+  /** Every document cited above, numbered in the order first cited: title, publisher and address. */
+  readonly sources: readonly CitedSource[];
 }
 
 /** Injected allowlist check, e.g. an Airlock policy's decide(). */

@@ -33,7 +33,7 @@ export {
 } from './machine-schema.js';
 export { normalizeMachine, type Machine, type NormalizedMachine, type ProxyFacts } from './machine.js';
 export { mergeFacts, type MachineFacts } from './machine-facts.js';
-export { parseNetshWinHttp } from './parse-netsh.js';
+export { parseNetshAdvproxy, parseNetshWinHttp } from './parse-netsh.js';
 export {
   decodeWinHttpSettings,
   hexToBytes,
@@ -61,7 +61,7 @@ export {
   type DisagreementId,
   type Readings,
 } from './disagreements.js';
-export { SOURCES, type SourceId } from './sources.js';
+export { INFERENCE_TEXT, citedSource, type CitedSource, type SourceId } from './sources.js';
 export { parseProxyAddress, selectHttpsProxy, type ProxyAddress } from './proxy-address.js';
 export { renderJson } from './render-json.js';
 export { renderMarkdown } from './render-markdown.js';

@@ -176,6 +176,7 @@ export const machineDescriptionSchema = z.strictObject({
       'static-proxy-unreachable': z.enum(READING_VALUES['static-proxy-unreachable']).optional(),
       'revocation-for-cloud-protection': z.enum(READING_VALUES['revocation-for-cloud-protection']).optional(),
       'live-response-over-wininet': z.enum(READING_VALUES['live-response-over-wininet']).optional(),
+      'system-services-over-wininet': z.enum(READING_VALUES['system-services-over-wininet']).optional(),
     })
     .optional(),
 });

@@ -127,7 +127,7 @@ export function normalizeMachine(
   if (userLoggedOn === undefined) {
     userLoggedOn = false;
     assumptions.push(
-      'machine.userLoggedOn not given: assumed nobody is logged on, the case Defender must survive (seed 000).',
+      'machine.userLoggedOn not given: assumed nobody is logged on, the case Defender must survive, since its services connect from system context.',
     );
   }
   const products = new Set<Product>(m.products ?? ['mde']);

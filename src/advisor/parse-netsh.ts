@@ -40,12 +40,7 @@ export function parseNetshWinHttp(text: string): ParseResult<MachineFacts> {
     const n = i + 1;
     if (line.trim() === '' || isPromptLine(line) || /^\s*netsh\s+winhttp\s+show\s+proxy\s*$/i.test(line))
       continue;
-    if (ADVANCED_HEADER.test(line)) {
-      return parseFailure(
-        n,
-        '`netsh winhttp show advproxy` output is not supported; paste `netsh winhttp show proxy`',
-      );
-    }
+    if (ADVANCED_HEADER.test(line)) return parseNetshAdvproxy(text);
     if (HEADER.test(line)) {
       if (headerLine !== 0) {
         return parseFailure(
@@ -100,6 +95,157 @@ export function parseNetshWinHttp(text: string): ParseResult<MachineFacts> {
   return {
     ok: true,
     value: { machine: { platform: 'windows' }, windows: { winhttp: { proxy, bypass: bypass ?? [] } } },
+    warnings,
+  };
+}
+
+/**
+ * `netsh winhttp show advproxy` (Windows 11 and Server 2025): a JSON object, as the Netsh.exe
+ * commands page shows it, after an optional heading line:
+ *
+ *     {
+ *       "ProxyIsEnabled": true,
+ *       "Proxy": "http=http-proxy.com:8080;https=https-proxy.com:8081",
+ *       "AutoConfigIsEnabled": false,
+ *       "AutoDetect": true,
+ *       "PerUserProxySettings": true
+ *     }
+ *
+ * `ProxyBypass` and `AutoconfigUrl` appear when they are set. `Proxy` takes the same per-scheme
+ * list as `show proxy`.
+ */
+const ADVPROXY_KEYS = [
+  'ProxyIsEnabled',
+  'Proxy',
+  'ProxyBypass',
+  'AutoConfigIsEnabled',
+  'AutoconfigUrl',
+  'AutoDetect',
+  'PerUserProxySettings',
+] as const;
+
+export function looksLikeNetshAdvproxy(text: string): boolean {
+  return (
+    /show\s+advproxy/i.test(text) ||
+    ADVANCED_HEADER.test(text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '') ||
+    (/"(ProxyIsEnabled|AutoConfigIsEnabled|PerUserProxySettings)"\s*:/.test(text) &&
+      !/"cloudService"\s*:/.test(text))
+  );
+}
+
+export function parseNetshAdvproxy(text: string): ParseResult<MachineFacts> {
+  const lines = splitLines(text);
+  const warnings: ParseIssue[] = [];
+  const start = lines.findIndex((l) => l.trimStart().startsWith('{'));
+  if (start === -1) return parseFailure(1, 'no JSON object found (netsh winhttp show advproxy prints one)');
+  for (let i = 0; i < start; i++) {
+    const line = lines[i] ?? '';
+    if (line.trim() === '' || isPromptLine(line) || /netsh\s+winhttp\s+show\s+advproxy/i.test(line)) continue;
+    if (!ADVANCED_HEADER.test(line))
+      warnings.push({ line: i + 1, message: `ignored line before the settings: "${line.trim()}"` });
+  }
+  let end = -1;
+  for (let i = lines.length - 1; i >= start; i--) {
+    if ((lines[i] ?? '').trimEnd().endsWith('}')) {
+      end = i;
+      break;
+    }
+  }
+  if (end === -1) return parseFailure(lines.length, 'the JSON object is not closed (truncated paste?)');
+  for (let i = end + 1; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (line.trim() !== '' && !isPromptLine(line))
+      return parseFailure(i + 1, `unexpected line after the settings: "${line.trim()}"`);
+  }
+  const body = lines.slice(start, end + 1).join('\n');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch (error) {
+    const at = /position (\d+)/.exec((error as Error).message);
+    const line =
+      at === null ? start + 1 : start + 1 + (body.slice(0, Number(at[1])).match(/\n/g)?.length ?? 0);
+    return parseFailure(line, `not valid JSON: ${(error as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return parseFailure(start + 1, 'expected a JSON object');
+  }
+  const record = raw as Record<string, unknown>;
+  const lineOf = (key: string): number => {
+    const i = lines.findIndex((l, n) => n >= start && l.includes(`"${key}"`));
+    return i === -1 ? start + 1 : i + 1;
+  };
+  for (const key of Object.keys(record)) {
+    if (!(ADVPROXY_KEYS as readonly string[]).includes(key)) {
+      warnings.push({ line: lineOf(key), message: `unknown setting "${key}" ignored` });
+    }
+  }
+  const bool = (key: string): boolean | undefined | string => {
+    const value = record[key];
+    if (value === undefined || typeof value === 'boolean') return value;
+    return `${key} must be true or false, not ${JSON.stringify(value)}`;
+  };
+  const str = (key: string): string | undefined | { error: string } => {
+    const value = record[key];
+    if (value === undefined || typeof value === 'string') return value;
+    return { error: `${key} must be a string, not ${JSON.stringify(value)}` };
+  };
+  const enabled = bool('ProxyIsEnabled');
+  if (typeof enabled === 'string') return parseFailure(lineOf('ProxyIsEnabled'), enabled);
+  const proxyText = str('Proxy');
+  if (typeof proxyText === 'object') return parseFailure(lineOf('Proxy'), proxyText.error);
+  const bypassText = str('ProxyBypass');
+  if (typeof bypassText === 'object') return parseFailure(lineOf('ProxyBypass'), bypassText.error);
+  const pacUrl = str('AutoconfigUrl');
+  if (typeof pacUrl === 'object') return parseFailure(lineOf('AutoconfigUrl'), pacUrl.error);
+  for (const key of ['AutoConfigIsEnabled', 'AutoDetect', 'PerUserProxySettings']) {
+    const value = bool(key);
+    if (typeof value === 'string') return parseFailure(lineOf(key), value);
+  }
+
+  let proxy: string | null = null;
+  const value = (proxyText ?? '').trim();
+  if (enabled !== false && value !== '') {
+    const parsed = selectHttpsProxy(value);
+    if (!parsed.ok) return parseFailure(lineOf('Proxy'), `Proxy: ${parsed.message}`);
+    if (parsed.note) warnings.push({ line: lineOf('Proxy'), message: parsed.note });
+    proxy = value;
+  } else if (enabled === undefined && value === '') {
+    warnings.push({
+      line: start + 1,
+      message: 'neither ProxyIsEnabled nor Proxy is given; assumed no WinHTTP proxy',
+    });
+  } else if (enabled === false && value !== '') {
+    warnings.push({
+      line: lineOf('Proxy'),
+      message: `ProxyIsEnabled is false, so the Proxy "${value}" is not used`,
+    });
+  }
+  if (record.AutoConfigIsEnabled === true || (pacUrl ?? '').trim() !== '') {
+    warnings.push({
+      line: lineOf(pacUrl !== undefined ? 'AutoconfigUrl' : 'AutoConfigIsEnabled'),
+      message: `WinHTTP uses a proxy auto-config file${pacUrl ? ` (${pacUrl})` : ''}: Airlock does not evaluate it; describe what it returns under network.wpad`,
+    });
+  }
+  if (record.AutoDetect === true) {
+    warnings.push({
+      line: lineOf('AutoDetect'),
+      message: 'WinHTTP auto-detection (WPAD) is on: describe what WPAD returns under network.wpad',
+    });
+  }
+  if (record.PerUserProxySettings === true) {
+    warnings.push({
+      line: lineOf('PerUserProxySettings'),
+      message:
+        "PerUserProxySettings is true: these may be one user's settings; services running as SYSTEM use the machine scope (netsh winhttp show advproxy setting-scope=machine)",
+    });
+  }
+  return {
+    ok: true,
+    value: {
+      machine: { platform: 'windows' },
+      windows: { winhttp: { proxy, bypass: proxy === null ? [] : parseBypassList(bypassText ?? '') } },
+    },
     warnings,
   };
 }

@@ -317,7 +317,7 @@ export const REGISTRY_FACTS: readonly RegistryFactRule[] = [
     read: () => ({
       facts: {},
       warning:
-        'TelemetryProxyServer under …\\CurrentVersion\\Policies\\DataCollection is not the Group Policy key the sensor is documented to read (domain.md §3.1, §8); ignored',
+        'TelemetryProxyServer under …\\CurrentVersion\\Policies\\DataCollection is not the Group Policy key the sensor is documented to read (Microsoft documents HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\DataCollection only); ignored',
     }),
   },
   {

@@ -2,7 +2,7 @@
  * Proxy addresses as Windows and Linux settings write them: `host:port` (TelemetryProxyServer,
  * netsh), `http://host:port` (Defender Antivirus ProxyServer, mdatp), and WinHTTP/WinINET proxy
  * lists with per-scheme entries (`http=a:80;https=b:88`). Bypass lists use `;` between entries,
- * `*` wildcards and `<local>` for names without a dot (domain.md §3.3, [R32]).
+ * `*` wildcards and `<local>` for names without a dot (netsh-winhttp in the sources table).
  */
 
 export interface ProxyAddress {

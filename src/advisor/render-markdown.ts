@@ -1,5 +1,5 @@
 import type { Explanation } from './explanation.js';
-import { describeMachine, summaryLine } from './render-text.js';
+import { describeMachine, evidence, refs, summaryLine } from './render-text.js';
 
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -27,9 +27,11 @@ export function renderMarkdown(e: Explanation): string {
     out.push('', '## Where the sources disagree', '');
     for (const r of inPlay) {
       out.push(
-        `- **${r.id}**: ${cell(r.question)} Assumed ${code(r.assumed)}: ${r.assumedMeaning} (${r.assumedSources.join('; ')}). ` +
-          `Other reading ${code(r.other)}: ${r.otherMeaning} (${r.otherSources.join('; ')}). ` +
-          (r.changes.length > 0 ? `It would change: ${r.changes.join(', ')}.` : 'It changes nothing here.'),
+        `- **${r.id}**: ${cell(r.question)} Assumed ${code(r.assumed)} (${evidence(r.assumedObserved)}): ${r.assumedMeaning} ${refs(e, r.assumedSources)}. ` +
+          `Other reading ${code(r.other)} (${evidence(r.otherObserved)}): ${r.otherMeaning} ${refs(e, r.otherSources)}. ` +
+          (r.changes.length > 0
+            ? `It would change: ${r.changes.join(', ')} (${code(`--assume ${r.id}=${r.other}`)}).`
+            : 'It changes nothing here.'),
       );
     }
     for (const c of e.components) {
@@ -42,6 +44,21 @@ export function renderMarkdown(e: Explanation): string {
   if (notes.length > 0) out.push('', '## Notes', '', ...notes);
   if (e.assumptions.length > 0) out.push('', '## Assumptions', '', ...e.assumptions.map((a) => `- ${a}`));
   if (e.warnings.length > 0) out.push('', '## Input warnings', '', ...e.warnings.map((w) => `- ${w}`));
-  out.push('', '## Sources', '', ...e.components.map((c) => `- ${c.name}: ${c.sources.join('; ')}`));
+  out.push(
+    '',
+    '## Sources by component',
+    '',
+    ...e.components.map((c) => `- ${c.name}: ${refs(e, c.sources)}`),
+  );
+  // `text` is the title, author and publisher followed by the address; the address becomes a link.
+  out.push(
+    '',
+    '## Sources',
+    '',
+    ...e.sources.map(
+      (s) =>
+        `${s.number}. ${s.url === null ? cell(s.text) : `${cell(s.text.slice(0, -s.url.length))}<${s.url}>`}`,
+    ),
+  );
   return `${out.join('\n')}\n`;
 }

@@ -1,4 +1,19 @@
 import type { ComponentVerdict, Explanation, Verdict } from './explanation.js';
+import type { SourceId } from './sources.js';
+
+/** `[1][3]`: the numbers of the keys in the explanation's source list. */
+export function refs(e: Explanation, keys: readonly SourceId[]): string {
+  return keys
+    .map((key) => e.sources.find((s) => s.key === key)?.number)
+    .filter((n): n is number => n !== undefined)
+    .map((n) => `[${n}]`)
+    .join('');
+}
+
+/** How a reading is introduced: whether a lab saw it or a document states it. */
+export function evidence(observed: boolean): string {
+  return observed ? 'observed in a lab' : 'documented';
+}
 
 const VERDICT_LABEL: Record<Verdict, string> = { works: 'works', degraded: 'DEGRADED', fails: 'FAILS' };
 
@@ -57,13 +72,17 @@ export function renderText(e: Explanation): string {
   const alternatives = e.components.flatMap(alternativeLine);
   const inPlay = e.readings.filter((r) => r.affects.length > 0);
   if (inPlay.length > 0) {
-    out.push('', 'Where the sources disagree (reading assumed):');
+    out.push('', 'Where the sources disagree (reading assumed; switch with --assume ID=READING):');
     for (const r of inPlay) {
-      out.push(`  ${r.id}: assumed "${r.assumed}": ${r.assumedMeaning} [${r.assumedSources.join('; ')}]`);
-      out.push(`    other reading "${r.other}": ${r.otherMeaning} [${r.otherSources.join('; ')}]`);
+      out.push(
+        `  ${r.id}: assumed "${r.assumed}" (${evidence(r.assumedObserved)}): ${r.assumedMeaning} ${refs(e, r.assumedSources)}`,
+      );
+      out.push(
+        `    other reading "${r.other}" (${evidence(r.otherObserved)}): ${r.otherMeaning} ${refs(e, r.otherSources)}`,
+      );
       out.push(
         r.changes.length > 0
-          ? `    the other reading would change: ${r.changes.join(', ')}`
+          ? `    the other reading would change: ${r.changes.join(', ')} (--assume ${r.id}=${r.other})`
           : '    the other reading changes nothing here',
       );
     }
@@ -71,8 +90,9 @@ export function renderText(e: Explanation): string {
   }
   if (e.assumptions.length > 0) out.push('', 'Assumptions:', ...e.assumptions.map((a) => `  - ${a}`));
   if (e.warnings.length > 0) out.push('', 'Input warnings:', ...e.warnings.map((w) => `  - ${w}`));
-  out.push('', 'Sources:');
-  for (const c of e.components) out.push(`  ${c.name}: ${c.sources.join('; ')}`);
+  out.push('', 'Sources by component:');
+  for (const c of e.components) out.push(`  ${c.name}: ${refs(e, c.sources)}`);
   out.push('', `Summary: ${summaryLine(e)}`);
+  out.push('', 'Sources:', ...e.sources.map((s) => `  [${s.number}] ${s.text}`));
   return `${out.join('\n')}\n`;
 }

@@ -49,6 +49,15 @@ export function resolveRoute(
       trace.push(`${source.label}: not set`);
       continue;
     }
+    if (
+      id === 'user-wininet' &&
+      component.wininetReading !== undefined &&
+      candidate.kind !== 'unavailable' &&
+      reading(component.wininetReading) === 'system-path-only'
+    ) {
+      trace.push(`${source.label}: not used for this traffic (reading "system-path-only")`);
+      continue;
+    }
     switch (candidate.kind) {
       case 'unavailable':
         trace.push(`${source.label}: ${candidate.why}`);

@@ -1,8 +1,8 @@
 import { isMmaEra, type ComponentDefinition, type ComponentId, type Endpoint } from './components.js';
 import type { ComponentVerdict, Fix, Route, Verdict } from './explanation.js';
-import type { Machine, ProxyFacts } from './machine.js';
+import { proxyFacts, type Machine, type ProxyFacts } from './machine.js';
 import { parseProxyAddress } from './proxy-address.js';
-import type { ReadingLookup } from './resolve-route.js';
+import { describeRoute, resolveRoute, type ReadingLookup } from './resolve-route.js';
 import { ROUTE_SOURCES } from './route-sources.js';
 import type { SourceId } from './sources.js';
 
@@ -138,7 +138,7 @@ export function setProxyFix(id: ComponentId, machine: Machine, proxy: string): F
 const blocksInspection = (c: ComponentDefinition): boolean =>
   c.tls === 'pinned' || c.tls === 'mutual-tls' || c.tls === 'inspection-unsupported';
 
-/** SSLOptions 0 and 1 switch certificate pinning off for cloud protection [R8]. */
+/** SSLOptions 0 and 1 switch certificate pinning off for cloud protection (mdav-network). */
 const pinningOff = (ctx: RuleContext): boolean =>
   ctx.component.id === 'av-cloud-protection' &&
   [0, 1].includes(ctx.machine.windows.antivirus.sslOptions ?? 3);
@@ -153,10 +153,10 @@ const TLS_REASON: Record<ComponentDefinition['tls'], string> = {
 };
 
 const TLS_SOURCES: Record<ComponentDefinition['tls'], readonly SourceId[]> = {
-  pinned: ['seed-000', 'R3'],
-  'mutual-tls': ['R20', 'R23'],
-  'inspection-unsupported': ['R14'],
-  unpinned: ['seed-000', 'R4'],
+  pinned: ['blog-disconnected-proxies', 'mde-streamlined-onboarding'],
+  'mutual-tls': ['mdi-proxy', 'mdi-known-issues'],
+  'inspection-unsupported': ['mde-linux-connectivity'],
+  unpinned: ['blog-disconnected-proxies', 'mde-network-environment'],
   undocumented: ['inference'],
 };
 
@@ -197,7 +197,7 @@ export const VERDICT_RULES: readonly VerdictRule[] = [
     when: (ctx) => ctx.route.kind === 'local',
     reason: () => 'it protects the device without the network; only its reporting needs a connection.',
     fix: () => null,
-    sources: () => ['seed-000'],
+    sources: () => ['blog-disconnected-proxies'],
   },
   {
     id: 'internal-update-source',
@@ -205,7 +205,7 @@ export const VERDICT_RULES: readonly VerdictRule[] = [
     when: (ctx) => ctx.route.kind === 'internal-source',
     reason: () => 'updates come from the internal update source, which needs no internet route.',
     fix: () => null,
-    sources: () => ['seed-004', 'seed-000'],
+    sources: () => ['mde-proxy-2020', 'blog-disconnected-proxies'],
   },
   {
     id: 'pac-not-evaluated',
@@ -224,10 +224,10 @@ export const VERDICT_RULES: readonly VerdictRule[] = [
     fix: setProxy,
     sources: (ctx) =>
       ctx.route.fallback !== null
-        ? ['R7', 'R9']
+        ? ['mde-proxy-2020', 'mde-verify-connectivity']
         : ctx.route.skipped.some((s) => s.source === 'user-wininet')
-          ? ['seed-001', 'seed-000']
-          : [...ctx.component.sources, 'seed-001'],
+          ? ['blog-which-proxy-wins', 'blog-disconnected-proxies']
+          : [...ctx.component.sources, 'blog-which-proxy-wins'],
   },
   {
     id: 'direct-path-inspected',
@@ -253,7 +253,8 @@ export const VERDICT_RULES: readonly VerdictRule[] = [
         ? `${ctx.route.fallback}, so the sensor falls back to a direct connection, which the network allows.`
         : 'it connects directly and the network allows direct connections.',
     fix: () => null,
-    sources: (ctx) => (ctx.route.fallback !== null ? ['R7', 'R9'] : ['R5']),
+    sources: (ctx) =>
+      ctx.route.fallback !== null ? ['mde-proxy-2020', 'mde-verify-connectivity'] : ['mde-proxy-2024'],
   },
   {
     id: 'proxy-unreachable',
@@ -289,6 +290,20 @@ export const VERDICT_RULES: readonly VerdictRule[] = [
     sources: (ctx) => ctx.component.authSources,
   },
   {
+    id: 'user-credentials-only',
+    verdict: 'degraded',
+    when: (ctx) => ctx.facts?.authentication === 'required' && ctx.route.source === 'user-wininet',
+    reason: (ctx) =>
+      `the ${ctx.routeText} asks for credentials, so the traffic passes only as the logged-on user and stops when that user logs off; the article's recipe exempts the Defender URLs from authentication.`,
+    fix: (ctx) => ({
+      setting: `authentication on proxy ${ctx.route.proxy ?? ''}`,
+      change:
+        'let the agent URLs through without authentication (and give the SYSTEM services a proxy of their own)',
+      command: null,
+    }),
+    sources: () => ['blog-disconnected-proxies', 'mde-network-environment'],
+  },
+  {
     id: 'proxy-inspects-pinned',
     verdict: 'fails',
     when: (ctx) => ctx.facts?.tlsInspection === true && blocksInspection(ctx.component) && !pinningOff(ctx),
@@ -313,7 +328,7 @@ export const VERDICT_RULES: readonly VerdictRule[] = [
       change: 'exclude the agent URLs from inspection',
       command: null,
     }),
-    sources: (ctx) => (pinningOff(ctx) ? ['R8'] : TLS_SOURCES.unpinned),
+    sources: (ctx) => (pinningOff(ctx) ? ['mdav-network'] : TLS_SOURCES.unpinned),
   },
   {
     id: 'proxy-blocks-agent-urls',
@@ -328,7 +343,7 @@ export const VERDICT_RULES: readonly VerdictRule[] = [
         .join(', ')}`,
       command: null,
     }),
-    sources: () => ['seed-000'],
+    sources: () => ['blog-disconnected-proxies'],
   },
   {
     id: 'policy-denies',
@@ -344,7 +359,7 @@ export const VERDICT_RULES: readonly VerdictRule[] = [
       change: `allow ${ctx.denials.map((d) => `${d.endpoint.host}:${d.endpoint.port}`).join(', ')}`,
       command: null,
     }),
-    sources: () => ['seed-000'],
+    sources: () => ['blog-disconnected-proxies'],
   },
   {
     id: 'bypass-without-direct-path',
@@ -385,14 +400,52 @@ const note = (current: Judgement, text: string, sources: readonly SourceId[] = [
 
 const hasScheme = (text: string | null): boolean => text !== null && /^[a-z]+:\/\//i.test(text.trim());
 
+/** The route and verdict the component would have on another machine state (rules only, no policy check). */
+function routeVerdict(
+  ctx: RuleContext,
+  machine: Machine,
+): { routeText: string; verdict: Verdict; reason: string } {
+  const route = resolveRoute(ctx.component, machine, ctx.reading);
+  const routeText = describeRoute(route);
+  const facts = route.kind === 'proxy' && route.proxy !== null ? proxyFacts(machine, route.proxy) : null;
+  const alt: RuleContext = { ...ctx, machine, route, routeText, facts, denials: [] };
+  const rule = VERDICT_RULES.find((r) => r.when(alt));
+  if (!rule) throw new Error('the last verdict rule always applies');
+  return { routeText, verdict: rule.verdict, reason: rule.reason(alt) };
+}
+
+/**
+ * A setting in a form the product's documentation does not accept: not "works". What the
+ * component does with it is undocumented, so the verdict follows what it would do without it:
+ * failing when that leaves no route, degraded otherwise.
+ */
+function rejectedFormat(
+  ctx: RuleContext,
+  current: Judgement,
+  what: string,
+  without: (machine: Machine) => Machine,
+  sources: readonly SourceId[],
+): Judgement {
+  const alt = routeVerdict(ctx, without(ctx.machine));
+  const reason = alt.reason.charAt(0).toLowerCase() + alt.reason.slice(1);
+  return {
+    ...current,
+    verdict: alt.verdict === 'fails' ? 'fails' : 'degraded',
+    rule: 'setting-format',
+    reason: `${what}; if it ignores the setting, the traffic takes the ${alt.routeText}, and then ${reason}`,
+    fix: setProxyFix(ctx.component.id, ctx.machine, ctx.route.proxy ?? ctx.recommended),
+    sources: [...sources],
+  };
+}
+
 /** Component-specific refinements; each returns null when it does not apply. */
 export const ADJUSTMENTS: readonly Adjustment[] = [
   {
     id: 'live-response-over-wininet',
     components: ['live-response'],
-    sources: ['seed-001', 'seed-000'],
+    sources: ['blog-which-proxy-wins', 'blog-disconnected-proxies'],
     apply: (ctx, current) => {
-      if (current.verdict !== 'works' || ctx.route.source !== 'user-wininet') return null;
+      if (current.verdict === 'fails' || ctx.route.source !== 'user-wininet') return null;
       if (ctx.reading('live-response-over-wininet') === 'times-out') {
         return {
           ...current,
@@ -401,50 +454,79 @@ export const ADJUSTMENTS: readonly Adjustment[] = [
           reason:
             "Live Response timed out in the lab whenever the user's WinINET proxy was the only route, even with the user logged on.",
           fix: setProxy(ctx),
-          sources: ['seed-001'],
+          sources: ['blog-which-proxy-wins'],
         };
       }
-      return note(current, 'seed 000 expects it to work only while the user stays logged on.', ['seed-000']);
+      return note(
+        current,
+        'one article expects it to work only while the user stays logged on and the Defender URLs pass without authentication.',
+        ['blog-disconnected-proxies'],
+      );
     },
   },
   {
     id: 'cloud-protection-needs-revocation',
     components: ['av-cloud-protection'],
-    sources: ['R8', 'seed-001'],
+    sources: ['mdav-network', 'blog-which-proxy-wins'],
     apply: (ctx, current) => {
       const revocation = ctx.peer('certificate-revocation');
       const checksRevocation = ![0, 2].includes(ctx.machine.windows.antivirus.sslOptions ?? 3);
-      if (current.verdict !== 'works' || !revocation || revocation.verdict === 'works' || !checksRevocation) {
-        return null;
-      }
+      // Only when the OS has no usable route for the revocation lists (not, say, an authenticated one).
+      const noRoute =
+        revocation !== undefined &&
+        (revocation.verdict === 'fails' || revocation.rule === 'revocation-without-route');
+      if (current.verdict === 'fails' || !noRoute || !checksRevocation) return null;
       if (ctx.reading('revocation-for-cloud-protection') === 'required') {
         return {
           ...current,
           verdict: 'fails',
           rule: 'cloud-protection-needs-revocation',
-          reason: `it reaches the service through the ${ctx.routeText}, but the OS fetches the revocation lists for that TLS session through the system path, which has no working route (see ${revocation.name}).`,
+          reason: `it reaches the service through the ${ctx.routeText}, but the OS fetches the revocation lists for that TLS session through the system path, which has no working route (see ${revocation?.name ?? 'certificate revocation'}).`,
           fix: setProxyFix('certificate-revocation', ctx.machine, ctx.recommended),
-          sources: ['R8'],
+          sources: ['mdav-network'],
         };
       }
       return note(
         current,
-        'the OS cannot fetch revocation lists here; Microsoft documents MAPS failing with 0x80072F8F in that case.',
-        ['R8'],
+        'the OS has no route to fetch revocation lists; a lab saw Defender work regardless, while Microsoft documents MAPS failing with 0x80072F8F in that case.',
+        ['blog-which-proxy-wins', 'mdav-network'],
       );
     },
   },
   {
+    id: 'revocation-without-route',
+    components: ['certificate-revocation'],
+    sources: ['blog-which-proxy-wins', 'mdav-network'],
+    apply: (ctx, current) => {
+      if (current.verdict !== 'fails' || current.rule !== 'no-direct-egress') return null;
+      if (ctx.reading('revocation-for-cloud-protection') === 'required') return null;
+      return {
+        ...current,
+        verdict: 'degraded',
+        rule: 'revocation-without-route',
+        reason:
+          'the OS has no route to fetch revocation lists and trust-list updates; a lab saw Defender work all the same, but Microsoft documents cloud protection failing without them.',
+        sources: ['blog-which-proxy-wins', 'mdav-network'],
+      };
+    },
+  },
+  {
     id: 'user-session-dependence',
-    components: ['edr-telemetry', 'av-cloud-protection', 'sample-submission'],
-    sources: ['seed-001', 'seed-000'],
+    components: [
+      'edr-telemetry',
+      'av-cloud-protection',
+      'sample-submission',
+      'updates',
+      'certificate-revocation',
+    ],
+    sources: ['blog-which-proxy-wins', 'blog-disconnected-proxies'],
     apply: (ctx, current) => {
       if (current.verdict !== 'works' || ctx.route.source !== 'user-wininet') return null;
       return {
         ...note(
           current,
           'this route exists only while a user is logged on; after logoff nothing is sent until the next logon.',
-          ['seed-001'],
+          ['blog-which-proxy-wins'],
         ),
         fix: setProxy(ctx),
       };
@@ -453,7 +535,7 @@ export const ADJUSTMENTS: readonly Adjustment[] = [
   {
     id: 'server-onboarding',
     components: ['edr-telemetry'],
-    sources: ['seed-000'],
+    sources: ['blog-disconnected-proxies'],
     apply: (ctx, current) => {
       const userBound =
         current.rule === 'proxy-demands-credentials' ||
@@ -462,30 +544,32 @@ export const ADJUSTMENTS: readonly Adjustment[] = [
       return note(
         current,
         "a server in this state may never show as onboarded, or show as onboarded only while an admin's WinINET session authenticates to the proxy.",
-        ['seed-000'],
+        ['blog-disconnected-proxies'],
       );
     },
   },
   {
     id: 'static-proxy-format',
-    components: ['edr-telemetry'],
-    sources: ['R6'],
+    components: ['edr-telemetry', 'live-response', 'user-context-services'],
+    sources: ['mde-proxy', 'mde-proxy-2024'],
     apply: (ctx, current) => {
       const value = ctx.machine.windows.telemetryProxy;
       if (value === null) return null;
       let result: Judgement | null = null;
-      if (hasScheme(value)) {
-        result = note(
+      if (ctx.route.source === 'telemetry-static' && hasScheme(value)) {
+        result = rejectedFormat(
+          ctx,
           current,
-          `TelemetryProxyServer "${value}" carries a scheme; Microsoft asks for host:port only.`,
-          ['R6'],
+          `TelemetryProxyServer "${value}" carries a scheme; Microsoft documents host:port only (e.g. 10.0.0.6:8080) and does not say what the sensor does with any other form`,
+          (m) => ({ ...m, windows: { ...m.windows, telemetryProxy: null } }),
+          ['mde-proxy', 'mde-proxy-2024'],
         );
       }
-      if (ctx.machine.windows.disableEnterpriseAuthProxy !== true) {
+      if (ctx.component.id === 'edr-telemetry' && ctx.machine.windows.disableEnterpriseAuthProxy !== true) {
         result = note(
           result ?? current,
           'DisableEnterpriseAuthProxy is not set to 1; Microsoft asks for it together with TelemetryProxyServer.',
-          ['R5'],
+          ['mde-proxy-2024'],
         );
       }
       return result;
@@ -494,7 +578,7 @@ export const ADJUSTMENTS: readonly Adjustment[] = [
   {
     id: 'prefer-static-for-http',
     components: ['edr-telemetry'],
-    sources: ['R6'],
+    sources: ['mde-proxy'],
     apply: (ctx, current) => {
       const revocation = ctx.peer('certificate-revocation');
       if (
@@ -508,36 +592,40 @@ export const ADJUSTMENTS: readonly Adjustment[] = [
       return note(
         current,
         'the system path cannot reach the CRL hosts; Microsoft recommends PreferStaticProxyForHttpRequest = 1 (HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows Advanced Threat Protection) on such devices.',
-        ['R6'],
+        ['mde-proxy'],
       );
     },
   },
   {
     id: 'antivirus-proxy-format',
-    components: ['av-cloud-protection'],
-    sources: ['R5', 'domain-8'],
+    components: ['av-cloud-protection', 'sample-submission'],
+    sources: ['mde-proxy-2024', 'mde-proxy'],
     apply: (ctx, current) => {
       const av = ctx.machine.windows.antivirus;
       let result: Judgement | null = null;
-      if (av.proxyServer !== null && !hasScheme(av.proxyServer)) {
-        result = note(
+      if (ctx.route.source === 'av-static' && av.proxyServer !== null && !hasScheme(av.proxyServer)) {
+        result = rejectedFormat(
+          ctx,
           current,
-          `ProxyServer "${av.proxyServer}" has no scheme; Microsoft requires http:// or https://.`,
-          ['R5'],
+          `ProxyServer "${av.proxyServer}" has no scheme; Microsoft says the value must start with http:// or https:// and does not say what Defender Antivirus does with another form`,
+          (m) => ({
+            ...m,
+            windows: { ...m.windows, antivirus: { ...m.windows.antivirus, proxyServer: null } },
+          }),
+          ['mde-proxy-2024', 'mde-proxy'],
         );
       }
-      if (av.proxyServer !== null && av.proxyPacUrl !== null) {
+      if (ctx.component.id === 'av-cloud-protection' && av.proxyServer !== null && av.proxyPacUrl !== null) {
         result = note(
           result ?? current,
-          'both ProxyPacUrl and ProxyServer are set; their precedence is undocumented, the model tries the PAC file first.',
-          ['domain-8'],
+          'both ProxyPacUrl and ProxyServer are set; no source says which one wins, the model tries the PAC file first.',
         );
       }
       if (ctx.route.source === 'av-static' || ctx.route.source === 'av-pac') {
         result = note(
           result ?? current,
           'Defender Antivirus caches the last proxy that worked, so a change may take effect late.',
-          ['R5'],
+          ['mde-proxy-2024'],
         );
       }
       return result;
@@ -546,14 +634,20 @@ export const ADJUSTMENTS: readonly Adjustment[] = [
   {
     id: 'ignores-system-proxy',
     components: ['mma', 'arc', 'mdi-sensor'],
-    sources: ['R27', 'R29', 'R20'],
+    sources: ['mma-overview', 'arc-proxy', 'mdi-proxy'],
     apply: (ctx, current) => {
       const own = ['mma-proxy', 'arc-proxy-url', 'arc-environment', 'mdi-proxy-url', 'mdi-service-wininet'];
       if (ctx.machine.windows.winhttp.proxy === null || own.includes(ctx.route.source ?? '')) return null;
       const text: Record<string, [string, SourceId]> = {
-        mma: ['the Log Analytics agent ignores the WinHTTP proxy; it needs its own setting.', 'R27'],
-        arc: ['the Arc agent ignores the Windows system proxy; it needs proxy.url or HTTPS_PROXY.', 'R29'],
-        'mdi-sensor': ['a WinHTTP proxy alone is not enough for the Defender for Identity sensor.', 'R20'],
+        mma: ['the Log Analytics agent ignores the WinHTTP proxy; it needs its own setting.', 'mma-overview'],
+        arc: [
+          'the Arc agent ignores the Windows system proxy; it needs proxy.url or HTTPS_PROXY.',
+          'arc-proxy',
+        ],
+        'mdi-sensor': [
+          'a WinHTTP proxy alone is not enough for the Defender for Identity sensor.',
+          'mdi-proxy',
+        ],
       };
       const [line, source] = text[ctx.component.id] ?? ['', 'inference'];
       return note(current, line, [source]);
@@ -562,27 +656,27 @@ export const ADJUSTMENTS: readonly Adjustment[] = [
   {
     id: 'mdi-error-masking',
     components: ['mdi-sensor'],
-    sources: ['R23'],
+    sources: ['mdi-known-issues'],
     apply: (_ctx, current) =>
       current.rule === 'proxy-demands-credentials'
         ? note(
             current,
             'a proxy answering 401 or 403 instead of 407 makes the sensor report a licensing failure; let *.atp.azure.com through without authentication.',
-            ['R23'],
+            ['mdi-known-issues'],
           )
         : null,
   },
   {
     id: 'linux-discovery',
     components: ['linux-cloud'],
-    sources: ['R14'],
+    sources: ['mde-linux-connectivity'],
     apply: (ctx, current) => {
       let result: Judgement | null = null;
       if (ctx.machine.network.wpad !== null) {
         result = note(
           current,
           'Defender on Linux ignores WPAD and PAC files; only a static or transparent proxy works.',
-          ['R14'],
+          ['mde-linux-connectivity'],
         );
       }
       const linux = ctx.machine.linux;
@@ -607,31 +701,42 @@ export const ADJUSTMENTS: readonly Adjustment[] = [
   {
     id: 'linux-install-without-proxy',
     components: ['linux-install'],
-    sources: ['R13'],
-    apply: (_ctx, current) =>
-      current.verdict === 'fails'
-        ? note(
-            current,
-            'an install from a local package may still finish, but without telemetry and with long network time-outs.',
-            ['R13'],
-          )
-        : null,
+    sources: ['mde-linux-static-proxy', 'blog-defender-for-servers'],
+    apply: (ctx, current) => {
+      if (current.verdict !== 'fails') return null;
+      if (ctx.machine.linux.installedBy === 'azure-extension') {
+        return {
+          ...current,
+          rule: 'linux-extension-without-proxy',
+          reason:
+            'the Azure Linux agent that runs the MDE.Linux extension has no proxy (it may not read /etc/environment), so the extension deployment fails and the sensor is not installed.',
+          sources: ['blog-defender-for-servers'],
+        };
+      }
+      return note(
+        current,
+        'an install from a local package may still finish, but without telemetry and with long network time-outs.',
+        ['mde-linux-static-proxy'],
+      );
+    },
   },
   {
     id: 'reports-when-connected',
     components: ['antivirus-engine'],
-    sources: ['seed-000'],
+    sources: ['blog-disconnected-proxies'],
     apply: (ctx, current) => {
       const edr = ctx.peer('edr-telemetry');
       return edr && edr.verdict !== 'works'
-        ? note(current, 'it reports to the portal only once a connection is back.', ['seed-000'])
+        ? note(current, 'it reports to the portal only once a connection is back.', [
+            'blog-disconnected-proxies',
+          ])
         : null;
     },
   },
   {
     id: 'down-level-windows',
     components: ['edr-telemetry', 'live-response'],
-    sources: ['R2', 'R6'],
+    sources: ['mde-urls-streamlined', 'mde-proxy'],
     apply: (ctx, current) => {
       if (!isMmaEra(ctx.machine)) return null;
       const streamlined =
@@ -641,7 +746,7 @@ export const ADJUSTMENTS: readonly Adjustment[] = [
       return note(
         current,
         `down-level Windows runs the MMA-based sensor, which uses the agent's own proxy.${streamlined}`,
-        ['R2', 'R6'],
+        ['mde-urls-streamlined', 'mde-proxy'],
       );
     },
   },

@@ -1,8 +1,10 @@
 import { promises as dnsPromises } from 'node:dns';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import {
   checkServerIdentity,
   connect as tlsConnect,
+  rootCertificates,
   type DetailedPeerCertificate,
   type TLSSocket,
 } from 'node:tls';
@@ -16,6 +18,8 @@ import {
 } from './http-head.js';
 import type { CertSummary, CheckError, HttpMethod, Route, Stage, StageResult } from './model.js';
 import { proxyErrorCode, type CheckErrorCode } from './outcomes.js';
+
+import { anchorOf, publishedRootPems, spkiSha256 } from './trust-anchors.js';
 
 /**
  * One attempt at one URL over one route, stage by stage: resolve the name (of the origin, or
@@ -31,7 +35,7 @@ export interface ProbeOptions {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
   readonly lookup?: Lookup;
-  /** Trusted CAs (PEM); undefined uses Node's default store. */
+  /** Trusted CAs (PEM); undefined uses Node's default store. Microsoft's published roots are always added. */
   readonly ca?: readonly string[];
   readonly now?: () => number;
   readonly userAgent?: string;
@@ -43,6 +47,8 @@ export interface PresentedTls {
   readonly trusted: boolean;
   readonly trustError: string | null;
   readonly nameMatches: boolean;
+  /** The public root the chain anchors in, matched by key (see trust-anchors.ts), or null. */
+  readonly publicRoot: string | null;
 }
 
 export interface RouteProbe {
@@ -81,26 +87,41 @@ function commonName(part: unknown): string {
   return pick(record.CN) ?? pick(record.O) ?? Object.values(record).map(pick).filter(Boolean).join(', ');
 }
 
+function keyHash(raw: Buffer | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return spkiSha256(new X509Certificate(raw));
+  } catch {
+    return undefined;
+  }
+}
+
 function summarize(cert: DetailedPeerCertificate): CertSummary {
+  const spki = keyHash(cert.raw);
   return {
     subject: commonName(cert.subject),
     issuer: commonName(cert.issuer),
     sha256: cert.fingerprint256 ?? '',
+    sha1: cert.fingerprint ?? '',
+    ...(spki === undefined ? {} : { spkiSha256: spki }),
     validTo: cert.valid_to ?? '',
   };
 }
 
-function peerChain(socket: TLSSocket): CertSummary[] {
-  const chain: CertSummary[] = [];
+/** The presented chain, leaf first (completed from the trust store when it verified), and its DER. */
+function peerChain(socket: TLSSocket): { summaries: CertSummary[]; der: Buffer[] } {
+  const summaries: CertSummary[] = [];
+  const der: Buffer[] = [];
   let cert = socket.getPeerCertificate(true);
   const seen = new Set<string>();
   for (let depth = 0; depth < 10 && cert !== undefined && Object.keys(cert).length > 0; depth++) {
     if (seen.has(cert.fingerprint256)) break;
     seen.add(cert.fingerprint256);
-    chain.push(summarize(cert));
+    summaries.push(summarize(cert));
+    if (cert.raw !== undefined) der.push(cert.raw);
     cert = cert.issuerCertificate;
   }
-  return chain;
+  return { summaries, der };
 }
 
 function errnoCode(error: unknown): string {
@@ -335,7 +356,7 @@ export async function probeRoute(
             const tlsSocket = tlsConnect({
               socket: raw,
               ...(isIP(host) === 0 ? { servername: host } : {}),
-              ...(options.ca === undefined ? {} : { ca: [...options.ca] }),
+              ca: [...(options.ca ?? rootCertificates), ...publishedRootPems()],
               rejectUnauthorized: false,
               ALPNProtocols: ['http/1.1'],
             });
@@ -343,7 +364,8 @@ export async function probeRoute(
             tlsSocket.once('secureConnect', () => {
               tlsSocket.removeAllListeners('error');
               tlsSocket.on('error', () => undefined);
-              const chain = peerChain(tlsSocket);
+              const { summaries: chain, der } = peerChain(tlsSocket);
+              const anchor = anchorOf(der);
               const peer = tlsSocket.getPeerCertificate();
               const nameError =
                 Object.keys(peer).length === 0
@@ -357,6 +379,7 @@ export async function probeRoute(
                   ? null
                   : String(tlsSocket.authorizationError ?? 'not trusted'),
                 nameMatches: nameError === undefined,
+                publicRoot: anchor === null ? null : `${anchor.name} (${anchor.program})`,
               };
               resolve(tlsSocket);
             });

@@ -3,26 +3,42 @@ import data from './data/expected-issuers.json' with { type: 'json' };
 import type { CertSummary } from './model.js';
 
 /**
- * Which issuers each class of Defender endpoint is expected to present. The data is dated:
- * Microsoft's pinned intermediate has an end date, so an anchor only vouches for a chain
- * while the check runs within its validity, and the report says when the data has outlived an
- * anchor. Operators can add classes (for their own endpoints or a changed chain) with a file
- * of the same shape; their classes are tried first.
+ * Which issuers each class of Defender endpoint is expected to present. Anchors are matched by
+ * key (the SHA-256 of the public key, or a certificate fingerprint), never by name: an
+ * inspection CA can take any name. Every anchor carries the day it was checked and, when it has
+ * one, its end date; after that date it no longer vouches for a chain, and the report says so.
+ * Operators can add classes (for their own endpoints or a changed chain) with a file of the same
+ * shape; their classes are tried first.
  */
 
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date is YYYY-MM-DD');
-
-const anchorSchema = z.strictObject({
-  /** Common name of a CA certificate that appears in (or above) the chain. */
-  name: z.string().min(1),
-  /** SHA-256 fingerprint (hex, colons optional) of that certificate, when known. */
-  sha256: z
+const fingerprint = (length: number) =>
+  z
     .string()
-    .regex(/^[0-9A-Fa-f:]{64,95}$/)
-    .optional(),
-  validFrom: day.optional(),
-  validUntil: day.optional(),
-});
+    .transform((text) => text.replaceAll(':', '').toUpperCase())
+    .refine((text) => new RegExp(`^[0-9A-F]{${length}}$`).test(text), {
+      message: `${length / 2} bytes of hex (colons optional)`,
+    });
+
+const anchorSchema = z
+  .strictObject({
+    /** Common name of the CA certificate, for the report only: it never decides a match. */
+    name: z.string().min(1),
+    /** SHA-256 of the CA's SubjectPublicKeyInfo. */
+    spkiSha256: fingerprint(64).optional(),
+    /** SHA-256 fingerprint of the CA certificate. */
+    sha256: fingerprint(64).optional(),
+    /** SHA-1 thumbprint of the CA certificate (as Microsoft lists them). */
+    sha1: fingerprint(40).optional(),
+    validFrom: day.optional(),
+    validUntil: day.optional(),
+    /** The day the entry was checked against its sources. */
+    checked: day.optional(),
+    source: z.array(z.string()).default([]),
+  })
+  .refine((a) => a.spkiSha256 !== undefined || a.sha256 !== undefined || a.sha1 !== undefined, {
+    message: 'give spkiSha256, sha256 or sha1: an anchor is matched by key, not by its name',
+  });
 
 const classSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/),
@@ -32,7 +48,13 @@ const classSchema = z.strictObject({
   pathPrefix: z.string().startsWith('/').optional(),
   /** The agent pins this chain, or Microsoft says inspection is unsupported: re-signing breaks it. */
   pinned: z.boolean(),
-  /** Empty: the system trust store decides, no issuer is expected. */
+  /**
+   * The chain must end in a public root program (Node's bundled roots or Microsoft's published
+   * roots); one that does not is inspection whatever the anchors say. Default true; set false
+   * for an operator's own endpoints behind a private CA.
+   */
+  requirePublicRoot: z.boolean().default(true),
+  /** Empty: no issuer is documented; the public-root rule alone decides. */
   anchors: z.array(anchorSchema),
   source: z.array(z.string()).default([]),
 });
@@ -124,36 +146,38 @@ function anchorValidAt(anchor: IssuerAnchor, at: string): boolean {
   return true;
 }
 
-const normalFingerprint = (text: string): string => text.replaceAll(':', '').toUpperCase();
+const normalFingerprint = (text: string | undefined): string =>
+  (text ?? '').replaceAll(':', '').toUpperCase();
+
+/** Whether a certificate of the chain is the anchor: same public key, or the same certificate. */
+function isAnchor(cert: CertSummary, anchor: IssuerAnchor): boolean {
+  if (anchor.spkiSha256 !== undefined && normalFingerprint(cert.spkiSha256) === anchor.spkiSha256)
+    return true;
+  if (anchor.sha256 !== undefined && normalFingerprint(cert.sha256) === anchor.sha256) return true;
+  return anchor.sha1 !== undefined && normalFingerprint(cert.sha1) === anchor.sha1;
+}
 
 export interface ChainJudgement {
-  /** null when the class expects no issuer (system trust store only). */
+  /** null when the class documents no issuer. */
   readonly matches: boolean | null;
   /** The anchor that vouched for the chain. */
   readonly anchor: string | null;
+  /** Anchors of the class the check time has outlived (or not reached). */
+  readonly outdated: readonly IssuerAnchor[];
 }
 
 /**
- * Whether a presented chain carries an anchor of the class that is valid at `at` (ISO time):
- * a CA certificate in the chain with the anchor's name or fingerprint, or the issuer named by
- * the top certificate.
+ * Whether a presented chain carries, by key, an anchor of the class that is valid at `at` (ISO
+ * time). A certificate that only matches an anchor outside its dates vouches for nothing.
  */
 export function judgeChain(cls: IssuerClass, chain: readonly CertSummary[], at: string): ChainJudgement {
-  const anchors = cls.anchors.filter((a) => anchorValidAt(a, at));
-  if (cls.anchors.length === 0) return { matches: null, anchor: null };
-  const names = new Set<string>();
-  const prints = new Set<string>();
-  chain.forEach((cert, i) => {
-    if (i > 0) names.add(cert.subject);
-    names.add(cert.issuer);
-    prints.add(normalFingerprint(cert.sha256));
-  });
-  for (const anchor of anchors) {
-    if (names.has(anchor.name)) return { matches: true, anchor: anchor.name };
-    if (anchor.sha256 !== undefined && prints.has(normalFingerprint(anchor.sha256)))
-      return { matches: true, anchor: anchor.name };
+  const outdated = cls.anchors.filter((a) => !anchorValidAt(a, at));
+  if (cls.anchors.length === 0) return { matches: null, anchor: null, outdated };
+  for (const anchor of cls.anchors) {
+    if (!anchorValidAt(anchor, at)) continue;
+    if (chain.some((cert) => isAnchor(cert, anchor))) return { matches: true, anchor: anchor.name, outdated };
   }
-  return { matches: false, anchor: null };
+  return { matches: false, anchor: null, outdated };
 }
 
 /** Sentences about anchors the check time has outlived (or not reached), for the report. */
@@ -167,7 +191,7 @@ export function issuerDataNotes(data: IssuerData, at: string): string[] {
       seen.add(key);
       notes.push(
         anchor.validUntil !== undefined && at.slice(0, 10) > anchor.validUntil
-          ? `expected issuer "${anchor.name}" expired on ${anchor.validUntil}: chains are no longer accepted on its name; if the services moved to a new intermediate, add it with --issuers (data reviewed ${data.reviewed})`
+          ? `expected issuer "${anchor.name}" expired on ${anchor.validUntil}: it no longer vouches for a chain. Chains that do not end in a public root program are still reported as inspection; a chain from another public CA is reported as undecided until the data names it (add it with --issuers; data reviewed ${data.reviewed})`
           : `expected issuer "${anchor.name}" is valid only from ${anchor.validFrom ?? '?'}`,
       );
     }

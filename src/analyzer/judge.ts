@@ -1,5 +1,5 @@
 import { isReasonCode, reasonInfo } from '../errors/index.js';
-import { issuerClassFor, judgeChain, type IssuerData } from './issuers.js';
+import { issuerClassFor, judgeChain, type IssuerClass, type IssuerData } from './issuers.js';
 import {
   METHOD_LABELS,
   type CheckError,
@@ -47,6 +47,49 @@ interface Judged {
   tls: TlsFinding | null;
 }
 
+/** What the presented chain says about inspection, by the expected-issuer data and the root it ends in. */
+function readChain(
+  cls: IssuerClass | null,
+  tls: NonNullable<RouteProbe['tls']>,
+  at: string,
+): { verdict: TlsFinding['verdict']; warnings: string[]; detail?: string } {
+  if (cls === null) return { verdict: 'unknown', warnings: [] };
+  const judgement = judgeChain(cls, tls.chain, at);
+  const leafIssuer = tls.chain[0]?.issuer ?? 'an unknown issuer';
+  // A Microsoft service never chains to a private root: a middlebox's CA does, whatever its
+  // name and whatever the date, so this holds even when the issuer data is out of date.
+  if (cls.requirePublicRoot && tls.publicRoot === null && judgement.matches !== true) {
+    const top = tls.chain.at(-1);
+    const end = top === undefined ? 'nothing' : top.subject === top.issuer ? top.subject : top.issuer;
+    return {
+      verdict: 'inspected',
+      warnings: [],
+      // Worth saying when the names look like Microsoft's: the end of the chain gives it away.
+      ...(end === leafIssuer
+        ? {}
+        : { detail: ` (the chain ends in ${end}, which is in no public root program)` }),
+    };
+  }
+  if (judgement.matches === true) return { verdict: 'expected', warnings: [] };
+  if (judgement.matches === null) {
+    return { verdict: cls.requirePublicRoot ? 'expected' : 'unknown', warnings: [] };
+  }
+  const outdated = judgement.outdated.find(
+    (a) => a.validUntil !== undefined && at.slice(0, 10) > a.validUntil,
+  );
+  if (outdated !== undefined) {
+    return {
+      verdict: 'unknown',
+      warnings: [
+        `the chain from ${leafIssuer} ends in the public root ${tls.publicRoot ?? '?'} but matches no current expected issuer, ` +
+          `and the expected-issuer data is out of date ("${outdated.name}" expired on ${outdated.validUntil}): the service may ` +
+          'have moved to a new chain; compare with another method, or add the new issuer with --issuers',
+      ],
+    };
+  }
+  return { verdict: 'inspected', warnings: [] };
+}
+
 function judgeOne(target: CheckTarget, attempt: MethodAttempt, data: IssuerData, at: string): Judged {
   const base = {
     method: attempt.method,
@@ -92,30 +135,19 @@ function judgeOne(target: CheckTarget, attempt: MethodAttempt, data: IssuerData,
   if (probe.tls !== null) {
     const url = new URL(target.url);
     const cls = issuerClassFor(data, url);
-    const judgement = cls === null ? { matches: null, anchor: null } : judgeChain(cls, probe.tls.chain, at);
     const leafIssuer = probe.tls.chain[0]?.issuer ?? 'an unknown issuer';
-    // When an anchor of the class has expired, a trusted chain from elsewhere may be the
-    // service's new chain rather than a middlebox: say so, and let the comparison decide.
-    const staleAnchor = cls?.anchors.find(
-      (a) => a.validUntil !== undefined && at.slice(0, 10) > a.validUntil,
-    );
-    const undecided = judgement.matches === false && staleAnchor !== undefined && probe.tls.trusted;
-    const inspected = judgement.matches === false && !undecided;
-    if (undecided) {
-      warnings.push(
-        `the chain from ${leafIssuer} matches no expected issuer, and the expected-issuer data is out of date ` +
-          `("${staleAnchor.name}" expired on ${staleAnchor.validUntil}): a middlebox may re-sign, or the service ` +
-          'moved to a new chain; compare with another method, or add the new issuer with --issuers',
-      );
-    }
+    const reading = readChain(cls, probe.tls, at);
+    warnings.push(...reading.warnings);
+    const inspected = reading.verdict === 'inspected';
     tls = {
       protocol: probe.tls.protocol,
       chain: probe.tls.chain,
       trusted: probe.tls.trusted,
       trustError: probe.tls.trustError,
       nameMatches: probe.tls.nameMatches,
+      publicRoot: probe.tls.publicRoot,
       issuerClass: cls?.id ?? null,
-      verdict: judgement.matches === null || undecided ? 'unknown' : inspected ? 'inspected' : 'expected',
+      verdict: reading.verdict,
       inspectedBy: inspected ? leafIssuer : null,
     };
     if (error === null) {
@@ -123,7 +155,7 @@ function judgeOne(target: CheckTarget, attempt: MethodAttempt, data: IssuerData,
       if (inspected && (breaks || !probe.tls.trusted)) {
         error = fail(
           'TLS_INSPECTED',
-          `TLS inspected by ${leafIssuer}${breaks ? ': certificate pinning makes the agent reject this chain' : ''}`,
+          `TLS inspected by ${leafIssuer}${reading.detail ?? ''}${breaks ? ': certificate pinning makes the agent reject this chain' : ''}`,
           'tls',
         );
       } else if (inspected) {

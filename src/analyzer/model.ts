@@ -100,7 +100,11 @@ export interface CheckError {
 export interface CertSummary {
   readonly subject: string;
   readonly issuer: string;
+  /** Certificate fingerprints as Node prints them (colon-separated hex). */
   readonly sha256: string;
+  readonly sha1?: string;
+  /** SHA-256 of the public key (SubjectPublicKeyInfo), upper-case hex: what anchors match on. */
+  readonly spkiSha256?: string;
   readonly validTo: string;
 }
 
@@ -119,6 +123,8 @@ export interface TlsFinding {
   readonly trusted: boolean;
   readonly trustError: string | null;
   readonly nameMatches: boolean;
+  /** The public root (Node's bundled store or Microsoft's published roots) the chain anchors in, by key. */
+  readonly publicRoot: string | null;
   /** The expected-issuer class the host belongs to, if any. */
   readonly issuerClass: string | null;
   readonly verdict: InspectionVerdict;

@@ -2,9 +2,9 @@ import type { HostPattern } from '../policy/index.js';
 import type { HttpMethod } from './model.js';
 
 /**
- * The URLs Microsoft's analyzers test and the statuses the services answer them with, from
- * the team's domain notes: the Windows client analyzer's URL groups (§4.6, R17: any of 200,
- * 400 and 404 counts) and the Linux/macOS analyzer's cases (§4.7, R18, with the status each
+ * The URLs Microsoft's analyzers test and the statuses the services answer them with: the
+ * Windows client analyzer's URL groups (sources table: mde-client-analyzer; any of 200, 400 and
+ * 404 counts) and the macOS/Linux analyzer's cases (xmde-client-analyzer, with the status each
  * expects). Hosts without a documented probe are tested at their root (or the path the
  * catalog names) and any answer a web service gives to an anonymous request counts.
  */
@@ -190,7 +190,7 @@ export function probeForHost(host: string, scheme: 'http' | 'https', entryPath?:
   return null;
 }
 
-/** Geography → the streamlined gateway's geo label and its EDR datacentres (§1.5). */
+/** Geography → the streamlined gateway's geo label and its EDR datacentres (as the macOS/Linux analyzer names them). */
 const STREAMLINED_GEOS: Readonly<Record<string, { label: string; dcs: readonly string[] }>> = {
   US: { label: 'us', dcs: ['cus', 'eus', 'cus3', 'eus3'] },
   EU: { label: 'eu', dcs: ['weu', 'neu', 'weu3', 'neu3'] },

@@ -1,8 +1,10 @@
 import { PRODUCT_LABELS, type Product } from '../catalog/index.js';
 
 /**
- * Which Defender components can answer a proxy's demand for credentials (domain notes §4.3,
- * §5.1). The ones that cannot need the proxy to let their destinations through anonymously.
+ * Which Defender components can answer a proxy's demand for credentials (sources table:
+ * mde-network-environment, mde-streamlined-onboarding, mde-linux-connectivity, mdi-install-sensor,
+ * ama-network, mma-overview). The ones that cannot need the proxy to let their destinations
+ * through anonymously.
  */
 const CANNOT_AUTHENTICATE: Partial<Record<Product, string>> = {
   mde: 'the sensor connects as SYSTEM and needs anonymous access; on Linux and macOS authenticated proxies are unsupported',

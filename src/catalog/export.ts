@@ -1,14 +1,7 @@
 import { excel } from './excel.js';
 import { patternCovers, type HostPattern } from '../policy/index.js';
 import { formatCsv } from './csv.js';
-import {
-  PRODUCT_LABELS,
-  SERVICE_LABELS,
-  serializeCatalog,
-  type Catalog,
-  type CatalogEntry,
-  type Product,
-} from './schema.js';
+import { SERVICE_LABELS, serializeCatalog, type Catalog, type CatalogEntry } from './schema.js';
 import type { SelectedRule } from './select.js';
 import {
   AIRLOCK_HEADERS,
@@ -49,14 +42,6 @@ export function exportJson(catalog: Catalog): string {
   return serializeCatalog(catalog);
 }
 
-/** How the Service column names a product, in the words of Microsoft's list where it has them. */
-const SERVICE_COLUMN: Readonly<Record<Product, string>> = {
-  ...PRODUCT_LABELS,
-  mde: 'Microsoft Defender for Endpoint',
-  'mde-streamlined': 'Consolidated Defender for Endpoint services',
-  mdav: 'Microsoft Defender Antivirus',
-};
-
 const GEOGRAPHY_COLUMN = (entry: CatalogEntry): string => (entry.geo === 'USGov' ? 'US Gov' : entry.geo);
 
 function sheetRecords(catalog: Catalog): string[][] {
@@ -70,9 +55,10 @@ function sheetRecords(catalog: Catalog): string[][] {
     entry.os.includes(os) ? 'Yes' : '';
   const rows = catalog.entries.map((entry) => {
     const ms: Record<MicrosoftColumn, string> = {
-      service: SERVICE_COLUMN[entry.products[0]!],
+      // Microsoft's own words, where the entry comes from Microsoft's standard list; empty otherwise.
+      service: entry.sheet?.service ?? '',
       geography: GEOGRAPHY_COLUMN(entry),
-      category: SERVICE_LABELS[entry.service],
+      category: entry.sheet?.category ?? '',
       port: entry.ports.join(', '),
       endpoint: `${entry.host}${entry.path ?? ''}`,
       description: entry.description,
@@ -88,6 +74,7 @@ function sheetRecords(catalog: Catalog): string[][] {
       airlockId: entry.id,
       airlockProducts: entry.products.join(', '),
       airlockService: entry.service,
+      airlockServiceLabel: SERVICE_LABELS[entry.service],
       airlockClouds: entry.clouds.join(', '),
       airlockAlsoGeos: (entry.alsoGeos ?? []).join(', '),
       airlockSchemes: entry.schemes.join(', '),
@@ -97,6 +84,7 @@ function sheetRecords(catalog: Catalog): string[][] {
       airlockFallback: entry.template?.fallback ?? '',
       airlockDocumentedAs: entry.documentedAs ?? '',
       airlockNoNarrowerName: entry.noNarrowerName ?? '',
+      airlockOptIn: entry.optIn ?? '',
     };
     return [...msColumns.map((c) => ms[c]), ...airlockColumns.map((c) => airlock[c])];
   });
@@ -104,8 +92,9 @@ function sheetRecords(catalog: Catalog): string[][] {
 }
 
 /**
- * Microsoft's 13 columns (so other tools and people can read it) followed by Airlock's own
- * columns (so `airlock catalog import` reads back exactly the same catalog).
+ * Microsoft's 13 columns (so other tools and people can read it; Service and Category hold
+ * Microsoft's values for entries from its standard list) followed by Airlock's own columns, its
+ * labels included (so `airlock catalog import` reads back exactly the same catalog).
  */
 export function exportCsv(catalog: Catalog): string {
   return formatCsv(sheetRecords(catalog));

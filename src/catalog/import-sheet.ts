@@ -34,7 +34,7 @@ import {
 } from './sheet-columns.js';
 
 export interface ImportOptions {
-  /** Source key recorded on entries the sheet does not attribute itself (default "R1"). */
+  /** Source key recorded on entries the sheet does not attribute itself (default "mde-urls-standard"). */
   readonly source?: string;
   /** Titles for source keys (e.g. the built-in catalog's `sources`). */
   readonly sourceTitles?: Readonly<Record<string, string>>;
@@ -381,7 +381,7 @@ function mapRow(ctx: RowContext): CatalogEntry[] | string {
     if (typeof parsed === 'string') return parsed;
     alsoGeos = parsed;
   }
-  let source = [ctx.options.source ?? 'R1'];
+  let source = [ctx.options.source ?? 'mde-urls-standard'];
   const airlockSource = cell(ctx, 'airlockSource');
   if (airlockSource.length > 0) source = list(airlockSource);
 
@@ -400,6 +400,7 @@ function mapRow(ctx: RowContext): CatalogEntry[] | string {
   const fallbackText = cell(ctx, 'airlockFallback');
   const documentedText = cell(ctx, 'airlockDocumentedAs');
   const noNarrowerText = cell(ctx, 'airlockNoNarrowerName');
+  const optInText = cell(ctx, 'airlockOptIn');
   const noInspectText = cell(ctx, 'airlockNoInspect');
   const schemesText = cell(ctx, 'airlockSchemes');
   const idText = cell(ctx, 'airlockId');
@@ -449,9 +450,13 @@ function mapRow(ctx: RowContext): CatalogEntry[] | string {
       noInspect,
       description: description.length > 0 ? description : category.length > 0 ? category : serviceColumn,
       ...(comment.length > 0 ? { comment } : {}),
+      ...(serviceColumn.length > 0 || category.length > 0
+        ? { sheet: { service: serviceColumn, category } }
+        : {}),
       source,
       ...(template === undefined ? {} : { template }),
       ...(noNarrowerText.length > 0 ? { noNarrowerName: noNarrowerText } : {}),
+      ...(optInText.length > 0 ? { optIn: optInText } : {}),
     });
   }
   return entries;

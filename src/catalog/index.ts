@@ -9,6 +9,7 @@ export {
   CLOUDS,
   OS_CODES,
   SCHEMES,
+  SOURCE_KEY_PATTERN,
   TEMPLATE_PARAMS,
   catalogSchema,
   catalogEntrySchema,

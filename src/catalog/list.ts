@@ -61,8 +61,29 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
 }
 
-export function renderEntryTable(entries: readonly CatalogEntry[]): string {
+export interface EntryTableOptions {
+  /** Add the clouds and the description of each entry. */
+  readonly wide?: boolean;
+}
+
+/**
+ * The entries as a table: the ID column holds the ids `catalog.exclude` and warnings use; SOURCE
+ * numbers the documents, and the legend under the table gives each one's title and address
+ * (from the catalog's `sources`).
+ */
+export function renderEntryTable(
+  entries: readonly CatalogEntry[],
+  sources: Readonly<Record<string, string>>,
+  options: EntryTableOptions = {},
+): string {
+  const numbered: string[] = [];
+  const number = (key: string): number => {
+    let i = numbered.indexOf(key);
+    if (i === -1) i = numbered.push(key) - 1;
+    return i + 1;
+  };
   const rows = entries.map((e) => [
+    e.id,
     `${e.host}${e.path ?? ''}`,
     e.ports.join(','),
     e.geo,
@@ -71,10 +92,26 @@ export function renderEntryTable(entries: readonly CatalogEntry[]): string {
     e.os.join(',') || '-',
     e.required ? 'req' : 'opt',
     e.noInspect ? 'no-inspect' : '',
-    e.source.join(','),
+    ...(options.wide === true ? [e.clouds.join(','), e.description] : []),
+    e.source.map(number).join(','),
   ]);
+  const headers = [
+    'ID',
+    'HOST',
+    'PORTS',
+    'GEO',
+    'SERVICE',
+    'PRODUCTS',
+    'OS',
+    'REQ',
+    'TLS',
+    ...(options.wide === true ? ['CLOUDS', 'DESCRIPTION'] : []),
+    'SOURCE',
+  ];
+  const legend = numbered.map((key, i) => `  [${i + 1}] ${sources[key] ?? key}`);
   return (
-    renderTable(['HOST', 'PORTS', 'GEO', 'SERVICE', 'PRODUCTS', 'OS', 'REQ', 'TLS', 'SOURCE'], rows) +
-    `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}\n`
+    renderTable(headers, rows) +
+    `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}\n` +
+    (legend.length > 0 ? `\nSOURCE numbers:\n${legend.join('\n')}\n` : '')
   );
 }

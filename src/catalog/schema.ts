@@ -157,7 +157,9 @@ export function fillTemplate(host: string, param: TemplateParam, value: string):
   return host.replaceAll(`<${param}>`, value);
 }
 
-const sourceKey = z.string().regex(/^[A-Z][A-Z0-9-]*$/, 'a source key is like "R1"');
+/** A key of the sources table (`mde-urls-standard`); catalogs of their own may also use `R1`-style keys. */
+export const SOURCE_KEY_PATTERN = /^(?:[a-z0-9][a-z0-9-]*|[A-Z][A-Z0-9-]*)$/;
+const sourceKey = z.string().regex(SOURCE_KEY_PATTERN, 'a source key is like "mde-urls-standard"');
 const port = z.number().int().min(1).max(65535);
 
 export const catalogEntrySchema = z.strictObject({
@@ -183,6 +185,8 @@ export const catalogEntrySchema = z.strictObject({
   noInspect: z.boolean(),
   description: z.string().min(1),
   comment: z.string().min(1).optional(),
+  /** Microsoft's own Service and Category values for the row the entry comes from (the standard list). */
+  sheet: z.strictObject({ service: z.string(), category: z.string() }).optional(),
   source: z.array(sourceKey).min(1),
   /** For templated hosts: the placeholder and the documented wildcard used when it cannot be filled. */
   template: z
@@ -193,12 +197,17 @@ export const catalogEntrySchema = z.strictObject({
     .optional(),
   /** Set when the sources give no name narrower than a wide host: why, and what an operator can do. */
   noNarrowerName: z.string().min(1).optional(),
+  /**
+   * The entry stays closed unless `catalog.include` names its id: why (a host that serves far more
+   * than the agents need, for a feature most tenants do not use).
+   */
+  optIn: z.string().min(1).optional(),
 });
 export type CatalogEntry = z.output<typeof catalogEntrySchema>;
 
 export const catalogGapSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/),
-  /** Number of the open question in the team's domain notes (§8), when there is one. */
+  /** Accepted for catalog files written by earlier versions; not used. */
   question: z.number().int().min(1).optional(),
   /** What the gap concerns, so a selection can say which apply to it. */
   products: z.array(z.enum(PRODUCTS)).optional(),
@@ -222,6 +231,7 @@ export type UnmappedRow = z.output<typeof unmappedRowSchema>;
 export const catalogSchema = z.strictObject({
   version: z.literal(1, { error: 'only catalog version 1 is supported' }),
   description: z.string().optional(),
+  /** Key → title and address of each document the entries and gaps cite. */
   sources: z.record(sourceKey, z.string().min(1)),
   entries: z.array(catalogEntrySchema),
   gaps: z.array(catalogGapSchema).default([]),

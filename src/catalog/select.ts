@@ -68,6 +68,8 @@ export const catalogSelectionSchema = z.strictObject({
   includeOptional: z.boolean().default(true),
   /** Catalog entry ids to leave out. */
   exclude: z.array(z.string().min(1)).default([]),
+  /** Ids of opt-in catalog entries to open (entries with `optIn`; see `airlock catalog list`). */
+  include: z.array(z.string().min(1)).default([]),
   /** Defender for Identity workspace names: `<name>sensorapi.atp.azure.com`. */
   mdiWorkspaces: z
     .array(
@@ -257,12 +259,24 @@ export function selectDestinations(catalog: Catalog, selection: CatalogSelection
   const optInSkipped = new Map<Service, string[]>();
   const known = new Set(catalog.entries.map((e) => e.id));
 
-  for (const id of selection.exclude) {
-    if (!known.has(id))
+  for (const field of ['exclude', 'include'] as const) {
+    for (const id of selection[field]) {
+      if (!known.has(id))
+        notes.push({
+          level: 'warning',
+          code: 'UNKNOWN_ID',
+          message: `catalog.${field}: no catalog entry "${id}"`,
+        });
+    }
+  }
+  for (const id of selection.include) {
+    const entry = catalog.entries.find((e) => e.id === id);
+    if (entry !== undefined && entry.optIn === undefined)
       notes.push({
-        level: 'warning',
+        level: 'info',
         code: 'UNKNOWN_ID',
-        message: `catalog.exclude: no catalog entry "${id}"`,
+        message: `catalog.include: "${id}" is not an opt-in entry; the selection decides it like any other`,
+        entryIds: [id],
       });
   }
 
@@ -304,6 +318,15 @@ export function selectDestinations(catalog: Catalog, selection: CatalogSelection
     if (selection.os !== undefined && entry.os.length > 0 && !entry.os.some((o) => selection.os!.includes(o)))
       continue;
     if (selection.exclude.includes(entry.id)) continue;
+    if (entry.optIn !== undefined && !selection.include.includes(entry.id)) {
+      notes.push({
+        level: 'info',
+        code: 'OPT_IN',
+        message: `${entry.id} not opened: ${entry.optIn}. Add it to catalog.include to open it`,
+        entryIds: [entry.id],
+      });
+      continue;
+    }
     entries.push(entry);
 
     if (entry.template === undefined) {

@@ -22,6 +22,7 @@ export type AirlockColumn =
   | 'airlockId'
   | 'airlockProducts'
   | 'airlockService'
+  | 'airlockServiceLabel'
   | 'airlockClouds'
   | 'airlockAlsoGeos'
   | 'airlockSchemes'
@@ -30,7 +31,8 @@ export type AirlockColumn =
   | 'airlockTemplate'
   | 'airlockFallback'
   | 'airlockDocumentedAs'
-  | 'airlockNoNarrowerName';
+  | 'airlockNoNarrowerName'
+  | 'airlockOptIn';
 
 export type SheetColumn = MicrosoftColumn | AirlockColumn;
 
@@ -55,6 +57,7 @@ export const AIRLOCK_HEADERS: Readonly<Record<AirlockColumn, string>> = {
   airlockId: 'Airlock: id',
   airlockProducts: 'Airlock: products',
   airlockService: 'Airlock: service',
+  airlockServiceLabel: 'Airlock: service label',
   airlockClouds: 'Airlock: clouds',
   airlockAlsoGeos: 'Airlock: also geographies',
   airlockSchemes: 'Airlock: schemes',
@@ -64,6 +67,7 @@ export const AIRLOCK_HEADERS: Readonly<Record<AirlockColumn, string>> = {
   airlockFallback: 'Airlock: fallback',
   airlockDocumentedAs: 'Airlock: documented as',
   airlockNoNarrowerName: 'Airlock: no narrower name',
+  airlockOptIn: 'Airlock: opt-in (why)',
 };
 
 /** Columns without which a sheet cannot be imported; at least one OS column is needed as well. */

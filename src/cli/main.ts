@@ -129,7 +129,7 @@ function buildProgram(): Command {
     .addOption(
       new Option(
         '-f, --from <file>',
-        'pasted output: netsh winhttp show proxy, reg query / .reg export, Get-MpPreference, mdatp (repeatable)',
+        'pasted output: netsh winhttp show proxy or show advproxy, reg query / .reg export, Get-MpPreference, mdatp (repeatable)',
       ).argParser(collect),
     )
     .addOption(new Option('-m, --machine <file>', 'YAML/JSON description of the machine'))
@@ -444,6 +444,7 @@ function buildProgram(): Command {
             services: opts.service,
             clouds: opts.cloud,
             format: opts.format,
+            wide: opts.wide,
           },
           await widthIo(opts.wide),
         );

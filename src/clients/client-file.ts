@@ -1,5 +1,5 @@
 import type { Product } from '../catalog/index.js';
-import type { SourceKey } from './sources.js';
+import type { Citations, SourceKey } from '../sources/index.js';
 
 export const CLIENT_OSES = ['windows', 'linux', 'macos'] as const;
 export type ClientOs = (typeof CLIENT_OSES)[number];
@@ -52,4 +52,13 @@ export function crlf(lines: readonly string[]): string {
 /** Lines joined with LF and ending in one. */
 export function lf(lines: readonly string[]): string {
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The numbered list of a file's sources as comment lines, for the end of the file:
+ * `# Sources:` then `#   [1] Title (Publisher): https://…` per source cited in it.
+ */
+export function sourceComments(citations: Citations, prefix: string): string[] {
+  if (citations.size === 0) return [];
+  return [`${prefix} Sources:`, ...citations.lines().map((line) => `${prefix}   ${line}`)];
 }

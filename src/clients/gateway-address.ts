@@ -115,7 +115,7 @@ export function parsePacUrl(text: string, flag = '--pac-url'): ParseResult<strin
   return { ok: true, value: text };
 }
 
-/** Azure Arc proxy bypass groups [R29]. */
+/** Azure Arc proxy bypass groups (arc-proxy). */
 export const ARC_BYPASS_GROUPS = ['AAD', 'ARM', 'Arc', 'AMA', 'ArcData'] as const;
 export type ArcBypassGroup = (typeof ARC_BYPASS_GROUPS)[number];
 

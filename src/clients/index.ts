@@ -18,7 +18,7 @@ export {
   type GatewayAddress,
   type ParseResult,
 } from './gateway-address.js';
-export { CLIENT_SOURCES, cite, type SourceKey } from './sources.js';
+
 export { psSingle, shSingle, regString, cmdQuoted, sedPattern } from './quoting.js';
 export {
   ATP_KEY,
@@ -52,6 +52,7 @@ export {
   renderYumDnfProxyScript,
 } from './linux-mdatp.js';
 export {
+  AZURE_IMDS,
   AZURE_WIRE_SERVER,
   WALINUXAGENT_DROPIN_DIR,
   WALINUXAGENT_DROPIN_NAME,

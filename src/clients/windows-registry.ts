@@ -1,8 +1,8 @@
 import type { Product } from '../catalog/index.js';
-import { crlf } from './client-file.js';
+import { Citations, type SourceKey } from '../sources/index.js';
+import { crlf, sourceComments } from './client-file.js';
 import type { GatewayAddress } from './gateway-address.js';
 import { psSingle, regString } from './quoting.js';
-import { cite, type SourceKey } from './sources.js';
 import { POWERSHELL_PREAMBLE } from './powershell.js';
 
 /**
@@ -55,7 +55,7 @@ export interface DefenderRegistryOptions {
   readonly bypass?: readonly string[] | undefined;
 }
 
-/** The policy values that point the EDR sensor and Defender Antivirus at one gateway [R5][R6]. */
+/** The policy values that point the EDR sensor and Defender Antivirus at one gateway (mde-proxy). */
 export function defenderRegistryValues(
   gateway: GatewayAddress,
   options: DefenderRegistryOptions,
@@ -70,7 +70,7 @@ export function defenderRegistryValues(
         type: 'REG_SZ',
         data: gateway.authority,
         comment: 'EDR sensor static proxy: host:port only, no scheme and no spaces',
-        source: ['R5', 'R6', 'seed 004'],
+        source: ['mde-proxy', 'mde-proxy-2024', 'mde-proxy-2020'],
         products: edrProducts,
         gpo: {
           admx: 'DataCollection.admx',
@@ -86,7 +86,7 @@ export function defenderRegistryValues(
         data: 1,
         comment:
           'the sensor runs as LocalSystem and must not try to authenticate to the proxy; set together with TelemetryProxyServer',
-        source: ['R5', 'R6', 'seed 004'],
+        source: ['mde-proxy', 'mde-proxy-2024', 'mde-proxy-2020'],
         products: edrProducts,
         gpo: {
           admx: 'DataCollection.admx',
@@ -107,7 +107,7 @@ export function defenderRegistryValues(
       data: gateway.url,
       comment:
         'Defender Antivirus proxy, set apart from the EDR one: a URL that starts with http:// or https://',
-      source: ['R5', 'R6', 'R34'],
+      source: ['mde-proxy', 'mde-proxy-2024', 'set-mppreference'],
       products: avProducts,
       gpo: {
         admx: 'WindowsDefender.admx',
@@ -124,7 +124,7 @@ export function defenderRegistryValues(
         data: options.pacUrl,
         comment:
           'Defender Antivirus proxy auto-config URL; no source says whether it or ProxyServer wins when both are set',
-        source: ['R5', 'R6', 'R34'],
+        source: ['mde-proxy', 'mde-proxy-2024', 'set-mppreference'],
         products: avProducts,
         gpo: {
           admx: 'WindowsDefender.admx',
@@ -142,7 +142,7 @@ export function defenderRegistryValues(
         data: options.bypass.join(';'),
         comment:
           'addresses Defender Antivirus reaches without the proxy; the list separator in the registry is not documented (";" assumed), check with Get-MpPreference',
-        source: ['R5', 'R6', 'R34'],
+        source: ['mde-proxy', 'mde-proxy-2024', 'set-mppreference'],
         products: avProducts,
         gpo: {
           admx: 'WindowsDefender.admx',
@@ -182,17 +182,24 @@ function byKey(values: readonly RegistryValue[]): Map<string, RegistryValue[]> {
 }
 
 /** The text of a .reg file (before encoding). */
-export function regFileText(values: readonly RegistryValue[], headerComments: readonly string[]): string {
+export function regFileText(
+  values: readonly RegistryValue[],
+  headerComments: readonly string[],
+  headerSources: readonly SourceKey[] = [],
+): string {
+  const c = new Citations();
   const lines = ['Windows Registry Editor Version 5.00', ''];
   for (const comment of headerComments) lines.push(comment === '' ? ';' : `; ${comment}`);
+  if (headerSources.length > 0)
+    lines.push(`; These notes follow ${c.ref(headerSources)}; the sources are listed at the end.`);
   for (const [key, list] of byKey(values)) {
     lines.push('', `[${key}]`);
     for (const value of list) {
-      lines.push(`; ${value.name}: ${value.comment} ${cite(value.source)}`);
+      lines.push(`; ${value.name}: ${value.comment} ${c.ref(value.source)}`);
       lines.push(`${regString(value.name)}=${formatData(value)}`);
     }
   }
-  lines.push('');
+  lines.push('', ...sourceComments(c, ';'), '');
   return crlf(lines);
 }
 
@@ -200,8 +207,12 @@ export function regFileText(values: readonly RegistryValue[], headerComments: re
  * A .reg file as regedit writes and imports it: UTF-16LE with a byte-order mark, the
  * version 5 header, CRLF line ends, strings with backslashes and quotes escaped.
  */
-export function renderRegFile(values: readonly RegistryValue[], headerComments: readonly string[]): Buffer {
-  const text = regFileText(values, headerComments);
+export function renderRegFile(
+  values: readonly RegistryValue[],
+  headerComments: readonly string[],
+  headerSources: readonly SourceKey[] = [],
+): Buffer {
+  const text = regFileText(values, headerComments, headerSources);
   return Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
 }
 
@@ -216,8 +227,10 @@ const PS_TYPE: Readonly<Record<RegistryType, string>> = { REG_SZ: 'String', REG_
 export interface RegistryScriptOptions {
   /** First line of the help text. */
   readonly synopsis: string;
-  /** Further help lines (notes, sources). */
+  /** Further help lines. */
   readonly notes: readonly string[];
+  /** The documents the notes rest on (listed with the values' sources at the end). */
+  readonly sources?: readonly SourceKey[];
 }
 
 /**
@@ -229,11 +242,12 @@ export function renderRegistryPowerShell(
   values: readonly RegistryValue[],
   options: RegistryScriptOptions,
 ): string {
+  const c = new Citations();
   const entries: string[] = [];
   for (const value of values) {
     const data = value.type === 'REG_DWORD' ? String(dword(value)) : psSingle(String(value.data));
     entries.push(
-      `    # ${value.comment} ${cite(value.source)}`,
+      `    # ${value.comment} ${c.ref(value.source)}`,
       `    @{ Path = ${psSingle(psRegistryPath(value.key))}; Name = ${psSingle(value.name)}; Type = ${psSingle(PS_TYPE[value.type])}; Data = ${data} }`,
     );
   }
@@ -245,6 +259,9 @@ export function renderRegistryPowerShell(
     '    Sets the policy registry values listed below, prints every change, then reads each value',
     '    back. Running it again changes nothing that is already right. Use -WhatIf to preview.',
     ...options.notes.map((n) => (n === '' ? '' : `    ${n}`)),
+    ...(options.sources === undefined || options.sources.length === 0
+      ? []
+      : [`    These notes follow ${c.ref(options.sources)}; the sources are listed at the end.`]),
     '    Generated by "airlock clients".',
     '#>',
     ...POWERSHELL_PREAMBLE,
@@ -295,6 +312,8 @@ export function renderRegistryPowerShell(
     '}',
     'Write-Host "$changed value(s) changed; $($values.Count - $failed) of $($values.Count) verified."',
     'if ($failed -gt 0) { exit 1 }',
+    '',
+    ...sourceComments(c, '#'),
   ]);
 }
 
@@ -307,7 +326,9 @@ export function renderGpoTable(
   values: readonly RegistryValue[],
   title: string,
   notes: readonly string[],
+  noteSources: readonly SourceKey[] = [],
 ): string {
+  const c = new Citations();
   const lines = [
     `# ${title}`,
     '',
@@ -328,12 +349,13 @@ export function renderGpoTable(
             'No Administrative Template writes this value',
             'Deploy it as a Group Policy Preferences registry item (Computer Configuration > Preferences > Windows Settings > Registry, action Update) (inference)',
             registry,
-            cite(value.source),
+            c.ref(value.source),
           ]
-        : [value.gpo.admx, value.gpo.path, value.gpo.setting, value.gpo.value, registry, cite(value.source)];
+        : [value.gpo.admx, value.gpo.path, value.gpo.setting, value.gpo.value, registry, c.ref(value.source)];
     lines.push(`| ${row.map(mdCell).join(' | ')} |`);
   }
   if (notes.length > 0) lines.push('', ...notes);
-  lines.push('');
+  if (notes.length > 0 && noteSources.length > 0) lines.push('', `These notes follow ${c.ref(noteSources)}.`);
+  lines.push('', '## Sources', '', ...c.lines().map((line) => `- ${line}`), '');
   return crlf(lines);
 }

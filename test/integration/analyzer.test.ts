@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -10,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { CheckReport, MethodResult, TargetResult } from '../../src/analyzer/index.js';
 import { renderHtml } from '../../src/analyzer/report/index.js';
+import { spkiSha256 } from '../../src/analyzer/trust-anchors.js';
 import { check, type CheckIo, type CheckOptions } from '../../src/cli/commands/check.js';
 import { isAirlockError } from '../../src/errors/index.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
@@ -256,7 +258,8 @@ tls:
           description: 'the test origins, pinned to the test CA',
           hosts: ['*.example.test'],
           pinned: true,
-          anchors: [{ name: 'Airlock Test CA' }],
+          requirePublicRoot: false,
+          anchors: [{ name: 'Airlock Test CA', spkiSha256: spkiSha256(new X509Certificate(pki.ca)) }],
         },
       ],
     }),

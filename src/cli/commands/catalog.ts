@@ -18,6 +18,7 @@ import {
   renderDiffText,
   renderEntryTable,
   renderLintText,
+  SOURCE_KEY_PATTERN,
   selectDestinations,
   serializeCatalog,
   subsetCatalog,
@@ -107,7 +108,7 @@ export interface CatalogImportOptions {
   readonly file: string;
   /** Catalog file to write (default: FILE with its extension replaced by .catalog.json). */
   readonly output?: string | undefined;
-  /** Source key for rows that name none (default R1). */
+  /** Source key for rows that name none (default mde-urls-standard). */
   readonly source?: string | undefined;
   /** Refuse to write when any row cannot be mapped. */
   readonly strict?: boolean | undefined;
@@ -118,8 +119,11 @@ export async function catalogImport(
   options: CatalogImportOptions,
   io: CommandIo = PROCESS_IO,
 ): Promise<number> {
-  if (options.source !== undefined && !/^[A-Z][A-Z0-9-]*$/.test(options.source)) {
-    throw new AirlockError('USAGE', `--source: "${options.source}" is not a source key like R1`);
+  if (options.source !== undefined && !SOURCE_KEY_PATTERN.test(options.source)) {
+    throw new AirlockError(
+      'USAGE',
+      `--source: "${options.source}" is not a source key (letters, digits and dashes, like mde-urls-standard)`,
+    );
   }
   const bytes = await readBytes(options.file, 'spreadsheet');
   const result = await importSpreadsheet(bytes, options.file, {
@@ -331,6 +335,8 @@ export interface CatalogListOptions {
   readonly services?: readonly string[] | undefined;
   readonly clouds?: readonly string[] | undefined;
   readonly format: 'table' | 'json';
+  /** --wide: add the clouds and descriptions to the table. */
+  readonly wide?: boolean | undefined;
 }
 
 /** The entry table fitted to the output width: host names wrap, the product list is cut first (--wide shows it). */
@@ -345,7 +351,7 @@ function fitEntryTable(text: string, rows: number, width: number): string {
       });
 }
 
-/** `airlock catalog list [--product P] [--geo G] [--service S] [--cloud C] [--format table|json]` */
+/** `airlock catalog list [--product P] [--geo G] [--service S] [--cloud C] [--format table|json] [--wide]` */
 export async function catalogList(options: CatalogListOptions, io: CommandIo = PROCESS_IO): Promise<number> {
   const raw: Record<string, readonly string[]> = {};
   if (options.products !== undefined && options.products.length > 0) raw.products = options.products;
@@ -354,8 +360,12 @@ export async function catalogList(options: CatalogListOptions, io: CommandIo = P
   if (options.clouds !== undefined && options.clouds.length > 0) raw.clouds = options.clouds;
   const filter = parseEntryFilter(raw);
   if (!filter.ok) throw new AirlockError('USAGE', filter.errors.join('\n'));
-  const entries = filterEntries(builtinCatalog(), filter.filter);
+  const catalog = builtinCatalog();
+  const entries = filterEntries(catalog, filter.filter);
   if (options.format === 'json') io.out(`${JSON.stringify(entries, null, 2)}\n`);
-  else io.out(fitEntryTable(renderEntryTable(entries), entries.length, io.width ?? Infinity));
+  else {
+    const table = renderEntryTable(entries, catalog.sources, { wide: options.wide === true });
+    io.out(fitEntryTable(table, entries.length, io.width ?? Infinity));
+  }
   return Promise.resolve(0);
 }

@@ -94,13 +94,32 @@ function planOrExplain<T>(out: string | undefined, plan: () => T): T {
   }
 }
 
-async function policyPac(
-  configFile: string,
-): Promise<{ rules: PacRule[]; proxies: readonly string[]; otherwise: string }> {
+interface ConfigPac {
+  readonly rules: PacRule[];
+  readonly proxies: readonly string[];
+  readonly otherwise: string;
+  /** Where clients can fetch the served PAC file, when the configuration says; else undefined. */
+  readonly servedAt: (gateway: string | undefined) => string | undefined;
+}
+
+async function policyPac(configFile: string): Promise<ConfigPac> {
   const loaded = await loadConfig({ configFile });
   const rules = loaded.policy.rules.flatMap((r) => (r.pattern === null ? [] : [{ pattern: r.pattern }]));
-  const pac = loaded.config.file.admin.pac;
-  return { rules, proxies: pac.proxies, otherwise: pac.otherwise };
+  const admin = loaded.config.file.admin;
+  const pac = admin.pac;
+  const listen = admin.listen;
+  // An admin listener on a wildcard or loopback address names no address a client can use.
+  const adminUrl =
+    listen !== null && !['0.0.0.0', '::', '127.0.0.1', '::1'].includes(listen.host)
+      ? `http://${listen.family === 6 ? `[${listen.host}]` : listen.host}:${listen.port}/proxy.pac`
+      : undefined;
+  return {
+    rules,
+    proxies: pac.proxies,
+    otherwise: pac.otherwise,
+    servedAt: (gateway) =>
+      admin.servePacOnProxyPort && gateway !== undefined ? `http://${gateway}/proxy.pac` : adminUrl,
+  };
 }
 
 /**
@@ -149,6 +168,7 @@ export async function clients(options: ClientsOptions, io: CommandIo = PROCESS_I
         os: options.os ?? [],
         bypass: options.bypass,
         pacUrl: options.pacUrl,
+        servedPacUrl: fromConfig?.servedAt(options.gateway?.[0]),
         arcBypass: options.arcBypass,
         otherwise: options.otherwise,
         pacRules: fromConfig?.rules,

@@ -71,6 +71,15 @@ describe('airlock explain', () => {
     assert.match(out, /\| EDR sensor \(cyber data\) \| direct connection \| \*\*fails\*\* \|/);
   });
 
+  test('every format ends with a newline, after the numbered sources', async () => {
+    for (const format of ['text', 'json', 'markdown'] as const) {
+      const { out } = await run({ from: [fixture('netsh-proxy.txt')], format });
+      assert.ok(out.endsWith('\n') && !out.endsWith('\n\n'), `${format} ends with exactly one newline`);
+    }
+    const { out } = await run({ from: [fixture('netsh-proxy.txt')], format: 'text' });
+    assert.match(out, /\nSources:\n {2}\[1\] [^\n]+: https:\/\/[^\n]+\n(?: {2}\[\d+\] [^\n]+\n)*$/);
+  });
+
   test('the policy check is passed to the advisor', async () => {
     const { out } = await run({
       from: [fixture('netsh-proxy.txt')],

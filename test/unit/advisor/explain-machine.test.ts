@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SOURCES } from '../../../src/sources/index.js';
 import {
   COMPONENTS,
   DISAGREEMENTS,
   ROUTE_SOURCES,
-  SOURCES,
   explainInputs,
   explainMachine,
   type ComponentId,
@@ -32,7 +32,7 @@ describe('model rules beyond the article scenarios', () => {
     fix?: RegExp;
   }[] = [
     {
-      name: 'Linux: mdatp static proxy through an unauthenticated proxy works (R13)',
+      name: 'Linux: mdatp static proxy through an unauthenticated proxy works (mde-linux-static-proxy)',
       machine: {
         machine: { platform: 'linux' },
         linux: { mdatpProxy: `http://${P}` },
@@ -43,7 +43,7 @@ describe('model rules beyond the article scenarios', () => {
       rule: 'proxy-works',
     },
     {
-      name: 'Linux: an authenticated proxy is unsupported (R14)',
+      name: 'Linux: an authenticated proxy is unsupported (mde-linux-connectivity)',
       machine: {
         machine: { platform: 'linux' },
         linux: { mdatpProxy: `http://${P}` },
@@ -54,7 +54,7 @@ describe('model rules beyond the article scenarios', () => {
       rule: 'proxy-demands-credentials',
     },
     {
-      name: 'Linux: TLS inspection is unsupported (R14)',
+      name: 'Linux: TLS inspection is unsupported (mde-linux-connectivity)',
       machine: {
         machine: { platform: 'linux' },
         linux: { serviceEnvironmentProxy: `http://${P}` },
@@ -77,7 +77,7 @@ describe('model rules beyond the article scenarios', () => {
       fix: /mdatp config proxy set --value http:\/\/10\.0\.0\.6:8080/,
     },
     {
-      name: 'Linux via the Azure extension: /etc/environment is not seen by walinuxagent (seed 003)',
+      name: 'Linux via the Azure extension without the walinuxagent proxy: the extension deployment fails',
       machine: {
         machine: { platform: 'linux' },
         linux: { installedBy: 'azure-extension', installProxy: `http://${P}` },
@@ -85,11 +85,53 @@ describe('model rules beyond the article scenarios', () => {
       },
       id: 'linux-install',
       verdict: 'fails',
-      rule: 'no-direct-egress',
+      rule: 'linux-extension-without-proxy',
+      reason: /extension deployment fails and the sensor is not installed/,
       fix: /walinuxagent/,
     },
     {
-      name: 'MDI: an authenticated proxy works when the sensor has credentials (R20)',
+      name: 'TelemetryProxyServer with a scheme and no other route: the documented format is host:port, so not "works"',
+      machine: {
+        machine: { platform: 'windows', userLoggedOn: false },
+        windows: { telemetryProxy: { server: `http://${P}`, disableEnterpriseAuthProxy: true } },
+        network: { directInternet: false, proxies: [{ address: P }] },
+      },
+      id: 'edr-telemetry',
+      verdict: 'fails',
+      rule: 'setting-format',
+      reason: /carries a scheme; Microsoft documents host:port only.*direct connection/,
+      fix: /TelemetryProxyServer \/t REG_SZ \/d 10\.0\.0\.6:8080/,
+    },
+    {
+      name: 'TelemetryProxyServer with a scheme, WinHTTP set to the same proxy: degraded',
+      machine: {
+        machine: { platform: 'windows', userLoggedOn: false },
+        windows: {
+          telemetryProxy: { server: `http://${P}`, disableEnterpriseAuthProxy: true },
+          winhttp: { proxy: P },
+        },
+        network: { directInternet: false, proxies: [{ address: P }] },
+      },
+      id: 'live-response',
+      verdict: 'degraded',
+      rule: 'setting-format',
+      reason: /WinHTTP proxy \(netsh\) 10\.0\.0\.6:8080/,
+    },
+    {
+      name: 'Defender Antivirus ProxyServer without a scheme and no other route: fails',
+      machine: {
+        machine: { platform: 'windows', userLoggedOn: false },
+        windows: { antivirus: { proxyServer: P } },
+        network: { directInternet: false, proxies: [{ address: P }] },
+      },
+      id: 'av-cloud-protection',
+      verdict: 'fails',
+      rule: 'setting-format',
+      reason: /has no scheme; Microsoft says the value must start with http:\/\/ or https:\/\//,
+      fix: /Set-MpPreference -ProxyServer "http:\/\/10\.0\.0\.6:8080"/,
+    },
+    {
+      name: 'MDI: an authenticated proxy works when the sensor has credentials (mdi-proxy)',
       machine: {
         machine: { platform: 'windows', products: ['mdi'] },
         mdi: { proxyUrl: `http://${P}`, proxyCredentials: true },
@@ -100,7 +142,7 @@ describe('model rules beyond the article scenarios', () => {
       rule: 'proxy-works',
     },
     {
-      name: 'MDI: TLS inspection breaks mutual TLS (R20, R23)',
+      name: 'MDI: TLS inspection breaks mutual TLS (mdi-proxy, mdi-known-issues)',
       machine: {
         machine: { platform: 'windows', products: ['mdi'] },
         mdi: { proxyUrl: `http://${P}` },
@@ -112,7 +154,7 @@ describe('model rules beyond the article scenarios', () => {
       reason: /mutual TLS/,
     },
     {
-      name: 'MMA ignores the WinHTTP proxy (R27)',
+      name: 'MMA ignores the WinHTTP proxy (mma-overview)',
       machine: {
         machine: { platform: 'windows', products: ['mma'] },
         windows: { winhttp: { proxy: P } },
@@ -124,7 +166,7 @@ describe('model rules beyond the article scenarios', () => {
       fix: /SetProxyInfo/,
     },
     {
-      name: 'Arc uses proxy.url (R29)',
+      name: 'Arc uses proxy.url (arc-proxy)',
       machine: {
         machine: { platform: 'windows', products: ['arc'] },
         arc: { proxyUrl: `http://${P}` },
@@ -135,7 +177,7 @@ describe('model rules beyond the article scenarios', () => {
       rule: 'proxy-works',
     },
     {
-      name: 'AMA with mode none and no direct path fails with the extension setting as the fix (R25)',
+      name: 'AMA with mode none and no direct path fails with the extension setting as the fix (ama-network)',
       machine: {
         machine: { platform: 'windows', products: ['ama'] },
         ama: { proxyMode: 'none' },
@@ -193,7 +235,7 @@ describe('model rules beyond the article scenarios', () => {
       rule: 'pac-not-evaluated',
     },
     {
-      name: 'SSLOptions = 1 turns pinning off: inspection degrades cloud protection instead of breaking it (R8)',
+      name: 'SSLOptions = 1 turns pinning off: inspection degrades cloud protection instead of breaking it (mdav-network)',
       machine: {
         machine: { platform: 'windows' },
         windows: { antivirus: { proxyServer: `http://${P}`, sslOptions: 1 }, winhttp: { proxy: P } },
@@ -216,7 +258,7 @@ describe('model rules beyond the article scenarios', () => {
       fix: /definitionupdates\.microsoft\.com:443/,
     },
     {
-      name: 'down-level Windows sends EDR through the MMA proxy (R2, R6)',
+      name: 'down-level Windows sends EDR through the MMA proxy (mde-urls-streamlined, mde-proxy)',
       machine: {
         machine: { platform: 'windows', windowsVersion: '8.1' },
         windows: { telemetryProxy: { server: P } },
@@ -313,7 +355,7 @@ describe('policy check and readings', () => {
 
 describe('the tables', () => {
   test('every component, route source and reading cites a known source', () => {
-    const known = new Set(Object.keys(SOURCES));
+    const known = new Set<string>([...Object.keys(SOURCES), 'inference']);
     for (const c of COMPONENTS)
       for (const s of [...c.sources, ...c.authSources]) assert.ok(known.has(s), `${c.id}: ${s}`);
     for (const r of Object.values(ROUTE_SOURCES)) {

@@ -9,6 +9,7 @@ import {
   parseMdatpConfig,
   parseMdatpHealth,
   parseMpPreference,
+  parseNetshAdvproxy,
   parseNetshWinHttp,
   parseRegExport,
   parseRegistryText,
@@ -48,6 +49,34 @@ describe('pasted output that parses', () => {
         machine: { platform: 'windows' },
         windows: { winhttp: { proxy: '172.16.12.10:3128', bypass: ['<local>', '*.contoso.com'] } },
       },
+    },
+    {
+      file: 'netsh-advproxy.txt',
+      kind: 'netsh-winhttp-advproxy',
+      facts: {
+        machine: { platform: 'windows' },
+        windows: {
+          winhttp: {
+            proxy:
+              'http=http-proxy.com:8080;https=https-proxy.com:8081;ftp=ftp-proxy.com:8082;socks=socks-proxy.com:8083',
+            bypass: [],
+          },
+        },
+      },
+      warning: /auto-detection \(WPAD\) is on/,
+    },
+    {
+      file: 'netsh-advproxy-bypass.txt',
+      kind: 'netsh-winhttp-advproxy',
+      facts: {
+        machine: { platform: 'windows' },
+        windows: { winhttp: { proxy: '10.0.0.6:8080', bypass: ['*.contoso.com', '<local>'] } },
+      },
+    },
+    {
+      file: 'netsh-advproxy-direct.txt',
+      kind: 'netsh-winhttp-advproxy',
+      facts: { machine: { platform: 'windows' }, windows: { winhttp: { proxy: null, bypass: [] } } },
     },
     {
       file: 'netsh-proxy-no-bypass.txt',
@@ -287,6 +316,8 @@ describe('malformed and truncated pasted output', () => {
     { file: 'netsh-header-only.txt', line: 5, message: /ends before the proxy settings/ },
     { file: 'netsh-cut-address.txt', line: 4, message: /is not a host name or IP address/ },
     { file: 'netsh-garbled.txt', line: 5, message: /unexpected line in netsh output: "Bypass Lis"/ },
+    { file: 'netsh-advproxy-truncated.txt', line: 6, message: /not closed \(truncated paste\?\)/ },
+    { file: 'netsh-advproxy-bad-value.txt', line: 2, message: /ProxyIsEnabled must be true or false/ },
     { file: 'reg-query-bad-dword.txt', line: 4, message: /REG_DWORD data "1" is not a 0x/ },
     { file: 'reg-query-unrelated.txt', line: 3, message: /none of the registry values/ },
     { file: 'policies-truncated.reg', line: 4, message: /continues past the end/ },
@@ -326,10 +357,21 @@ describe('parser details', () => {
     if (result.ok) assert.match(result.warnings[0]?.message ?? '', /no "Bypass List" line/);
   });
 
-  test('netsh: the advanced form is named as unsupported', () => {
-    const result = parseNetshWinHttp('Current WinHTTP advanced proxy settings:\n{\n}\n');
-    assert.equal(result.ok, false);
-    if (!result.ok) assert.match(result.error.message, /show advproxy/);
+  test('netsh show advproxy: the per-user flag and the HTTPS entry of a per-scheme list are reported', () => {
+    const result = parseNetshAdvproxy(fixture('netsh-advproxy.txt'));
+    assert.ok(result.ok);
+    if (!result.ok) return;
+    assert.ok(result.warnings.some((w) => /PerUserProxySettings is true/.test(w.message) && w.line === 10));
+    // show proxy output that heads itself as advanced is handed to the advproxy parser.
+    const viaShowProxy = parseNetshWinHttp(fixture('netsh-advproxy-direct.txt'));
+    assert.deepEqual(viaShowProxy.ok && viaShowProxy.value, {
+      machine: { platform: 'windows' },
+      windows: { winhttp: { proxy: null, bypass: [] } },
+    });
+    // A proxy the ProxyIsEnabled flag turns off is not used.
+    const off = parseNetshAdvproxy('{ "ProxyIsEnabled": false, "Proxy": "10.0.0.6:8080" }');
+    assert.ok(off.ok && off.value.windows?.winhttp?.proxy === null);
+    assert.ok(off.ok && off.warnings.some((w) => /is not used/.test(w.message)));
   });
 
   test('WinHttpSettings: the documented direct-access value decodes as direct', () => {

@@ -13,22 +13,35 @@ import {
 
 const MS_ROOT_SHA256 =
   '84:7D:F6:A7:84:97:94:3F:27:FC:72:EB:93:F9:A6:37:32:0A:02:B5:61:D0:A9:1B:09:E8:7A:78:07:ED:7C:61';
+const SSCA_2011_SPKI = '2C67859DF5D5650D894BD25D55AE0F6BECD39E745186D70AF14D21E034898276';
+const MS_ROOT_2011_SPKI = '02376D0908AC23041CC7D666D9DAF192554F7FC36317AA9CB800908616B28AF8';
 
-const cert = (subject: string, issuer: string, sha256 = '00'): CertSummary => ({
+const cert = (subject: string, issuer: string, sha256 = '00', spkiSha256?: string): CertSummary => ({
   subject,
   issuer,
   sha256,
+  ...(spkiSha256 === undefined ? {} : { spkiSha256 }),
   validTo: 'Jan  1 00:00:00 2030 GMT',
 });
 
 const microsoftChain = [
   cert('winatp-gw.microsoft.com', 'Microsoft Secure Server CA 2011'),
-  cert('Microsoft Secure Server CA 2011', 'Microsoft Root Certificate Authority 2011'),
+  cert('Microsoft Secure Server CA 2011', 'Microsoft Root Certificate Authority 2011', '01', SSCA_2011_SPKI),
+  cert(
+    'Microsoft Root Certificate Authority 2011',
+    'Microsoft Root Certificate Authority 2011',
+    '02',
+    MS_ROOT_2011_SPKI,
+  ),
 ];
-const leafOnly = [cert('winatp-gw.microsoft.com', 'Microsoft Secure Server CA 2011')];
+const intermediateOnly = microsoftChain.slice(0, 2);
 const inspected = [
   cert('winatp-gw-cus.microsoft.com', 'Contoso Inspection CA'),
   cert('Contoso Inspection CA', 'Contoso Inspection CA'),
+];
+const namesOnly = [
+  cert('winatp-gw.microsoft.com', 'Microsoft Secure Server CA 2011'),
+  cert('Microsoft Secure Server CA 2011', 'Microsoft Root Certificate Authority 2011', '03', 'EE'.repeat(32)),
 ];
 
 test('host globs: a leading *. spans labels, another * stays within one label', () => {
@@ -60,38 +73,50 @@ test('endpoint classes: first match wins, paths narrow, blob storage is not pinn
   assert.equal(cls('https://www.example.org/'), null);
 });
 
-test('judgeChain: Microsoft chains are expected, re-signed ones are not; the pinned intermediate is dated data', () => {
+test('judgeChain: anchors match by key, not by name; each anchor is dated', () => {
   const pinned = issuerClassFor(builtinIssuerData(), new URL('https://winatp-gw-cus.microsoft.com/'))!;
   const before = '2026-06-01T00:00:00.000Z';
   const after = '2026-11-01T00:00:00.000Z';
-  assert.deepEqual(judgeChain(pinned, microsoftChain, before), {
-    matches: true,
-    anchor: 'Microsoft Secure Server CA 2011',
-  });
-  assert.deepEqual(judgeChain(pinned, inspected, before), { matches: false, anchor: null });
-  // The intermediate expired on 2026-10-18: a full chain still ends at the root, a bare leaf no longer vouches.
-  assert.deepEqual(judgeChain(pinned, microsoftChain, after), {
-    matches: true,
-    anchor: 'Microsoft Root Certificate Authority 2011',
-  });
-  assert.deepEqual(judgeChain(pinned, leafOnly, before), {
-    matches: true,
-    anchor: 'Microsoft Secure Server CA 2011',
-  });
-  assert.deepEqual(judgeChain(pinned, leafOnly, after), { matches: false, anchor: null });
-  // A root found by fingerprint counts, whatever it is called.
+  assert.equal(judgeChain(pinned, microsoftChain, before).matches, true);
+  assert.equal(judgeChain(pinned, inspected, before).matches, false);
+  assert.equal(
+    judgeChain(pinned, namesOnly, before).matches,
+    false,
+    'the right names with another key do not count',
+  );
+  // The intermediate expired on 2026-10-18: a chain up to the root still matches the root, the
+  // intermediate alone vouches for nothing any more and the judgement says which anchor is outdated.
+  assert.deepEqual(
+    { ...judgeChain(pinned, microsoftChain, after), outdated: undefined },
+    { matches: true, anchor: 'Microsoft Root Certificate Authority 2011', outdated: undefined },
+  );
+  assert.equal(judgeChain(pinned, intermediateOnly, before).anchor, 'Microsoft Secure Server CA 2011');
+  const late = judgeChain(pinned, intermediateOnly, after);
+  assert.equal(late.matches, false);
+  assert.deepEqual(
+    late.outdated.map((a) => a.name),
+    ['Microsoft Secure Server CA 2011'],
+  );
+  // A root found by certificate fingerprint counts, whatever it is called.
   const byPrint = [cert('x', 'y'), cert('y', 'z', MS_ROOT_SHA256.replaceAll(':', '').toLowerCase())];
   assert.equal(judgeChain(pinned, byPrint, after).matches, true);
   const storeOnly = issuerClassFor(builtinIssuerData(), new URL('https://go.microsoft.com/'))!;
-  assert.deepEqual(judgeChain(storeOnly, inspected, before), { matches: null, anchor: null });
+  assert.equal(judgeChain(storeOnly, inspected, before).matches, null);
+  for (const cls of builtinIssuerData().classes) {
+    for (const anchor of cls.anchors) {
+      assert.ok(anchor.checked !== undefined, `${cls.id}/${anchor.name} is dated`);
+      assert.ok(anchor.source.length > 0, `${cls.id}/${anchor.name} names its sources`);
+    }
+  }
 });
 
 test('issuerDataNotes says when the check runs after an anchor expired', () => {
   const data = builtinIssuerData();
-  assert.deepEqual(issuerDataNotes(data, '2026-06-01T00:00:00.000Z'), []);
+  assert.deepEqual(issuerDataNotes(data, '2025-05-01T00:00:00.000Z'), []);
   const notes = issuerDataNotes(data, '2026-10-19T00:00:00.000Z');
-  assert.equal(notes.length, 1);
-  assert.match(notes[0]!, /Microsoft Secure Server CA 2011" expired on 2026-10-18/);
+  assert.ok(notes.some((n) => /Microsoft Secure Server CA 2011" expired on 2026-10-18/.test(n)));
+  assert.ok(notes.some((n) => /Baltimore CyberTrust Root" expired on 2025-05-12/.test(n)));
+  assert.ok(notes.every((n) => /still reported as inspection/.test(n)));
 });
 
 test('operator issuer files are validated and tried first', () => {
@@ -105,7 +130,7 @@ test('operator issuer files are validated and tried first', () => {
           description: 'd',
           hosts: ['winatp-gw-*.microsoft.com'],
           pinned: true,
-          anchors: [{ name: 'Microsoft TLS G2' }],
+          anchors: [{ name: 'Microsoft TLS G2', spkiSha256: '12'.repeat(32) }],
         },
       ],
     }),
@@ -122,4 +147,22 @@ test('operator issuer files are validated and tried first', () => {
     broken.errors.join('\n'),
   );
   assert.ok('errors' in parseIssuerData('{', 'x.json'));
+  // An anchor without a key is refused with the reason.
+  const byName = parseIssuerData(
+    JSON.stringify({
+      version: 1,
+      reviewed: '2026-01-01',
+      classes: [
+        { id: 'gw', description: 'd', hosts: ['x.example'], pinned: true, anchors: [{ name: 'Some CA' }] },
+      ],
+    }),
+    'byname.json',
+  );
+  assert.ok('errors' in byName);
+  assert.ok(
+    byName.errors.some(
+      (e) => e.startsWith('byname.json: classes.0.anchors.0') && /matched by key, not by its name/.test(e),
+    ),
+    byName.errors.join('\n'),
+  );
 });

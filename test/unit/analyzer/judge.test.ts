@@ -12,19 +12,50 @@ import {
 
 const BEFORE = '2026-06-01T00:00:00.000Z';
 const AFTER = '2026-11-01T00:00:00.000Z';
+/** Long after every dated anchor (the Microsoft root itself ends in 2036). */
+const FAR = '2040-01-01T00:00:00.000Z';
 
-const cert = (subject: string, issuer: string, sha256: string): CertSummary => ({
+/** Public-key hashes of the real CAs: anchors match on these, never on names. */
+const SSCA_2011_SPKI = '2C67859DF5D5650D894BD25D55AE0F6BECD39E745186D70AF14D21E034898276';
+const MS_ROOT_2011_SPKI = '02376D0908AC23041CC7D666D9DAF192554F7FC36317AA9CB800908616B28AF8';
+const DIGICERT_G2_SPKI = '8BB593A93BE1D0E8A822BB887C547890C3E706AAD2DAB76254F97FB36B82FC26';
+const MS_ROOT = 'Microsoft Root Certificate Authority 2011 (Microsoft)';
+const G2_ROOT = 'DigiCert Global Root G2 (Mozilla (Node.js bundle))';
+
+const cert = (subject: string, issuer: string, sha256: string, spkiSha256?: string): CertSummary => ({
   subject,
   issuer,
   sha256,
+  ...(spkiSha256 === undefined ? {} : { spkiSha256 }),
   validTo: 'Jan  1 00:00:00 2030 GMT',
 });
 const MICROSOFT = [
   cert('winatp-gw.microsoft.com', 'Microsoft Secure Server CA 2011', 'M1'),
-  cert('Microsoft Secure Server CA 2011', 'Microsoft Root Certificate Authority 2011', 'M2'),
+  cert('Microsoft Secure Server CA 2011', 'Microsoft Root Certificate Authority 2011', 'M2', SSCA_2011_SPKI),
+  cert(
+    'Microsoft Root Certificate Authority 2011',
+    'Microsoft Root Certificate Authority 2011',
+    'M3',
+    MS_ROOT_2011_SPKI,
+  ),
 ];
-const NEW_CHAIN = [cert('winatp-gw.microsoft.com', 'Microsoft TLS Issuing CA 99', 'N1')];
+/** A chain from another public CA (the service may have moved to it, or not). */
+const NEW_CHAIN = [
+  cert('winatp-gw.microsoft.com', 'Microsoft TLS G2 RSA CA OCSP 04', 'N1'),
+  cert('DigiCert Global Root G2', 'DigiCert Global Root G2', 'N2', DIGICERT_G2_SPKI),
+];
 const CONTOSO = [cert('winatp-gw-cus.microsoft.com', 'Contoso Inspection CA', 'C1')];
+/** An inspection CA that calls itself by the expected names, with keys of its own. */
+const IMPOSTOR = [
+  cert('winatp-gw-cus.microsoft.com', 'Microsoft Secure Server CA 2011', 'I1'),
+  cert('Microsoft Secure Server CA 2011', 'Microsoft Root Certificate Authority 2011', 'I2', 'AB'.repeat(32)),
+  cert(
+    'Microsoft Root Certificate Authority 2011',
+    'Microsoft Root Certificate Authority 2011',
+    'I3',
+    'CD'.repeat(32),
+  ),
+];
 
 const target = (url: string, extra: Partial<CheckTarget> = {}): CheckTarget => ({
   url,
@@ -41,7 +72,7 @@ const target = (url: string, extra: Partial<CheckTarget> = {}): CheckTarget => (
 
 function seen(
   chain: readonly CertSummary[],
-  extra: { trusted?: boolean; nameMatches?: boolean; status?: number } = {},
+  extra: { trusted?: boolean; nameMatches?: boolean; status?: number; publicRoot?: string | null } = {},
 ): RouteProbe {
   return {
     stages: [],
@@ -53,6 +84,14 @@ function seen(
       trusted: extra.trusted ?? true,
       trustError: extra.trusted === false ? 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' : null,
       nameMatches: extra.nameMatches ?? true,
+      publicRoot:
+        extra.publicRoot !== undefined
+          ? extra.publicRoot
+          : chain === MICROSOFT
+            ? MS_ROOT
+            : chain === NEW_CHAIN
+              ? G2_ROOT
+              : null,
     },
     proxyAuth: null,
     proxyReason: null,
@@ -110,20 +149,13 @@ test('an unpinned destination Microsoft does not exclude from inspection only wa
   );
 });
 
-test('after a pinned anchor expired, an unknown trusted chain is undecided until another method disagrees', () => {
+test('after a pinned anchor expired, a chain from another public root is undecided until another method disagrees', () => {
   const alone = judgeTarget(target(CNC), [attempt('direct', seen(NEW_CHAIN))], builtinIssuerData(), AFTER);
   assert.equal(alone.methods[0]?.outcome, 'succeeded');
   assert.equal(alone.methods[0]?.tls?.verdict, 'unknown');
   assert.match(
     alone.methods[0]?.warnings[0] ?? '',
-    /expected-issuer data is out of date \("Microsoft Secure Server CA 2011" expired on 2026-10-18\)/,
-  );
-
-  const before = judgeTarget(target(CNC), [attempt('direct', seen(NEW_CHAIN))], builtinIssuerData(), BEFORE);
-  assert.equal(
-    before.methods[0]?.error?.code,
-    'TLS_INSPECTED',
-    'while the data is current, a foreign chain is inspection',
+    /ends in the public root DigiCert Global Root G2.*expected-issuer data is out of date \("Microsoft Secure Server CA 2011" expired on 2026-10-18\)/,
   );
 
   const compared = judgeTarget(
@@ -133,11 +165,56 @@ test('after a pinned anchor expired, an unknown trusted chain is undecided until
     AFTER,
   );
   assert.equal(compared.methods[0]?.error?.code, 'TLS_INSPECTED');
-  assert.match(
-    compared.methods[0]?.error?.message ?? '',
-    /other methods see a certificate from Microsoft TLS Issuing CA 99/,
-  );
   assert.equal(compared.methods[1]?.outcome, 'succeeded');
+});
+
+test('a chain under the Microsoft root stays expected after its intermediate expired', () => {
+  const r = judgeTarget(target(CNC), [attempt('gateway', seen(MICROSOFT))], builtinIssuerData(), AFTER);
+  assert.equal(r.methods[0]?.tls?.verdict, 'expected');
+  assert.equal(r.methods[0]?.outcome, 'succeeded');
+});
+
+test('an inspection CA using the expected issuer names, with keys of its own, is flagged', () => {
+  for (const at of [BEFORE, AFTER]) {
+    const r = judgeTarget(target(CNC), [attempt('env', seen(IMPOSTOR))], builtinIssuerData(), at);
+    const env = r.methods[0]!;
+    assert.equal(env.tls?.verdict, 'inspected', at);
+    assert.equal(env.error?.code, 'TLS_INSPECTED', at);
+    assert.match(
+      env.error?.message ?? '',
+      /ends in Microsoft Root Certificate Authority 2011, which is in no public root program/,
+    );
+  }
+});
+
+test('with the clock after every dated issuer, an unknown private root is still inspection', () => {
+  for (const url of [
+    CNC,
+    'https://us-v20.events.data.microsoft.com/ping',
+    'https://edr-cus.us.endpoint.security.microsoft.com/edr/commands/test',
+    'https://unitedstates.x.cp.wd.microsoft.com/api/report',
+  ]) {
+    const r = judgeTarget(target(url), [attempt('direct', seen(CONTOSO))], builtinIssuerData(), FAR);
+    assert.equal(r.methods[0]?.tls?.verdict, 'inspected', url);
+    assert.equal(r.methods[0]?.error?.code, 'TLS_INSPECTED', url);
+  }
+  // Even a chain Node trusts (the operator added the inspection CA with --ca-file) is inspection.
+  const trusted = judgeTarget(
+    target(CNC),
+    [attempt('direct', seen(CONTOSO, { trusted: true }))],
+    builtinIssuerData(),
+    FAR,
+  );
+  assert.equal(trusted.methods[0]?.error?.code, 'TLS_INSPECTED');
+});
+
+test('the cyber-data hosts have an issuer class: a public root passes, a private one is inspection', () => {
+  const url = 'https://eu-v20.events.data.microsoft.com/ping';
+  const good = judgeTarget(target(url), [attempt('direct', seen(NEW_CHAIN))], builtinIssuerData(), BEFORE);
+  assert.equal(good.methods[0]?.tls?.issuerClass, 'mde-cyber-data');
+  assert.equal(good.methods[0]?.tls?.verdict, 'expected');
+  const bad = judgeTarget(target(url), [attempt('direct', seen(CONTOSO))], builtinIssuerData(), BEFORE);
+  assert.equal(bad.methods[0]?.error?.code, 'TLS_INSPECTED');
 });
 
 test('untrusted chains, wrong names and statuses the service does not send fail with their own reason', () => {

@@ -33,24 +33,48 @@ import {
 
 const GOLDEN_DIR = fileURLToPath(new URL('../../../../test/fixtures/analyzer/', import.meta.url));
 
-const cert = (subject: string, issuer: string, sha256: string): CertSummary => ({
+const cert = (subject: string, issuer: string, sha256: string, spkiSha256?: string): CertSummary => ({
   subject,
   issuer,
   sha256,
+  ...(spkiSha256 === undefined ? {} : { spkiSha256 }),
   validTo: 'Jun 30 23:59:59 2027 GMT',
 });
+/** Public-key hashes of the real CAs (the anchors match on these, not on names). */
+const SSCA_2011_SPKI = '2C67859DF5D5650D894BD25D55AE0F6BECD39E745186D70AF14D21E034898276';
+const MS_ROOT_2011_SPKI = '02376D0908AC23041CC7D666D9DAF192554F7FC36317AA9CB800908616B28AF8';
+const DIGICERT_G2_SPKI = '8BB593A93BE1D0E8A822BB887C547890C3E706AAD2DAB76254F97FB36B82FC26';
+
 const MICROSOFT = [
   cert('winatp-gw.microsoft.com', 'Microsoft Secure Server CA 2011', 'AA:01'),
-  cert('Microsoft Secure Server CA 2011', 'Microsoft Root Certificate Authority 2011', 'AA:02'),
+  cert(
+    'Microsoft Secure Server CA 2011',
+    'Microsoft Root Certificate Authority 2011',
+    'AA:02',
+    SSCA_2011_SPKI,
+  ),
+  cert(
+    'Microsoft Root Certificate Authority 2011',
+    'Microsoft Root Certificate Authority 2011',
+    'AA:03',
+    MS_ROOT_2011_SPKI,
+  ),
 ];
 const AZURE = [
-  cert('*.blob.core.windows.net', 'Microsoft Azure RSA TLS Issuing CA 03', 'BB:01'),
-  cert('Microsoft Azure RSA TLS Issuing CA 03', 'DigiCert Global Root G2', 'BB:02'),
+  cert('*.blob.core.windows.net', 'Microsoft TLS G2 RSA CA OCSP 04', 'BB:01'),
+  cert('Microsoft TLS G2 RSA CA OCSP 04', 'Microsoft TLS RSA Root G2', 'BB:02'),
+  cert('Microsoft TLS RSA Root G2', 'DigiCert Global Root G2', 'BB:03'),
+  cert('DigiCert Global Root G2', 'DigiCert Global Root G2', 'BB:04', DIGICERT_G2_SPKI),
 ];
 const INSPECTED = [
   cert('inspected', 'Contoso Inspection CA', 'CC:01'),
   cert('Contoso Inspection CA', 'Contoso Inspection CA', 'CC:02'),
 ];
+/** The public root each chain ends in, as the connection reports it (none for the inspection CA). */
+const PUBLIC_ROOT = new Map<readonly CertSummary[], string>([
+  [MICROSOFT, 'Microsoft Root Certificate Authority 2011 (Microsoft)'],
+  [AZURE, 'DigiCert Global Root G2 (Mozilla (Node.js bundle))'],
+]);
 
 function answer(
   status: number | null,
@@ -70,7 +94,14 @@ function answer(
     tls:
       chain === null
         ? null
-        : { protocol: 'TLSv1.3', chain, trusted: true, trustError: null, nameMatches: true },
+        : {
+            protocol: 'TLSv1.3',
+            chain,
+            trusted: true,
+            trustError: null,
+            nameMatches: true,
+            publicRoot: PUBLIC_ROOT.get(chain) ?? null,
+          },
     proxyAuth: null,
     proxyReason: null,
     ...extra,

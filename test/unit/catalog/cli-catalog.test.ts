@@ -3,7 +3,14 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
-import { formatCsv, MICROSOFT_HEADERS, parseCatalog } from '../../../src/catalog/index.js';
+import {
+  builtinCatalog,
+  formatCsv,
+  MICROSOFT_HEADERS,
+  parseCatalog,
+  parseCatalogSelection,
+  selectDestinations,
+} from '../../../src/catalog/index.js';
 import {
   catalogDiff,
   catalogExport,
@@ -165,6 +172,51 @@ test('catalog list filters by product, geography and service', async () => {
     catalogList({ products: ['edr'], format: 'table' }, io),
     /--product: "edr" is not one of mde,/,
   );
+});
+
+test('catalog list: the ids catalog.exclude takes, a legend for SOURCE, --wide adds clouds and descriptions', async () => {
+  assert.equal(
+    await catalogList({ geos: ['UK'], services: ['command-and-control'], format: 'table' }, io),
+    0,
+  );
+  const table = out.join('');
+  const lines = table.split('\n');
+  assert.match(lines[0]!, /^ID +HOST +PORTS +GEO +SERVICE +PRODUCTS +OS +REQ +TLS +SOURCE$/);
+  const row = lines.find((l) => l.includes('winatp-gw-uks.microsoft.com'))!;
+  const id = row.split(/ +/)[0]!;
+  // The ID column is exactly what catalog.exclude (and the startup warnings) use.
+  const excluded = parseCatalogSelection(
+    { geographies: ['UK'], services: ['command-and-control'], exclude: [id] },
+    'catalog',
+  );
+  assert.ok(excluded.ok);
+  const hosts = selectDestinations(builtinCatalog(), excluded.selection).rules.map((r) => r.host);
+  assert.ok(
+    !hosts.includes('winatp-gw-uks.microsoft.com') && hosts.includes('winatp-gw-ukw.microsoft.com'),
+    hosts.join(' '),
+  );
+  // Each SOURCE number is explained under the table with a title and an address.
+  const numbers = row.trim().split(/ +/).at(-1)!.split(',');
+  assert.ok(numbers.length > 0 && numbers.every((n) => /^\d+$/.test(n)), row);
+  assert.match(table, /\nSOURCE numbers:\n/);
+  for (const n of numbers) {
+    assert.match(
+      table,
+      new RegExp(
+        `^ {2}\\[${n}\\] Microsoft Defender for Endpoint standard connectivity URLs - commercial \\(Microsoft Learn\\): https://learn\\.microsoft\\.com/`,
+        'm',
+      ),
+    );
+  }
+  out = [];
+  assert.equal(
+    await catalogList({ geos: ['UK'], services: ['command-and-control'], format: 'table', wide: true }, io),
+    0,
+  );
+  const wide = out.join('');
+  assert.match(wide.split('\n')[0]!, /^ID +HOST .* TLS +CLOUDS +DESCRIPTION +SOURCE$/);
+  assert.match(wide, /winatp-gw-uks\.microsoft\.com .* commercial +EDR command and control /);
+  assert.doesNotMatch(table, /CLOUDS|EDR command and control/, 'the narrow table stays narrow');
 });
 
 test('policy show names the file and line of a hand-written rule', async () => {

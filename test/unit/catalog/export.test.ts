@@ -124,3 +124,42 @@ test("csv export starts with Microsoft's 13 columns in their order", () => {
   assert.equal(crl[3], '80');
   assert.equal(crl[6], 'Required');
 });
+
+test("csv export: Microsoft's Service and Category columns carry Microsoft's values, Airlock's labels their own columns", () => {
+  const records = parseCsv(exportCsv(catalog));
+  assert.ok(records.ok);
+  const [head, ...rows] = records.records;
+  const col = (name: string): number => {
+    const i = head!.indexOf(name);
+    assert.ok(i >= 0, name);
+    return i;
+  };
+  const row = (host: string): string[] => rows.find((r) => r[col('Endpoint/URL')] === host)!;
+  const cnc = row('winatp-gw-cus.microsoft.com');
+  assert.equal(cnc[col('Service')], 'Microsoft Defender for Endpoint');
+  assert.equal(cnc[col('Category')], 'Microsoft Defender for Endpoint US');
+  assert.equal(cnc[col('Airlock: service')], 'command-and-control');
+  assert.equal(cnc[col('Airlock: service label')], 'Command and control');
+  // Every row of Microsoft's sheet has both values; a name from elsewhere leaves them empty.
+  for (const entry of catalog.entries) {
+    const r = rows.find((x) => x[col('Airlock: id')] === entry.id)!;
+    if (entry.sheet !== undefined) {
+      assert.equal(r[col('Service')], entry.sheet.service, entry.id);
+      assert.equal(r[col('Category')], entry.sheet.category, entry.id);
+    } else if (!entry.source.includes('mde-urls-standard')) {
+      assert.equal(r[col('Service')], '', entry.id);
+      assert.equal(r[col('Category')], '', entry.id);
+    }
+  }
+  const graph = row('graph.microsoft.com');
+  assert.equal(graph[col('Service')], '');
+  assert.equal(graph[col('Airlock: service label')], 'Onboarding and configuration');
+  // Every agent row of the standard list carries Microsoft's values (portal rows come from its
+  // separate portal table, which has no Category column).
+  const agentRows = catalog.entries.filter(
+    (e) => e.source.includes('mde-urls-standard') && e.service !== 'portal',
+  );
+  assert.ok(agentRows.length > 100);
+  for (const entry of agentRows)
+    assert.ok(entry.sheet !== undefined && entry.sheet.service.length > 0, entry.id);
+});

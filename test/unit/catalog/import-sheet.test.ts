@@ -369,7 +369,7 @@ test('columns are mapped by header name: services, geographies, ports, OS and TL
   assert.deepEqual(cnc.os, ['W', 'W7', 'MMA', 'M', 'L']);
   assert.deepEqual(cnc.products, ['mde']);
   assert.equal(cnc.noInspect, true);
-  assert.deepEqual(cnc.source, ['R1']);
+  assert.deepEqual(cnc.source, ['mde-urls-standard']);
 
   const crl = byHost('crl.microsoft.com');
   assert.deepEqual([crl.ports, crl.schemes, crl.noInspect, crl.service], [[80], ['http'], false, 'crl-ocsp']);

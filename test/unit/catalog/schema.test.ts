@@ -50,6 +50,27 @@ test('the built-in catalog carries every worldwide and regional command-and-cont
   assert.ok(cnc.every((e) => e.geo !== 'WW' && e.os.length === 5 && e.noInspect));
 });
 
+test("corrections from Microsoft's lists: scanner rows are streamlined rows, settings-win is for 1803 and earlier, the analyzer's extra names", () => {
+  const scanner = catalog.entries.filter((e) => e.service === 'network-scanner');
+  assert.ok(scanner.length >= 3);
+  for (const entry of scanner) {
+    assert.ok(entry.products.includes('mde-streamlined'), `${entry.id} is on the streamlined list`);
+    assert.ok(entry.source.includes('mde-urls-streamlined'), `${entry.id} cites the streamlined list`);
+  }
+  const settings = catalog.entries.find((e) => e.host === 'settings-win.data.microsoft.com')!;
+  assert.match(settings.comment ?? '', /^Windows 10 1803 and earlier/);
+  assert.ok(
+    settings.source.includes('mde-network-environment') && settings.source.includes('mde-proxy-2020'),
+  );
+  for (const host of ['global.notify.windows.com', 'graph.microsoft.com']) {
+    const entry = catalog.entries.find((e) => e.host === host);
+    assert.ok(entry, `${host} is catalogued`);
+    assert.deepEqual(entry.source, ['mde-client-analyzer'], `${host} cites the Windows client analyzer`);
+    assert.equal(entry.required, false, host);
+    assert.equal(entry.sheet, undefined, `${host} is not on Microsoft's spreadsheet`);
+  }
+});
+
 test('MDE storage accounts are named; the storage wildcard appears only with a reason or as a template fallback', () => {
   for (const entry of catalog.entries) {
     if (entry.host !== '*.blob.core.windows.net') continue;

@@ -298,6 +298,35 @@ test('optional entries, OS filter and exclusions narrow the selection', () => {
   assert.ok(excluded.notes.some((n) => n.code === 'UNKNOWN_ID' && n.message.includes('mde:no-such-entry')));
 });
 
+test('an opt-in entry (all of Microsoft Graph) stays closed until catalog.include names it', () => {
+  const closed = select({});
+  assert.ok(!hosts(closed).includes('graph.microsoft.com'));
+  assert.ok(
+    closed.notes.some(
+      (n) =>
+        n.code === 'OPT_IN' &&
+        /^mde:graph\.microsoft\.com not opened: it serves all of Microsoft Graph.*catalog\.include/.test(
+          n.message,
+        ),
+    ),
+  );
+  // The other names of the same feature stay in the default selection.
+  assert.ok(hosts(closed).includes('enterpriseregistration.windows.net'));
+  const open = select({ include: ['mde:graph.microsoft.com', 'mde:no-such-entry'] });
+  assert.ok(hosts(open).includes('graph.microsoft.com'));
+  assert.ok(
+    open.notes.some(
+      (n) => n.code === 'UNKNOWN_ID' && n.message === 'catalog.include: no catalog entry "mde:no-such-entry"',
+    ),
+  );
+  // Exclusion still wins.
+  assert.ok(
+    !hosts(select({ include: ['mde:graph.microsoft.com'], exclude: ['mde:graph.microsoft.com'] })).includes(
+      'graph.microsoft.com',
+    ),
+  );
+});
+
 test('invalid selection values are errors naming the field', () => {
   const result = parseCatalogSelection(
     { products: ['edr'], logAnalyticsWorkspaces: ['not-a-guid'], storageAccounts: ['Bad_Name'] },

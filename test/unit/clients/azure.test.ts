@@ -62,7 +62,11 @@ test('Azure Policy parameter fragments: golden files; Object parameters whose de
       assert.deepEqual(Object.keys(p), ['type', 'metadata', 'defaultValue']);
       assert.equal(p.type, 'Object');
       assert.ok(p.metadata.displayName!.length > 0);
-      assert.match(p.metadata.description!, /Sources: \[/, 'the description cites its sources');
+      assert.match(
+        p.metadata.description!,
+        /Sources: [^:]+ \([^)]+\): https:\/\/\S+/,
+        'the description cites its sources by title and address',
+      );
       assert.deepEqual(p.defaultValue, value);
     }
   };

@@ -158,6 +158,26 @@ admin:
   );
 });
 
+test('--config: Defender Antivirus ProxyPacUrl is where the configuration serves the PAC file', async () => {
+  const reg = async (admin: string): Promise<string | undefined> => {
+    const config = join(dir, 'served.yaml');
+    await writeFile(config, `admin:\n${admin}`);
+    const target = join(dir, `served-${out.length}-${Date.now()}`);
+    assert.equal(await clients({ ...BASE, os: ['windows'], configFile: config, out: target }, io), 0);
+    return parseRegFile(await readFile(join(target, 'windows/defender-proxy.reg'))).find(
+      (v) => v.name === 'ProxyPacUrl',
+    )?.data as string | undefined;
+  };
+  // Served on the proxy port: the first gateway's own address.
+  assert.equal(await reg('  servePacOnProxyPort: true\n'), 'http://gw1.contoso.test:3128/proxy.pac');
+  // On an admin listener with a concrete address.
+  assert.equal(await reg('  listen: 10.1.2.3:8081\n'), 'http://10.1.2.3:8081/proxy.pac');
+  // A wildcard admin address names nothing a client can use: no ProxyPacUrl, and a warning says so.
+  err = [];
+  assert.equal(await reg('  listen: 0.0.0.0:8081\n'), undefined);
+  assert.match(err.join(''), /address of the served PAC file is not known/);
+});
+
 test('an unknown --format is a usage error', async () => {
   await assert.rejects(
     clients({ ...BASE, format: 'yaml' }, io),

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
+  AZURE_IMDS,
   AZURE_WIRE_SERVER,
   mdatpManagedSettings,
   parseGatewayAddress,
@@ -123,7 +124,11 @@ test('walinuxagent: golden files; 13-Proxy.conf has one [Service] section with h
   );
   assert.equal(env.get('http_proxy'), 'http://gw1.contoso.test:3128');
   assert.equal(env.get('https_proxy'), 'http://gw1.contoso.test:3128');
-  assert.equal(env.get('no_proxy'), AZURE_WIRE_SERVER);
+  assert.equal(
+    env.get('no_proxy'),
+    `${AZURE_WIRE_SERVER},${AZURE_IMDS}`,
+    'the wire server and the instance metadata service stay off the proxy',
+  );
   // The script installs exactly the same [Service] block, then reloads and restarts.
   const heredoc = /<<'AIRLOCK_EOF'\n([\s\S]*?)\nAIRLOCK_EOF\n/.exec(script);
   assert.ok(heredoc);
