@@ -215,6 +215,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --warmup SECONDS        warm-up before it (default 1)
   --generator-threads N   threads of the C load generator (default 1)
   --sources N             client source addresses of a and d, from ${FIRST_CLIENT} (default 8)
+  --objects LIST          objects of d (default /1k,/1m)
   --idle-rounds N         rounds for the idle holds (default 1)
   --hold SECONDS          idle hold (default 60)
   --idle-sizes LIST       idle tunnel counts (default 10000,50000)
@@ -298,6 +299,17 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       case '--hold':
         s = { ...s, idle: { ...s.idle, holdMs: int(value(), arg) * 1000 } };
+        break;
+      case '--objects':
+        s = {
+          ...s,
+          httpPaths: list(value()).map((x) => {
+            const path = x.startsWith('/') ? x : `/${x}`;
+            if (HTTP_OBJECTS[path] === undefined)
+              throw new UsageError(`unknown object ${x} (${Object.keys(HTTP_OBJECTS).join(', ')})`);
+            return path;
+          }),
+        };
         break;
       case '--idle-sizes':
         s = { ...s, idleSizes: list(value()).map((x) => int(x, arg)) };
