@@ -16,6 +16,7 @@ import {
   ratio,
   summarize,
   verdict,
+  type Align,
   type Summary,
   type TargetCheck,
 } from './stats.js';
@@ -147,6 +148,20 @@ function ratioRows(
   return rows;
 }
 
+/** A ratio table: parameter, target, the metric and its ratios, right-aligned extras, failures. */
+function ratioTable(
+  param: readonly [string, Align],
+  metric: string,
+  extras: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  return markdownTable(
+    [param[0], 'target', metric, '× Squid w1', '× Squid w2', '× direct', ...extras, 'failures (all rounds)'],
+    rows,
+    [param[1], 'left', ...Array<Align>(4 + extras.length).fill('right'), 'left'],
+  );
+}
+
 /** Proxy cores, the busiest generator thread and everything else, medians over rounds. */
 function shareCells(results: Results, scenario: ScenarioId, param: string, target: string): string[] {
   return [
@@ -177,36 +192,11 @@ function sectionA(results: Results, input: ReportInput): string[] {
       'Setup latency: CONNECT written → 200 read (direct: TCP connect → connected). CPU per tunnel: proxy CPU over the window / tunnels completed in it. ' +
       SHARE_TEXT,
     '',
-    markdownTable(
-      [
-        'concurrency',
-        'target',
-        'tunnels/s',
-        '× Squid w1',
-        '× Squid w2',
-        '× direct',
-        'p50 ms',
-        'p99 ms',
-        'proxy CPU µs / tunnel',
-        ...SHARE_HEADERS,
-        'failures (all rounds)',
-      ],
+    ratioTable(
+      ['concurrency', 'right'],
+      'tunnels/s',
+      ['p50 ms', 'p99 ms', 'proxy CPU µs / tunnel', ...SHARE_HEADERS],
       rows,
-      [
-        'right',
-        'left',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'left',
-      ],
     ),
     '',
   ];
@@ -311,21 +301,7 @@ function sectionC(results: Results, input: ReportInput): string[] {
       SHARE_TEXT +
       ' (The Node generators of this scenario report their CPU over the whole job, spread evenly over it here.)',
     '',
-    markdownTable(
-      [
-        'tunnels',
-        'target',
-        'MB/s',
-        '× Squid w1',
-        '× Squid w2',
-        '× direct',
-        'proxy CPU-s / GB',
-        ...SHARE_HEADERS,
-        'failures (all rounds)',
-      ],
-      rows,
-      ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
-    ),
+    ratioTable(['tunnels', 'right'], 'MB/s', ['proxy CPU-s / GB', ...SHARE_HEADERS], rows),
     '',
   ];
 }
@@ -355,36 +331,11 @@ function sectionD(results: Results, input: ReportInput, connections: number): st
       'Latency: request written → last body byte. CPU per request: proxy CPU over the window / responses completed in it. ' +
       SHARE_TEXT,
     '',
-    markdownTable(
-      [
-        'object',
-        'target',
-        'requests/s',
-        '× Squid w1',
-        '× Squid w2',
-        '× direct',
-        'p50 ms',
-        'p99 ms',
-        'proxy CPU µs / request',
-        ...SHARE_HEADERS,
-        'failures (all rounds)',
-      ],
+    ratioTable(
+      ['object', 'left'],
+      'requests/s',
+      ['p50 ms', 'p99 ms', 'proxy CPU µs / request', ...SHARE_HEADERS],
       rows,
-      [
-        'left',
-        'left',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'left',
-      ],
     ),
     '',
   ];

@@ -1020,47 +1020,25 @@ static void origin_event(int ep, struct oconn *c, uint32_t events) {
     }
   }
   if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+  /* Read until EAGAIN (edge-triggered); anything else (EOF, an error, done) closes. */
   for (;;) {
-    if (c->type == O_ECHO) {
-      char tmp[4096];
-      ssize_t n = recv(c->fd, tmp, sizeof tmp, 0);
-      if (n > 0) {
-        /* Echo what came; after hello_len bytes, close (the server closes first). */
-        if (send(c->fd, tmp, (size_t)n, MSG_NOSIGNAL) != n) {
-          oclose(c);
-          return;
-        }
-        c->got += (size_t)n;
-        if (c->got >= opt.hello_len) {
-          oclose(c);
-          return;
-        }
-        continue;
-      }
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      if (n < 0 && errno == EINTR) continue;
-      oclose(c);
-      return;
-    }
-    /* HTTP */
-    if (c->got >= sizeof c->buf) {
-      oclose(c);
-      return;
-    }
-    ssize_t n = recv(c->fd, c->buf + c->got, sizeof c->buf - c->got, 0);
-    if (n > 0) {
-      c->got += (size_t)n;
-      if (http_serve(c) < 0) {
-        oclose(c);
-        return;
-      }
-      continue;
-    }
+    char tmp[4096];
+    int echo = c->type == O_ECHO;
+    if (!echo && c->got >= sizeof c->buf) break; /* a request head larger than the buffer */
+    char *into = echo ? tmp : c->buf + c->got;
+    ssize_t n = recv(c->fd, into, echo ? sizeof tmp : sizeof c->buf - c->got, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n < 0 && errno == EINTR) continue;
-    oclose(c);
-    return;
+    if (n <= 0) break;
+    c->got += (size_t)n;
+    if (echo) {
+      /* Echo what came; after hello_len bytes, close (the server closes first). */
+      if (send(c->fd, tmp, (size_t)n, MSG_NOSIGNAL) != n || c->got >= opt.hello_len) break;
+    } else if (http_serve(c) < 0) {
+      break;
+    }
   }
+  oclose(c);
 }
 
 struct origin_thread {
