@@ -180,6 +180,20 @@ export function squidConfig(env: ProxyEnv, port: number, workers: number, dir: s
   return `${lines.join('\n')}\n`;
 }
 
+/** Lines in the files of `dir` whose names match. */
+function countLines(dir: string, name: RegExp): number {
+  let lines = 0;
+  for (const f of existsSync(dir) ? readdirSync(dir) : [])
+    if (name.test(f))
+      try {
+        const text = readFileSync(join(dir, f));
+        for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) lines++;
+      } catch {
+        // gone in between
+      }
+  return lines;
+}
+
 /** Squid's hosts file: the origin's name, and a name for every client address. */
 export function squidHosts(env: ProxyEnv): string {
   const lines = [`${env.originHost} ${env.destName}`];
@@ -242,6 +256,8 @@ export interface RunningProxy {
   sample(withFiles?: boolean): TreeSample;
   /** The last lines the proxy printed (for error messages). */
   output(): string;
+  /** Lines in the proxy's request log files so far (0 when it logs nothing). */
+  logLines(): number;
   stop(): Promise<void>;
 }
 
@@ -496,6 +512,15 @@ export async function startProxy(
     observation,
     sample: (withFiles = false) => sampleTree(pid, withFiles),
     output: () => tail.text(),
+    logLines: () =>
+      countLines(
+        dir,
+        spec.kind === 'airlock'
+          ? /^access\.log$/
+          : spec.kind === 'squid'
+            ? /^access-\d+\.log$/
+            : /^tinyproxy\.log$/,
+      ),
     stop,
   };
 }

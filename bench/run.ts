@@ -514,6 +514,8 @@ async function main(): Promise<number> {
 
   const measurements: Measurement[] = [];
   const loads: LoadPoint[] = [];
+  /** Request-log lines each proxy wrote in the first phase. */
+  let logged: { label: string; lines: number }[] = [];
   /** Whether the gateway confirmed the observation switch (null: airlock-obs-off not run). */
   let observationSupported: boolean | null = null;
   const has = (x: ScenarioId): boolean => options.only.includes(x);
@@ -742,6 +744,10 @@ async function main(): Promise<number> {
             await settle(t.proxy, baseFiles.get(t.id) ?? 0);
           }
       }
+      // Evidence that every proxy did the logging it was configured for.
+      logged = targets
+        .filter((t) => t.proxy !== null)
+        .map((t) => ({ label: t.label, lines: t.proxy!.logLines() }));
       if (!s.freshIdleProxies && has('b')) idleTargets = among('b');
       await Promise.all(targets.filter((t) => !idleTargets.includes(t)).map(stop));
     }
@@ -793,6 +799,10 @@ async function main(): Promise<number> {
     notes.push(
       `\`airlock-obs-off\` ran with ${OBSERVATION_ENV}=off, but the gateway's "listening" event reports no \`observation\` field: it has no such switch yet, so both Airlock rows ran the same configuration and the observation cost is pending.`,
     );
+  if (logged.length > 0)
+    notes.push(
+      `Request-log lines written while a, c, d and the storm ran: ${logged.map((l) => `${l.label} ${l.lines.toLocaleString('en-US')}`).join('; ')}.`,
+    );
   const anyBound = measurements.some((m) => (m.values.generatorBound ?? 0) > 0);
   const preamble = [
     `${options.smoke ? 'Smoke run (tiny counts: checks that the harness works, the numbers mean nothing). ' : ''}` +
@@ -843,6 +853,8 @@ async function main(): Promise<number> {
   }
   if (options.smoke) {
     const failures = smokeFailures(measurements, s);
+    if (options.accessLog)
+      for (const l of logged) if (l.lines === 0) failures.push(`${l.label} wrote no request log`);
     const expected = options.only.length > 0 && measurements.length === 0;
     if (failures.length > 0 || expected) {
       log(`bench: smoke run failed:\n  ${failures.join('\n  ') || 'nothing was measured'}`);
