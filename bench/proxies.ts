@@ -435,15 +435,13 @@ export async function startProxy(
     writeFileSync(join(dir, 'hosts'), squidHosts(env));
     writeFileSync(join(dir, 'squid.conf'), squidConfig(env, port, spec.workers, dir));
     const service = `airlockbench${process.pid}x${++serviceCounter}`;
-    const args =
-      spec.workers === 1
-        ? ['-N', '-n', service, '-f', join(dir, 'squid.conf')]
-        : ['--foreground', '-n', service, '-f', join(dir, 'squid.conf')];
+    // As Debian's service unit runs it: a master that watches its kid(s) (`--foreground`).
+    const args = ['--foreground', '-n', service, '-f', join(dir, 'squid.conf')];
     child = spawn(SQUID, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => tail.feed(d));
     child.stderr!.on('data', (d: Buffer) => tail.feed(d));
-    // SMP: the master, a coordinator and one process per worker must be up.
-    const expected = spec.workers === 1 ? 1 : spec.workers + 2;
+    // The master and its worker; with more workers (SMP) also a coordinator.
+    const expected = spec.workers === 1 ? 2 : spec.workers + 2;
     const pid = child.pid!;
     ready = waitForProxy(
       port,
