@@ -577,8 +577,7 @@ async function main(): Promise<number> {
       originCert: cert.cert,
     };
     const bench: Bench = {
-      // Only b, c and the storm use the Node generators; a and d never touch `pool`.
-      pool: pool ?? (null as unknown as GeneratorPool),
+      pool,
       origins,
       c: { binary, origin: cOrigin, payloadFile, sources: clients, threads: s.generatorThreads },
       originPids: [...origins.pids, cOrigin.pid],

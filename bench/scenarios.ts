@@ -51,7 +51,8 @@ export interface Measurement {
 }
 
 export interface Bench {
-  readonly pool: GeneratorPool;
+  /** The Node generators (b, c and the storm); null when none of those runs. */
+  readonly pool: GeneratorPool | null;
   readonly origins: Origins;
   /** The C generator (scenarios a and d) and its origin. */
   readonly c: {
@@ -69,6 +70,11 @@ export interface Bench {
   readonly hello: Uint8Array;
   /** Emits progress lines. */
   readonly log: (line: string) => void;
+}
+
+function nodePool(bench: Bench): GeneratorPool {
+  if (bench.pool === null) throw new Error('the Node load generators were not started for this run');
+  return bench.pool;
 }
 
 function via(target: Target): Via {
@@ -275,7 +281,7 @@ export async function measureBulk(
   const c1 = cpuAt(bench, target, window.windowEnd);
   const results = (await Promise.all(
     shares.map((share, g) =>
-      bench.pool.run(g, {
+      nodePool(bench).run(g, {
         kind: 'bulk',
         via: via(target),
         destName: bench.destName,
@@ -412,7 +418,7 @@ async function release(bench: Bench, group: string, generators: number): Promise
   await bench.origins.closeHeld();
   await Promise.all(
     Array.from({ length: generators }, (_, g) =>
-      bench.pool.run(g, { kind: 'hold-release', group, timeoutMs: 15_000 }),
+      nodePool(bench).run(g, { kind: 'hold-release', group, timeoutMs: 15_000 }),
     ),
   );
 }
@@ -447,7 +453,7 @@ export async function measureStorm(
   const startAt = Date.now() + 200;
   const results = (await Promise.all(
     shares.map((share, g) =>
-      bench.pool.run(g, {
+      nodePool(bench).run(g, {
         kind: 'hold-open',
         group,
         via: via(target),
@@ -533,7 +539,7 @@ export async function measureIdle(
       const startAt = Date.now() + 300;
       const results = (await Promise.all(
         shares.map((share, g) =>
-          bench.pool.run(g, {
+          nodePool(bench).run(g, {
             kind: 'hold-open',
             group,
             via: via(target),
@@ -565,7 +571,7 @@ export async function measureIdle(
       const checkStarted = Date.now();
       const checks = (await Promise.all(
         Array.from({ length: generators }, (_, g) =>
-          bench.pool.run(g, { kind: 'hold-check', group, timeoutMs: 15_000 }),
+          nodePool(bench).run(g, { kind: 'hold-check', group, timeoutMs: 15_000 }),
         ),
       )) as HoldCheckResult[];
       alive = checks.reduce((n, r) => n + r.alive, 0);
