@@ -13,6 +13,7 @@ import {
   formatSummary,
   GENERATOR_BOUND_SHARE,
   markdownTable,
+  median,
   ratio,
   summarize,
   verdict,
@@ -739,11 +740,29 @@ export interface RenderOptions {
   readonly stormTimeoutMs: number;
 }
 
+/**
+ * The median of "other cores" over every windowed measurement of the run, when it is above
+ * BUSY_OTHER_CORES (the machine was shared with other work), else null.
+ */
+export function busyMachine(measurements: readonly Measurement[]): number | null {
+  const other = median(
+    measurements.filter((m) => m.values.otherCores !== undefined).map((m) => m.values.otherCores!),
+  );
+  return Number.isFinite(other) && other > BUSY_OTHER_CORES ? other : null;
+}
+
 export function renderReport(input: ReportInput, options: RenderOptions): string {
   const results = new Results(input.measurements);
+  const busy = busyMachine(input.measurements);
   return [
     `# ${input.title}`,
     '',
+    ...(busy === null
+      ? []
+      : [
+          `**Busy machine: other work used a median of ${formatNumber(busy, 3)} cores in the measurement windows (more than ${BUSY_OTHER_CORES}). These figures are not a result; repeat the run on a quiet machine.**`,
+          '',
+        ]),
     ...input.preamble,
     '',
     ...sectionTargets(results, input),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseMachineBusy } from '../../../bench/procfs.js';
-import { caveatFor, renderReport, Results, targetChecks } from '../../../bench/report.js';
+import { busyMachine, caveatFor, renderReport, Results, targetChecks } from '../../../bench/report.js';
 import { coreShares, type Measurement } from '../../../bench/scenarios.js';
 import {
   addCounts,
@@ -322,4 +322,31 @@ test('the report renders ratios to both Squids and to direct', () => {
   assert.match(text, /\| +8 \| airlock +\| +2,000 \| +2\.00× \| +– \| +0\.50× \|/);
   assert.match(text, /c: MB\/s on 8 tunnels, Airlock \/ direct \(keep\) +\| +0\.500 \| +≥ 0\.55 \| missed/);
   assert.match(text, /## Notes\n\n- n/);
+});
+
+test('a run whose windows shared the machine with other work says it is not a result', () => {
+  const quiet = [
+    m('a', '64', 'airlock', 1, { otherCores: 0.05 }),
+    m('a', '64', 'squid-w2', 1, { otherCores: 0.1 }),
+  ];
+  const busy = [
+    m('a', '64', 'airlock', 1, { otherCores: 1.4 }),
+    m('a', '64', 'squid-w2', 1, { otherCores: 0.9 }),
+  ];
+  assert.equal(busyMachine(quiet), null);
+  assert.equal(busyMachine(busy), 1.15);
+  assert.equal(busyMachine([m('mem', 'idle', 'airlock', 1, {})]), null, 'nothing windowed, nothing to say');
+  const render = (rows: Measurement[]): string =>
+    renderReport(
+      {
+        title: 'T',
+        preamble: ['p'],
+        targets: [{ id: 'airlock', label: 'airlock' }],
+        measurements: rows,
+        notes: [],
+      },
+      { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
+    );
+  assert.match(render(busy), /^# T\n\n\*\*Busy machine: other work used a median of 1\.15 cores/);
+  assert.doesNotMatch(render(quiet), /Busy machine/);
 });
