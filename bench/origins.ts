@@ -1,14 +1,13 @@
 /**
- * Local origin servers for the benchmark, each role in processes of its own (a process may hold
- * at most 20,000 open files, and 50k tunnels end in 50k origin sockets):
+ * Local origin servers for the held-tunnel and bulk scenarios, each role in processes of its own
+ * (a process may hold at most 20,000 open files, and 50k tunnels end in 50k origin sockets):
  *
- * - echo: three raw TCP ports per process. `close` echoes the first `helloLength` bytes (the
- *   recorded TLS ClientHello the generator sends) and closes: the origin closes first, so the
- *   TIME_WAIT state lands on the server side and never exhausts client ports. `hold` echoes
- *   everything and keeps the connection until told to close it. `plain` echoes until the client
- *   closes. The first echo process also runs a real TLS echo server (the functional check).
- * - http: a minimal HTTP/1.1 file server with precomputed responses (/1k, /1m), keep-alive.
+ * - echo: two raw TCP ports per process. `hold` echoes everything and keeps the connection until
+ *   told to close it. `plain` echoes until the client closes. The first echo process also runs a
+ *   real TLS echo server (the functional check).
  * - bulk: after the first bytes from the client, streams without end.
+ *
+ * The rate scenarios' origins (echo-then-close, the HTTP server) are part of the C generator.
  *
  * The proxies never decrypt, so to them a tunnel that carries a recorded ClientHello and gets it
  * echoed looks like any TLS tunnel's first flight; the generator and the origins spend no CPU
@@ -23,7 +22,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export type OriginRole = 'echo' | 'http' | 'bulk';
+export type OriginRole = 'echo' | 'bulk';
 
 export const HTTP_OBJECTS: Readonly<Record<string, number>> = { '/1k': 1024, '/1m': 1024 * 1024 };
 
@@ -32,18 +31,15 @@ type ToOrigin =
       readonly t: 'init';
       readonly role: OriginRole;
       readonly host: string;
-      readonly helloLength: number;
       readonly tls: { readonly key: string; readonly cert: string } | null;
     }
   | { readonly t: 'close-held' }
   | { readonly t: 'exit' };
 
 interface RolePorts {
-  close?: number;
   hold?: number;
   plain?: number;
   tls?: number;
-  http?: number;
   bulk?: number;
 }
 
@@ -65,20 +61,7 @@ function listen(server: Server, host: string): Promise<number> {
 
 const held = new Set<Socket>();
 
-async function runEcho(
-  host: string,
-  helloLength: number,
-  tls: { key: string; cert: string } | null,
-): Promise<RolePorts> {
-  const close = createServer({ noDelay: true }, (s) => {
-    s.on('error', noop);
-    let got = 0;
-    s.on('data', (d: Buffer) => {
-      got += d.length;
-      s.write(d);
-      if (got >= helloLength) s.end();
-    });
-  });
+async function runEcho(tls: { key: string; cert: string } | null, host: string): Promise<RolePorts> {
   const hold = createServer({ noDelay: true }, (s) => {
     s.on('error', noop);
     held.add(s);
@@ -90,7 +73,6 @@ async function runEcho(
     s.on('data', (d: Buffer) => s.write(d));
   });
   const ports: RolePorts = {
-    close: await listen(close, host),
     hold: await listen(hold, host),
     plain: await listen(plain, host),
   };
@@ -103,61 +85,6 @@ async function runEcho(
     ports.tls = await listen(secure, host);
   }
   return ports;
-}
-
-/** Precomputed keep-alive and close responses for each object, and a 404. */
-function httpResponses(): Map<string, { keep: Buffer; close: Buffer }> {
-  const out = new Map<string, { keep: Buffer; close: Buffer }>();
-  const make = (status: string, body: Buffer): { keep: Buffer; close: Buffer } => {
-    const head = (connection: string): Buffer =>
-      Buffer.from(
-        `HTTP/1.1 ${status}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n` +
-          `Cache-Control: no-store\r\nConnection: ${connection}\r\n\r\n`,
-      );
-    return { keep: Buffer.concat([head('keep-alive'), body]), close: Buffer.concat([head('close'), body]) };
-  };
-  for (const [path, size] of Object.entries(HTTP_OBJECTS)) {
-    const body = Buffer.allocUnsafe(size);
-    for (let i = 0; i < size; i++) body[i] = (i * 31 + (i >> 8)) & 0xff;
-    out.set(path, make('200 OK', body));
-  }
-  out.set('', make('404 Not Found', Buffer.from('not found\n')));
-  return out;
-}
-
-async function runHttp(host: string): Promise<RolePorts> {
-  const responses = httpResponses();
-  const notFound = responses.get('')!;
-  const END = Buffer.from('\r\n\r\n');
-  const server = createServer({ noDelay: true }, (s) => {
-    s.on('error', noop);
-    let pending: Buffer = Buffer.alloc(0);
-    s.on('data', (d: Buffer) => {
-      pending = pending.length === 0 ? d : Buffer.concat([pending, d]);
-      for (;;) {
-        const end = pending.indexOf(END);
-        if (end < 0) {
-          if (pending.length > 65_536) s.destroy();
-          return;
-        }
-        const head = pending.subarray(0, end).toString('latin1');
-        pending = pending.subarray(end + 4);
-        const lineEnd = head.indexOf('\r\n');
-        const [, target = '', version = ''] = (lineEnd < 0 ? head : head.slice(0, lineEnd)).split(' ');
-        const path = target.startsWith('/') ? target : target.replace(/^https?:\/\/[^/]+/i, '') || '/';
-        const connection = /\r\nconnection:([^\r]*)/i.exec(head)?.[1]?.toLowerCase() ?? '';
-        const closeAfter =
-          version === 'HTTP/1.0' ? !connection.includes('keep-alive') : connection.includes('close');
-        const response = responses.get(path) ?? notFound;
-        if (closeAfter) {
-          s.end(response.close);
-          return;
-        }
-        s.write(response.keep);
-      }
-    });
-  });
-  return { http: await listen(server, host) };
 }
 
 async function runBulk(host: string): Promise<RolePorts> {
@@ -183,12 +110,7 @@ function childMain(): void {
   process.on('message', (m: ToOrigin) => {
     switch (m.t) {
       case 'init': {
-        const started =
-          m.role === 'echo'
-            ? runEcho(m.host, m.helloLength, m.tls)
-            : m.role === 'http'
-              ? runHttp(m.host)
-              : runBulk(m.host);
+        const started = m.role === 'echo' ? runEcho(m.tls, m.host) : runBulk(m.host);
         started.then(
           (ports) => send({ t: 'ready', ports }),
           (error: unknown) => send({ t: 'failed', message: String(error) }),
@@ -211,15 +133,12 @@ function childMain(): void {
 // ---------------------------------------------------------------- orchestrator side
 
 export interface OriginPorts {
-  /** Raw echo-then-close ports (one per echo process). */
-  readonly close: readonly number[];
   /** Raw echo-and-hold ports (one per echo process). */
   readonly hold: readonly number[];
   /** Raw echo ports, not treated as TLS ports by the proxies. */
   readonly plain: readonly number[];
   /** Real TLS echo server. */
   readonly tls: number;
-  readonly http: number;
   readonly bulk: readonly number[];
 }
 
@@ -244,7 +163,6 @@ interface Child {
 async function startChild(
   role: OriginRole,
   host: string,
-  helloLength: number,
   tls: { key: string; cert: string } | null,
 ): Promise<Child> {
   const child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -260,7 +178,7 @@ async function startChild(
         reject(new Error(`origin ${role}: ${m.message}`));
       }
     });
-    child.send({ t: 'init', role, host, helloLength, tls } satisfies ToOrigin);
+    child.send({ t: 'init', role, host, tls } satisfies ToOrigin);
   });
   child.removeAllListeners('exit');
   return { process: child, ports };
@@ -285,7 +203,6 @@ export async function startOrigins(options: {
   readonly host: string;
   readonly echoProcesses: number;
   readonly bulkProcesses: number;
-  readonly helloLength: number;
   readonly tls: { readonly key: string; readonly cert: string };
 }): Promise<Origins> {
   const children: Child[] = [];
@@ -294,26 +211,21 @@ export async function startOrigins(options: {
   };
   try {
     for (let i = 0; i < options.echoProcesses; i++)
-      children.push(
-        await startChild('echo', options.host, options.helloLength, i === 0 ? options.tls : null),
-      );
-    children.push(await startChild('http', options.host, options.helloLength, null));
+      children.push(await startChild('echo', options.host, i === 0 ? options.tls : null));
     for (let i = 0; i < options.bulkProcesses; i++)
-      children.push(await startChild('bulk', options.host, options.helloLength, null));
+      children.push(await startChild('bulk', options.host, null));
   } catch (error) {
     await stop();
     throw error;
   }
-  const echo = children.filter((c) => c.ports.close !== undefined);
+  const echo = children.filter((c) => c.ports.hold !== undefined);
   const ports: OriginPorts = {
-    close: echo.map((c) => c.ports.close!),
     hold: echo.map((c) => c.ports.hold!),
     plain: echo.map((c) => c.ports.plain!),
     tls: echo[0]!.ports.tls!,
-    http: children.find((c) => c.ports.http !== undefined)!.ports.http!,
     bulk: children.filter((c) => c.ports.bulk !== undefined).map((c) => c.ports.bulk!),
   };
-  const tlsPorts = [...ports.close, ...ports.hold, ports.tls, ...ports.bulk];
+  const tlsPorts = [...ports.hold, ports.tls, ...ports.bulk];
   return {
     host: options.host,
     ports,

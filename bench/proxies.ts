@@ -18,95 +18,9 @@ import {
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { proxyConnect } from './checks.js';
+import { processTree, sampleTree, type TreeSample } from './procfs.js';
 
-// ---------------------------------------------------------------- /proc
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-interface StatLine {
-  readonly ppid: number;
-  readonly cpuSeconds: number;
-}
-
-function readStat(pid: number): StatLine | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is the state; ppid is field 4 of stat(5), utime 14 and stime 15.
-    return {
-      ppid: Number(fields[1]),
-      cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
-    };
-  } catch {
-    return null;
-  }
-}
-
-/** The process and all its descendants (found through the ppid of every /proc/<pid>/stat). */
-export function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat === null) continue;
-    const list = children.get(stat.ppid) ?? [];
-    list.push(Number(entry));
-    children.set(stat.ppid, list);
-  }
-  if (!existsSync(`/proc/${root}`)) return [];
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length > 0 && out.length < 10_000) {
-    const pid = queue.shift()!;
-    out.push(pid);
-    queue.push(...(children.get(pid) ?? []));
-  }
-  return out;
-}
-
-function rssKiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function openFiles(pid: number): number {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).length;
-  } catch {
-    return 0;
-  }
-}
-
-export interface TreeSample {
-  readonly pids: readonly number[];
-  /** Sum of VmRSS over the tree. */
-  readonly rssKiB: number;
-  /** Sum of utime + stime over the tree (live processes only). */
-  readonly cpuSeconds: number;
-  /** Open files per process, in `pids` order (only when asked for). */
-  readonly openFiles: readonly number[];
-}
-
-export function sampleTree(root: number, withFiles = false): TreeSample {
-  const pids = processTree(root);
-  let rss = 0;
-  let cpu = 0;
-  for (const pid of pids) {
-    rss += rssKiB(pid);
-    cpu += readStat(pid)?.cpuSeconds ?? 0;
-  }
-  return { pids, rssKiB: rss, cpuSeconds: cpu, openFiles: withFiles ? pids.map(openFiles) : [] };
-}
+export type { TreeSample } from './procfs.js';
 
 /** A port that was free a moment ago on `host`. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -132,8 +46,15 @@ export interface ProxyEnv {
   /** CONNECT ports where tunnels start with a TLS ClientHello (Airlock checks SNI there). */
   readonly tlsPorts: readonly number[];
   readonly httpPorts: readonly number[];
-  /** Airlock and Squid write an access log into workDir (true) or none (false). */
+  /** Every proxy logs every request to a file in workDir (true), or none logs (false). */
   readonly accessLog: boolean;
+  /**
+   * Client source addresses the proxies' hosts files name (Squid looks up the name of every
+   * client address; a site's DNS would answer and Squid would cache the answer).
+   */
+  readonly clientAddresses: readonly string[];
+  /** A DNS server on loopback that answers every query NXDOMAIN, or null when there is none. */
+  readonly dnsServer: string | null;
 }
 
 /** `engine` of the Airlock configuration; absent: the defaults (native relay, SO_REUSEPORT). */
@@ -142,8 +63,20 @@ export interface AirlockEngine {
   readonly listen: 'reuseport' | 'handoff';
 }
 
+/**
+ * The environment variable that turns the gateway's observation state (live sessions, event
+ * stream) off, and the field of its "listening" event that confirms it took effect.
+ */
+export const OBSERVATION_ENV = 'AIRLOCK_OBSERVATION';
+
 export type ProxySpec =
-  | { readonly kind: 'airlock'; readonly workers: string | null; readonly engine?: AirlockEngine }
+  | {
+      readonly kind: 'airlock';
+      readonly workers: string | null;
+      readonly engine?: AirlockEngine;
+      /** 'off': started with AIRLOCK_OBSERVATION=off. */
+      readonly observation?: 'off';
+    }
   | { readonly kind: 'squid'; readonly workers: number }
   | { readonly kind: 'tinyproxy' };
 
@@ -190,12 +123,18 @@ export function airlockConfig(env: ProxyEnv, port: number, logFile: string, engi
         ports: { connect: env.connectPorts, http: env.httpPorts },
       },
       hosts: { [env.destName]: env.originHost },
-      dns: { servers: ['127.0.0.1:9'], hostsFile: null },
+      // The name comes from `hosts:`; the servers are never asked (the benchmark's own when there is one).
+      dns: { servers: [env.dnsServer === null ? '127.0.0.1:9' : `${env.dnsServer}:53`], hostsFile: null },
       tls: { sniCheck: true, ports: env.tlsPorts },
       log: { file: logFile },
-      // Sizing for 50k tunnels; the per-client limits keep their defaults because every
-      // simulated endpoint has a source address of its own.
-      limits: { maxConnections: 60_000 },
+      // Sizing for 50k tunnels; the per-client limits are raised out of the way: a few source
+      // addresses carry thousands of new connections per second, which the defaults (sized for
+      // one endpoint per address) would throttle. Squid and tinyproxy have no such limits.
+      limits: {
+        maxConnections: 60_000,
+        maxConnectionsPerClient: 60_000,
+        newConnectionsPerClientPerSecond: 1_000_000,
+      },
       timeouts: { drain: '1s' },
       ...(engine === undefined ? {} : { engine }),
     },
@@ -222,7 +161,8 @@ export function squidConfig(env: ProxyEnv, port: number, workers: number, dir: s
     'http_access deny all',
     `pid_filename ${join(dir, 'squid.pid')}`,
     `cache_log ${join(dir, 'cache.log')}`,
-    env.accessLog ? `access_log stdio:${join(dir, 'access.log')} squid` : 'access_log none',
+    // One file per process: stdio logging does not share a file between SMP workers.
+    env.accessLog ? `access_log stdio:${join(dir, 'access-${process_number}.log')} squid` : 'access_log none',
     'cache_store_log none',
     `coredump_dir ${dir}`,
     'netdb_filename none',
@@ -232,10 +172,44 @@ export function squidConfig(env: ProxyEnv, port: number, workers: number, dir: s
     'shutdown_lifetime 1 seconds',
     'max_filedescriptors 20000',
     `hosts_file ${join(dir, 'hosts')}`,
-    'dns_nameservers 127.0.0.1',
+    // Squid looks up the name of every client address; without an answer a lookup stays
+    // pending for dns_timeout and every new one walks the pending list.
+    `dns_nameservers ${env.dnsServer ?? '127.0.0.1'}`,
     'visible_hostname airlock-bench',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** Lines in the files of `dir` whose names match. */
+function countLines(dir: string, name: RegExp): number {
+  let lines = 0;
+  for (const f of existsSync(dir) ? readdirSync(dir) : [])
+    if (name.test(f))
+      try {
+        const text = readFileSync(join(dir, f));
+        for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) lines++;
+      } catch {
+        // gone in between
+      }
+  return lines;
+}
+
+/** Squid's hosts file: the origin's name, and a name for every client address. */
+export function squidHosts(env: ProxyEnv): string {
+  const lines = [`${env.originHost} ${env.destName}`];
+  env.clientAddresses.forEach((address, i) => lines.push(`${address} bench-client-${i + 1}`));
+  return `${lines.join('\n')}\n`;
+}
+
+/** The `observation` field of Airlock's "listening" event, or null when it has none. */
+export function observationOf(line: string): string | null {
+  try {
+    const event = JSON.parse(line) as Record<string, unknown>;
+    const value = event.observation;
+    return typeof value === 'string' ? value : typeof value === 'boolean' ? (value ? 'on' : 'off') : null;
+  } catch {
+    return null;
+  }
 }
 
 /** tinyproxy filters with regular expressions: the dstdomain rules, translated. */
@@ -257,7 +231,8 @@ export function tinyproxyConfig(env: ProxyEnv, port: number, dir: string): strin
     `Filter "${join(dir, 'filter')}"`,
     'FilterType ere',
     'FilterDefaultDeny Yes',
-    'LogLevel Critical',
+    // Connect: the client, the request line and the upstream connection of every request.
+    env.accessLog ? 'LogLevel Connect' : 'LogLevel Critical',
     `LogFile "${join(dir, 'tinyproxy.log')}"`,
   ];
   return `${lines.join('\n')}\n`;
@@ -273,9 +248,16 @@ export interface RunningProxy {
   readonly pid: number;
   /** Processes in the proxy's tree once it was ready. */
   readonly processes: number;
+  /**
+   * Airlock: the `observation` field of its "listening" event ("on"/"off"), or null when the
+   * gateway does not report one (it has no such switch yet). Other proxies: null.
+   */
+  readonly observation: string | null;
   sample(withFiles?: boolean): TreeSample;
   /** The last lines the proxy printed (for error messages). */
   output(): string;
+  /** Lines in the proxy's request log files so far (0 when it logs nothing). */
+  logLines(): number;
   stop(): Promise<void>;
 }
 
@@ -283,7 +265,7 @@ export interface RunningProxy {
 class Tail {
   private lines: string[] = [];
   private partial = '';
-  private waiters: { test: (line: string) => boolean; resolve: () => void }[] = [];
+  private waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
   feed(chunk: Buffer): void {
     const parts = (this.partial + chunk.toString('utf8')).split('\n');
     this.partial = parts.pop() ?? '';
@@ -292,12 +274,12 @@ class Tail {
       if (this.lines.length > 40) this.lines.shift();
       this.waiters = this.waiters.filter((w) => {
         if (!w.test(line)) return true;
-        w.resolve();
+        w.resolve(line);
         return false;
       });
     }
   }
-  waitFor(test: (line: string) => boolean): Promise<void> {
+  waitFor(test: (line: string) => boolean): Promise<string> {
     return new Promise((resolve) => this.waiters.push({ test, resolve }));
   }
   text(): string {
@@ -414,6 +396,7 @@ export async function startProxy(
   let child: ChildProcess;
   let ready: Promise<void>;
   let afterStop: () => void = () => undefined;
+  let observation: string | null = null;
 
   if (spec.kind === 'airlock') {
     mkdirSync(dir, { recursive: true });
@@ -426,11 +409,20 @@ export async function startProxy(
     const nodeArgs = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const args = [...nodeArgs, join(env.repoRoot, 'dist/src/cli/main.js'), 'serve', '--config', config];
     if (spec.workers !== null && options.airlockHasWorkers) args.push('--workers', spec.workers);
-    child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const childEnv = { ...process.env };
+    delete childEnv[OBSERVATION_ENV];
+    if (spec.observation === 'off') childEnv[OBSERVATION_ENV] = 'off';
+    child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: childEnv,
+    });
     child.stderr!.on('data', (d: Buffer) => tail.feed(d));
     const listening = tail.waitFor((line) => line.includes('"event":"listening"'));
     ready = Promise.race([
-      listening,
+      listening.then((line) => {
+        observation = observationOf(line);
+      }),
       new Promise<void>((_, reject) =>
         child.once('exit', (c) => reject(new Error(`exited (code ${String(c)})`))),
       ),
@@ -440,18 +432,16 @@ export async function startProxy(
     ]).then(() => waitForProxy(port, env, options.probePort, child, 20_000));
   } else if (spec.kind === 'squid') {
     ownedDir(dir, 'proxy');
-    writeFileSync(join(dir, 'hosts'), `${env.originHost} ${env.destName}\n`);
+    writeFileSync(join(dir, 'hosts'), squidHosts(env));
     writeFileSync(join(dir, 'squid.conf'), squidConfig(env, port, spec.workers, dir));
     const service = `airlockbench${process.pid}x${++serviceCounter}`;
-    const args =
-      spec.workers === 1
-        ? ['-N', '-n', service, '-f', join(dir, 'squid.conf')]
-        : ['--foreground', '-n', service, '-f', join(dir, 'squid.conf')];
+    // As Debian's service unit runs it: a master that watches its kid(s) (`--foreground`).
+    const args = ['--foreground', '-n', service, '-f', join(dir, 'squid.conf')];
     child = spawn(SQUID, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => tail.feed(d));
     child.stderr!.on('data', (d: Buffer) => tail.feed(d));
-    // SMP: the master, a coordinator and one process per worker must be up.
-    const expected = spec.workers === 1 ? 1 : spec.workers + 2;
+    // The master and its worker; with more workers (SMP) also a coordinator.
+    const expected = spec.workers === 1 ? 2 : spec.workers + 2;
     const pid = child.pid!;
     ready = waitForProxy(
       port,
@@ -465,7 +455,7 @@ export async function startProxy(
       // Squid leaves its SMP IPC sockets behind (and, if killed, its shared memory); both carry
       // our unique service name.
       for (const shared of [SQUID_IPC_DIR, '/dev/shm'])
-        if (spec.workers > 1 && existsSync(shared))
+        if (existsSync(shared))
           for (const f of readdirSync(shared))
             if (f.startsWith(`${service}-`)) rmSync(join(shared, f), { force: true });
     };
@@ -506,7 +496,7 @@ export async function startProxy(
   const processes = processTree(pid).length;
   const label =
     spec.kind === 'airlock'
-      ? `Airlock${spec.engine ? ` ${spec.engine.tunnels} tunnels, ${spec.engine.listen}` : ''} (${processes <= 1 ? '1 process' : `${processes - 1} workers`})`
+      ? `Airlock${spec.engine ? ` ${spec.engine.tunnels} tunnels, ${spec.engine.listen}` : ''}${spec.observation === 'off' ? ', observation off' : ''} (${processes <= 1 ? '1 process' : `${processes - 1} workers`})`
       : spec.kind === 'squid'
         ? `Squid (workers ${spec.workers})`
         : 'tinyproxy';
@@ -517,8 +507,18 @@ export async function startProxy(
     port,
     pid,
     processes,
+    observation,
     sample: (withFiles = false) => sampleTree(pid, withFiles),
     output: () => tail.text(),
+    logLines: () =>
+      countLines(
+        dir,
+        spec.kind === 'airlock'
+          ? /^access\.log$/
+          : spec.kind === 'squid'
+            ? /^access-\d+\.log$/
+            : /^tinyproxy\.log$/,
+      ),
     stop,
   };
 }

@@ -13,13 +13,15 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkDirect, checkProxy, type CheckContext } from './checks.js';
+import { buildCGenerator, startCOrigin, type COrigin, type SourceBlock } from './loadgen/c-generator.js';
 import { GeneratorPool } from './loadgen/pool.js';
-import { SourceAllocator } from './loadgen/protocol.js';
+import { ipv4ToNumber, numberToIpv4, SourceAllocator } from './loadgen/protocol.js';
 import { createCertificate, HTTP_OBJECTS, recordClientHello, startOrigins, type Origins } from './origins.js';
 import {
   airlockHasWorkers,
   freePort,
   killSpawnedGroupsSync,
+  OBSERVATION_ENV,
   SQUID,
   squidSmpUsable,
   startProxy,
@@ -29,12 +31,14 @@ import {
   type ProxySpec,
   type RunningProxy,
 } from './proxies.js';
-import { renderReport } from './report.js';
+import { renderReport, type LoadPoint } from './report.js';
+import { GENERATOR_BOUND_SHARE } from './stats.js';
 import {
   measureBulk,
   measureConnectRate,
   measureHttp,
   measureIdle,
+  measureIdleMemory,
   measureStorm,
   settle,
   type Bench,
@@ -51,7 +55,9 @@ import {
 // ---------------------------------------------------------------- settings
 
 interface Settings {
+  /** Rounds of a, c and d (targets interleaved in every round). */
   readonly rounds: number;
+  readonly stormRounds: number;
   readonly idleRounds: number;
   readonly concurrency: readonly number[];
   readonly rate: RateSettings;
@@ -69,17 +75,26 @@ interface Settings {
   readonly airlockWideWorkers: string;
   /** b starts every proxy afresh (a clean RSS baseline); the smoke run reuses the running ones. */
   readonly freshIdleProxies: boolean;
+  /** Threads of the C generator (each runs its own epoll loop; one core at most each). */
+  readonly generatorThreads: number;
+  /** Client source addresses of a and d: 127.0.1.1 upward. */
+  readonly clientSources: number;
+  /** Echo-then-close ports of the C origin (the proxies' upstream connections spread over them). */
+  readonly closePorts: number;
+  /** Pause after a proxy's checks before its idle memory is read. */
+  readonly idleMemorySettleMs: number;
 }
 
 const FULL: Settings = {
-  rounds: 3,
+  rounds: 5,
+  stormRounds: 3,
   idleRounds: 1,
   concurrency: [1, 64, 512],
-  rate: { warmupMs: 500, windowMs: 2_000, generators: 2, timeoutMs: 10_000 },
+  rate: { warmupMs: 1_000, windowMs: 3_000, timeoutMs: 10_000 },
   bulkTunnels: [1, 8, 64],
   bulk: { warmupMs: 500, windowMs: 2_000, generators: 2, timeoutMs: 10_000 },
   httpPaths: ['/1k', '/1m'],
-  http: { warmupMs: 500, windowMs: 2_000, generators: 2, connections: 32, timeoutMs: 10_000 },
+  http: { warmupMs: 1_000, windowMs: 3_000, connections: 64, timeoutMs: 10_000 },
   storm: { clients: 20_000, spreadMs: 2_000, timeoutMs: 10_000, generators: 4 },
   idleSizes: [10_000, 50_000],
   idle: {
@@ -97,17 +112,23 @@ const FULL: Settings = {
   airlockWorkers: 'auto',
   airlockWideWorkers: '8',
   freshIdleProxies: true,
+  generatorThreads: 1,
+  clientSources: 8,
+  closePorts: 4,
+  idleMemorySettleMs: 2_000,
 };
 
 const SMOKE: Settings = {
   ...FULL,
   rounds: 1,
+  stormRounds: 1,
   concurrency: [16],
   rate: { ...FULL.rate, warmupMs: 100, windowMs: 300 },
   bulkTunnels: [4],
   bulk: { ...FULL.bulk, warmupMs: 100, windowMs: 300 },
   httpPaths: ['/1k', '/1m'],
   http: { ...FULL.http, warmupMs: 100, windowMs: 300, connections: 4 },
+  idleMemorySettleMs: 100,
   storm: { clients: 400, spreadMs: 300, timeoutMs: 5_000, generators: 2 },
   idleSizes: [300],
   idle: { ...FULL.idle, holdMs: 500, settleMs: 100, generators: 2, rampLimitMs: 10_000 },
@@ -119,9 +140,33 @@ const SMOKE: Settings = {
 };
 
 const SCENARIOS: readonly ScenarioId[] = ['a', 'b', 'c', 'd', 'storm'];
-/** airlock-js: the same gateway with JavaScript tunnels and supervisor hand-off (no native addon). */
-const TARGETS = ['direct', 'airlock', 'airlock-js', 'squid-w1', 'squid-w2', 'tinyproxy'] as const;
+/**
+ * airlock: the default `workers`; airlock-w1: `workers: 1` (the default must never be slower);
+ * airlock-js: JavaScript tunnels and supervisor hand-off (what runs without the native addon);
+ * airlock-obs-off: the default with the gateway's observation state switched off.
+ */
+const TARGETS = [
+  'direct',
+  'airlock',
+  'airlock-w1',
+  'airlock-js',
+  'airlock-obs-off',
+  'squid-w1',
+  'squid-w2',
+  'tinyproxy',
+] as const;
 type TargetId = (typeof TARGETS)[number];
+/** Targets measured in some scenarios only (the others: every scenario). */
+const ONLY_IN: Partial<Record<TargetId, readonly ScenarioId[]>> = {
+  'airlock-w1': ['a', 'd'],
+  'airlock-obs-off': ['a'],
+};
+const runsIn = (id: string, scenario: ScenarioId): boolean =>
+  ONLY_IN[id as TargetId]?.includes(scenario) ?? true;
+
+/** A loopback address for the benchmark's DNS server (port 53), away from anything else's. */
+const DNS_HOST = '127.53.0.1';
+const FIRST_CLIENT = '127.0.1.1';
 
 /** The destination every proxy resolves to the loopback origins without DNS (see README). */
 const DEST_NAME = 'localhost';
@@ -160,10 +205,17 @@ interface Options {
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]
-  --smoke                 tiny counts, about 20 s (CI); exits non-zero when anything fails
+  --smoke                 tiny counts, about 30 s (CI); exits non-zero when anything fails
   --only a,b,c,d,storm    scenarios to run (default: all)
-  --targets LIST          direct,airlock,airlock-js,squid-w1,squid-w2,tinyproxy (default: all available)
-  --rounds N              rounds for a, c, d and the storm (default 3)
+  --targets LIST          ${TARGETS.join(',')}
+                          (default: all available)
+  --rounds N              rounds for a, c and d (default 5)
+  --storm-rounds N        rounds for the storm (default 3)
+  --window SECONDS        measurement window of a and d (default 3)
+  --warmup SECONDS        warm-up before it (default 1)
+  --generator-threads N   threads of the C load generator (default 1)
+  --sources N             client source addresses of a and d, from ${FIRST_CLIENT} (default 8)
+  --objects LIST          objects of d (default /1k,/1m)
   --idle-rounds N         rounds for the idle holds (default 1)
   --hold SECONDS          idle hold (default 60)
   --idle-sizes LIST       idle tunnel counts (default 10000,50000)
@@ -171,7 +223,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --storm-timeout SECONDS a storm client that is not up after this has failed (default 10)
   --workers W             Airlock workers for a, c, d (default auto)
   --wide-workers W        Airlock workers for b and the storm (default 8)
-  --no-access-log         Airlock and Squid write no access log (default: both write one)
+  --no-access-log         no proxy logs requests (default: every proxy logs every request)
   --note TEXT             a line for the report (e.g. what else ran on the machine)
   --out FILE              also write the report here`;
 
@@ -181,7 +233,8 @@ function parseArgs(argv: readonly string[]): Options {
   const smoke = argv.includes('--smoke');
   let s: Settings = smoke ? SMOKE : FULL;
   let only: ScenarioId[] = [...SCENARIOS];
-  let targets: TargetId[] = [...TARGETS];
+  // The smoke run leaves out airlock-obs-off (the same paths as airlock) unless asked for.
+  let targets: TargetId[] = TARGETS.filter((t) => !smoke || t !== 'airlock-obs-off');
   let out: string | null = null;
   let note: string | null = null;
   let accessLog = true;
@@ -191,6 +244,12 @@ function parseArgs(argv: readonly string[]): Options {
     return n;
   };
   const list = (v: string | undefined): string[] => (v ?? '').split(',').filter((x) => x !== '');
+  const seconds = (v: string, name: string, zero = false): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < (zero ? 0 : 0.1) || n > 600)
+      throw new UsageError(`${name} needs a number of seconds (${zero ? '0' : '0.1'}–600)`);
+    return Math.round(n * 1000);
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -216,11 +275,41 @@ function parseArgs(argv: readonly string[]): Options {
       case '--rounds':
         s = { ...s, rounds: int(value(), arg) };
         break;
+      case '--storm-rounds':
+        s = { ...s, stormRounds: int(value(), arg) };
+        break;
+      case '--window': {
+        const ms = seconds(value(), arg);
+        s = { ...s, rate: { ...s.rate, windowMs: ms }, http: { ...s.http, windowMs: ms } };
+        break;
+      }
+      case '--warmup': {
+        const ms = seconds(value(), arg, true);
+        s = { ...s, rate: { ...s.rate, warmupMs: ms }, http: { ...s.http, warmupMs: ms } };
+        break;
+      }
+      case '--generator-threads':
+        s = { ...s, generatorThreads: Math.min(16, int(value(), arg)) };
+        break;
+      case '--sources':
+        s = { ...s, clientSources: Math.min(254, int(value(), arg)) };
+        break;
       case '--idle-rounds':
         s = { ...s, idleRounds: int(value(), arg) };
         break;
       case '--hold':
         s = { ...s, idle: { ...s.idle, holdMs: int(value(), arg) * 1000 } };
+        break;
+      case '--objects':
+        s = {
+          ...s,
+          httpPaths: list(value()).map((x) => {
+            const path = x.startsWith('/') ? x : `/${x}`;
+            if (HTTP_OBJECTS[path] === undefined)
+              throw new UsageError(`unknown object ${x} (${Object.keys(HTTP_OBJECTS).join(', ')})`);
+            return path;
+          }),
+        };
         break;
       case '--idle-sizes':
         s = { ...s, idleSizes: list(value()).map((x) => int(x, arg)) };
@@ -257,6 +346,24 @@ function parseArgs(argv: readonly string[]): Options {
 }
 
 // ---------------------------------------------------------------- helpers
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether `path` is a tmpfs mount point (per /proc/mounts). */
+function onTmpfs(path: string): boolean {
+  try {
+    return readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .some((line) => {
+        const [, mountPoint, type] = line.split(' ');
+        return mountPoint === path && type === 'tmpfs';
+      });
+  } catch {
+    return false;
+  }
+}
 
 const startedAt = Date.now();
 const log = (line: string): void => {
@@ -375,11 +482,16 @@ async function main(): Promise<number> {
       'This build of `airlock serve` has no `--workers` option: Airlock ran as a single process throughout.',
     );
 
-  const workDir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
+  // Configurations and every proxy's log on tmpfs: logging costs CPU, not disk waits.
+  const shm = onTmpfs('/dev/shm') ? '/dev/shm' : null;
+  if (shm === null)
+    notes.push('/dev/shm is not a tmpfs here: the proxies logged to a file under ' + tmpdir() + '.');
+  const workDir = mkdtempSync(join(shm ?? tmpdir(), 'airlock-bench-'));
   // Squid and tinyproxy drop root privileges: they must be able to reach their directories.
   chmodSync(workDir, 0o755);
   const running = new Set<RunningProxy>();
   let origins: Origins | null = null;
+  let cOrigin: COrigin | null = null;
   let pool: GeneratorPool | null = null;
   let cleaned = false;
   const cleanup = async (): Promise<void> => {
@@ -389,6 +501,7 @@ async function main(): Promise<number> {
     running.clear();
     await pool?.stop();
     await origins?.stop();
+    await cOrigin?.stop();
     rmSync(workDir, { recursive: true, force: true });
   };
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -400,39 +513,64 @@ async function main(): Promise<number> {
   process.once('exit', killSpawnedGroupsSync);
 
   const measurements: Measurement[] = [];
+  const loads: LoadPoint[] = [];
+  /** Request-log lines each proxy wrote in the first phase. */
+  let logged: { label: string; lines: number }[] = [];
+  /** Whether the gateway confirmed the observation switch (null: airlock-obs-off not run). */
+  let observationSupported: boolean | null = null;
+  const has = (x: ScenarioId): boolean => options.only.includes(x);
   try {
+    const binary = buildCGenerator(repoRoot, workDir);
     const cert = createCertificate(workDir, DEST_NAME);
-    const hello = await recordClientHello(DEST_NAME, join(workDir, 'client-hello.bin'));
+    const payloadFile = join(workDir, 'client-hello.bin');
+    const hello = await recordClientHello(DEST_NAME, payloadFile);
     origins = await startOrigins({
       host: '127.0.0.1',
       echoProcesses: s.echoProcesses,
       bulkProcesses: s.bulkProcesses,
-      helloLength: hello.length,
       tls: cert,
     });
-    pool = await GeneratorPool.start(s.generators);
+    cOrigin = await startCOrigin(binary, {
+      host: '127.0.0.1',
+      closePorts: s.closePorts,
+      helloLength: hello.length,
+      dnsHost: DNS_HOST,
+      threads: 1,
+      maxSeconds: 6 * 3600,
+    });
+    if (cOrigin.dns !== 'ok')
+      notes.push(
+        `The benchmark's DNS server could not listen on ${DNS_HOST}:53 (${cOrigin.dns ?? 'not started'}): Squid's lookups of client names went unanswered, which inflates its CPU per connection.`,
+      );
+    if (has('b') || has('c') || has('storm')) pool = await GeneratorPool.start(s.generators);
     const notAllowed = await freePort();
+    const clients: SourceBlock = { first: FIRST_CLIENT, count: s.clientSources };
+    const clientAddresses = Array.from({ length: clients.count }, (_, i) =>
+      numberToIpv4(ipv4ToNumber(FIRST_CLIENT) + i),
+    );
     const env: ProxyEnv = {
       workDir,
       repoRoot,
       destName: DEST_NAME,
       allowlist: ALLOWLIST,
       originHost: origins.host,
-      connectPorts: origins.connectPorts,
-      tlsPorts: origins.tlsPorts,
-      httpPorts: [origins.ports.http],
+      connectPorts: [...cOrigin.close, ...origins.connectPorts],
+      tlsPorts: [...cOrigin.close, ...origins.tlsPorts],
+      httpPorts: [cOrigin.http],
       accessLog: options.accessLog,
+      clientAddresses,
+      dnsServer: cOrigin.dns === 'ok' ? DNS_HOST : null,
     };
     const checkCtx: CheckContext = {
       destName: DEST_NAME,
       deniedName: DENIED_NAME,
       hello,
       ports: {
-        close: origins.ports.close[0]!,
+        close: cOrigin.close[0]!,
         hold: origins.ports.hold[0]!,
         plain: origins.ports.plain[0]!,
         tls: origins.ports.tls,
-        http: origins.ports.http,
+        http: cOrigin.http,
         notAllowed,
       },
       objects: HTTP_OBJECTS,
@@ -441,6 +579,8 @@ async function main(): Promise<number> {
     const bench: Bench = {
       pool,
       origins,
+      c: { binary, origin: cOrigin, payloadFile, sources: clients, threads: s.generatorThreads },
+      originPids: [...origins.pids, cOrigin.pid],
       sources: new SourceAllocator(),
       destName: DEST_NAME,
       hello,
@@ -450,22 +590,27 @@ async function main(): Promise<number> {
     if (directFailures.length > 0)
       throw new Error(`the origins do not answer:\n  ${directFailures.join('\n  ')}`);
 
-    const specFor = (id: TargetId, wide: boolean): ProxySpec | null =>
-      id === 'airlock'
-        ? { kind: 'airlock', workers: wide ? s.airlockWideWorkers : s.airlockWorkers }
-        : id === 'airlock-js'
-          ? {
-              kind: 'airlock',
-              workers: wide ? s.airlockWideWorkers : s.airlockWorkers,
-              engine: { tunnels: 'js', listen: 'handoff' },
-            }
-          : id === 'squid-w1'
-            ? { kind: 'squid', workers: 1 }
-            : id === 'squid-w2'
-              ? { kind: 'squid', workers: 2 }
-              : id === 'tinyproxy'
-                ? { kind: 'tinyproxy' }
-                : null;
+    const specFor = (id: TargetId, wide: boolean): ProxySpec | null => {
+      const workers = wide ? s.airlockWideWorkers : s.airlockWorkers;
+      switch (id) {
+        case 'airlock':
+          return { kind: 'airlock', workers };
+        case 'airlock-w1':
+          return { kind: 'airlock', workers: '1' };
+        case 'airlock-js':
+          return { kind: 'airlock', workers, engine: { tunnels: 'js', listen: 'handoff' } };
+        case 'airlock-obs-off':
+          return { kind: 'airlock', workers, observation: 'off' };
+        case 'squid-w1':
+          return { kind: 'squid', workers: 1 };
+        case 'squid-w2':
+          return { kind: 'squid', workers: 2 };
+        case 'tinyproxy':
+          return { kind: 'tinyproxy' };
+        case 'direct':
+          return null;
+      }
+    };
     const start = async (id: TargetId, wide: boolean): Promise<Target> => {
       const spec = specFor(id, wide);
       if (spec === null) return { id, label: 'direct (no proxy)', proxy: null };
@@ -506,53 +651,80 @@ async function main(): Promise<number> {
         `    ${m.scenario} ${m.param} round ${m.round} ${m.label}: ${summary}${errs > 0 ? ` (${errs} failures)` : ''}`,
       );
     };
-    const has = (x: ScenarioId): boolean => options.only.includes(x);
+    /** Load average before every scenario pass: how busy the machine was. */
+    const loadPoint = (what: string): void => {
+      const [one, five] = loadavg();
+      loads.push({ what, one: one!, five: five! });
+      log(`bench: ${what} (load average ${one!.toFixed(2)}, ${five!.toFixed(2)})`);
+    };
+    const shares = (m: Measurement): string =>
+      `proxy ${(m.values.proxyCores ?? 0).toFixed(2)} cores, generator thread ${((m.values.generatorThread ?? 0) * 100).toFixed(0)} %, other ${(m.values.otherCores ?? 0).toFixed(2)} cores`;
     /** Proxies kept running from the first phase for the idle holds (smoke only). */
     let idleTargets: Target[] = [];
 
     // ------------------------------------------------ a, c, d: every proxy up at once, interleaved
     if (has('a') || has('c') || has('d') || has('storm')) {
       log('bench: starting the proxies');
-      const targets: Target[] = [];
-      for (const id of targetIds) targets.push(await start(id, false));
+      // Started side by side (startup is mostly waiting); measured one after the other.
+      const wanted = targetIds.filter((id) => options.only.some((x) => runsIn(id, x)));
+      // Every start settles before a failure is thrown, so cleanup finds every proxy started.
+      const started = await Promise.allSettled(wanted.map((id) => start(id, false)));
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      const targets = started.map((r) => (r as PromiseFulfilledResult<Target>).value);
       targets.forEach(remember);
+      await delay(s.idleMemorySettleMs);
+      for (const t of targets) {
+        const m = measureIdleMemory(t);
+        if (m !== null)
+          record(
+            m,
+            `${(m.values.totalMiB ?? 0).toFixed(1)} MiB in ${m.values.processes} process(es) at idle`,
+          );
+      }
+      const observationOff = targets.find((t) => t.id === 'airlock-obs-off');
+      if (observationOff?.proxy !== undefined && observationOff.proxy !== null)
+        observationSupported = observationOff.proxy.observation === 'off';
+      const among = (x: ScenarioId): Target[] => targets.filter((t) => runsIn(t.id, x));
       if (has('a')) {
-        log('bench: a. CONNECT setup rate');
-        for (const c of s.concurrency)
+        for (const c of s.concurrency) {
+          loadPoint(`a. CONNECT setup rate, concurrency ${c}`);
           for (let round = 1; round <= s.rounds; round++)
-            for (const t of targets) {
+            for (const t of among('a')) {
               const m = await measureConnectRate(bench, t, c, round, s.rate);
               record(
                 m,
-                `${(m.values.rate ?? 0).toFixed(0)} tunnels/s, p99 ${(m.values.p99 ?? 0).toFixed(2)} ms`,
+                `${(m.values.rate ?? 0).toFixed(0)} tunnels/s, p99 ${(m.values.p99 ?? 0).toFixed(2)} ms, ${(m.values.cpuPerOpUs ?? 0).toFixed(0)} µs CPU/tunnel; ${shares(m)}`,
               );
               await settle(t.proxy, baseFiles.get(t.id) ?? 0, 5_000);
             }
+        }
       }
       if (has('c')) {
-        log('bench: c. bulk throughput');
+        loadPoint('c. bulk throughput');
         for (const n of s.bulkTunnels)
           for (let round = 1; round <= s.rounds; round++)
-            for (const t of targets) {
+            for (const t of among('c')) {
               const m = await measureBulk(bench, t, n, round, s.bulk);
-              record(m, `${(m.values.mbps ?? 0).toFixed(0)} MB/s`);
+              record(m, `${(m.values.mbps ?? 0).toFixed(0)} MB/s; ${shares(m)}`);
             }
       }
       if (has('d')) {
-        log('bench: d. plain-HTTP forwarding');
-        for (const path of s.httpPaths)
+        for (const path of s.httpPaths) {
+          loadPoint(`d. plain-HTTP forwarding, ${path}`);
           for (let round = 1; round <= s.rounds; round++)
-            for (const t of targets) {
+            for (const t of among('d')) {
               const m = await measureHttp(bench, t, path, HTTP_OBJECTS[path]!, round, s.http);
               record(
                 m,
-                `${(m.values.rps ?? 0).toFixed(0)} requests/s, p99 ${(m.values.p99 ?? 0).toFixed(2)} ms, ${m.values.connects} connections`,
+                `${(m.values.rps ?? 0).toFixed(0)} requests/s, p99 ${(m.values.p99 ?? 0).toFixed(2)} ms, ${m.values.connects} connections, ${(m.values.cpuPerOpUs ?? 0).toFixed(0)} µs CPU/request; ${shares(m)}`,
               );
             }
+        }
       }
       if (has('storm')) {
         // 20k tunnels are 40k proxy sockets: more than two processes can open here.
-        for (const airlock of targets.filter((t) => t.id === 'airlock' || t.id === 'airlock-js')) {
+        for (const airlock of among('storm').filter((t) => t.id === 'airlock' || t.id === 'airlock-js')) {
           if (!hasWorkers || s.airlockWideWorkers === s.airlockWorkers) break;
           await stop(airlock);
           const wide = await start(airlock.id as TargetId, true);
@@ -560,9 +732,9 @@ async function main(): Promise<number> {
           airlock.proxy = wide.proxy;
           remember(airlock);
         }
-        log(`bench: reconnect storm (${s.storm.clients} clients within ${s.storm.spreadMs / 1000} s)`);
-        for (let round = 1; round <= s.rounds; round++)
-          for (const t of targets) {
+        loadPoint(`reconnect storm (${s.storm.clients} clients within ${s.storm.spreadMs / 1000} s)`);
+        for (let round = 1; round <= s.stormRounds; round++)
+          for (const t of among('storm')) {
             const m = await measureStorm(bench, t, round, s.storm);
             record(
               m,
@@ -571,16 +743,20 @@ async function main(): Promise<number> {
             await settle(t.proxy, baseFiles.get(t.id) ?? 0);
           }
       }
-      if (!s.freshIdleProxies && has('b')) idleTargets = targets;
-      else await Promise.all(targets.map(stop));
+      // Evidence that every proxy did the logging it was configured for.
+      logged = targets
+        .filter((t) => t.proxy !== null)
+        .map((t) => ({ label: t.label, lines: t.proxy!.logLines() }));
+      if (!s.freshIdleProxies && has('b')) idleTargets = among('b');
+      await Promise.all(targets.filter((t) => !idleTargets.includes(t)).map(stop));
     }
 
     // ------------------------------------------------ b: a fresh proxy for every hold
     if (has('b')) {
       const sizes = [...s.idleSizes].sort((x, y) => x - y);
-      log(`bench: b. idle tunnels held ${s.idle.holdMs / 1000} s at ${sizes.join(', ')}`);
+      loadPoint(`b. idle tunnels held ${s.idle.holdMs / 1000} s at ${sizes.join(', ')}`);
       for (let round = 1; round <= s.idleRounds; round++)
-        for (const id of targetIds) {
+        for (const id of targetIds.filter((x) => runsIn(x, 'b'))) {
           const reused = idleTargets.find((x) => x.id === id);
           const t = reused ?? (await start(id, true));
           try {
@@ -598,7 +774,7 @@ async function main(): Promise<number> {
       await Promise.all(idleTargets.map(stop));
       if (s.idleRounds < 3)
         notes.push(
-          `The idle holds ran ${s.idleRounds} round(s) per size (each takes over ${s.idle.holdMs / 1000} s per target), fewer than the 3 rounds of the other scenarios: their cells are single measurements, not medians.`,
+          `The idle holds ran ${s.idleRounds} round(s) per size (each takes over ${s.idle.holdMs / 1000} s per target), fewer than the ${s.rounds} rounds of a, c and d: their cells are single measurements, not medians.`,
         );
     }
   } catch (error) {
@@ -618,22 +794,38 @@ async function main(): Promise<number> {
       notes.push(
         `${m.label} closed client connections after responses in d (${m.param}: ${m.values.connects} connections opened for ${Math.round((m.values.rps ?? 0) * (s.http.windowMs / 1000))} requests in round 1); the generator reopened them.`,
       );
+  if (observationSupported === false)
+    notes.push(
+      `\`airlock-obs-off\` ran with ${OBSERVATION_ENV}=off, but the gateway's "listening" event reports no \`observation\` field: it has no such switch yet, so both Airlock rows ran the same configuration and the observation cost is pending.`,
+    );
+  if (logged.length > 0)
+    notes.push(
+      `Request-log lines written while a, c, d and the storm ran: ${logged.map((l) => `${l.label} ${l.lines.toLocaleString('en-US')}`).join('; ')}.`,
+    );
+  const anyBound = measurements.some((m) => (m.values.generatorBound ?? 0) > 0);
   const preamble = [
     `${options.smoke ? 'Smoke run (tiny counts: checks that the harness works, the numbers mean nothing). ' : ''}` +
       `Run ${new Date(began).toISOString()} on ${cpus().length} × ${cpuModel}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; took ${minutes.toFixed(1)} min. ` +
-      `Load average (1 min) at the start ${loadAtStart.toFixed(1)}, at the end ${loadAtEnd.toFixed(1)}: anything well above 0 means other work shared the cores.`,
+      `Load average (1 min) at the start ${loadAtStart.toFixed(2)}, at the end ${loadAtEnd.toFixed(2)}; before each scenario in the table "How busy the machine was". ` +
+      'The "other" column of every table is the CPU the rest of the machine used inside the window: well above 0 means other work shared the cores and the figures are not to be claimed.',
     '',
     `Proxies: Airlock (${gitDescription(repoRoot)}${hasWorkers ? '' : ', no --workers support'}), ${squidVersion ?? 'Squid: not installed'}, ${tinyproxyVersion ?? 'tinyproxy: not installed'}. ` +
       `Open files per process: ${openFilesLimit()}; ephemeral ports ${portRange()}.`,
     '',
-    `Rounds: ${s.rounds} for a, c, d and the storm (targets interleaved A B C … within each round); ${s.idleRounds} for the idle holds. ` +
+    `Load: the C generator (bench/loadgen-c, ${s.generatorThreads} thread${s.generatorThreads === 1 ? '' : 's'}) for a and d, from ${s.clientSources} source addresses (${FIRST_CLIENT} upward); Node generators for b, c and the storm. ` +
+      `Rounds: ${s.rounds} for a, c and d, ${s.stormRounds} for the storm (targets interleaved A B C … within each round); ${s.idleRounds} for the idle holds. ` +
       `Cells: median (min–max) over rounds. Windows: a ${s.rate.windowMs / 1000} s after ${s.rate.warmupMs / 1000} s warm-up, ` +
-      `c ${s.bulk.windowMs / 1000} s after ${s.bulk.warmupMs / 1000} s, d ${s.http.windowMs / 1000} s after ${s.http.warmupMs / 1000} s.`,
+      `c ${s.bulk.windowMs / 1000} s after ${s.bulk.warmupMs / 1000} s, d ${s.http.windowMs / 1000} s after ${s.http.warmupMs / 1000} s. ` +
+      `Proxy CPU: utime + stime of every process of the proxy (workers, supervisor, coordinator, helpers) from /proc over the window.` +
+      (anyBound
+        ? ` Cells marked † had a generator thread at ≥ ${GENERATOR_BOUND_SHARE * 100} % of a core in at least one round: the generator, not the proxy, may have set the pace there.`
+        : ' No generator thread reached ' + `${GENERATOR_BOUND_SHARE * 100} % of a core in any round.`),
     '',
-    `Airlock: \`workers ${s.airlockWorkers}\` for a, c, d; \`workers ${s.airlockWideWorkers}\` for b and the storm (40k–100k sockets need more processes than one can open). ` +
+    `Airlock: \`workers ${s.airlockWorkers}\` (the default) and \`workers 1\` for a and d; \`workers ${s.airlockWideWorkers}\` for b and the storm (40k–100k sockets need more processes than one can open). ` +
       `SNI check on (tunnels to ${DEST_NAME} carry a ClientHello naming it); Squid and tinyproxy do not check SNI. ` +
-      `Access logs: ${options.accessLog ? 'Airlock and Squid write one to a file; tinyproxy logs at Critical only' : 'none'}. ` +
-      'Only `limits.maxConnections` is raised (to 60,000); per-client limits stay at their defaults because every simulated endpoint has its own 127.x.y.z source address.',
+      `Logging: ${options.accessLog ? `every proxy logs every request to a file on ${shm === null ? 'disk' : 'tmpfs'} in its native format (Airlock JSON lines, Squid \`squid\` format one file per worker, tinyproxy \`LogLevel Connect\`)` : 'none'}. ` +
+      `Names: Airlock's \`hosts:\` and Squid's \`hosts_file\` map ${DEST_NAME} to the origins (tinyproxy: /etc/hosts); Squid's hosts file also names the client addresses, and its DNS server (${DNS_HOST}, the benchmark's) answers anything else NXDOMAIN. ` +
+      "Airlock's per-client limits are raised out of the way (a few addresses carry thousands of connections per second); Squid and tinyproxy have none.",
   ];
   const report = renderReport(
     {
@@ -642,6 +834,8 @@ async function main(): Promise<number> {
       targets: TARGETS.map((id) => ({ id, label: id })),
       measurements,
       notes,
+      loads,
+      observationSupported,
     },
     {
       holdSeconds: s.idle.holdMs / 1000,
@@ -658,6 +852,8 @@ async function main(): Promise<number> {
   }
   if (options.smoke) {
     const failures = smokeFailures(measurements, s);
+    if (options.accessLog)
+      for (const l of logged) if (l.lines === 0) failures.push(`${l.label} wrote no request log`);
     const expected = options.only.length > 0 && measurements.length === 0;
     if (failures.length > 0 || expected) {
       log(`bench: smoke run failed:\n  ${failures.join('\n  ') || 'nothing was measured'}`);

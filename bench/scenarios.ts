@@ -2,21 +2,34 @@
  * One measurement of one scenario against one target. The orchestrator calls these in
  * interleaved order (A B C A B C …) and the report takes medians over rounds.
  */
-import type { GeneratorPool, JobWithoutId } from './loadgen/pool.js';
+import {
+  runClient,
+  type ClientJob,
+  type ClientResult,
+  type COrigin,
+  type SourceBlock,
+} from './loadgen/c-generator.js';
+import type { GeneratorPool } from './loadgen/pool.js';
 import type {
   BulkResult,
-  ConnectRateResult,
   HoldCheckResult,
   HoldOpenResult,
-  HttpResult,
   SourceAllocator,
   Via,
 } from './loadgen/protocol.js';
 import type { Origins } from './origins.js';
-import type { RunningProxy, TreeSample } from './proxies.js';
-import { addCounts, percentile } from './stats.js';
+import { machineBusySeconds, processCpuSeconds } from './procfs.js';
+import type { RunningProxy } from './proxies.js';
+import {
+  addCounts,
+  busiestThreadShare,
+  GENERATOR_BOUND_SHARE,
+  histogramQuantile,
+  percentile,
+} from './stats.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'storm';
+/** a–d and the storm can be chosen with --only; `mem` (idle memory) rides along with them. */
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'storm' | 'mem';
 
 export interface Target {
   /** direct, airlock, squid-w1, squid-w2, tinyproxy */
@@ -38,13 +51,30 @@ export interface Measurement {
 }
 
 export interface Bench {
-  readonly pool: GeneratorPool;
+  /** The Node generators (b, c and the storm); null when none of those runs. */
+  readonly pool: GeneratorPool | null;
   readonly origins: Origins;
+  /** The C generator (scenarios a and d) and its origin. */
+  readonly c: {
+    readonly binary: string;
+    readonly origin: COrigin;
+    /** The bytes a tunnel sends after the 200 (the recorded ClientHello), echoed by the origin. */
+    readonly payloadFile: string;
+    readonly sources: SourceBlock;
+    readonly threads: number;
+  };
+  /** Every origin process (Node and C): their CPU is reported apart from the proxy's. */
+  readonly originPids: readonly number[];
   readonly sources: SourceAllocator;
   readonly destName: string;
   readonly hello: Uint8Array;
   /** Emits progress lines. */
   readonly log: (line: string) => void;
+}
+
+function nodePool(bench: Bench): GeneratorPool {
+  if (bench.pool === null) throw new Error('the Node load generators were not started for this run');
+  return bench.pool;
 }
 
 function via(target: Target): Via {
@@ -57,12 +87,6 @@ function via(target: Target): Via {
 export function split(total: number, parts: number): number[] {
   const n = Math.max(1, Math.min(parts, total));
   return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
-}
-
-function sampleAt(proxy: RunningProxy | null, at: number, withFiles = false): Promise<TreeSample | null> {
-  return new Promise((resolve) =>
-    setTimeout(() => resolve(proxy === null ? null : proxy.sample(withFiles)), Math.max(0, at - Date.now())),
-  );
 }
 
 function concat(arrays: readonly Float64Array[]): Float64Array {
@@ -79,7 +103,7 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// ---------------------------------------------------------------- a. CONNECT setup rate
+// ---------------------------------------------------------------- windows
 
 /** The timeline of one windowed measurement: jobs start at `startAt`, count inside the window. */
 interface MeasureWindow {
@@ -88,39 +112,110 @@ interface MeasureWindow {
   readonly windowEnd: number;
 }
 
-/**
- * Runs one job per generator share over a measurement window (after `leadMs` and the warm-up)
- * and samples the proxy's CPU at the window's edges: the common part of a, c and d.
- */
-async function overWindow<R extends ConnectRateResult | BulkResult | HttpResult>(
-  bench: Bench,
-  target: Target,
-  shares: readonly number[],
+function windowFrom(
   leadMs: number,
   s: { readonly warmupMs: number; readonly windowMs: number },
-  job: (share: number, window: MeasureWindow) => JobWithoutId,
-): Promise<{ results: R[]; proxyCpu: number; errors: Record<string, number>; generatorCpuS: number }> {
+): MeasureWindow {
   const startAt = Date.now() + leadMs;
   const windowStart = startAt + s.warmupMs;
-  const window: MeasureWindow = { startAt, windowStart, windowEnd: windowStart + s.windowMs };
-  const cpu0 = sampleAt(target.proxy, window.windowStart);
-  const cpu1 = sampleAt(target.proxy, window.windowEnd);
-  const results = (await Promise.all(shares.map((share, g) => bench.pool.run(g, job(share, window))))) as R[];
-  const [a, b] = await Promise.all([cpu0, cpu1]);
-  const errors: Record<string, number> = {};
-  for (const r of results) addCounts(errors, r.errors);
+  return { startAt, windowStart, windowEnd: windowStart + s.windowMs };
+}
+
+/** CPU-seconds at one instant: the proxy's process tree, the origins, the whole machine. */
+interface CpuSample {
+  readonly proxy: number;
+  readonly origins: number;
+  readonly machine: number;
+}
+
+function cpuAt(bench: Bench, target: Target, at: number): Promise<CpuSample> {
+  return new Promise((resolve) =>
+    setTimeout(
+      () =>
+        resolve({
+          proxy: target.proxy === null ? 0 : target.proxy.sample().cpuSeconds,
+          origins: bench.originPids.reduce((n, pid) => n + processCpuSeconds(pid), 0),
+          machine: machineBusySeconds(),
+        }),
+      Math.max(0, at - Date.now()),
+    ),
+  );
+}
+
+/** Where the cores went over a window, in cores (CPU-seconds per second). */
+export interface CoreShares {
+  readonly proxy: number;
+  readonly generator: number;
+  readonly origins: number;
+  /** The busiest generator thread's share of one core. */
+  readonly generatorThread: number;
+  /** Everything else that ran on the machine (other jobs, the orchestrator, the kernel's own threads). */
+  readonly other: number;
+}
+
+export function coreShares(
+  a: CpuSample,
+  b: CpuSample,
+  windowS: number,
+  generatorCpuS: number,
+  threadCpuS: readonly number[],
+  hasProxy: boolean,
+): CoreShares {
+  const proxy = hasProxy ? (b.proxy - a.proxy) / windowS : 0;
+  const origins = (b.origins - a.origins) / windowS;
+  const generator = generatorCpuS / windowS;
+  const machine = (b.machine - a.machine) / windowS;
   return {
-    results,
-    proxyCpu: a !== null && b !== null ? b.cpuSeconds - a.cpuSeconds : Number.NaN,
-    errors,
-    generatorCpuS: results.reduce((n, r) => n + r.cpuSeconds, 0),
+    proxy,
+    generator,
+    origins,
+    generatorThread: busiestThreadShare(threadCpuS, windowS),
+    other: Math.max(0, machine - proxy - generator - origins),
   };
 }
+
+/** Runs one C generator job over a window and samples CPU at the window's edges. */
+async function overCWindow(
+  bench: Bench,
+  target: Target,
+  s: { readonly warmupMs: number; readonly windowMs: number },
+  job: (window: MeasureWindow) => ClientJob,
+): Promise<{ result: ClientResult; shares: CoreShares; proxyCpuS: number }> {
+  const window = windowFrom(300, s);
+  const c0 = cpuAt(bench, target, window.windowStart);
+  const c1 = cpuAt(bench, target, window.windowEnd);
+  const result = await runClient(bench.c.binary, job(window));
+  const [a, b] = await Promise.all([c0, c1]);
+  const windowS = s.windowMs / 1000;
+  const shares = coreShares(
+    a,
+    b,
+    windowS,
+    result.cpuUserS + result.cpuSysS,
+    result.threadCpuS,
+    target.proxy !== null,
+  );
+  return { result, shares, proxyCpuS: target.proxy === null ? Number.NaN : b.proxy - a.proxy };
+}
+
+/** The values every windowed C-generator measurement carries about where the CPU went. */
+function shareValues(shares: CoreShares, proxyCpuS: number): Record<string, number> {
+  return {
+    proxyCpuS,
+    proxyCores: shares.proxy,
+    generatorCores: shares.generator,
+    generatorThread: shares.generatorThread,
+    generatorBound: shares.generatorThread >= GENERATOR_BOUND_SHARE ? 1 : 0,
+    originCores: shares.origins,
+    otherCores: shares.other,
+  };
+}
+
+// ---------------------------------------------------------------- a. CONNECT setup rate
 
 export interface RateSettings {
   readonly warmupMs: number;
   readonly windowMs: number;
-  readonly generators: number;
   readonly timeoutMs: number;
 }
 
@@ -131,28 +226,20 @@ export async function measureConnectRate(
   round: number,
   s: RateSettings,
 ): Promise<Measurement> {
-  const { results, proxyCpu, errors, generatorCpuS } = await overWindow<ConnectRateResult>(
-    bench,
-    target,
-    split(concurrency, concurrency === 1 ? 1 : s.generators),
-    200,
-    s,
-    (share, window) => ({
-      kind: 'connect-rate',
-      via: via(target),
-      destName: bench.destName,
-      originHost: bench.origins.host,
-      sources: bench.sources.take(2032),
-      timeoutMs: s.timeoutMs,
-      ports: bench.origins.ports.close,
-      concurrency: share,
-      hello: bench.hello,
-      ...window,
-    }),
-  );
-  const completed = results.reduce((n, r) => n + r.completed, 0);
-  const failed = results.reduce((n, r) => n + r.failed, 0);
-  const setup = concat(results.map((r) => r.setupMs));
+  const { result, shares, proxyCpuS } = await overCWindow(bench, target, s, (window) => ({
+    mode: 'connect',
+    via: via(target),
+    destName: bench.destName,
+    originHost: bench.origins.host,
+    sources: bench.c.sources,
+    concurrency,
+    threads: bench.c.threads,
+    timeoutMs: s.timeoutMs,
+    ports: bench.c.origin.close,
+    payloadFile: bench.c.payloadFile,
+    ...window,
+  }));
+  const completed = result.completed;
   return {
     scenario: 'a',
     param: String(concurrency),
@@ -161,14 +248,13 @@ export async function measureConnectRate(
     round,
     values: {
       rate: completed / (s.windowMs / 1000),
-      p50: percentile(setup, 50),
-      p99: percentile(setup, 99),
-      failed,
-      proxyCpuS: proxyCpu,
-      proxyCpuMsPer1k: completed > 0 ? (proxyCpu * 1e6) / completed : Number.NaN,
-      generatorCpuS,
+      p50: histogramQuantile(result.histogramUs, 0.5) / 1000,
+      p99: histogramQuantile(result.histogramUs, 0.99) / 1000,
+      failed: result.failed,
+      cpuPerOpUs: completed > 0 ? (proxyCpuS * 1e6) / completed : Number.NaN,
+      ...shareValues(shares, proxyCpuS),
     },
-    errors,
+    errors: result.errors,
   };
 }
 
@@ -188,28 +274,45 @@ export async function measureBulk(
   round: number,
   s: BulkSettings,
 ): Promise<Measurement> {
-  const { results, proxyCpu, errors, generatorCpuS } = await overWindow<BulkResult>(
-    bench,
-    target,
-    split(tunnels, s.generators),
-    500,
-    s,
-    (share, window) => ({
-      kind: 'bulk',
-      via: via(target),
-      destName: bench.destName,
-      originHost: bench.origins.host,
-      sources: bench.sources.take(share),
-      timeoutMs: s.timeoutMs,
-      ports: bench.origins.ports.bulk,
-      tunnels: share,
-      hello: bench.hello,
-      ...window,
-    }),
-  );
+  // The tunnels are opened before startAt (500 ms lead); the origins stream from startAt on.
+  const window = windowFrom(500, s);
+  const shares = split(tunnels, s.generators);
+  const c0 = cpuAt(bench, target, window.windowStart);
+  const c1 = cpuAt(bench, target, window.windowEnd);
+  const results = (await Promise.all(
+    shares.map((share, g) =>
+      nodePool(bench).run(g, {
+        kind: 'bulk',
+        via: via(target),
+        destName: bench.destName,
+        originHost: bench.origins.host,
+        sources: bench.sources.take(share),
+        timeoutMs: s.timeoutMs,
+        ports: bench.origins.ports.bulk,
+        tunnels: share,
+        hello: bench.hello,
+        ...window,
+      }),
+    ),
+  )) as BulkResult[];
+  const [a, b] = await Promise.all([c0, c1]);
+  const errors: Record<string, number> = {};
+  for (const r of results) addCounts(errors, r.errors);
   const bytes = results.reduce((n, r) => n + r.bytes, 0);
   const opened = results.reduce((n, r) => n + r.opened, 0);
   if (opened < tunnels) errors['not-opened'] = tunnels - opened;
+  const proxyCpuS = target.proxy === null ? Number.NaN : b.proxy - a.proxy;
+  // The Node generators count their CPU from the job's start (tunnel setup, warm-up and window).
+  const spanS = (window.windowEnd - window.startAt + 500) / 1000;
+  const perProcess = results.map((r) => r.cpuSeconds);
+  const core = coreShares(
+    a,
+    b,
+    s.windowMs / 1000,
+    (perProcess.reduce((n, v) => n + v, 0) * (s.windowMs / 1000)) / spanS,
+    perProcess.map((v) => (v * (s.windowMs / 1000)) / spanS),
+    target.proxy !== null,
+  );
   return {
     scenario: 'c',
     param: String(tunnels),
@@ -218,10 +321,9 @@ export async function measureBulk(
     round,
     values: {
       mbps: bytes / 1e6 / (s.windowMs / 1000),
-      proxyCpuS: proxyCpu,
-      cpuPerGB: bytes > 0 ? proxyCpu / (bytes / 1e9) : Number.NaN,
+      cpuPerGB: bytes > 0 ? proxyCpuS / (bytes / 1e9) : Number.NaN,
       opened,
-      generatorCpuS,
+      ...shareValues(core, proxyCpuS),
     },
     errors,
   };
@@ -232,7 +334,6 @@ export async function measureBulk(
 export interface HttpSettings {
   readonly warmupMs: number;
   readonly windowMs: number;
-  readonly generators: number;
   readonly connections: number;
   readonly timeoutMs: number;
 }
@@ -245,28 +346,21 @@ export async function measureHttp(
   round: number,
   s: HttpSettings,
 ): Promise<Measurement> {
-  const { results, proxyCpu, errors, generatorCpuS } = await overWindow<HttpResult>(
-    bench,
-    target,
-    split(s.connections, s.generators),
-    200,
-    s,
-    (share, window) => ({
-      kind: 'http',
-      via: via(target),
-      destName: bench.destName,
-      originHost: bench.origins.host,
-      sources: bench.sources.take(1016),
-      timeoutMs: s.timeoutMs,
-      port: bench.origins.ports.http,
-      path,
-      expectBytes: size,
-      connections: share,
-      ...window,
-    }),
-  );
-  const responses = results.reduce((n, r) => n + r.responses, 0);
-  const latency = concat(results.map((r) => r.latencyMs));
+  const { result, shares, proxyCpuS } = await overCWindow(bench, target, s, (window) => ({
+    mode: 'http',
+    via: via(target),
+    destName: bench.destName,
+    originHost: bench.origins.host,
+    sources: bench.c.sources,
+    concurrency: s.connections,
+    threads: bench.c.threads,
+    timeoutMs: s.timeoutMs,
+    port: bench.c.origin.http,
+    path,
+    expectBytes: size,
+    ...window,
+  }));
+  const responses = result.responses;
   return {
     scenario: 'd',
     param: path,
@@ -275,15 +369,44 @@ export async function measureHttp(
     round,
     values: {
       rps: responses / (s.windowMs / 1000),
-      p50: percentile(latency, 50),
-      p99: percentile(latency, 99),
-      mbps: results.reduce((n, r) => n + r.bytes, 0) / 1e6 / (s.windowMs / 1000),
-      failed: Object.values(errors).reduce((n, v) => n + v, 0),
-      connects: results.reduce((n, r) => n + r.connects, 0),
-      proxyCpuS: proxyCpu,
-      generatorCpuS,
+      p50: histogramQuantile(result.histogramUs, 0.5) / 1000,
+      p99: histogramQuantile(result.histogramUs, 0.99) / 1000,
+      mbps: result.bytes / 1e6 / (s.windowMs / 1000),
+      failed: result.failed,
+      connects: result.connects,
+      cpuPerOpUs: responses > 0 ? (proxyCpuS * 1e6) / responses : Number.NaN,
+      ...shareValues(shares, proxyCpuS),
     },
-    errors,
+    errors: result.errors,
+  };
+}
+
+// ---------------------------------------------------------------- idle memory
+
+/**
+ * Memory of a proxy that is up and has passed its checks but carries no load: VmRSS of every
+ * process of its tree. The first process is the one the benchmark started (Airlock's
+ * supervisor, Squid's master); the others are its workers and helpers.
+ */
+export function measureIdleMemory(target: Target): Measurement | null {
+  if (target.proxy === null) return null;
+  const sample = target.proxy.sample();
+  const perProcess = sample.rssPerProcessKiB.map((k) => k / 1024);
+  const children = perProcess.slice(1);
+  return {
+    scenario: 'mem',
+    param: 'idle',
+    target: target.id,
+    label: target.label,
+    round: 1,
+    values: {
+      processes: perProcess.length,
+      totalMiB: sample.rssKiB / 1024,
+      largestMiB: Math.max(...perProcess),
+      rootMiB: perProcess[0] ?? Number.NaN,
+      largestChildMiB: children.length > 0 ? Math.max(...children) : Number.NaN,
+    },
+    errors: {},
   };
 }
 
@@ -295,7 +418,7 @@ async function release(bench: Bench, group: string, generators: number): Promise
   await bench.origins.closeHeld();
   await Promise.all(
     Array.from({ length: generators }, (_, g) =>
-      bench.pool.run(g, { kind: 'hold-release', group, timeoutMs: 15_000 }),
+      nodePool(bench).run(g, { kind: 'hold-release', group, timeoutMs: 15_000 }),
     ),
   );
 }
@@ -330,7 +453,7 @@ export async function measureStorm(
   const startAt = Date.now() + 200;
   const results = (await Promise.all(
     shares.map((share, g) =>
-      bench.pool.run(g, {
+      nodePool(bench).run(g, {
         kind: 'hold-open',
         group,
         via: via(target),
@@ -416,7 +539,7 @@ export async function measureIdle(
       const startAt = Date.now() + 300;
       const results = (await Promise.all(
         shares.map((share, g) =>
-          bench.pool.run(g, {
+          nodePool(bench).run(g, {
             kind: 'hold-open',
             group,
             via: via(target),
@@ -448,7 +571,7 @@ export async function measureIdle(
       const checkStarted = Date.now();
       const checks = (await Promise.all(
         Array.from({ length: generators }, (_, g) =>
-          bench.pool.run(g, { kind: 'hold-check', group, timeoutMs: 15_000 }),
+          nodePool(bench).run(g, { kind: 'hold-check', group, timeoutMs: 15_000 }),
         ),
       )) as HoldCheckResult[];
       alive = checks.reduce((n, r) => n + r.alive, 0);

@@ -125,11 +125,16 @@ export interface TargetCheck {
   readonly actual: number | null;
   readonly op: '>=' | '<=';
   readonly threshold: number;
+  /** Why the check cannot be judged yet (e.g. the gateway lacks a switch it needs). */
+  readonly pending?: string;
+  /** What weakens the figure (e.g. rounds in which the load generator set the pace). */
+  readonly caveat?: string;
 }
 
-export type Verdict = 'met' | 'missed' | 'n/a';
+export type Verdict = 'met' | 'missed' | 'n/a' | 'pending';
 
 export function verdict(check: TargetCheck): Verdict {
+  if (check.pending !== undefined) return 'pending';
   if (check.actual === null || !Number.isFinite(check.actual)) return 'n/a';
   return (check.op === '>=' ? check.actual >= check.threshold : check.actual <= check.threshold)
     ? 'met'
@@ -149,4 +154,36 @@ export function formatCounts(counts: Readonly<Record<string, number>>, limit = 4
 /** Adds counts into `into` (per-process error tallies). */
 export function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
   for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+}
+
+/**
+ * The q-quantile (0 ≤ q ≤ 1) of a histogram of [lower, upper, count] buckets (ascending, upper
+ * exclusive), interpolated linearly inside the bucket that holds it; NaN when it is empty.
+ */
+export function histogramQuantile(
+  buckets: readonly (readonly [number, number, number])[],
+  q: number,
+): number {
+  if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile ${q} is outside [0, 1]`);
+  const total = buckets.reduce((n, b) => n + b[2], 0);
+  if (total === 0) return Number.NaN;
+  // The rank of the quantile among `total` values, counted from 0 (as in quantileSorted).
+  const rank = (total - 1) * q;
+  let seen = 0;
+  for (const [lo, hi, n] of buckets) {
+    if (n <= 0) continue;
+    if (rank < seen + n) return lo + (hi - lo) * ((rank - seen + 0.5) / n);
+    seen += n;
+  }
+  const last = buckets[buckets.length - 1]!;
+  return last[1];
+}
+
+/** A load generator thread at or above this share of one core sets the pace, not the proxy. */
+export const GENERATOR_BOUND_SHARE = 0.9;
+
+/** The busiest generator thread's share of one core over the window. */
+export function busiestThreadShare(threadCpuS: readonly number[], windowS: number): number {
+  if (!(windowS > 0) || threadCpuS.length === 0) return Number.NaN;
+  return Math.max(...threadCpuS) / windowS;
 }

@@ -31,22 +31,6 @@ interface Common {
 }
 
 /**
- * Scenario a: `concurrency` loops, each opening a tunnel, sending `hello` (a recorded TLS
- * ClientHello), reading it echoed and waiting for the origin's close, then starting the next.
- * Counts tunnels finished inside [windowStart, windowEnd) and setup latencies (CONNECT written →
- * 200 read; for direct, TCP connect → connected) of tunnels whose setup finished inside it.
- */
-export interface ConnectRateJob extends Common {
-  readonly kind: 'connect-rate';
-  readonly ports: readonly number[];
-  readonly concurrency: number;
-  readonly hello: Uint8Array;
-  readonly startAt: number;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-}
-
-/**
  * Scenarios b and storm: open `count` tunnels and keep them. With `spreadMs` the i-th tunnel
  * starts at startAt + i·spreadMs/count whatever happens to the others (a reconnect storm);
  * without it at most `inFlight` setups run at once. A generator stops starting new tunnels after
@@ -95,32 +79,7 @@ export interface BulkJob extends Common {
   readonly windowEnd: number;
 }
 
-/**
- * Scenario d: `connections` keep-alive connections each sending GET `path` one request at a time;
- * a connection the server closes is replaced. Counts responses completed inside the window and
- * their latency (request written → last body byte).
- */
-export interface HttpJob extends Common {
-  readonly kind: 'http';
-  readonly port: number;
-  readonly path: string;
-  readonly expectBytes: number;
-  readonly connections: number;
-  readonly startAt: number;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-}
-
-export type Job = ConnectRateJob | HoldOpenJob | HoldCheckJob | HoldReleaseJob | BulkJob | HttpJob;
-
-export interface ConnectRateResult {
-  readonly kind: 'connect-rate';
-  readonly completed: number;
-  readonly failed: number;
-  readonly errors: Record<string, number>;
-  readonly setupMs: Float64Array;
-  readonly cpuSeconds: number;
-}
+export type Job = HoldOpenJob | HoldCheckJob | HoldReleaseJob | BulkJob;
 
 export interface HoldOpenResult {
   readonly kind: 'hold-open';
@@ -157,18 +116,7 @@ export interface BulkResult {
   readonly cpuSeconds: number;
 }
 
-export interface HttpResult {
-  readonly kind: 'http';
-  readonly responses: number;
-  readonly bytes: number;
-  readonly connects: number;
-  readonly errors: Record<string, number>;
-  readonly latencyMs: Float64Array;
-  readonly cpuSeconds: number;
-}
-
-export type JobResult =
-  ConnectRateResult | HoldOpenResult | HoldCheckResult | HoldReleaseResult | BulkResult | HttpResult;
+export type JobResult = HoldOpenResult | HoldCheckResult | HoldReleaseResult | BulkResult;
 
 export type ToGenerator = { readonly t: 'job'; readonly job: Job } | { readonly t: 'exit' };
 

@@ -17,15 +17,14 @@ export interface TunnelSpec {
 /**
  * What happens once the tunnel is up:
  * - `none`: hand over the socket right after the 200 (bulk);
- * - `echo-close`: send `hello`, read it echoed, wait for the origin to close (scenario a);
  * - `echo-hold`: send `hello`, read it echoed, hand over the socket (idle holds, storm).
  */
-export type Exchange = 'none' | 'echo-close' | 'echo-hold';
+export type Exchange = 'none' | 'echo-hold';
 
 export interface TunnelDone {
   /** Failure reason, null on success. */
   readonly error: string | null;
-  /** The open socket for `none` and `echo-hold`; null otherwise. */
+  /** The open socket on success; null on failure. */
   readonly socket: Socket | null;
   /** CONNECT written → 200 read (direct: TCP connect started → connected), ms. */
   readonly setupMs: number;
@@ -55,7 +54,7 @@ export function runTunnel(
     ? connect({ host: spec.originHost, port: spec.port, localAddress: spec.localAddress, noDelay: true })
     : connect({ host: spec.via.host, port: spec.via.port, localAddress: spec.localAddress, noDelay: true });
   let finished = false;
-  let phase: 'connect' | 'head' | 'echo' | 'closing' = 'connect';
+  let phase: 'connect' | 'head' | 'echo' = 'connect';
   let sentAt = started;
   let setupMs = 0;
   let setupAt = 0;
@@ -79,13 +78,13 @@ export function runTunnel(
     socket.destroy();
     done({ error: why, socket: null, setupMs, setupAt, totalMs: performance.now() - started });
   };
-  const succeed = (keep: boolean): void => {
+  const succeed = (): void => {
     if (finished) return;
     finished = true;
     detach();
     done({
       error: null,
-      socket: keep ? socket : null,
+      socket,
       setupMs,
       setupAt,
       totalMs: performance.now() - started,
@@ -93,7 +92,7 @@ export function runTunnel(
   };
   const established = (): void => {
     setupAt = Date.now();
-    if (exchange === 'none') return succeed(true);
+    if (exchange === 'none') return succeed();
     phase = 'echo';
     socket.write(hello);
   };
@@ -131,19 +130,14 @@ export function runTunnel(
       echoed += chunk.length;
       if (echoed < hello.length) return;
       if (echoed > hello.length) return fail('echo-too-long');
-      if (exchange === 'echo-hold') return succeed(true);
-      phase = 'closing';
-      return;
+      return succeed();
     }
-    if (phase === 'closing') fail('data-after-echo');
   }
   function onError(error: unknown): void {
     fail(reason(error));
   }
   function onClose(): void {
-    // The origin closes after the echo; anything earlier is a failure.
-    if (phase === 'closing') succeed(false);
-    else fail(`closed-${phase}`);
+    fail(`closed-${phase}`);
   }
   socket.on('connect', onConnect);
   socket.on('data', onData);

@@ -1,17 +1,14 @@
 /**
- * A load-generator process. The orchestrator forks several (a process may hold at most 20,000
- * open files, and one core's worth of work); each runs the jobs it is sent and answers with
- * counts, never with conclusions.
+ * A load-generator process for the held-tunnel scenarios (idle holds, reconnect storm) and bulk
+ * throughput: the orchestrator forks several (a process may hold at most 20,000 open files, and
+ * one core's worth of work); each runs the jobs it is sent and answers with counts, never with
+ * conclusions. The rate scenarios (CONNECT setup, plain HTTP) use the C generator instead.
  */
 import type { Socket } from 'node:net';
-import { connect } from 'node:net';
-import { ResponseReader } from './http-response.js';
 import {
   sourceAddress,
   type BulkJob,
   type BulkResult,
-  type ConnectRateJob,
-  type ConnectRateResult,
   type FromGenerator,
   type HoldCheckJob,
   type HoldCheckResult,
@@ -19,8 +16,6 @@ import {
   type HoldOpenResult,
   type HoldReleaseJob,
   type HoldReleaseResult,
-  type HttpJob,
-  type HttpResult,
   type Job,
   type JobResult,
   type ToGenerator,
@@ -58,61 +53,6 @@ class Samples {
   result(): Float64Array {
     return this.data.slice(0, this.n);
   }
-}
-
-async function connectRate(job: ConnectRateJob): Promise<ConnectRateResult> {
-  await sleepUntil(job.startAt);
-  const cpu0 = cpuSeconds();
-  const errors: Record<string, number> = {};
-  const setup = new Samples();
-  let completed = 0;
-  let failed = 0;
-  let next = 0;
-  await new Promise<void>((resolve) => {
-    let active = job.concurrency;
-    const loop = (): void => {
-      if (Date.now() >= job.windowEnd) {
-        if (--active === 0) resolve();
-        return;
-      }
-      const k = next++;
-      runTunnel(
-        {
-          via: job.via,
-          destName: job.destName,
-          originHost: job.originHost,
-          port: job.ports[k % job.ports.length]!,
-          localAddress: sourceAddress(job.sources, k),
-          timeoutMs: job.timeoutMs,
-        },
-        'echo-close',
-        job.hello,
-        (r) => {
-          const now = Date.now();
-          const inWindow = now >= job.windowStart && now < job.windowEnd;
-          if (r.error !== null) {
-            bump(errors, r.error);
-            if (inWindow) failed++;
-            // A refused connection fails at once: do not spin.
-            setTimeout(loop, 5);
-            return;
-          }
-          if (inWindow) completed++;
-          if (r.setupAt >= job.windowStart && r.setupAt < job.windowEnd) setup.push(r.setupMs);
-          loop();
-        },
-      );
-    };
-    for (let i = 0; i < job.concurrency; i++) loop();
-  });
-  return {
-    kind: 'connect-rate',
-    completed,
-    failed,
-    errors,
-    setupMs: setup.result(),
-    cpuSeconds: cpuSeconds() - cpu0,
-  };
 }
 
 /** Tunnels held open, by group. */
@@ -311,113 +251,8 @@ async function bulk(job: BulkJob): Promise<BulkResult> {
   return { kind: 'bulk', opened: sockets.length, bytes, errors, cpuSeconds: cpuSeconds() - cpu0 };
 }
 
-async function http(job: HttpJob): Promise<HttpResult> {
-  await sleepUntil(job.startAt);
-  const cpu0 = cpuSeconds();
-  const errors: Record<string, number> = {};
-  const latency = new Samples();
-  let responses = 0;
-  let bytes = 0;
-  let connects = 0;
-  const authority = `${job.destName}:${job.port}`;
-  const request = Buffer.from(
-    `GET ${job.via.kind === 'proxy' ? `http://${authority}${job.path}` : job.path} HTTP/1.1\r\n` +
-      `Host: ${authority}\r\nUser-Agent: airlock-bench\r\nAccept: */*\r\n\r\n`,
-  );
-  const target =
-    job.via.kind === 'proxy'
-      ? { host: job.via.host, port: job.via.port }
-      : { host: job.originHost, port: job.port };
-  await new Promise<void>((resolve) => {
-    let active = job.connections;
-    const stopOne = (): void => {
-      if (--active === 0) resolve();
-    };
-    const open = (): void => {
-      if (Date.now() >= job.windowEnd) return stopOne();
-      const k = connects++;
-      const socket = connect({ ...target, localAddress: sourceAddress(job.sources, k), noDelay: true });
-      const reader = new ResponseReader();
-      let sentAt = 0;
-      let closed = false;
-      const timer = setTimeout(() => fail('timeout'), job.timeoutMs);
-      const send = (): void => {
-        timer.refresh();
-        sentAt = performance.now();
-        socket.write(request);
-      };
-      const fail = (why: string): void => {
-        if (closed) return;
-        closed = true;
-        clearTimeout(timer);
-        bump(errors, why);
-        socket.destroy();
-        setTimeout(open, 5);
-      };
-      const finish = (reopen: boolean): void => {
-        if (closed) return;
-        closed = true;
-        clearTimeout(timer);
-        socket.destroy();
-        if (reopen) open();
-        else stopOne();
-      };
-      socket.on('connect', send);
-      socket.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? 'error'));
-      socket.on('data', (chunk: Buffer) => {
-        let done;
-        try {
-          done = reader.push(chunk);
-        } catch (error) {
-          return fail(`bad-response: ${(error as Error).message}`);
-        }
-        for (const r of done) {
-          const now = Date.now();
-          const ms = performance.now() - sentAt;
-          if (r.status !== 200) return fail(`status-${r.status}`);
-          if (r.bodyBytes !== job.expectBytes) return fail('wrong-length');
-          if (now >= job.windowStart && now < job.windowEnd) {
-            responses++;
-            bytes += r.bodyBytes;
-            latency.push(ms);
-          }
-          if (now >= job.windowEnd) return finish(false);
-          if (r.keepAlive) send();
-          else return finish(true);
-        }
-      });
-      socket.on('close', () => {
-        if (closed) return;
-        try {
-          const last = reader.end();
-          if (last !== null && last.status === 200 && last.bodyBytes === job.expectBytes) {
-            if (Date.now() < job.windowEnd) responses++;
-            return finish(true);
-          }
-        } catch {
-          return fail('closed-mid-response');
-        }
-        // Closed between requests (keep-alive timeout or a server that closes): reconnect.
-        finish(true);
-      });
-    };
-    for (let i = 0; i < job.connections; i++) open();
-  });
-  return {
-    kind: 'http',
-    responses,
-    bytes,
-    connects,
-    errors,
-    latencyMs: latency.result(),
-    cpuSeconds: cpuSeconds() - cpu0,
-  };
-}
-
 function run(job: Job): Promise<JobResult> {
   switch (job.kind) {
-    case 'connect-rate':
-      return connectRate(job);
     case 'hold-open':
       return holdOpen(job);
     case 'hold-check':
@@ -426,8 +261,6 @@ function run(job: Job): Promise<JobResult> {
       return holdRelease(job);
     case 'bulk':
       return bulk(job);
-    case 'http':
-      return http(job);
   }
 }
 

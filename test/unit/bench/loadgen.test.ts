@@ -8,7 +8,15 @@ import {
   sourceAddress,
 } from '../../../bench/loadgen/protocol.js';
 import { split } from '../../../bench/scenarios.js';
-import { tinyproxyFilter } from '../../../bench/proxies.js';
+import {
+  airlockConfig,
+  observationOf,
+  squidConfig,
+  squidHosts,
+  tinyproxyConfig,
+  tinyproxyFilter,
+  type ProxyEnv,
+} from '../../../bench/proxies.js';
 
 test('IPv4 addresses convert both ways', () => {
   assert.equal(ipv4ToNumber('127.1.2.3'), 127 * 2 ** 24 + 1 * 2 ** 16 + 2 * 256 + 3);
@@ -92,4 +100,55 @@ test('tinyproxy filters are the dstdomain rules as anchored regular expressions'
     tinyproxyFilter(['localhost', '.wd.microsoft.com']),
     '^localhost$\n(^|\\.)wd\\.microsoft\\.com$\n',
   );
+});
+
+const env: ProxyEnv = {
+  workDir: '/dev/shm/bench',
+  repoRoot: '/repo',
+  destName: 'localhost',
+  allowlist: ['localhost', '.wd.microsoft.com'],
+  originHost: '127.0.0.1',
+  connectPorts: [1001, 1002],
+  tlsPorts: [1001],
+  httpPorts: [1003],
+  accessLog: true,
+  clientAddresses: ['127.0.1.1', '127.0.1.2'],
+  dnsServer: '127.53.0.1',
+};
+
+test('every proxy does the same work: each logs every request, names come from hosts files', () => {
+  const airlock = JSON.parse(airlockConfig(env, 3128, '/dev/shm/bench/access.log')) as {
+    log: { file: string };
+    hosts: Record<string, string>;
+    limits: Record<string, number>;
+  };
+  assert.equal(airlock.log.file, '/dev/shm/bench/access.log');
+  assert.deepEqual(airlock.hosts, { localhost: '127.0.0.1' });
+  // A few source addresses carry thousands of tunnels per second: per-client limits out of the way.
+  assert.ok(airlock.limits.maxConnectionsPerClient! >= 60_000);
+  assert.ok(airlock.limits.newConnectionsPerClientPerSecond! >= 100_000);
+
+  const squid = squidConfig(env, 3128, 2, '/dev/shm/bench/squid');
+  assert.match(squid, /^access_log stdio:\/dev\/shm\/bench\/squid\/access-\$\{process_number\}\.log squid$/m);
+  assert.match(squid, /^dns_nameservers 127\.53\.0\.1$/m);
+  assert.match(squid, /^hosts_file \/dev\/shm\/bench\/squid\/hosts$/m);
+  assert.match(squid, /^workers 2$/m);
+  assert.equal(
+    squidHosts(env),
+    '127.0.0.1 localhost\n127.0.1.1 bench-client-1\n127.0.1.2 bench-client-2\n',
+    'Squid finds a name for every client address without asking DNS',
+  );
+  assert.match(squidConfig({ ...env, accessLog: false }, 3128, 1, '/d'), /^access_log none$/m);
+
+  const tiny = tinyproxyConfig(env, 3128, '/dev/shm/bench/tiny');
+  assert.match(tiny, /^LogLevel Connect$/m, 'the client, request line and upstream of every request');
+  assert.match(tiny, /^LogFile "\/dev\/shm\/bench\/tiny\/tinyproxy\.log"$/m);
+  assert.match(tinyproxyConfig({ ...env, accessLog: false }, 3128, '/d'), /^LogLevel Critical$/m);
+});
+
+test("the gateway's observation switch is read from its listening event", () => {
+  assert.equal(observationOf('{"event":"listening","workers":2,"observation":"off"}'), 'off');
+  assert.equal(observationOf('{"event":"listening","observation":false}'), 'off');
+  assert.equal(observationOf('{"event":"listening","workers":2}'), null, 'no switch yet');
+  assert.equal(observationOf('airlock listening on 127.0.0.1:3128'), null);
 });

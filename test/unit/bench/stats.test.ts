@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderReport, Results, targetChecks } from '../../../bench/report.js';
-import type { Measurement } from '../../../bench/scenarios.js';
+import { parseMachineBusy } from '../../../bench/procfs.js';
+import { busyMachine, caveatFor, renderReport, Results, targetChecks } from '../../../bench/report.js';
+import { coreShares, type Measurement } from '../../../bench/scenarios.js';
 import {
   addCounts,
+  busiestThreadShare,
+  GENERATOR_BOUND_SHARE,
+  histogramQuantile,
   escapeCell,
   formatCounts,
   formatNumber,
@@ -92,6 +96,11 @@ test('target verdicts compare in the stated direction', () => {
   assert.equal(verdict({ name: 'rate', actual: 1.49, op: '>=', threshold: 1.5 }), 'missed');
   assert.equal(verdict({ name: 'p99', actual: 0.9, op: '<=', threshold: 1 }), 'met');
   assert.equal(verdict({ name: 'p99', actual: null, op: '<=', threshold: 1 }), 'n/a');
+  assert.equal(
+    verdict({ name: 'cost', actual: 0.01, op: '<=', threshold: 0.05, pending: 'no switch' }),
+    'pending',
+    'a pending check is never met or missed',
+  );
 });
 
 test('error tallies add up and print highest first', () => {
@@ -128,31 +137,169 @@ test('results take medians per scenario, parameter and target', () => {
   assert.deepEqual(mixed.params('b'), ['10000', '50000'], 'numeric parameters sort ascending');
 });
 
-test("the issue's targets are computed from medians", () => {
+test('the targets are computed from medians: rate and p99 against Squid w2, CPU against the cheaper Squid', () => {
   const rows: Measurement[] = [];
   for (let round = 1; round <= 3; round++) {
-    rows.push(m('a', '64', 'airlock', round, { rate: 3000 + round, p99: 5 }));
-    rows.push(m('a', '64', 'squid-w1', round, { rate: 1000, p99: 9 }));
-    rows.push(m('a', '64', 'squid-w2', round, { rate: 2000, p99: 8 }));
+    rows.push(m('a', '64', 'airlock', round, { rate: 3000 + round, p99: 5, cpuPerOpUs: 150 }));
+    rows.push(m('a', '64', 'squid-w1', round, { rate: 1000, p99: 9, cpuPerOpUs: 220 }));
+    rows.push(m('a', '64', 'squid-w2', round, { rate: 2000, p99: 8, cpuPerOpUs: 240 }));
+    rows.push(m('a', '64', 'airlock-w1', round, { rate: 3100 }));
   }
-  rows.push(m('b', '50000', 'airlock', 1, { alive: 50_000, rssPerTunnelKiB: 5.5 }));
+  rows.push(m('b', '50000', 'airlock', 1, { alive: 50_000, rssPerTunnelKiB: 2.2 }));
   const checks = targetChecks(new Results(rows));
   const byName = new Map(checks.map((c) => [c.name, c]));
-  const w1 = byName.get('a: tunnels/s at concurrency 64, Airlock / Squid w1');
-  assert.ok(w1);
-  assert.equal(w1.actual, 3.002);
-  assert.equal(verdict(w1), 'met');
+  const w2 = byName.get('a: tunnels/s at concurrency 64, Airlock / Squid w2');
+  assert.ok(w2);
+  assert.equal(w2.actual, 3002 / 2000);
+  assert.equal(w2.threshold, 1.3);
+  assert.equal(verdict(w2), 'met');
+  const cpu = byName.get('a: CPU per tunnel at concurrency 64, Airlock / the cheaper Squid');
+  assert.equal(cpu?.actual, 150 / 220, 'compared with the cheaper of the two Squids');
+  assert.equal(verdict(cpu), 'met');
+  const workers = byName.get('a: tunnels/s at concurrency 64, default workers / workers 1');
+  assert.equal(verdict(workers!), 'missed', 'the default was slower than workers: 1');
   const lost = byName.get('b: 50,000 idle tunnels lost or never up (Airlock)');
   assert.equal(lost?.actual, 0);
-  assert.equal(verdict(byName.get('b: RSS KiB per tunnel at 50,000 (Airlock)')!), 'met');
+  assert.equal(verdict(byName.get('b: RSS KiB per tunnel at 50,000 (Airlock, keep)')!), 'met');
   assert.equal(
-    checks.some((c) => c.name.includes('concurrency 512')),
+    checks.some((c) => c.name.includes('concurrency 512') || c.name.includes('concurrency 1,')),
     false,
     'no row for a parameter that was not measured',
   );
+  assert.equal(w2.caveat, undefined, 'nothing weakens these figures');
 });
 
-test('the report renders ratios to Squid w1 and to direct', () => {
+test('a comparison with generator-bound rounds or a busy machine carries a caveat', () => {
+  const rows = [
+    m('a', '512', 'airlock', 1, { rate: 6000, generatorBound: 1, otherCores: 0.1 }),
+    m('a', '512', 'airlock', 2, { rate: 6100, generatorBound: 0, otherCores: 0.1 }),
+    m('a', '512', 'squid-w2', 1, { rate: 4000, generatorBound: 0, otherCores: 0.9 }),
+    m('a', '512', 'squid-w2', 2, { rate: 4000, generatorBound: 0, otherCores: 0.7 }),
+  ];
+  const results = new Results(rows);
+  assert.equal(results.generatorBoundRounds('a', '512', 'airlock'), 1);
+  const caveat = caveatFor(results, 'a', '512', ['airlock', 'squid-w2']);
+  assert.equal(caveat, 'generator-bound in 1 round of airlock; other work used 0.80 cores during squid-w2');
+  const text = renderReport(
+    {
+      title: 'T',
+      preamble: [],
+      targets: [
+        { id: 'airlock', label: 'airlock' },
+        { id: 'squid-w2', label: 'squid-w2' },
+      ],
+      measurements: rows,
+      notes: [],
+    },
+    { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
+  );
+  assert.match(
+    text,
+    /\| +512 \| airlock +\| 6,050 \(6,000–6,100\) † \|/,
+    'the generator-bound cell is marked',
+  );
+  assert.match(
+    text,
+    /tunnels\/s at concurrency 512, Airlock \/ Squid w2 +\| +1\.51 \| +≥ 1\.3 \| met +\| generator-bound/,
+  );
+});
+
+test('the observation cost is pending until the gateway confirms the switch', () => {
+  const rows = [
+    m('a', '512', 'airlock', 1, { rate: 5000 }),
+    m('a', '512', 'airlock-obs-off', 1, { rate: 5100 }),
+  ];
+  const find = (supported: boolean | null) =>
+    targetChecks(new Results(rows), supported).find((c) => c.name.startsWith('a: observation cost'))!;
+  const pending = find(false);
+  assert.equal(verdict(pending), 'pending');
+  assert.ok(Math.abs(pending.actual! - (1 - 5000 / 5100)) < 1e-12);
+  assert.equal(verdict(find(true)), 'met', '2 % cost with a switch that took effect');
+  const costly = targetChecks(
+    new Results([
+      m('a', '512', 'airlock', 1, { rate: 4000 }),
+      m('a', '512', 'airlock-obs-off', 1, { rate: 5000 }),
+    ]),
+    true,
+  ).find((c) => c.name.startsWith('a: observation cost'))!;
+  assert.equal(verdict(costly), 'missed', '20 % cost');
+});
+
+test('idle memory: the largest Airlock process and the supervisor against its workers', () => {
+  const checks = targetChecks(
+    new Results([m('mem', 'idle', 'airlock', 1, { largestMiB: 97, rootMiB: 80, largestChildMiB: 97 })]),
+  );
+  const largest = checks.find((c) => c.name === 'idle: RSS of the largest Airlock process, MiB')!;
+  assert.equal(verdict(largest), 'missed');
+  const supervisor = checks.find((c) => c.name === 'idle: Airlock supervisor RSS / largest worker RSS')!;
+  assert.equal(supervisor.actual, 80 / 97);
+  assert.equal(verdict(supervisor), 'met');
+  const single = targetChecks(
+    new Results([
+      m('mem', 'idle', 'airlock', 1, { largestMiB: 45, rootMiB: 45, largestChildMiB: Number.NaN }),
+    ]),
+  );
+  assert.equal(
+    single.some((c) => c.name.startsWith('idle: Airlock supervisor')),
+    false,
+    'no supervisor comparison for a single process',
+  );
+});
+
+test('histogram quantiles interpolate inside the bucket that holds the rank', () => {
+  assert.equal(histogramQuantile([[100, 110, 1]], 0.5), 105, 'one value: the middle of its bucket');
+  const h: [number, number, number][] = [
+    [10, 11, 50],
+    [200, 210, 49],
+    [5000, 5200, 1],
+  ];
+  assert.ok(histogramQuantile(h, 0.25) >= 10 && histogramQuantile(h, 0.25) < 11);
+  assert.ok(histogramQuantile(h, 0.75) >= 200 && histogramQuantile(h, 0.75) < 210);
+  assert.ok(
+    histogramQuantile(h, 1) >= 5000 && histogramQuantile(h, 1) <= 5200,
+    'the maximum is in the last bucket',
+  );
+  assert.ok(Number.isNaN(histogramQuantile([], 0.5)));
+  assert.ok(Number.isNaN(histogramQuantile([[1, 2, 0]], 0.5)), 'empty buckets hold nothing');
+  assert.throws(() => histogramQuantile(h, 2), RangeError);
+  // Against exact percentiles of the same values (uniform within 1 µs buckets).
+  const values = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 997);
+  const buckets = new Map<number, number>();
+  for (const v of values) buckets.set(v, (buckets.get(v) ?? 0) + 1);
+  const hist = [...buckets.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([v, n]) => [v, v + 1, n] as [number, number, number]);
+  for (const q of [0.5, 0.9, 0.99])
+    assert.ok(Math.abs(histogramQuantile(hist, q) - quantileSorted(sortNumbers(values), q)) <= 1, `q ${q}`);
+});
+
+test('the busiest generator thread is its share of one core', () => {
+  assert.equal(busiestThreadShare([0.5, 2.7], 3), 0.9);
+  assert.ok(busiestThreadShare([2.7], 3) >= GENERATOR_BOUND_SHARE);
+  assert.ok(Number.isNaN(busiestThreadShare([], 3)));
+  assert.ok(Number.isNaN(busiestThreadShare([1], 0)));
+});
+
+test('cores over a window split into proxy, generator, origins and other work', () => {
+  const a = { proxy: 10, origins: 5, machine: 100 };
+  const b = { proxy: 13, origins: 5.3, machine: 105 };
+  const shares = coreShares(a, b, 3, 0.9, [0.9], true);
+  assert.equal(shares.proxy, 1);
+  assert.ok(Math.abs(shares.generator - 0.3) < 1e-12);
+  assert.ok(Math.abs(shares.origins - 0.1) < 1e-12);
+  assert.ok(Math.abs(shares.other - (5 / 3 - 1 - 0.3 - 0.1)) < 1e-12);
+  assert.equal(coreShares(a, b, 3, 0.9, [0.9], false).proxy, 0, 'direct has no proxy');
+  assert.equal(coreShares(a, { ...b, machine: 100.5 }, 3, 0.9, [0.9], true).other, 0, 'never below zero');
+});
+
+test('machine busy time comes from the first line of /proc/stat', () => {
+  const stat = 'cpu  100 20 30 1000 50 5 7 3 0 0\ncpu0 50 10 15 500 25 2 3 1 0 0\n';
+  // user + nice + system + irq + softirq + steal; idle and iowait are not busy.
+  assert.equal(parseMachineBusy(stat, 100), (100 + 20 + 30 + 5 + 7 + 3) / 100);
+  assert.ok(Number.isNaN(parseMachineBusy('intr 1 2 3\n', 100)));
+});
+
+test('the report renders ratios to both Squids and to direct', () => {
   const rows = [
     m('c', '8', 'direct', 1, { mbps: 4000 }),
     m('c', '8', 'airlock', 1, { mbps: 2000, cpuPerGB: 1.2 }),
@@ -172,7 +319,34 @@ test('the report renders ratios to Squid w1 and to direct', () => {
     },
     { holdSeconds: 60, httpConnections: 32, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
   );
-  assert.match(text, /\| +8 \| airlock +\| +2,000 \| +2\.00× \| +0\.50× \|/);
-  assert.match(text, /c: MB\/s on 8 tunnels, Airlock \/ direct +\| +0\.500 \|/);
+  assert.match(text, /\| +8 \| airlock +\| +2,000 \| +2\.00× \| +– \| +0\.50× \|/);
+  assert.match(text, /c: MB\/s on 8 tunnels, Airlock \/ direct \(keep\) +\| +0\.500 \| +≥ 0\.55 \| missed/);
   assert.match(text, /## Notes\n\n- n/);
+});
+
+test('a run whose windows shared the machine with other work says it is not a result', () => {
+  const quiet = [
+    m('a', '64', 'airlock', 1, { otherCores: 0.05 }),
+    m('a', '64', 'squid-w2', 1, { otherCores: 0.1 }),
+  ];
+  const busy = [
+    m('a', '64', 'airlock', 1, { otherCores: 1.4 }),
+    m('a', '64', 'squid-w2', 1, { otherCores: 0.9 }),
+  ];
+  assert.equal(busyMachine(quiet), null);
+  assert.equal(busyMachine(busy), 1.15);
+  assert.equal(busyMachine([m('mem', 'idle', 'airlock', 1, {})]), null, 'nothing windowed, nothing to say');
+  const render = (rows: Measurement[]): string =>
+    renderReport(
+      {
+        title: 'T',
+        preamble: ['p'],
+        targets: [{ id: 'airlock', label: 'airlock' }],
+        measurements: rows,
+        notes: [],
+      },
+      { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
+    );
+  assert.match(render(busy), /^# T\n\n\*\*Busy machine: other work used a median of 1\.15 cores/);
+  assert.doesNotMatch(render(quiet), /Busy machine/);
 });

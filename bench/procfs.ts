@@ -1,0 +1,135 @@
+/**
+ * What the benchmark reads from /proc: CPU time and memory of a process tree (a proxy with all
+ * its workers, coordinators and helpers), and the CPU time the whole machine was busy.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+interface StatLine {
+  readonly ppid: number;
+  readonly cpuSeconds: number;
+}
+
+function readStat(pid: number): StatLine | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is the state; ppid is field 4 of stat(5), utime 14 and stime 15.
+    return {
+      ppid: Number(fields[1]),
+      cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** The process and all its descendants (found through the ppid of every /proc/<pid>/stat). */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat === null) continue;
+    const list = children.get(stat.ppid) ?? [];
+    list.push(Number(entry));
+    children.set(stat.ppid, list);
+  }
+  if (!existsSync(`/proc/${root}`)) return [];
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0 && out.length < 10_000) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+function rssKiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function openFiles(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The command line of a process as one string (Squid names its kids there: "(squid-1)"). */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return '';
+  }
+}
+
+/** CPU seconds (utime + stime) of one process, 0 when it is gone. */
+export function processCpuSeconds(pid: number): number {
+  return readStat(pid)?.cpuSeconds ?? 0;
+}
+
+export interface TreeSample {
+  readonly pids: readonly number[];
+  /** Sum of VmRSS over the tree. */
+  readonly rssKiB: number;
+  /** VmRSS per process, in `pids` order. */
+  readonly rssPerProcessKiB: readonly number[];
+  /** Sum of utime + stime over the tree (live processes only). */
+  readonly cpuSeconds: number;
+  /** Open files per process, in `pids` order (only when asked for). */
+  readonly openFiles: readonly number[];
+}
+
+export function sampleTree(root: number, withFiles = false): TreeSample {
+  const pids = processTree(root);
+  let cpu = 0;
+  const rss = pids.map(rssKiB);
+  for (const pid of pids) cpu += readStat(pid)?.cpuSeconds ?? 0;
+  return {
+    pids,
+    rssKiB: rss.reduce((n, v) => n + v, 0),
+    rssPerProcessKiB: rss,
+    cpuSeconds: cpu,
+    openFiles: withFiles ? pids.map(openFiles) : [],
+  };
+}
+
+/**
+ * CPU-seconds the whole machine has been busy since boot (all cores: user, nice, system, irq,
+ * softirq and steal from the first line of /proc/stat); differences over a window say how many
+ * cores were busy, whoever used them.
+ */
+export function parseMachineBusy(procStat: string, ticksPerSecond = CLOCK_TICKS): number {
+  const line = procStat.split('\n', 1)[0] ?? '';
+  const f = line.trim().split(/\s+/);
+  if (f[0] !== 'cpu') return Number.NaN;
+  const v = f.slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user).
+  const busy = (v[0] ?? 0) + (v[1] ?? 0) + (v[2] ?? 0) + (v[5] ?? 0) + (v[6] ?? 0) + (v[7] ?? 0);
+  return busy / ticksPerSecond;
+}
+
+export function machineBusySeconds(): number {
+  try {
+    return parseMachineBusy(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return Number.NaN;
+  }
+}
