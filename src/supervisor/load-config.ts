@@ -128,7 +128,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     options.configFile === undefined ? '' : await readText(options.configFile, 'configuration file');
   const parsed = parseConfig(text, fileName);
   if (!parsed.ok) throw new AirlockError('CONFIG_INVALID', parsed.errors.join('\n'));
-  const config = parsed.config;
+  const config = withObservationOverride(parsed.config, process.env.AIRLOCK_OBSERVATION);
 
   let listeners: readonly ListenAddress[] = config.file.listeners;
   const listenFromCli = options.listen !== undefined && options.listen.length > 0;
@@ -232,4 +232,14 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     lint,
     acknowledged: findings.length - lint.length,
   };
+}
+
+/**
+ * AIRLOCK_OBSERVATION=off (or on) overrides observe.state for one run without editing the
+ * configuration: the benchmark measures what the observed state costs this way.
+ */
+function withObservationOverride(config: Config, value: string | undefined): Config {
+  if (value !== 'off' && value !== 'on') return config;
+  const file = config.file;
+  return { ...config, file: { ...file, observe: { ...file.observe, state: value === 'on' } } };
 }

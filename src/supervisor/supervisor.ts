@@ -316,6 +316,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
       workers,
       rules: current.policy.rules.length,
       mode: file.mode,
+      observation: file.observe.state ? 'on' : 'off',
       config: current.config.fileName,
       pid: process.pid,
     },
