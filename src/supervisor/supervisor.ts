@@ -308,21 +308,6 @@ export async function supervise(options: ServeOptions): Promise<number> {
     if (view.listening) view.emit('summary', { ...view.summary(), generation });
   }, 1000);
   summaries.unref();
-  ops.info(
-    {
-      event: 'listening',
-      listeners: shown,
-      admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : null,
-      workers,
-      rules: current.policy.rules.length,
-      mode: file.mode,
-      observation: file.observe.state ? 'on' : 'off',
-      config: current.config.fileName,
-      pid: process.pid,
-    },
-    `airlock listening on ${shown.join(', ')} with ${current.policy.rules.length} destination rules${workers > 1 ? ` in ${workers} workers` : ''}${file.mode === 'audit' ? ' (AUDIT MODE)' : ''}`,
-  );
-
   // Reload: validate here first; only a configuration that loads completely reaches the gateway.
   let reloading: Promise<unknown> = Promise.resolve();
   const reload = (trigger: string): Promise<ReloadResult> => {
@@ -444,6 +429,24 @@ export async function supervise(options: ServeOptions): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  // Only now, with every signal handled, does the gateway say it is listening: a SIGHUP sent on
+  // that line reloads instead of ending the process.
+  ops.info(
+    {
+      event: 'listening',
+      listeners: shown,
+      admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : null,
+      workers,
+      rules: current.policy.rules.length,
+      mode: file.mode,
+      observation: file.observe.state ? 'on' : 'off',
+      config: current.config.fileName,
+      pid: process.pid,
+    },
+    `airlock listening on ${shown.join(', ')} with ${current.policy.rules.length} destination rules${workers > 1 ? ` in ${workers} workers` : ''}${file.mode === 'audit' ? ' (AUDIT MODE)' : ''}`,
+  );
+
 
   await stopped;
   if (workers > 1) ops.info({ event: 'stopped', workers }, 'all workers stopped');
