@@ -321,6 +321,68 @@ describe('audit mode', () => {
     assert.equal(record.decision, 'deny');
     assert.equal(record.reason, 'DENY_SOURCE_NOT_ALLOWED');
   });
+
+  test('audit mode is not an open proxy for CONNECT either: a source outside the ACL is refused and nothing is contacted', async () => {
+    const connections = tlsOrigin.connections;
+    const r = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_connect}',
+      '--interface',
+      '127.0.0.2',
+      '--proxy',
+      gw.proxyUrl,
+      '--cacert',
+      pki.caFile,
+      `https://${SECURE}:${tlsOrigin.port}/audit-outsider`,
+    ]);
+    assert.equal(r.stdout.toString(), '403', r.stderr);
+    assert.equal(tlsOrigin.connections, connections, 'no upstream connection');
+    const record = await gw.waitForRecord((x) => x.client === '127.0.0.2' && x.method === 'CONNECT');
+    assert.equal(record.decision, 'deny');
+    assert.equal(record.reason, 'DENY_SOURCE_NOT_ALLOWED');
+    assert.equal(record.upstream, null);
+  });
+
+  test('audit mode keeps the resolved-address guard: an internal address is refused, allowed name or not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-audit-hosts-'));
+    const hostsFile = join(dir, 'hosts');
+    writeFileSync(hostsFile, '127.0.0.1 rebind.example.test unlisted.example.test\n');
+    const audit = await startGateway(`
+mode: audit
+policy:
+  sources: [127.0.0.1/32]
+  destinations: [rebind.example.test]
+  ports: { connect: [${tlsOrigin.port}], http: [${httpOrigin.port}] }
+dns: { servers: ["127.0.0.1:9"], hostsFile: ${JSON.stringify(hostsFile)}, timeout: 500ms, tries: 1 }
+tls: { ports: [${tlsOrigin.port}] }
+`);
+    try {
+      const connections = tlsOrigin.connections + httpOrigin.connections;
+      for (const host of ['rebind.example.test', 'unlisted.example.test']) {
+        const tunnel = await rawExchange(audit.port, `CONNECT ${host}:${tlsOrigin.port} HTTP/1.1\r\n\r\n`);
+        assert.match(tunnel, /^HTTP\/1\.1 403 [\s\S]*DENY_DESTINATION_ADDRESS/, host);
+      }
+      const http = await rawExchange(
+        audit.port,
+        `GET http://rebind.example.test:${httpOrigin.port}/meta HTTP/1.1\r\nHost: rebind.example.test:${httpOrigin.port}\r\n\r\n`,
+      );
+      assert.match(http, /^HTTP\/1\.1 403 [\s\S]*DENY_DESTINATION_ADDRESS/);
+      assert.equal(tlsOrigin.connections + httpOrigin.connections, connections, 'no upstream connection');
+      assert.deepEqual(
+        audit.records.map((r) => [r.host, r.decision, r.reason]),
+        [
+          ['rebind.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
+          ['unlisted.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
+          ['rebind.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
+        ],
+      );
+    } finally {
+      await audit.close();
+    }
+  });
 });
 
 describe('request defenses', () => {
