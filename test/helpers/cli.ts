@@ -13,8 +13,11 @@ export interface Served {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `airlock serve`, waits for its "listening" line, and reports the bound port. */
-export function serve(args: string[]): Promise<Served> {
+/**
+ * Starts `airlock serve`, waits for its "listening" line, and reports the bound port. The
+ * deadline is generous: several workers starting on a busy two-core machine take seconds.
+ */
+export function serve(args: string[], startupMs = 30_000): Promise<Served> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const served = {
@@ -27,7 +30,7 @@ export function serve(args: string[]): Promise<Served> {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`gateway did not start: ${served.stderr}`));
-    }, 10_000);
+    }, startupMs);
     child.stdout.on('data', (c: Buffer) => (served.stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => {
       served.stderr += c.toString();

@@ -15,6 +15,7 @@ import { isAirlockError } from '../../src/errors/index.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startOrigin, type TestOrigin } from '../helpers/origins.js';
 import { createPki, type TestPki } from '../helpers/pki.js';
+import { skipHere } from '../helpers/skip.js';
 
 const SECURE = 'secure.example.test';
 const OTHER = 'other.example.test';
@@ -563,8 +564,9 @@ describe('airlock check against local servers', () => {
 
   test('the HTML report renders in headless Chromium: service cards, one row per URL, findings', async (t) => {
     if (!existsSync(CHROMIUM)) {
-      t.skip(
-        `${CHROMIUM} is not installed (Debian package "chromium"): the browser check of the HTML report is skipped`,
+      skipHere(
+        t,
+        `${CHROMIUM} is not installed (Debian package "chromium"): the browser check of the HTML report`,
       );
       return;
     }

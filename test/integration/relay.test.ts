@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { loadNative } from '../../src/gateway/index.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { requirement } from '../helpers/skip.js';
 import { sha256 } from '../helpers/origins.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -177,7 +178,8 @@ function idleReached(mark: number, n = 1): Promise<boolean> {
 }
 
 for (const engine of ['native', 'js'] as const) {
-  describe(`tunnel engine: ${engine}`, { skip: engine === 'native' && loadNative().addon === null }, () => {
+  const missing = engine === 'native' ? loadNative().why : null;
+  describe(`tunnel engine: ${engine}`, { skip: requirement(`tunnel engine: ${engine}`, missing) }, () => {
     let origin: Awaited<ReturnType<typeof startScriptedOrigin>>;
     let gw: RunningGateway;
     let target: string;
