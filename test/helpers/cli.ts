@@ -17,9 +17,12 @@ export interface Served {
  * Starts `airlock serve`, waits for its "listening" line, and reports the bound port. The
  * deadline is generous: several workers starting on a busy two-core machine take seconds.
  */
-export function serve(args: string[], startupMs = 30_000): Promise<Served> {
+export function serve(args: string[], startupMs = 30_000, env?: NodeJS.ProcessEnv): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: env === undefined ? process.env : { ...process.env, ...env },
+    });
     const served = {
       child,
       port: 0,
