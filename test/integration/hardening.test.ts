@@ -537,6 +537,30 @@ timeouts: { requestHead: 1s }
     assert.match(reply, /^HTTP\/1\.1 400 [\s\S]*DENY_PROXY_PROTOCOL/);
   });
 
+  test('a v2 PROXY header from an untrusted address is not believed either', async () => {
+    const sig = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
+    const header = Buffer.concat([
+      sig,
+      Buffer.from([0x21, 0x11, 0x00, 0x0c, 10, 9, 8, 7, 192, 0, 2, 1, 0x30, 0x39, 0x0c, 0x38]),
+    ]);
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect({ port: gw.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(text));
+      socket.write(Buffer.concat([header, Buffer.from(get('/pp6'))]));
+    });
+    assert.doesNotMatch(reply, /200 OK/);
+    assert.ok(!httpOrigin.requests.some((r) => r.url === '/pp6'));
+    const records = gw.records.filter((x) => x.client === '127.0.0.2');
+    assert.ok(records.length > 0 && records.every((x) => x.reason === 'DENY_PROXY_PROTOCOL'));
+    assert.ok(
+      !gw.records.some((x) => x.client === '10.9.8.7' && x.path === '/pp6'),
+      'the header was not believed',
+    );
+  });
+
   test('a PROXY header from an untrusted address is not believed: the connection is closed', async () => {
     const reply = await new Promise<string>((resolve) => {
       const socket = connect({ port: gw.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
