@@ -542,270 +542,267 @@ function onSignal(signal: NodeJS.Signals): void {
 // ---------------------------------------------------------------------------------------------
 // Tests
 
-describe(
-  'gateway hardening across network namespaces',
-  { skip: requirement('netns end-to-end test', SKIP) },
-  () => {
-    before(async () => {
-      process.once('exit', cleanUpNow);
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      try {
-        await setUp();
-      } catch (error) {
-        await cleanUp();
-        throw error;
-      }
-    });
+const SKIPPED = requirement('netns end-to-end test', SKIP);
 
-    after(async () => {
+describe('gateway hardening across network namespaces', { skip: SKIPPED }, () => {
+  before(async () => {
+    process.once('exit', cleanUpNow);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      await setUp();
+    } catch (error) {
       await cleanUp();
-      process.removeListener('exit', cleanUpNow);
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      const left = listNamespaces().filter((name) => name.startsWith(PREFIX));
-      assert.deepEqual(left, [], 'every namespace of this run is deleted');
-      for (const proc of processes) assert.ok(!running(proc), `${proc.name} (pid ${proc.child.pid}) stopped`);
-    });
+      throw error;
+    }
+  });
 
-    test('sanity: the LAN client reaches nothing beyond its /24, and the gateway host does not forward', async () => {
-      const mark = originEvents().length;
-      const route = await runIn(NS.lan, TOOLS.ip!, ['route', 'get', ORIGIN_A]);
-      assert.notEqual(route.code, 0, `route to ${ORIGIN_A} from the LAN: ${route.stdout}`);
-      assert.match(route.stderr, /unreachable/i);
-      const direct = await curlIn(NS.lan, ['-o', '/dev/null', '-w', '%{http_code}', `http://${ORIGIN_A}/`]);
-      assert.equal(direct.code, 7, `direct curl must fail to connect: ${direct.stdout} ${direct.stderr}`);
-      assert.equal(direct.stdout, '000');
+  after(async () => {
+    await cleanUp();
+    process.removeListener('exit', cleanUpNow);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    const left = listNamespaces().filter((name) => name.startsWith(PREFIX));
+    assert.deepEqual(left, [], 'every namespace of this run is deleted');
+    for (const proc of processes) assert.ok(!running(proc), `${proc.name} (pid ${proc.child.pid}) stopped`);
+  });
 
-      const forwarding = await runIn(NS.gw, 'cat', ['/proc/sys/net/ipv4/ip_forward']);
-      assert.equal(forwarding.stdout.trim(), '0');
-      for (const ns of Object.values(NS)) {
-        const routes = await runIn(ns, TOOLS.ip!, ['route', 'show', 'default']);
-        assert.equal(routes.stdout.trim(), '', `${ns} has no default route`);
-      }
-      assert.deepEqual(await originEventsSince(mark), [], 'no origin saw anything');
-    });
+  test('sanity: the LAN client reaches nothing beyond its /24, and the gateway host does not forward', async () => {
+    const mark = originEvents().length;
+    const route = await runIn(NS.lan, TOOLS.ip!, ['route', 'get', ORIGIN_A]);
+    assert.notEqual(route.code, 0, `route to ${ORIGIN_A} from the LAN: ${route.stdout}`);
+    assert.match(route.stderr, /unreachable/i);
+    const direct = await curlIn(NS.lan, ['-o', '/dev/null', '-w', '%{http_code}', `http://${ORIGIN_A}/`]);
+    assert.equal(direct.code, 7, `direct curl must fail to connect: ${direct.stdout} ${direct.stderr}`);
+    assert.equal(direct.stdout, '000');
 
-    test('a LAN client is served: CONNECT to an allowed name, SNI seen by the origin from the gateway', async () => {
-      const mark = originEvents().length;
-      const r = await viaGateway(NS.lan, GW_LAN, 'https://allowed.example.test/x');
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.connect, 200);
-      assert.equal(r.status, 200);
-      assert.match(r.body, new RegExp(`^origin ${ORIGIN_A}:443 GET /x$`, 'm'));
+    const forwarding = await runIn(NS.gw, 'cat', ['/proc/sys/net/ipv4/ip_forward']);
+    assert.equal(forwarding.stdout.trim(), '0');
+    for (const ns of Object.values(NS)) {
+      const routes = await runIn(ns, TOOLS.ip!, ['route', 'show', 'default']);
+      assert.equal(routes.stdout.trim(), '', `${ns} has no default route`);
+    }
+    assert.deepEqual(await originEventsSince(mark), [], 'no origin saw anything');
+  });
 
-      const seen = await waitFor(
-        'the origin request',
-        () => {
-          const events = originEvents().slice(mark);
-          return events.some((e) => e.event === 'request') ? events : undefined;
-        },
-        5000,
-        diagnostics,
-      );
-      const fromGateway = (remote: string): boolean => remote.startsWith(`${GW_WAN}:`);
-      assert.ok(
-        seen.some(
-          (e) =>
-            e.event === 'sni' && e.servername === 'allowed.example.test' && e.local === `${ORIGIN_A}:443`,
-        ),
-        JSON.stringify(seen),
-      );
-      assert.ok(
-        seen.some(
-          (e) =>
-            e.event === 'tls_established' &&
-            e.servername === 'allowed.example.test' &&
-            e.local === `${ORIGIN_A}:443` &&
-            fromGateway(e.remote),
-        ),
-        JSON.stringify(seen),
-      );
-      assert.ok(
-        seen.some((e) => e.event === 'request' && e.url === '/x' && fromGateway(e.remote)),
-        JSON.stringify(seen),
-      );
-      for (const e of seen) {
-        if ('remote' in e && e.remote !== null) assert.ok(fromGateway(e.remote), JSON.stringify(e));
-      }
+  test('a LAN client is served: CONNECT to an allowed name, SNI seen by the origin from the gateway', async () => {
+    const mark = originEvents().length;
+    const r = await viaGateway(NS.lan, GW_LAN, 'https://allowed.example.test/x');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.connect, 200);
+    assert.equal(r.status, 200);
+    assert.match(r.body, new RegExp(`^origin ${ORIGIN_A}:443 GET /x$`, 'm'));
 
+    const seen = await waitFor(
+      'the origin request',
+      () => {
+        const events = originEvents().slice(mark);
+        return events.some((e) => e.event === 'request') ? events : undefined;
+      },
+      5000,
+      diagnostics,
+    );
+    const fromGateway = (remote: string): boolean => remote.startsWith(`${GW_WAN}:`);
+    assert.ok(
+      seen.some(
+        (e) => e.event === 'sni' && e.servername === 'allowed.example.test' && e.local === `${ORIGIN_A}:443`,
+      ),
+      JSON.stringify(seen),
+    );
+    assert.ok(
+      seen.some(
+        (e) =>
+          e.event === 'tls_established' &&
+          e.servername === 'allowed.example.test' &&
+          e.local === `${ORIGIN_A}:443` &&
+          fromGateway(e.remote),
+      ),
+      JSON.stringify(seen),
+    );
+    assert.ok(
+      seen.some((e) => e.event === 'request' && e.url === '/x' && fromGateway(e.remote)),
+      JSON.stringify(seen),
+    );
+    for (const e of seen) {
+      if ('remote' in e && e.remote !== null) assert.ok(fromGateway(e.remote), JSON.stringify(e));
+    }
+
+    const line = await accessLine(
+      'allowed CONNECT',
+      (l) => l.method === 'CONNECT' && l.host === 'allowed.example.test' && l.client === LAN_CLIENT,
+    );
+    assert.equal(line.decision, 'allow');
+    assert.equal(line.status, 200);
+    assert.equal(line.sni, 'allowed.example.test');
+    assert.equal(line.upstream, `${ORIGIN_A}:443`);
+  });
+
+  test('a client outside policy.sources is refused with 403 and reaches no origin', async () => {
+    const mark = originEvents().length;
+    const tunnel = await viaGateway(NS.pub, GW_PUB, 'https://allowed.example.test/x');
+    assert.notEqual(tunnel.code, 0);
+    assert.equal(tunnel.connect, 403, tunnel.stderr);
+    const plain = await viaGateway(NS.pub, GW_PUB, 'http://allowed.example.test/y');
+    assert.equal(plain.status, 403, plain.stderr);
+
+    for (const method of ['CONNECT', 'GET']) {
       const line = await accessLine(
-        'allowed CONNECT',
-        (l) => l.method === 'CONNECT' && l.host === 'allowed.example.test' && l.client === LAN_CLIENT,
+        `${method} from ${PUB_CLIENT}`,
+        (l) => l.client === PUB_CLIENT && l.method === method,
       );
-      assert.equal(line.decision, 'allow');
-      assert.equal(line.status, 200);
-      assert.equal(line.sni, 'allowed.example.test');
-      assert.equal(line.upstream, `${ORIGIN_A}:443`);
-    });
-
-    test('a client outside policy.sources is refused with 403 and reaches no origin', async () => {
-      const mark = originEvents().length;
-      const tunnel = await viaGateway(NS.pub, GW_PUB, 'https://allowed.example.test/x');
-      assert.notEqual(tunnel.code, 0);
-      assert.equal(tunnel.connect, 403, tunnel.stderr);
-      const plain = await viaGateway(NS.pub, GW_PUB, 'http://allowed.example.test/y');
-      assert.equal(plain.status, 403, plain.stderr);
-
-      for (const method of ['CONNECT', 'GET']) {
-        const line = await accessLine(
-          `${method} from ${PUB_CLIENT}`,
-          (l) => l.client === PUB_CLIENT && l.method === method,
-        );
-        assert.equal(line.decision, 'deny');
-        assert.equal(line.reason, 'DENY_SOURCE_NOT_ALLOWED');
-        assert.equal(line.status, 403);
-        assert.equal(line.upstream, null);
-      }
-      assert.deepEqual(await originEventsSince(mark), [], 'no origin saw a connection');
-    });
-
-    test('an allowlisted name that resolves to an internal address is refused (rebinding, metadata)', async () => {
-      // Control: the gateway host itself can reach both addresses, so only the guard stops it.
-      const direct = await curlIn(NS.gw, [
-        '--cacert',
-        pki.caFile,
-        '--resolve',
-        `rebind.example.test:443:${REBIND}`,
-        '-w',
-        '\n%{http_code}',
-        'https://rebind.example.test/direct',
-      ]);
-      assert.match(direct.stdout, /\n200$/, direct.stderr);
-      const directMetadata = await curlIn(NS.gw, ['-w', '\n%{http_code}', `http://${METADATA}/direct`]);
-      assert.match(directMetadata.stdout, /\n200$/, directMetadata.stderr);
-
-      const mark = originEvents().length;
-      const rebind = await viaGateway(NS.lan, GW_LAN, 'https://rebind.example.test/r');
-      assert.equal(rebind.connect, 403, rebind.stderr);
-      const metadata = await viaGateway(NS.lan, GW_LAN, 'http://metadata.example.test/latest/meta-data/');
-      assert.equal(metadata.status, 403, metadata.stderr);
-
-      for (const [method, host] of [
-        ['CONNECT', 'rebind.example.test'],
-        ['GET', 'metadata.example.test'],
-      ] as const) {
-        const line = await accessLine(
-          `${method} ${host}`,
-          (l) => l.client === LAN_CLIENT && l.method === method && l.host === host,
-        );
-        assert.equal(line.decision, 'deny');
-        assert.equal(line.reason, 'DENY_DESTINATION_ADDRESS');
-        assert.equal(line.status, 403);
-        assert.equal(line.upstream, null);
-      }
-      const seen = await originEventsSince(mark);
-      assert.deepEqual(seen, [], `no origin saw a connection (${REBIND}:443, ${METADATA}:80)`);
-    });
-
-    test('a ClientHello naming another host than the CONNECT is cut before any byte is forwarded', async () => {
-      const sClient = (servername: string): Promise<CommandResult> =>
-        runIn(
-          NS.lan,
-          TOOLS.openssl!,
-          [
-            's_client',
-            '-proxy',
-            `${GW_LAN}:3128`,
-            '-connect',
-            'allowed.example.test:443',
-            '-servername',
-            servername,
-            '-CAfile',
-            pki.caFile,
-          ],
-          10_000,
-        );
-      // Control: the same command with the CONNECT's own name completes a verified handshake.
-      const good = await sClient('allowed.example.test');
-      assert.match(good.stdout, /BEGIN CERTIFICATE/, good.stdout + good.stderr);
-      assert.match(good.stdout, /Verify return code: 0 \(ok\)/, good.stdout + good.stderr);
-
-      const mark = originEvents().length;
-      const evil = await sClient('other.example.test');
-      assert.notEqual(evil.code, 0, evil.stdout);
-      // s_client read only the gateway's "200 Connection established", then the close.
-      assert.match(evil.stdout, /no peer certificate available/, evil.stdout + evil.stderr);
-      assert.doesNotMatch(evil.stdout, /BEGIN CERTIFICATE/);
-
-      const line = await accessLine(
-        'SNI mismatch',
-        (l) => l.client === LAN_CLIENT && l.method === 'CONNECT' && l.sni === 'other.example.test',
-      );
-      assert.equal(line.host, 'allowed.example.test');
       assert.equal(line.decision, 'deny');
-      assert.equal(line.reason, 'DENY_SNI_MISMATCH');
+      assert.equal(line.reason, 'DENY_SOURCE_NOT_ALLOWED');
+      assert.equal(line.status, 403);
+      assert.equal(line.upstream, null);
+    }
+    assert.deepEqual(await originEventsSince(mark), [], 'no origin saw a connection');
+  });
 
-      const seen = await originEventsSince(mark);
-      assert.ok(
-        !originEvents().some((e) => 'servername' in e && e.servername === 'other.example.test'),
-        'no origin ever saw SNI other.example.test',
-      );
-      // The upstream connection may have been opened, but no ClientHello byte ever reached it.
-      for (const e of seen) {
-        assert.ok(
-          e.event === 'connection' || e.event === 'tls_error',
-          `origin saw only a bare connection: ${JSON.stringify(e)}`,
-        );
-      }
-      assert.ok(!seen.some((e) => 'local' in e && e.local.startsWith(`${ORIGIN_B}:`)), JSON.stringify(seen));
-    });
+  test('an allowlisted name that resolves to an internal address is refused (rebinding, metadata)', async () => {
+    // Control: the gateway host itself can reach both addresses, so only the guard stops it.
+    const direct = await curlIn(NS.gw, [
+      '--cacert',
+      pki.caFile,
+      '--resolve',
+      `rebind.example.test:443:${REBIND}`,
+      '-w',
+      '\n%{http_code}',
+      'https://rebind.example.test/direct',
+    ]);
+    assert.match(direct.stdout, /\n200$/, direct.stderr);
+    const directMetadata = await curlIn(NS.gw, ['-w', '\n%{http_code}', `http://${METADATA}/direct`]);
+    assert.match(directMetadata.stdout, /\n200$/, directMetadata.stderr);
 
-    test('policy.internalNetworks admits a split-horizon name after a reload (SIGHUP)', async () => {
-      const reloadsBefore = opsEvents('reloaded').length;
-      writeFileSync(gatewayConfig, gatewayYaml([`${REBIND}/32`]));
-      assert.ok(gateway.child.kill('SIGHUP'));
-      await waitFor(
-        'the gateway to reload',
-        () => {
-          if (opsEvents('reload_failed').length > 0) throw new Error(`reload failed:\n${gateway.stderr}`);
-          return opsEvents('reloaded').length > reloadsBefore ? true : undefined;
-        },
-        5000,
-        () => gateway.stderr,
-      );
+    const mark = originEvents().length;
+    const rebind = await viaGateway(NS.lan, GW_LAN, 'https://rebind.example.test/r');
+    assert.equal(rebind.connect, 403, rebind.stderr);
+    const metadata = await viaGateway(NS.lan, GW_LAN, 'http://metadata.example.test/latest/meta-data/');
+    assert.equal(metadata.status, 403, metadata.stderr);
 
-      const mark = originEvents().length;
-      const r = await viaGateway(NS.lan, GW_LAN, 'https://rebind.example.test/split');
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.status, 200);
-      assert.match(r.body, new RegExp(`^origin ${REBIND}:443 GET /split$`, 'm'));
-      const seen = await waitFor(
-        'the origin request',
-        () => {
-          const events = originEvents().slice(mark);
-          return events.some((e) => e.event === 'request') ? events : undefined;
-        },
-        5000,
-        diagnostics,
-      );
-      assert.ok(
-        seen.some(
-          (e) =>
-            e.event === 'tls_established' &&
-            e.local === `${REBIND}:443` &&
-            e.servername === 'rebind.example.test' &&
-            e.remote.startsWith(`${GW_WAN}:`),
-        ),
-        JSON.stringify(seen),
-      );
+    for (const [method, host] of [
+      ['CONNECT', 'rebind.example.test'],
+      ['GET', 'metadata.example.test'],
+    ] as const) {
       const line = await accessLine(
-        'rebind allowed',
-        (l) => l.method === 'CONNECT' && l.host === 'rebind.example.test' && l.decision === 'allow',
+        `${method} ${host}`,
+        (l) => l.client === LAN_CLIENT && l.method === method && l.host === host,
       );
-      assert.equal(line.upstream, `${REBIND}:443`);
-      assert.equal(line.sni, 'rebind.example.test');
+      assert.equal(line.decision, 'deny');
+      assert.equal(line.reason, 'DENY_DESTINATION_ADDRESS');
+      assert.equal(line.status, 403);
+      assert.equal(line.upstream, null);
+    }
+    const seen = await originEventsSince(mark);
+    assert.deepEqual(seen, [], `no origin saw a connection (${REBIND}:443, ${METADATA}:80)`);
+  });
 
-      // Only the listed network: the metadata address is still refused.
-      const metaMark = originEvents().length;
-      const metadata = await viaGateway(NS.lan, GW_LAN, 'http://metadata.example.test/after-reload');
-      assert.equal(metadata.status, 403);
-      const denied = await accessLine(
-        'metadata after the reload',
-        (l) => l.host === 'metadata.example.test' && l.path === '/after-reload',
+  test('a ClientHello naming another host than the CONNECT is cut before any byte is forwarded', async () => {
+    const sClient = (servername: string): Promise<CommandResult> =>
+      runIn(
+        NS.lan,
+        TOOLS.openssl!,
+        [
+          's_client',
+          '-proxy',
+          `${GW_LAN}:3128`,
+          '-connect',
+          'allowed.example.test:443',
+          '-servername',
+          servername,
+          '-CAfile',
+          pki.caFile,
+        ],
+        10_000,
       );
-      assert.equal(denied.reason, 'DENY_DESTINATION_ADDRESS');
-      assert.deepEqual(await originEventsSince(metaMark), []);
-    });
-  },
-);
+    // Control: the same command with the CONNECT's own name completes a verified handshake.
+    const good = await sClient('allowed.example.test');
+    assert.match(good.stdout, /BEGIN CERTIFICATE/, good.stdout + good.stderr);
+    assert.match(good.stdout, /Verify return code: 0 \(ok\)/, good.stdout + good.stderr);
+
+    const mark = originEvents().length;
+    const evil = await sClient('other.example.test');
+    assert.notEqual(evil.code, 0, evil.stdout);
+    // s_client read only the gateway's "200 Connection established", then the close.
+    assert.match(evil.stdout, /no peer certificate available/, evil.stdout + evil.stderr);
+    assert.doesNotMatch(evil.stdout, /BEGIN CERTIFICATE/);
+
+    const line = await accessLine(
+      'SNI mismatch',
+      (l) => l.client === LAN_CLIENT && l.method === 'CONNECT' && l.sni === 'other.example.test',
+    );
+    assert.equal(line.host, 'allowed.example.test');
+    assert.equal(line.decision, 'deny');
+    assert.equal(line.reason, 'DENY_SNI_MISMATCH');
+
+    const seen = await originEventsSince(mark);
+    assert.ok(
+      !originEvents().some((e) => 'servername' in e && e.servername === 'other.example.test'),
+      'no origin ever saw SNI other.example.test',
+    );
+    // The upstream connection may have been opened, but no ClientHello byte ever reached it.
+    for (const e of seen) {
+      assert.ok(
+        e.event === 'connection' || e.event === 'tls_error',
+        `origin saw only a bare connection: ${JSON.stringify(e)}`,
+      );
+    }
+    assert.ok(!seen.some((e) => 'local' in e && e.local.startsWith(`${ORIGIN_B}:`)), JSON.stringify(seen));
+  });
+
+  test('policy.internalNetworks admits a split-horizon name after a reload (SIGHUP)', async () => {
+    const reloadsBefore = opsEvents('reloaded').length;
+    writeFileSync(gatewayConfig, gatewayYaml([`${REBIND}/32`]));
+    assert.ok(gateway.child.kill('SIGHUP'));
+    await waitFor(
+      'the gateway to reload',
+      () => {
+        if (opsEvents('reload_failed').length > 0) throw new Error(`reload failed:\n${gateway.stderr}`);
+        return opsEvents('reloaded').length > reloadsBefore ? true : undefined;
+      },
+      5000,
+      () => gateway.stderr,
+    );
+
+    const mark = originEvents().length;
+    const r = await viaGateway(NS.lan, GW_LAN, 'https://rebind.example.test/split');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.status, 200);
+    assert.match(r.body, new RegExp(`^origin ${REBIND}:443 GET /split$`, 'm'));
+    const seen = await waitFor(
+      'the origin request',
+      () => {
+        const events = originEvents().slice(mark);
+        return events.some((e) => e.event === 'request') ? events : undefined;
+      },
+      5000,
+      diagnostics,
+    );
+    assert.ok(
+      seen.some(
+        (e) =>
+          e.event === 'tls_established' &&
+          e.local === `${REBIND}:443` &&
+          e.servername === 'rebind.example.test' &&
+          e.remote.startsWith(`${GW_WAN}:`),
+      ),
+      JSON.stringify(seen),
+    );
+    const line = await accessLine(
+      'rebind allowed',
+      (l) => l.method === 'CONNECT' && l.host === 'rebind.example.test' && l.decision === 'allow',
+    );
+    assert.equal(line.upstream, `${REBIND}:443`);
+    assert.equal(line.sni, 'rebind.example.test');
+
+    // Only the listed network: the metadata address is still refused.
+    const metaMark = originEvents().length;
+    const metadata = await viaGateway(NS.lan, GW_LAN, 'http://metadata.example.test/after-reload');
+    assert.equal(metadata.status, 403);
+    const denied = await accessLine(
+      'metadata after the reload',
+      (l) => l.host === 'metadata.example.test' && l.path === '/after-reload',
+    );
+    assert.equal(denied.reason, 'DENY_DESTINATION_ADDRESS');
+    assert.deepEqual(await originEventsSince(metaMark), []);
+  });
+});

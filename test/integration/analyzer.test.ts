@@ -576,7 +576,9 @@ describe('airlock check against local servers', () => {
       issuers: issuersFile,
       airlock: `127.0.0.1:${gw.port}`,
       proxy: `http://127.0.0.1:${interceptor.port}`,
-      timeout: '400',
+      // Long enough for a TLS handshake through the gateway on a busy machine; the stalled
+      // origin still times out.
+      timeout: '3000',
     });
     assert.equal(code, 1);
     mkdirSync(ARTIFACTS, { recursive: true });

@@ -72,16 +72,7 @@ async function writeSheet(name: string, columns: readonly Column[], titleRows: n
 
 async function importSheet(path: string): Promise<{ code: number | null; out: string; stderr: string }> {
   const out = `${path}.catalog.json`;
-  const r = await run(process.execPath, [
-    CLI,
-    'catalog',
-    'import',
-    path,
-    '--output',
-    out,
-    '--source',
-    'R1',
-  ]);
+  const r = await run(process.execPath, [CLI, 'catalog', 'import', path, '--output', out, '--source', 'R1']);
   return { code: r.code, out: r.code === 0 ? readFileSync(out, 'utf8') : '', stderr: r.stderr };
 }
 

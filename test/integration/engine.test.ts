@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,15 @@ function listenerPids(port: number): number[] {
   return [...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
 }
 
+/** `airlock serve` without the addon, for a configuration that cannot start. */
+function serveWithoutAddon(config: string): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [CLI, 'serve', '--config', config, '--listen', '127.0.0.1:0'], {
+    encoding: 'utf8',
+    env: { ...process.env, ...NO_ADDON },
+    timeout: 30_000,
+  });
+}
+
 describe('without the native addon', () => {
   test('engine.tunnels: auto warns once and splices tunnels in JavaScript', async () => {
     const gw = await serve(
@@ -75,18 +84,7 @@ describe('without the native addon', () => {
   });
 
   test('engine.tunnels: native is a configuration error naming the setting and the reason (exit 2)', () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'serve',
-        '--config',
-        configFile('native.yaml', 'engine: { tunnels: native }\n'),
-        '--listen',
-        '127.0.0.1:0',
-      ],
-      { encoding: 'utf8', env: { ...process.env, ...NO_ADDON }, timeout: 30_000 },
-    );
+    const r = serveWithoutAddon(configFile('native.yaml', 'engine: { tunnels: native }\n'));
     assert.equal(r.status, 2, r.stderr);
     assert.match(
       r.stderr,
@@ -95,17 +93,8 @@ describe('without the native addon', () => {
   });
 
   test('engine.listen: reuseport with workers is a configuration error too', () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'serve',
-        '--config',
-        configFile('reuseport.yaml', 'workers: 2\nengine: { listen: reuseport, tunnels: js }\n'),
-        '--listen',
-        '127.0.0.1:0',
-      ],
-      { encoding: 'utf8', env: { ...process.env, ...NO_ADDON }, timeout: 30_000 },
+    const r = serveWithoutAddon(
+      configFile('reuseport.yaml', 'workers: 2\nengine: { listen: reuseport, tunnels: js }\n'),
     );
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /engine\.listen: reuseport: the native relay is not built/);
