@@ -295,6 +295,23 @@ describe('audit mode', () => {
     assert.equal(record.reason, 'DENY_HOST_NOT_ALLOWED');
   });
 
+  test('an allowed host in audit mode is logged as an ordinary allow, not as would_deny', async () => {
+    const r = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '--proxy',
+      gw.proxyUrl,
+      `http://${PLAIN}:${httpOrigin.port}/audit-allowed`,
+    ]);
+    assert.equal(r.stdout.toString(), '200', r.stderr);
+    const record = await gw.waitForRecord((x) => x.path === '/audit-allowed');
+    assert.equal(record.decision, 'allow');
+    assert.equal(record.reason, 'ALLOWED');
+  });
+
   test('an SNI mismatch is let through and logged as would_deny', async () => {
     const r = await sClient(gw, SECURE, OTHER);
     assert.match(r.out, /HTTP\/1\.1 200 OK/);
