@@ -23,7 +23,7 @@ const IO_MODULES = [
 const PURE_MODULES = ['errors', 'sources', 'config', 'policy', 'catalog', 'clients', 'advisor'];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'coverage/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -74,9 +74,11 @@ export function loadNative(): { addon: NativeAddon | null; why: string | null } 
     return loaded;
   }
   try {
-    // dist/src/gateway/native.js -> <package>/build/Release
+    // dist/src/gateway/native.js -> <package>/build/Release; AIRLOCK_NATIVE_ADDON names another
+    // build of the addon (or a missing one, to run as on a machine without a C compiler).
     const require = createRequire(import.meta.url);
-    loaded = { addon: require('../../../build/Release/airlock_native.node') as NativeAddon, why: null };
+    const path = process.env.AIRLOCK_NATIVE_ADDON || '../../../build/Release/airlock_native.node';
+    loaded = { addon: require(path) as NativeAddon, why: null };
   } catch (error) {
     loaded = {
       addon: null,

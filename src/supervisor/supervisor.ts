@@ -1,5 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { statSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import {
@@ -310,6 +312,8 @@ export async function supervise(options: ServeOptions): Promise<number> {
   summaries.unref();
   // Reload: validate here first; only a configuration that loads completely reaches the gateway.
   let reloading: Promise<unknown> = Promise.resolve();
+  // The --watch / reload.watch file watcher, set up below once reloads can be taken.
+  let watcher: FileWatcher | null = null;
   const reload = (trigger: string): Promise<ReloadResult> => {
     const run = reloading.then(async (): Promise<ReloadResult> => {
       const seq = ++reloadSeq;
@@ -341,6 +345,8 @@ export async function supervise(options: ServeOptions): Promise<number> {
       const answers = await Promise.all(all().map((m) => m.reload(trigger, next, generation)));
       current = next;
       view.configure(next);
+      // The watch follows the files the new configuration names.
+      watcher?.refresh();
       const failed = answers.filter((a) => !a.ok).map((a) => a.message);
       result = {
         seq,
@@ -382,26 +388,13 @@ export async function supervise(options: ServeOptions): Promise<number> {
     ops.info({ event: 'log_reopened' }, 'access log reopened');
   });
 
-  const watchers: FSWatcher[] = [];
   if (options.watch === true || file.reload.watch) {
-    const files = options.configFile ? [options.configFile] : [];
-    files.push(
+    // The files of the configuration in force: a reload that names other allowlists moves the watch.
+    const watched = (): string[] => [
+      ...(options.configFile ? [options.configFile] : []),
       ...(options.allowlist?.length ? options.allowlist : current.config.allowlistFiles.map((f) => f.path)),
-    );
-    let timer: NodeJS.Timeout | undefined;
-    for (const path of files) {
-      try {
-        // Editors replace files; watching the file's events with a debounce covers both.
-        watchers.push(
-          watch(path, { persistent: false }, () => {
-            clearTimeout(timer);
-            timer = setTimeout(() => void reload(`watch ${path}`), 300);
-          }),
-        );
-      } catch (error) {
-        ops.warn({ event: 'watch_failed', path }, `cannot watch ${path}: ${(error as Error).message}`);
-      }
-    }
+    ];
+    watcher = new FileWatcher(watched, (path) => void reload(`watch ${path}`), ops);
   }
 
   const stop = (signal: string): void => {
@@ -413,7 +406,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
     stopping = true;
     ready = false;
     clearInterval(summaries);
-    for (const w of watchers) w.close();
+    watcher?.close();
     void sumStats().then((stats) =>
       ops.info(
         { event: 'shutdown', signal, sessions: stats.sessions, drainMs: file.timeouts.drain },
@@ -447,7 +440,6 @@ export async function supervise(options: ServeOptions): Promise<number> {
     `airlock listening on ${shown.join(', ')} with ${current.policy.rules.length} destination rules${workers > 1 ? ` in ${workers} workers` : ''}${file.mode === 'audit' ? ' (AUDIT MODE)' : ''}`,
   );
 
-
   await stopped;
   if (workers > 1) ops.info({ event: 'stopped', workers }, 'all workers stopped');
   await admin?.close();
@@ -461,4 +453,107 @@ export async function supervise(options: ServeOptions): Promise<number> {
     }
   }
   return 0;
+}
+
+/** How long a burst of file events must be quiet before the watched files are compared. */
+const WATCH_SETTLE_MS = 300;
+
+/**
+ * `--watch` / `reload.watch`: calls `changed` when a watched file changes, whether it is edited in
+ * place, replaced (written elsewhere and renamed over the name, as editors and configuration
+ * management do) or reached through a symlink that is swapped (as Kubernetes does with a mounted
+ * ConfigMap). The directories are watched, not the files: a watch on a file follows its inode and
+ * hears nothing once the name points at a new one. Each burst of events is debounced, then the
+ * files are compared with what was last seen (inode, size, modification time); while one of them
+ * is missing (between a tool's unlink and its rename) nothing is reloaded, and the event of its
+ * return triggers the comparison again.
+ */
+class FileWatcher {
+  private readonly dirs = new Map<string, FSWatcher>();
+  private seen = new Map<string, string | null>();
+  private timer: NodeJS.Timeout | undefined;
+  private missingReported = new Set<string>();
+  private closed = false;
+
+  constructor(
+    private readonly files: () => string[],
+    private readonly changed: (path: string) => void,
+    private readonly ops: Logger,
+  ) {
+    this.refresh();
+  }
+
+  /** Watches the directories of the current files; files new to the watch are taken as they are now. */
+  refresh(): void {
+    if (this.closed) return;
+    const paths = [...new Set(this.files().map((f) => resolve(f)))];
+    const seen = new Map<string, string | null>();
+    for (const path of paths) seen.set(path, this.seen.has(path) ? this.seen.get(path)! : signature(path));
+    this.seen = seen;
+    const wanted = new Set(paths.map((p) => dirname(p)));
+    for (const [dir, w] of this.dirs) {
+      if (wanted.has(dir)) continue;
+      w.close();
+      this.dirs.delete(dir);
+    }
+    for (const dir of wanted) {
+      if (this.dirs.has(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: false }, () => this.schedule());
+        w.on('error', (error) =>
+          this.ops.warn({ event: 'watch_failed', path: dir }, `cannot watch ${dir}: ${error.message}`),
+        );
+        this.dirs.set(dir, w);
+      } catch (error) {
+        this.ops.warn(
+          { event: 'watch_failed', path: dir },
+          `cannot watch ${dir}: ${(error as Error).message}`,
+        );
+      }
+    }
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.compare(), WATCH_SETTLE_MS);
+  }
+
+  private compare(): void {
+    if (this.closed) return;
+    const now = new Map<string, string | null>();
+    for (const path of this.seen.keys()) now.set(path, signature(path));
+    const missing = [...now].filter(([, sig]) => sig === null).map(([path]) => path);
+    if (missing.length > 0) {
+      for (const path of missing) {
+        if (this.missingReported.has(path)) continue;
+        this.missingReported.add(path);
+        this.ops.warn(
+          { event: 'watch_missing', path },
+          `${path} is missing; the reload waits until it is back`,
+        );
+      }
+      return;
+    }
+    this.missingReported.clear();
+    const changed = [...now].find(([path, sig]) => this.seen.get(path) !== sig);
+    this.seen = now;
+    if (changed !== undefined) this.changed(changed[0]);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const w of this.dirs.values()) w.close();
+    this.dirs.clear();
+  }
+}
+
+/** What identifies a file's content for the watch (symlinks followed), or null when it is missing. */
+function signature(path: string): string | null {
+  try {
+    const s = statSync(path, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch {
+    return null;
+  }
 }

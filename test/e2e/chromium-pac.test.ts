@@ -9,6 +9,7 @@ import { serve, type Served } from '../helpers/cli.js';
 import { startOrigin, type TestOrigin } from '../helpers/origins.js';
 import { createPki } from '../helpers/pki.js';
 import { rawExchange } from '../helpers/run.js';
+import { requirement } from '../helpers/skip.js';
 
 /**
  * A real browser configured only with --proxy-pac-url pointing at the gateway's /proxy.pac:
@@ -52,7 +53,10 @@ function accessRecords(gw: Served): { host?: string; method?: string; decision?:
 test(
   'headless Chromium with --proxy-pac-url: allowlisted HTTPS through the gateway, other hosts DIRECT',
   {
-    skip: existsSync(CHROMIUM) ? false : `Debian's chromium is not installed (${CHROMIUM})`,
+    skip: requirement(
+      'headless Chromium with a PAC URL',
+      existsSync(CHROMIUM) ? null : `Debian's chromium is not installed (${CHROMIUM})`,
+    ),
     timeout: 90_000,
   },
   async (t) => {

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { requirement } from '../helpers/skip.js';
 import { createPki, type TestPki } from '../helpers/pki.js';
 import type { OriginConfig, OriginEvent } from './netns-origin.js';
 
@@ -105,7 +106,6 @@ function skipReason(): string | null {
 }
 
 const SKIP = skipReason();
-if (SKIP !== null) console.log(`netns end-to-end test skipped: ${SKIP}`);
 
 // ---------------------------------------------------------------------------------------------
 // Commands and processes
@@ -542,7 +542,9 @@ function onSignal(signal: NodeJS.Signals): void {
 // ---------------------------------------------------------------------------------------------
 // Tests
 
-describe('gateway hardening across network namespaces', { skip: SKIP ?? false }, () => {
+const SKIPPED = requirement('netns end-to-end test', SKIP);
+
+describe('gateway hardening across network namespaces', { skip: SKIPPED }, () => {
   before(async () => {
     process.once('exit', cleanUpNow);
     process.once('SIGINT', onSignal);

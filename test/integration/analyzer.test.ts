@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -11,12 +10,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { CheckReport, MethodResult, TargetResult } from '../../src/analyzer/index.js';
 import { renderHtml } from '../../src/analyzer/report/index.js';
-import { spkiSha256 } from '../../src/analyzer/trust-anchors.js';
 import { check, type CheckIo, type CheckOptions } from '../../src/cli/commands/check.js';
 import { isAirlockError } from '../../src/errors/index.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startOrigin, type TestOrigin } from '../helpers/origins.js';
 import { createPki, type TestPki } from '../helpers/pki.js';
+import { skipHere } from '../helpers/skip.js';
 
 const SECURE = 'secure.example.test';
 const OTHER = 'other.example.test';
@@ -258,8 +257,7 @@ tls:
           description: 'the test origins, pinned to the test CA',
           hosts: ['*.example.test'],
           pinned: true,
-          requirePublicRoot: false,
-          anchors: [{ name: 'Airlock Test CA', spkiSha256: spkiSha256(new X509Certificate(pki.ca)) }],
+          anchors: [{ name: 'Airlock Test CA' }],
         },
       ],
     }),
@@ -324,7 +322,7 @@ describe('airlock check against local servers', () => {
     assert.equal(record.reason, 'ALLOWED');
   });
 
-  test('--format mde reads like the MDE client analyzer', async () => {
+  test('the text layout reads like the MDE client analyzer', async () => {
     const io = captureIo();
     const code = await check(
       {
@@ -334,7 +332,7 @@ describe('airlock check against local servers', () => {
         issuers: issuersFile,
         airlock: `127.0.0.1:${gw.port}`,
         proxy: `127.0.0.1:${interceptor.port}`,
-        format: 'mde',
+        format: 'text',
         timeout: '3000',
       },
       io,
@@ -440,7 +438,7 @@ describe('airlock check against local servers', () => {
     const { report } = await runJson({
       urls: [`https://${OTHER}:${origin.port}/`],
       caFiles: [pki.caFile],
-      gateway: `127.0.0.1:${gw.port}`,
+      airlock: `127.0.0.1:${gw.port}`,
       direct: false,
       timeout: '3000',
     });
@@ -514,7 +512,7 @@ describe('airlock check against local servers', () => {
         resolve: RESOLVE,
         caFiles: [pki.caFile],
         pac: `http://127.0.0.1:${pacPort}/missing.pac`,
-        format: 'mde',
+        format: 'text',
         timeout: '3000',
       },
       io,
@@ -529,7 +527,7 @@ describe('airlock check against local servers', () => {
     const io = captureIo();
     const output = join(dir, 'gateway-report.json');
     const code = await check(
-      { onGateway: true, configFile: gw.configFile, caFiles: [pki.caFile], output, timeout: '2000' },
+      { gateway: true, configFile: gw.configFile, caFiles: [pki.caFile], output, timeout: '2000' },
       io,
     );
     const report = JSON.parse(readFileSync(output, 'utf8')) as CheckReport;
@@ -553,9 +551,7 @@ describe('airlock check against local servers', () => {
       { urls: ['https://x.example.test/'], product: undefined, geos: ['US'] },
       { products: ['not-a-product'] },
       { urls: ['https://x.example.test/'], resolve: ['no-address'] },
-      { onGateway: true, proxy: 'http://127.0.0.1:3128' },
-      { onGateway: true, gateway: '127.0.0.1:3128' },
-      { urls: ['https://x.example.test/'], gateway: true },
+      { gateway: true, proxy: 'http://127.0.0.1:3128' },
     ] as CheckOptions[];
     for (const options of cases) {
       await assert.rejects(
@@ -568,8 +564,9 @@ describe('airlock check against local servers', () => {
 
   test('the HTML report renders in headless Chromium: service cards, one row per URL, findings', async (t) => {
     if (!existsSync(CHROMIUM)) {
-      t.skip(
-        `${CHROMIUM} is not installed (Debian package "chromium"): the browser check of the HTML report is skipped`,
+      skipHere(
+        t,
+        `${CHROMIUM} is not installed (Debian package "chromium"): the browser check of the HTML report`,
       );
       return;
     }
@@ -579,9 +576,9 @@ describe('airlock check against local servers', () => {
       issuers: issuersFile,
       airlock: `127.0.0.1:${gw.port}`,
       proxy: `http://127.0.0.1:${interceptor.port}`,
-      // The gateway, the interceptor and this check share one event loop and CPU-heavy TLS handshakes:
-      // on a loaded machine a CONNECT answer took 500 ms, so the stage limit leaves room for it.
-      timeout: '1500',
+      // Long enough for a TLS handshake through the gateway on a busy machine; the stalled
+      // origin still times out.
+      timeout: '3000',
     });
     assert.equal(code, 1);
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -652,26 +649,14 @@ describe('airlock check against local servers', () => {
         {
           url: `https://${STALL}:${stall.port}/`,
           reachable: 'false',
-          cells: [
-            'direct=failed:x tls timeout',
-            'proxy=failed:x inspected',
-            'gateway=failed:x DENY_HOST_NOT_ALLOWED',
-          ],
+          cells: ['direct=failed:x tls timeout', 'proxy=failed:x inspected', 'gateway=failed:x refused'],
         },
       ]);
-      const reasons = await page.$$eval('table.urls td.method[data-reason]', (nodes: unknown[]) =>
-        (nodes as DomNode[]).map(
-          (td) =>
-            `${td.getAttribute('data-method')}=${td.getAttribute('data-kind')}:${td.getAttribute('data-reason')}`,
-        ),
-      );
-      assert.ok(reasons.includes('gateway=policy:DENY_HOST_NOT_ALLOWED'), reasons.join(', '));
-      assert.ok(reasons.includes('proxy=tls:TLS_INSPECTED'), reasons.join(', '));
       const findings = await page.$$eval('ul.findings li', (nodes: unknown[]) =>
         (nodes as DomNode[]).map((el) => el.textContent ?? ''),
       );
       assert.ok(
-        findings.some((f) => f.includes('Interception CA re-signs the certificates')),
+        findings.some((f) => f.includes('TLS inspected by Interception CA')),
         findings.join('\n'),
       );
       assert.ok(

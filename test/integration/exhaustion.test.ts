@@ -10,7 +10,7 @@ import { openTunnel, echoOnce } from '../helpers/cli.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startRawOrigin, startTcpEcho, type RawOrigin, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange } from '../helpers/run.js';
-import { eventually } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SLOW = 'slow.example.test';
 const OTHER = 'other.example.test';
@@ -62,7 +62,7 @@ timeouts: { upstreamResponse: 1s }
     const one = `GET http://${SLOW}:${hang.port}/x HTTP/1.1\r\nHost: ${SLOW}:${hang.port}\r\n\r\n`;
     const [socket] = await clients(gw.port, 1, () => one.repeat(2000));
     try {
-      await eventually(() => hang.connections === 1, 'the first request to reach the origin');
+      await waitFor('the first request to reach the origin', () => hang.connections === 1);
       await holds(
         () => hang.connections === 1 && gw.gateway.stats().sessions === 1,
         `one upstream connection and one session (have ${hang.connections} and ${gw.gateway.stats().sessions})`,
@@ -74,7 +74,7 @@ timeouts: { upstreamResponse: 1s }
       socket!.destroy();
     }
     // A client that stopped reading is noticed when the exchange ends (timeouts.upstreamResponse).
-    await eventually(() => gw.gateway.stats().sessions === 0, 'the exchange to end');
+    await waitFor('the exchange to end', () => gw.gateway.stats().sessions === 0);
   });
 });
 
@@ -110,7 +110,7 @@ timeouts: { connect: 2s, upstreamResponse: 3s }
       (i) => `GET http://${SLOW}:${hang.port}/${i} HTTP/1.1\r\nHost: ${SLOW}:${hang.port}\r\n\r\n`,
     );
     try {
-      await eventually(() => hang.connections === 4, 'four upstream connections');
+      await waitFor('four upstream connections', () => hang.connections === 4);
       await holds(() => hang.connections === 4, `at most 4 connections (have ${hang.connections})`, 500);
       // Requests over the cap wait for a connection, then give up with a 503 naming the limit.
       const reply = await rawExchange(
@@ -123,7 +123,9 @@ timeouts: { connect: 2s, upstreamResponse: 3s }
     } finally {
       for (const s of sockets) s.destroy();
     }
-    await eventually(() => hang.open === 0, 'upstream connections of aborted exchanges to close', 8000);
+    await waitFor('upstream connections of aborted exchanges to close', () => hang.open === 0, {
+      timeoutMs: 8000,
+    });
   });
 
   test('the gateway-wide cap holds across origins', async () => {
@@ -135,7 +137,7 @@ timeouts: { connect: 2s, upstreamResponse: 3s }
     });
     try {
       const total = (): number => hang.connections - before1 + (hang2.connections - before2);
-      await eventually(() => total() === 6, 'six upstream connections in all');
+      await waitFor('six upstream connections in all', () => total() === 6);
       await holds(
         () => total() === 6 && gw.gateway.stats().upstreams <= 6,
         `at most 6 (have ${total()})`,
@@ -187,7 +189,7 @@ tls: { sniCheck: false }
     } finally {
       for (const t of tunnels) t.destroy();
     }
-    await eventually(() => gw.gateway.stats().connections === 0, 'slots to be given back');
+    await waitFor('slots to be given back', () => gw.gateway.stats().connections === 0);
     const again = await openTunnel(gw.port, `echo.example.test:${echo.port}`);
     assert.equal(await echoOnce(again, 'after'), 'after');
     again.destroy();

@@ -315,6 +315,23 @@ describe('audit mode', () => {
     assert.equal(record.reason, 'DENY_HOST_NOT_ALLOWED');
   });
 
+  test('an allowed host in audit mode is logged as an ordinary allow, not as would_deny', async () => {
+    const r = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '--proxy',
+      gw.proxyUrl,
+      `http://${PLAIN}:${httpOrigin.port}/audit-allowed`,
+    ]);
+    assert.equal(r.stdout.toString(), '200', r.stderr);
+    const record = await gw.waitForRecord((x) => x.path === '/audit-allowed');
+    assert.equal(record.decision, 'allow');
+    assert.equal(record.reason, 'ALLOWED');
+  });
+
   test('an SNI mismatch is let through and logged as would_deny', async () => {
     const r = await sClient(gw, SECURE, OTHER);
     assert.match(r.out, /HTTP\/1\.1 200 OK/);
@@ -340,6 +357,68 @@ describe('audit mode', () => {
     const record = await gw.waitForRecord((x) => x.client === '127.0.0.2');
     assert.equal(record.decision, 'deny');
     assert.equal(record.reason, 'DENY_SOURCE_NOT_ALLOWED');
+  });
+
+  test('audit mode is not an open proxy for CONNECT either: a source outside the ACL is refused and nothing is contacted', async () => {
+    const connections = tlsOrigin.connections;
+    const r = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_connect}',
+      '--interface',
+      '127.0.0.2',
+      '--proxy',
+      gw.proxyUrl,
+      '--cacert',
+      pki.caFile,
+      `https://${SECURE}:${tlsOrigin.port}/audit-outsider`,
+    ]);
+    assert.equal(r.stdout.toString(), '403', r.stderr);
+    assert.equal(tlsOrigin.connections, connections, 'no upstream connection');
+    const record = await gw.waitForRecord((x) => x.client === '127.0.0.2' && x.method === 'CONNECT');
+    assert.equal(record.decision, 'deny');
+    assert.equal(record.reason, 'DENY_SOURCE_NOT_ALLOWED');
+    assert.equal(record.upstream, null);
+  });
+
+  test('audit mode keeps the resolved-address guard: an internal address is refused, allowed name or not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-audit-hosts-'));
+    const hostsFile = join(dir, 'hosts');
+    writeFileSync(hostsFile, '127.0.0.1 rebind.example.test unlisted.example.test\n');
+    const audit = await startGateway(`
+mode: audit
+policy:
+  sources: [127.0.0.1/32]
+  destinations: [rebind.example.test]
+  ports: { connect: [${tlsOrigin.port}], http: [${httpOrigin.port}] }
+dns: { servers: ["127.0.0.1:9"], hostsFile: ${JSON.stringify(hostsFile)}, timeout: 500ms, tries: 1 }
+tls: { ports: [${tlsOrigin.port}] }
+`);
+    try {
+      const connections = tlsOrigin.connections + httpOrigin.connections;
+      for (const host of ['rebind.example.test', 'unlisted.example.test']) {
+        const tunnel = await rawExchange(audit.port, `CONNECT ${host}:${tlsOrigin.port} HTTP/1.1\r\n\r\n`);
+        assert.match(tunnel, /^HTTP\/1\.1 403 [\s\S]*DENY_DESTINATION_ADDRESS/, host);
+      }
+      const http = await rawExchange(
+        audit.port,
+        `GET http://rebind.example.test:${httpOrigin.port}/meta HTTP/1.1\r\nHost: rebind.example.test:${httpOrigin.port}\r\n\r\n`,
+      );
+      assert.match(http, /^HTTP\/1\.1 403 [\s\S]*DENY_DESTINATION_ADDRESS/);
+      assert.equal(tlsOrigin.connections + httpOrigin.connections, connections, 'no upstream connection');
+      assert.deepEqual(
+        audit.records.map((r) => [r.host, r.decision, r.reason]),
+        [
+          ['rebind.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
+          ['unlisted.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
+          ['rebind.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
+        ],
+      );
+    } finally {
+      await audit.close();
+    }
   });
 });
 
@@ -454,6 +533,12 @@ timeouts: { requestHead: 1s }
   });
   after(async () => gw.close());
 
+  /** A v2 header: TCP over IPv4 from 10.9.8.7:12345 to 192.0.2.1:3128. */
+  const V2_HEADER = Buffer.concat([
+    Buffer.from('0d0a0d0a000d0a515549540a', 'hex'),
+    Buffer.from([0x21, 0x11, 0x00, 0x0c, 10, 9, 8, 7, 192, 0, 2, 1, 0x30, 0x39, 0x0c, 0x38]),
+  ]);
+
   const get = (path: string): string =>
     `GET http://${PLAIN}:${httpOrigin.port}${path} HTTP/1.1\r\nHost: ${PLAIN}:${httpOrigin.port}\r\nConnection: close\r\n\r\n`;
 
@@ -471,18 +556,13 @@ timeouts: { requestHead: 1s }
   });
 
   test('v2 binary header, sent in pieces', async () => {
-    const sig = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
-    const header = Buffer.concat([
-      sig,
-      Buffer.from([0x21, 0x11, 0x00, 0x0c, 10, 9, 8, 7, 192, 0, 2, 1, 0x30, 0x39, 0x0c, 0x38]),
-    ]);
     const reply = await new Promise<string>((resolve) => {
       const socket = connect(gw.port, '127.0.0.1');
       let text = '';
       socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
       socket.on('close', () => resolve(text));
-      socket.write(header.subarray(0, 7));
-      setTimeout(() => socket.write(Buffer.concat([header.subarray(7), Buffer.from(get('/pp3'))])), 50);
+      socket.write(V2_HEADER.subarray(0, 7));
+      setTimeout(() => socket.write(Buffer.concat([V2_HEADER.subarray(7), Buffer.from(get('/pp3'))])), 50);
     });
     assert.match(reply, /^HTTP\/1\.1 200 /);
     const record = await gw.waitForRecord((x) => x.path === '/pp3');
@@ -495,20 +575,30 @@ timeouts: { requestHead: 1s }
     assert.match(reply, /^HTTP\/1\.1 400 [\s\S]*DENY_PROXY_PROTOCOL/);
   });
 
-  test('a PROXY header from an untrusted address is not believed: the connection is closed', async () => {
-    const reply = await new Promise<string>((resolve) => {
+  /** Sends `data` from 127.0.0.2, which is not a trusted proxy, and collects the answer until close. */
+  const fromUntrusted = (data: Buffer | string): Promise<string> =>
+    new Promise((resolve) => {
       const socket = connect({ port: gw.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
       let text = '';
       socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
       socket.on('error', () => undefined);
       socket.on('close', () => resolve(text));
-      socket.write(`PROXY TCP4 10.20.30.40 192.0.2.1 50123 3128\r\n${get('/pp5')}`);
+      socket.write(data);
     });
-    assert.doesNotMatch(reply, /200 OK/);
-    assert.ok(!httpOrigin.requests.some((r) => r.url === '/pp5'));
-    const record = await gw.waitForRecord(
-      (x) => x.reason === 'DENY_PROXY_PROTOCOL' && x.client === '127.0.0.2',
-    );
-    assert.equal(record.decision, 'deny');
-  });
+
+  for (const [version, header] of [
+    ['v1', Buffer.from('PROXY TCP4 10.20.30.40 192.0.2.1 50123 3128\r\n')],
+    ['v2', V2_HEADER],
+  ] as const) {
+    test(`a ${version} PROXY header from an untrusted address is not believed: the connection is closed`, async () => {
+      const path = `/untrusted-${version}`;
+      const reply = await fromUntrusted(Buffer.concat([header, Buffer.from(get(path))]));
+      assert.doesNotMatch(reply, /200 OK/);
+      assert.ok(!httpOrigin.requests.some((r) => r.url === path));
+      const records = gw.records.filter((x) => x.client === '127.0.0.2');
+      assert.ok(records.length > 0 && records.every((x) => x.reason === 'DENY_PROXY_PROTOCOL'));
+      assert.ok(records.every((x) => x.decision === 'deny'));
+      assert.ok(!gw.records.some((x) => x.path === path), 'the header was not believed');
+    });
+  }
 });

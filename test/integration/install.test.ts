@@ -8,6 +8,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
 import { install, uninstall, type InstallOptions } from '../../src/cli/commands/install.js';
 import { renderUnit, sizing } from '../../src/install/index.js';
+import { skipHere } from '../helpers/skip.js';
 
 /**
  * `airlock install --root DIR` into a throwaway directory tree: the files and their modes, a
@@ -69,7 +70,7 @@ const INSTALLED = {
 function systemdAnalyze(t: TestContext): boolean {
   const probe = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
   if (probe.error !== undefined || probe.status !== 0) {
-    t.skip('systemd-analyze is not installed (apt-get install systemd): unit files not verified');
+    skipHere(t, 'systemd-analyze is not installed (apt-get install systemd): unit files not verified');
     return false;
   }
   return true;
@@ -193,7 +194,7 @@ describe('airlock install --root', () => {
     const result = spawnSync('systemd-analyze', ['security', '--offline=true', path], { encoding: 'utf8' });
     const match = /Overall exposure level for airlock\.service: ([0-9.]+) (\S+)/.exec(result.stdout);
     if (match === null) {
-      t.skip(`this systemd-analyze has no offline security review: ${result.stderr.trim()}`);
+      skipHere(t, `this systemd-analyze has no offline security review: ${result.stderr.trim()}`);
       return;
     }
     assert.ok(Number(match[1]) <= 2.0, `exposure ${match[1]} ${match[2]}:\n${result.stdout}`);

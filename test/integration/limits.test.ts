@@ -4,6 +4,8 @@ import { after, before, test } from 'node:test';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startOrigin, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange, run } from '../helpers/run.js';
+import { skipHere } from '../helpers/skip.js';
+import { waitFor } from '../helpers/wait.js';
 
 let gw: RunningGateway;
 let origin: TestOrigin;
@@ -61,8 +63,15 @@ test('past maxConnectionsPerClient a client gets 503; other clients are still se
   }
 });
 
+/** The gateway has let go of every client connection (a closed socket is counted out asynchronously). */
+function allReleased(): Promise<boolean> {
+  return waitFor('every connection released', () => gw.gateway.stats().connections === 0, {
+    context: () => JSON.stringify(gw.gateway.stats()),
+  });
+}
+
 test('past maxConnections everyone gets 503 LIMIT_CONNECTIONS until connections close', async () => {
-  await new Promise((r) => setTimeout(r, 100));
+  await allReleased();
   const held = [
     await open('127.0.0.4'),
     await open('127.0.0.4'),
@@ -78,7 +87,7 @@ test('past maxConnections everyone gets 503 LIMIT_CONNECTIONS until connections 
   } finally {
     for (const s of held) s.destroy();
   }
-  await new Promise((r) => setTimeout(r, 100));
+  await allReleased();
   const again = await rawExchange(
     gw.port,
     `GET http://plain.example.test:${origin.port}/ HTTP/1.1\r\nHost: plain.example.test:${origin.port}\r\nConnection: close\r\n\r\n`,
@@ -94,7 +103,7 @@ test('an IPv6 listener serves an IPv6 client', async (t) => {
       { listen: ['[::1]:0'] },
     );
   } catch (error) {
-    if (/address not available/.test(String(error))) return t.skip('no IPv6 loopback on this machine');
+    if (/address not available/.test(String(error))) return skipHere(t, 'no IPv6 loopback on this machine');
     throw error;
   }
   try {

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { loadNative } from '../../src/gateway/index.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { requirement } from '../helpers/skip.js';
 import { sha256 } from '../helpers/origins.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Tunnel byte semantics, run once with the native relay and once with JavaScript splicing:
@@ -18,7 +21,8 @@ test('the native relay is built (set AIRLOCK_ALLOW_NO_NATIVE=1 where it cannot b
   assert.ok(addon !== null, why ?? 'not loaded');
 });
 
-type Behaviour = (socket: Socket) => void;
+/** A behaviour that returns 'paused' keeps the origin from reading until it resumes the socket itself. */
+type Behaviour = (socket: Socket) => void | 'paused';
 
 /** A TCP origin whose behaviour is chosen by the first line the client sends ("echo\n", ...). */
 async function startScriptedOrigin(
@@ -42,8 +46,7 @@ async function startScriptedOrigin(
       if (behaviour === undefined) return void socket.destroy();
       socket.pause();
       if (rest.length > 0) socket.unshift(rest);
-      behaviour(socket);
-      socket.resume();
+      if (behaviour(socket) !== 'paused') socket.resume();
     };
     socket.on('data', onData);
   });
@@ -100,9 +103,79 @@ function closed(socket: Socket): Promise<void> {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * How much a tunnel may hold when its reader stops: what the kernel can keep in the four socket
+ * buffers on the path (the reader's receive buffer, the gateway's send buffer towards it, the
+ * gateway's receive buffer from the writer, the writer's send buffer: each at most tcp_rmem or
+ * tcp_wmem's maximum) plus 1 MiB for the gateway's own buffers (a stream's high-water mark and
+ * one read, or the relay's one pending read). A gateway that keeps reading when its peer does not
+ * drain lets the writer go on without limit.
+ */
+function kernelMax(name: string): number {
+  const text = readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/);
+  return Number(text[2]);
+}
+const BUFFER_BOUND = 2 * kernelMax('tcp_rmem') + 2 * kernelMax('tcp_wmem') + 1024 * 1024;
+/** The writer offers this much: more than the bound, so a gateway that does not push back is caught. */
+const FLOOD = BUFFER_BOUND + 16 * 1024 * 1024;
+const PUMP_CHUNK = Buffer.alloc(64 * 1024, 0x5a);
+
+/** Writes `limit` bytes as fast as the socket takes them, waiting for 'drain' whenever write() says so. */
+class Pump {
+  written = 0;
+  private waitingSince: number | null = null;
+  constructor(
+    private readonly socket: Socket,
+    private readonly limit: number,
+  ) {
+    socket.on('error', () => undefined);
+  }
+  start(): void {
+    this.waitingSince = null;
+    while (this.written < this.limit) {
+      const n = Math.min(PUMP_CHUNK.length, this.limit - this.written);
+      this.written += n;
+      if (!this.socket.write(PUMP_CHUNK.subarray(0, n))) {
+        this.waitingSince = Date.now();
+        this.socket.once('drain', () => this.start());
+        return;
+      }
+    }
+    this.socket.end();
+  }
+  /** The writer has been held back (no 'drain') for `quietMs`: the path is full. */
+  stalled(quietMs: number): boolean {
+    return this.waitingSince !== null && Date.now() - this.waitingSince >= quietMs;
+  }
+}
+
+/** Waits until `pump` is held back, or has written everything (the path never pushed back). */
+function stalledOrDone(pump: Pump, limit: number): Promise<boolean> {
+  return waitFor('the writer to be held back or done', () => pump.stalled(500) || pump.written >= limit, {
+    timeoutMs: 30_000,
+  });
+}
+
+/** Counts what a socket delivers until it ends. */
+function drain(socket: Socket): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    socket.on('data', (c: Buffer) => (n += c.length));
+    socket.on('end', () => resolve(n));
+    socket.on('error', reject);
+    socket.resume();
+  });
+}
 
 const BIG = randomBytes(8 * 1024 * 1024);
+
+/** The origin side of the bounded-buffering tests. */
+const flow: { pump: Pump | null; held: Socket | null; idle: number } = { pump: null, held: null, idle: 0 };
+
+/** Waits until `n` more tunnels than `mark` have reached the origin's silent behaviour. */
+function idleReached(mark: number, n = 1): Promise<boolean> {
+  return waitFor(`${n} tunnel(s) at the origin`, () => flow.idle >= mark + n);
+}
 
 /** The native front (accept, connect and relay in C), the relay behind JavaScript sockets, and JavaScript alone. */
 const ENGINES = [
@@ -112,9 +185,10 @@ const ENGINES = [
 ] as const;
 
 for (const engine of ENGINES) {
+  const missing = engine.tunnels === 'native' ? loadNative().why : null;
   describe(
     `tunnel engine: ${engine.name}`,
-    { skip: engine.tunnels === 'native' && loadNative().addon === null },
+    { skip: requirement(`tunnel engine: ${engine.name}`, missing) },
     () => {
       let origin: Awaited<ReturnType<typeof startScriptedOrigin>>;
       let gw: RunningGateway;
@@ -123,7 +197,9 @@ for (const engine of ENGINES) {
       before(async () => {
         origin = await startScriptedOrigin({
           // Echo, passing the client's FIN on after the echo.
-          echo: (s) => s.pipe(s),
+          echo: (s) => {
+            s.pipe(s);
+          },
           // Speaks first, then echoes.
           banner: (s) => {
             s.write('BANNER\n');
@@ -138,15 +214,26 @@ for (const engine of ENGINES) {
               s.end(`${all.length} ${sha256(all)}`);
             });
           },
-          // Sends BIG at once and closes.
-          flood: (s) => s.end(BIG),
           // Sends a little, then resets the connection.
           reset: (s) => {
             s.write('bye');
             setTimeout(() => s.resetAndDestroy(), 50);
           },
           // Silent; closes when the client does.
-          idle: (s) => s.on('end', () => s.end()),
+          idle: (s) => {
+            flow.idle++;
+            s.on('end', () => s.end());
+          },
+          // Floods the client with FLOOD bytes, as fast as the path takes them.
+          pump: (s) => {
+            flow.pump = new Pump(s, FLOOD);
+            flow.pump.start();
+          },
+          // Reads nothing until the test resumes it.
+          hold: (s) => {
+            flow.held = s;
+            return 'paused';
+          },
         });
         gw = await startGateway(`
 engine:
@@ -191,10 +278,14 @@ timeouts:
 
       test('bytes sent with the CONNECT and bytes the origin sends first both arrive', async () => {
         const { socket, rest } = await tunnel(gw.port, target, 'banner\nEARLY');
-        const received = readAll(socket, rest);
-        await sleep(50);
+        let text = rest.toString();
+        socket.on('data', (c: Buffer) => (text += c.toString()));
+        const ended = new Promise((resolve) => socket.on('end', resolve));
+        socket.resume();
+        await waitFor('the banner and the echo', () => text === 'BANNER\nEARLY', { context: () => text });
         socket.end();
-        assert.equal((await received).toString(), 'BANNER\nEARLY');
+        await ended;
+        assert.equal(text, 'BANNER\nEARLY');
       });
 
       test('half-close: the client ends its side and still gets the answer', async () => {
@@ -205,13 +296,38 @@ timeouts:
         assert.equal((await received).toString(), `1000000 ${sha256(BIG.subarray(0, 1_000_000))}`);
       });
 
-      test('backpressure: a client that does not read for a while still gets every byte', async () => {
+      test(`bounded buffering towards the client: a client that stops reading stops the origin within ${BUFFER_BOUND} bytes`, async () => {
+        flow.pump = null;
         const { socket, rest } = await tunnel(gw.port, target);
-        socket.write('flood\n');
-        await sleep(700);
-        const got = await readAll(socket, rest);
-        assert.equal(sha256(got), sha256(BIG));
+        socket.write('pump\n');
+        const pump = await waitFor('the origin to start', () => flow.pump);
+        // The client reads nothing (its socket is paused) until the origin is held back.
+        await stalledOrDone(pump, FLOOD);
+        assert.ok(
+          pump.written < BUFFER_BOUND,
+          `the origin wrote ${pump.written} bytes to a client that reads nothing (bound ${BUFFER_BOUND})`,
+        );
+        // Once the client reads again, everything arrives.
+        const received = await drain(socket);
+        assert.equal(rest.length + received, FLOOD);
         socket.end();
+      });
+
+      test(`bounded buffering towards the origin: an origin that stops reading stops the client within ${BUFFER_BOUND} bytes`, async () => {
+        flow.held = null;
+        const { socket } = await tunnel(gw.port, target);
+        socket.write('hold\n');
+        const held = await waitFor('the origin to take the tunnel', () => flow.held);
+        const pump = new Pump(socket, FLOOD);
+        pump.start();
+        await stalledOrDone(pump, FLOOD);
+        assert.ok(
+          pump.written < BUFFER_BOUND,
+          `the client wrote ${pump.written} bytes to an origin that reads nothing (bound ${BUFFER_BOUND})`,
+        );
+        const received = drain(held);
+        assert.equal(await received, FLOOD);
+        socket.destroy();
       });
 
       test('an upstream reset ends the tunnel as FAIL_UPSTREAM_RESET', async () => {
@@ -225,9 +341,10 @@ timeouts:
       });
 
       test('a client reset ends the tunnel as CLIENT_ABORTED', async () => {
+        const mark = flow.idle;
         const { socket } = await tunnel(gw.port, target);
         socket.write('idle\n');
-        await sleep(100);
+        await idleReached(mark);
         const before = gw.records.length;
         socket.resetAndDestroy();
         const record = await gw.waitForRecord(
@@ -246,34 +363,15 @@ timeouts:
         await gw.waitForRecord((r) => r.end === 'IDLE_TIMEOUT');
       });
 
-      test('tunnelIdle: 0 means no idle timeout: a silent tunnel stays open', async (t) => {
-        const own = await startGateway(
-          `engine:\n  tunnels: ${engine.tunnels}\n  accept: ${engine.accept}\npolicy:\n  sources: [127.0.0.1/32]\n  destinations: [relay.example.test]\n  ports:\n    connect: [${origin.port}]\nhosts:\n  relay.example.test: 127.0.0.1\ntls:\n  sniCheck: false\ntimeouts:\n  tunnelIdle: 0\n`,
-        );
-        t.after(() => own.close());
-        const { socket, rest } = await tunnel(own.port, target, 'echo\n');
-        t.after(() => socket.destroy());
-        let ended = false;
-        socket.on('close', () => (ended = true));
-        const received = readAll(socket, rest);
-        // The native relay looks for idle tunnels once a second: 2.5 s of silence spans two scans.
-        await sleep(2500);
-        assert.equal(ended, false, 'the silent tunnel was closed');
-        assert.equal(own.gateway.stats().relayed, engine.tunnels === 'native' ? 1 : 0);
-        socket.end('still here');
-        assert.equal((await received).toString(), 'still here');
-        const record = await own.waitForRecord((r) => r.method === 'CONNECT');
-        assert.equal(record.end, 'CLOSED');
-      });
-
       test('relayed tunnels hold their connection slots: the per-client limit still counts them', async () => {
         const open = await Promise.all([
           tunnel(gw.port, target),
           tunnel(gw.port, target),
           tunnel(gw.port, target),
         ]);
+        const mark = flow.idle;
         for (const { socket } of open) socket.write('idle\n');
-        await sleep(100);
+        await idleReached(mark, 3);
         const stats = gw.gateway.stats();
         assert.equal(stats.connections, 3);
         assert.equal(stats.relayed, engine.tunnels === 'native' ? 3 : 0);
@@ -281,12 +379,13 @@ timeouts:
         const before = gw.records.length;
         open[0].socket.destroy();
         await gw.waitForRecord((r) => gw.records.indexOf(r) >= before && r.method === 'CONNECT');
-        await sleep(100);
+        await waitFor('the slot to be released', () => gw.gateway.stats().connections === 2);
         const again = await tunnel(gw.port, target);
         again.socket.end('idle\n');
         for (const { socket } of open) socket.destroy();
-        await sleep(200);
-        assert.equal(gw.gateway.stats().connections, 0);
+        await waitFor('every slot to be released', () => gw.gateway.stats().connections === 0, {
+          context: () => JSON.stringify(gw.gateway.stats()),
+        });
       });
 
       test('3,000 short tunnels, 64 at a time: every one logged once, nothing left counted', async () => {
@@ -304,11 +403,10 @@ timeouts:
           }
         };
         await Promise.all(Array.from({ length: 64 }, worker));
-        const until = Date.now() + 5000;
-        while (own.records.length < next && Date.now() < until) await sleep(20);
+        await waitFor('every tunnel logged', () => own.records.length >= next).catch(() => undefined);
         assert.equal(own.records.length, next);
         assert.ok(own.records.every((r) => r.end === 'CLOSED' && r.bytesToClient === 4));
-        assert.deepEqual(own.gateway.stats(), { connections: 0, sessions: 0, relayed: 0, upstreams: 0 });
+        assert.deepEqual(own.gateway.stats(), { connections: 0, sessions: 0, relayed: 0 });
         await own.close();
       });
 
@@ -316,9 +414,10 @@ timeouts:
         const own = await startGateway(
           `engine:\n  tunnels: ${engine.tunnels}\n  accept: ${engine.accept}\npolicy:\n  sources: [127.0.0.1/32]\n  destinations: [relay.example.test]\n  ports:\n    connect: [${origin.port}]\nhosts:\n  relay.example.test: 127.0.0.1\ntls:\n  sniCheck: false\n`,
         );
+        const mark = flow.idle;
         const { socket } = await tunnel(own.port, target);
         socket.write('idle\n');
-        await sleep(100);
+        await idleReached(mark);
         const result = await own.gateway.shutdown(300);
         assert.deepEqual(result, { drained: false, cut: 1 });
         await closed(socket);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { CLI, openTunnel, serve, type Served } from '../helpers/cli.js';
 import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange, run } from '../helpers/run.js';
+import { events, waitFor, waitForEvent } from '../helpers/wait.js';
 
 let echo: TestOrigin;
 let dir: string;
@@ -42,18 +43,6 @@ async function connectStatus(port: number, host: string): Promise<string> {
   return reply.slice(9, 12);
 }
 
-function count(text: string, needle: string): number {
-  return text.split(needle).length - 1;
-}
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('hot reload', () => {
   let gw: Served;
   let file: string;
@@ -71,9 +60,9 @@ describe('hot reload', () => {
     assert.equal(await connectStatus(gw.port, 'a.example.test'), '200');
     assert.equal(await connectStatus(gw.port, 'b.example.test'), '403');
     writeFileSync(file, config(['echo.example.test', 'b.example.test']));
-    const before = count(gw.stderr, '"event":"reloaded"');
+    const before = events(gw, 'reloaded').length;
     gw.child.kill('SIGHUP');
-    await waitFor(() => count(gw.stderr, '"event":"reloaded"') > before, 'reloaded');
+    await waitForEvent(gw, 'reloaded', { after: before });
     assert.equal(await connectStatus(gw.port, 'a.example.test'), '403');
     assert.equal(await connectStatus(gw.port, 'b.example.test'), '200');
   });
@@ -81,7 +70,7 @@ describe('hot reload', () => {
   test('an invalid configuration is rejected with its error and the old policy keeps running', async () => {
     writeFileSync(file, `${config(['echo.example.test', 'a.example.test'])}\nbogus: 1\n`);
     gw.child.kill('SIGHUP');
-    await waitFor(() => gw.stderr.includes('"event":"reload_failed"'), 'reload_failed');
+    await waitForEvent(gw, 'reload_failed');
     assert.match(gw.stderr, /bogus: unknown key/);
     assert.equal(await connectStatus(gw.port, 'b.example.test'), '200', 'old policy still in force');
     assert.equal(await connectStatus(gw.port, 'a.example.test'), '403');
@@ -89,10 +78,10 @@ describe('hot reload', () => {
 
   test('`airlock reload --pid-file` signals the running gateway', async () => {
     writeFileSync(file, config(['echo.example.test', 'a.example.test']));
-    const before = count(gw.stderr, '"event":"reloaded"');
+    const before = events(gw, 'reloaded').length;
     const r = await run(process.execPath, [CLI, 'reload', '--pid-file', join(dir, 'airlock.pid')]);
     assert.equal(r.code, 0, r.stderr);
-    await waitFor(() => count(gw.stderr, '"event":"reloaded"') > before, 'reloaded');
+    await waitForEvent(gw, 'reloaded', { after: before });
     assert.equal(await connectStatus(gw.port, 'a.example.test'), '200');
   });
 
@@ -103,27 +92,148 @@ describe('hot reload', () => {
   });
 });
 
-test('--watch reloads when an allowlist file changes', async () => {
-  const list = join(dir, 'watched.conf');
-  writeFileSync(list, 'echo.example.test\na.example.test\n');
-  const file = join(dir, 'watch.yaml');
-  writeFileSync(
-    file,
-    config(['echo.example.test']).replace(
-      / {2}destinations: .*\n/,
-      `  allowlistFiles: [${JSON.stringify(list)}]\n`,
-    ),
-  );
-  const gw = await serve(['--config', file, '--listen', '127.0.0.1:0', '--watch']);
-  try {
-    assert.equal(await connectStatus(gw.port, 'b.example.test'), '403');
-    writeFileSync(list, 'echo.example.test\nb.example.test\n');
-    await waitFor(() => gw.stderr.includes('"event":"reloaded"'), 'reloaded by the watcher');
-    assert.equal(await connectStatus(gw.port, 'b.example.test'), '200');
-  } finally {
-    gw.child.kill('SIGTERM');
-    await gw.exited;
+describe('--watch and reload.watch', () => {
+  /** Writes `text` next to `path` and renames it over `path`, as editors and configuration tools do. */
+  function replace(path: string, text: string): void {
+    const next = `${path}.new`;
+    writeFileSync(next, text);
+    renameSync(next, path);
   }
+
+  function watchedSetup(name: string, extra = ''): { list: string; file: string } {
+    const sub = mkdtempSync(join(dir, `${name}-`));
+    const list = join(sub, 'mdemdi.conf');
+    writeFileSync(list, 'echo.example.test\na.example.test\n');
+    const file = join(sub, 'airlock.yaml');
+    writeFileSync(
+      file,
+      config(['echo.example.test'], extra).replace(
+        / {2}destinations: .*\n/,
+        `  allowlistFiles: [${JSON.stringify(list)}]\n`,
+      ),
+    );
+    return { list, file };
+  }
+
+  /** Changes something, waits for the watcher's reload, and checks which host is allowed now. */
+  async function expectReload(
+    gw: Served,
+    change: () => void,
+    allowed: string,
+    refused: string,
+  ): Promise<void> {
+    const mark = events(gw, 'reloaded').length;
+    change();
+    const event = await waitForEvent(gw, 'reloaded', { after: mark });
+    assert.match(String(event.trigger), /^watch /);
+    assert.equal(await connectStatus(gw.port, allowed), '200', `${allowed} after the reload`);
+    assert.equal(await connectStatus(gw.port, refused), '403', `${refused} after the reload`);
+  }
+
+  test('an allowlist edited in place three times reloads three times', async () => {
+    const { list, file } = watchedSetup('in-place');
+    const gw = await serve(['--config', file, '--listen', '127.0.0.1:0', '--watch']);
+    try {
+      assert.equal(await connectStatus(gw.port, 'b.example.test'), '403');
+      for (const [allowed, refused] of [
+        ['b.example.test', 'a.example.test'],
+        ['a.example.test', 'b.example.test'],
+        ['b.example.test', 'a.example.test'],
+      ] as const) {
+        await expectReload(
+          gw,
+          () => writeFileSync(list, `echo.example.test\n${allowed}\n`),
+          allowed,
+          refused,
+        );
+      }
+      assert.equal(events(gw, 'reload_failed').length, 0);
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
+  test('an allowlist replaced by rename three times reloads three times (the watch follows the name)', async () => {
+    const { list, file } = watchedSetup('rename');
+    const gw = await serve(['--config', file, '--listen', '127.0.0.1:0', '--watch']);
+    try {
+      for (const [allowed, refused] of [
+        ['b.example.test', 'a.example.test'],
+        ['a.example.test', 'b.example.test'],
+        ['b.example.test', 'a.example.test'],
+      ] as const) {
+        await expectReload(gw, () => replace(list, `echo.example.test\n${allowed}\n`), allowed, refused);
+      }
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
+  test('the configuration file itself, edited in place and replaced by rename, reloads each time', async () => {
+    const sub = mkdtempSync(join(dir, 'config-'));
+    const file = join(sub, 'airlock.yaml');
+    writeFileSync(file, config(['echo.example.test', 'a.example.test']));
+    const gw = await serve(['--config', file, '--listen', '127.0.0.1:0', '--watch']);
+    try {
+      await expectReload(
+        gw,
+        () => writeFileSync(file, config(['echo.example.test', 'b.example.test'])),
+        'b.example.test',
+        'a.example.test',
+      );
+      await expectReload(
+        gw,
+        () => replace(file, config(['echo.example.test', 'a.example.test'])),
+        'a.example.test',
+        'b.example.test',
+      );
+      await expectReload(
+        gw,
+        () => replace(file, config(['echo.example.test', 'b.example.test'])),
+        'b.example.test',
+        'a.example.test',
+      );
+      await expectReload(
+        gw,
+        () => writeFileSync(file, config(['echo.example.test', 'a.example.test'])),
+        'a.example.test',
+        'b.example.test',
+      );
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
+  test('reload.watch: true in the configuration watches without --watch; a file missing for a moment is waited for', async () => {
+    const { list, file } = watchedSetup('key', 'reload: { watch: true }\n');
+    const gw = await serve(['--config', file, '--listen', '127.0.0.1:0']);
+    try {
+      await expectReload(
+        gw,
+        () => replace(list, 'echo.example.test\nb.example.test\n'),
+        'b.example.test',
+        'a.example.test',
+      );
+      // Removed, then written again a moment later (tools that unlink before they write).
+      const marks = { missing: events(gw, 'watch_missing').length, reloaded: events(gw, 'reloaded').length };
+      unlinkSync(list);
+      await waitForEvent(gw, 'watch_missing', { after: marks.missing });
+      assert.equal(events(gw, 'reloaded').length, marks.reloaded, 'no reload while the file is missing');
+      await expectReload(
+        gw,
+        () => writeFileSync(list, 'echo.example.test\na.example.test\n'),
+        'a.example.test',
+        'b.example.test',
+      );
+      assert.equal(events(gw, 'reload_failed').length, 0, gw.stderr);
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
 });
 
 test('a lint warning is printed once per start, not again on every reload; lint.acknowledge silences it', async () => {
@@ -140,11 +250,9 @@ test('a lint warning is printed once per start, not again on every reload; lint.
   const gw = await serve(['--config', file, '--listen', '127.0.0.1:0']);
   try {
     assert.equal(lines(gw.stderr), 1, gw.stderr);
-    // The gateway installs its SIGHUP handler just after the "listening" line: let it answer first.
-    assert.equal(await connectStatus(gw.port, 'echo.example.test'), '200');
     for (let i = 1; i <= 2; i++) {
       gw.child.kill('SIGHUP');
-      await waitFor(() => count(gw.stderr, '"event":"reloaded"') === i, `reload ${i}`);
+      await waitFor(`reload ${i}`, () => events(gw, 'reloaded').length === i);
     }
     assert.equal(lines(gw.stderr), 1, 'not repeated on reload');
   } finally {
@@ -202,8 +310,11 @@ test('20 reloads while 500 tunnels carry traffic: no tunnel dropped, no byte los
           sentBytes += data.length;
           socket.write(data);
         },
+        echoed: (): boolean => receivedBytes >= sentBytes || socket.destroyed,
         async finish(): Promise<{ ok: boolean; sentBytes: number; receivedBytes: number }> {
-          await waitFor(() => receivedBytes >= sentBytes || socket.destroyed, 'echo', 30_000);
+          await waitFor('the echo of every byte', () => receivedBytes >= sentBytes || socket.destroyed, {
+            timeoutMs: 30_000,
+          });
           socket.end();
           await closed;
           return { ok: sent.digest('hex') === received.digest('hex'), sentBytes, receivedBytes };
@@ -211,24 +322,30 @@ test('20 reloads while 500 tunnels carry traffic: no tunnel dropped, no byte los
       };
     });
 
+    // Reloads and traffic interleave step by step: each of eight rounds is sent right after a
+    // SIGHUP, crosses the reload, and is echoed in full before the next step.
     let reloads = 0;
-    const reloading = (async () => {
-      for (let i = 0; i < 20; i++) {
-        const names =
-          i % 2 === 0 ? ['echo.example.test', 'b.example.test'] : ['echo.example.test', 'a.example.test'];
-        writeFileSync(file, config(names));
-        const before = count(gw.stderr, '"event":"reloaded"');
-        gw.child.kill('SIGHUP');
-        await waitFor(() => count(gw.stderr, '"event":"reloaded"') > before, `reload ${i + 1}`);
-        reloads++;
-        await new Promise((r) => setTimeout(r, 50));
+    let rounds = 0;
+    for (let i = 0; i < 20; i++) {
+      const names =
+        i % 2 === 0 ? ['echo.example.test', 'b.example.test'] : ['echo.example.test', 'a.example.test'];
+      writeFileSync(file, config(names));
+      const before = events(gw, 'reloaded').length;
+      gw.child.kill('SIGHUP');
+      const withTraffic = i % 5 === 0 || i % 5 === 2;
+      if (withTraffic) {
+        for (const r of results) r.send();
+        rounds++;
       }
-    })();
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const r of results) r.send();
-      await new Promise((r) => setTimeout(r, 80));
+      await waitForEvent(gw, 'reloaded', { after: before });
+      reloads++;
+      if (withTraffic) {
+        await waitFor(`round ${rounds} echoed`, () => results.every((r) => r.echoed()), {
+          timeoutMs: 30_000,
+        });
+      }
     }
-    await reloading;
+    assert.equal(rounds, ROUNDS);
     const outcomes = await Promise.all(results.map((r) => r.finish()));
     assert.equal(reloads, 20);
     const broken = outcomes.filter((o) => !o.ok);

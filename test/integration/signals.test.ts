@@ -5,14 +5,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { serve } from '../helpers/cli.js';
-import { eventually } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 test('a SIGHUP sent on the "listening" line reloads; it does not end the gateway', async () => {
   const gw = await serve(['--listen', '127.0.0.1:0']);
   try {
     // serve() resolves on the very chunk that carried the listening line: no delay here.
     gw.child.kill('SIGHUP');
-    await eventually(() => /"event":"reloaded"/.test(gw.stderr), 'the reload to be logged', 10_000);
+    await waitFor('the reload to be logged', () => /"event":"reloaded"/.test(gw.stderr), {
+      timeoutMs: 10_000,
+    });
     assert.equal(gw.child.exitCode, null, gw.stderr);
     assert.equal(gw.child.signalCode, null, gw.stderr);
   } finally {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { echoOnce, openTunnel, serve, type Served } from '../helpers/cli.js';
 import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange } from '../helpers/run.js';
+import { events, waitFor, waitForEvent } from '../helpers/wait.js';
 
 let echo: TestOrigin;
 let gw: Served;
@@ -92,10 +93,12 @@ for (const variant of ENGINES) {
       assert.equal(await status('other.example.test'), '403');
       writeFileSync(file, config(['echo.example.test', 'other.example.test']));
       gw.child.kill('SIGHUP');
-      const until = Date.now() + 5000;
-      while (!gw.stderr.includes('"event":"reloaded"') && Date.now() < until)
-        await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 300));
+      await waitForEvent(gw, 'reloaded');
+      // Each worker loads the new configuration itself: the rules gauge, summed over the three
+      // workers, says when every one of them has it (2 rules x 3).
+      await waitFor('every worker on the new policy', async () =>
+        /^airlock_policy_rules 6$/m.test(await admin('/metrics')),
+      );
       // Round-robin over three workers: twelve new connections reach each several times.
       for (let i = 0; i < 12; i++) assert.equal(await status('other.example.test'), '200', `connection ${i}`);
     });
@@ -103,9 +106,7 @@ for (const variant of ENGINES) {
     test('a crashed worker is replaced and the gateway keeps serving', async () => {
       const [victim] = workerPids();
       process.kill(victim!, 'SIGKILL');
-      const until = Date.now() + 8000;
-      while (!gw.stderr.includes('"event":"worker_replaced"') && Date.now() < until)
-        await new Promise((r) => setTimeout(r, 50));
+      await waitForEvent(gw, 'worker_replaced', { timeoutMs: 8000 });
       assert.match(gw.stderr, new RegExp(`"event":"worker_exited","pid":${victim}`));
       assert.match(gw.stderr, /"event":"worker_replaced"/);
       assert.equal(workerPids().length, 3);
@@ -125,7 +126,7 @@ for (const variant of ENGINES) {
         [0, 1, 2, 3].map(() => openTunnel(gw.port, `echo.example.test:${echo.port}`)),
       );
       gw.child.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 300));
+      await waitForEvent(gw, 'shutdown');
       for (const [i, t] of tunnels.entries()) assert.equal(await echoOnce(t, `still ${i}`), `still ${i}`);
       for (const t of tunnels) t.end();
       assert.equal(await gw.exited, 0);
@@ -134,3 +135,59 @@ for (const variant of ENGINES) {
     });
   });
 }
+
+describe('two workers and SIGUSR1', () => {
+  test('every worker reopens the access log: after a rename, every new line goes to the new file', async () => {
+    const echoServer = await startTcpEcho();
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-workers-log-'));
+    const logFile = join(dir, 'access.log');
+    const yaml = join(dir, 'airlock.yaml');
+    // Hand-off: the supervisor deals connections out in turn, so both workers serve some.
+    writeFileSync(
+      yaml,
+      `workers: 2
+engine: { listen: handoff }
+policy:
+  sources: [127.0.0.0/8]
+  destinations: [echo.example.test]
+  ports: { connect: [${echoServer.port}], http: [80] }
+hosts: { echo.example.test: 127.0.0.1 }
+dns: { servers: ["127.0.0.1:9"], hostsFile: null }
+log: { file: ${JSON.stringify(logFile)}, format: squid }
+timeouts: { drain: 5s }
+`,
+    );
+    const two = await serve(['--config', yaml, '--listen', '127.0.0.1:0']);
+    const lines = (path: string): number =>
+      existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0;
+    const tunnels = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const t = await openTunnel(two.port, `echo.example.test:${echoServer.port}`);
+        assert.equal(await echoOnce(t, `ping ${i}`), `ping ${i}`);
+        t.end();
+        await new Promise((resolve) => t.on('close', resolve));
+      }
+    };
+    try {
+      await tunnels(6);
+      await waitFor('six lines in the access log', () => lines(logFile) === 6, {
+        context: () => readFileSync(logFile, 'utf8'),
+      });
+      renameSync(logFile, `${logFile}.1`);
+      const mark = events(two, 'log_reopened').length;
+      two.child.kill('SIGUSR1');
+      await waitForEvent(two, 'log_reopened', { after: mark });
+      await tunnels(6);
+      await waitFor('six lines in the reopened access log', () => lines(logFile) === 6, {
+        context: () => `new file: ${lines(logFile)} lines, rotated file: ${lines(`${logFile}.1`)} lines`,
+      });
+      assert.equal(lines(`${logFile}.1`), 6, 'nothing more in the rotated file');
+    } finally {
+      two.child.kill('SIGTERM');
+      await two.exited;
+      await echoServer.close();
+    }
+    assert.equal(lines(`${logFile}.1`), 6, 'the rotated file holds only the lines before the reopen');
+    assert.equal(lines(logFile), 6);
+  });
+});

@@ -7,8 +7,8 @@ import { loadConfig } from '../../../src/supervisor/index.js';
 import { parseDuration, type ConfigFile } from '../../../src/config/index.js';
 
 /**
- * haproxy is not installed where these tests run, so `haproxy -c` is not run; this checks the
- * example's structure and that it fits deploy/examples/behind-haproxy.yaml.
+ * The example's structure and its fit with deploy/examples/behind-haproxy.yaml. HAProxy itself
+ * reads it in test/integration/validators.test.ts (`haproxy -c`, and a real PROXY v2 hop).
  */
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 
