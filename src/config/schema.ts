@@ -212,7 +212,10 @@ export const configSchema = z.strictObject({
       requestHead: duration.default(DEFAULTS.timeouts.requestHead),
       connect: duration.default(DEFAULTS.timeouts.connect),
       /** A tunnel with no bytes either way for this long is closed; 0: never (no idle timeout). */
-      tunnelIdle: duration.default(DEFAULTS.timeouts.tunnelIdle),
+      // Node's timers hold at most 2^31-1 ms (24.8 days); longer would silently shorten it.
+      tunnelIdle: duration
+        .refine((ms) => ms <= 2_147_483_647, 'at most 24 days (0 means no idle timeout)')
+        .default(DEFAULTS.timeouts.tunnelIdle),
       upstreamResponse: duration.default(DEFAULTS.timeouts.upstreamResponse),
       clientKeepAlive: duration.default(DEFAULTS.timeouts.clientKeepAlive),
       upstreamKeepAlive: duration.default(DEFAULTS.timeouts.upstreamKeepAlive),

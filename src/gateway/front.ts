@@ -46,6 +46,8 @@ class Accepted implements FrontTunnel {
  */
 export class FrontListenerSlot implements FrontListener {
   private readonly waiting = new Map<number, Accepted>();
+  /** Connections refused at accept, with their answer, until the front reports them over or hands them here. */
+  private readonly refused = new Map<number, Buffer>();
 
   constructor(
     private readonly parts: GatewayParts,
@@ -59,6 +61,15 @@ export class FrontListenerSlot implements FrontListener {
     const refusal = parts.admission.admit(client.address, parts.closing);
     if (refusal !== null) {
       const response = responseFor(refusal);
+      // The front may already be handing the connection over (it was not a CONNECT): the answer
+      // is then written here, in onAdopt.
+      this.refused.set(id, response.raw);
+      this.relay.track(id, {
+        connected: () => undefined,
+        connectFailed: () => undefined,
+        peeked: () => undefined,
+        finished: () => this.refused.delete(id),
+      });
       this.relay.addon.frontRespond(id, response.raw);
       new Refusal(parts, client, refusal, response.status);
       return;
@@ -104,6 +115,22 @@ export class FrontListenerSlot implements FrontListener {
   onAdopt(id: number, fd: number, bytes: Buffer | null): void {
     const accepted = this.waiting.get(id);
     this.waiting.delete(id);
+    const refusal = this.refused.get(id);
+    this.refused.delete(id);
+    if (refusal !== undefined) {
+      // Refused at accept: answer it on a socket of our own, then close.
+      try {
+        const socket = new Socket({ fd, readable: true, writable: true });
+        socket.on('error', () => undefined);
+        // Read and drop what the client still sends, so closing does not reset the answer away.
+        socket.resume();
+        socket.end(refusal);
+        socket.setTimeout(2000, () => socket.destroy());
+      } catch {
+        this.relay.addon.closeFd(fd);
+      }
+      return;
+    }
     if (accepted === undefined) {
       this.relay.addon.closeFd(fd);
       return;

@@ -1,5 +1,5 @@
 import type { ReasonCode } from '../errors/index.js';
-import { classifyAddress, embeddedIPv4, type AddressClass } from './address-class.js';
+import { classifyAddress, embeddedIPv4s, type AddressClass } from './address-class.js';
 import { CidrList, parseAddress, parseCidr, type Cidr, type ParsedAddress } from './cidr.js';
 import { normalizeHost } from './host.js';
 import {
@@ -411,14 +411,23 @@ export function checkResolvedAddress(policy: Policy, address: string | ParsedAdd
   if (parsed === null) return { allowed: false, addressClass: 'reserved', allowedBy: null };
   const addressClass = classifyAddress(parsed);
   if (addressClass === 'public') return { allowed: true, addressClass, allowedBy: null };
-  const candidates = [parsed];
-  const inner = embeddedIPv4(parsed);
-  if (inner !== null) candidates.push(inner);
-  for (const candidate of candidates) {
-    const net = policy.internalNetworks.match(candidate);
-    if (net !== undefined) return { allowed: true, addressClass, allowedBy: net.cidr.text };
-    const rule = policy.ipRules.match(candidate);
-    if (rule !== undefined) return { allowed: true, addressClass, allowedBy: rule.value.text };
+  const admittedBy = (candidate: ParsedAddress): string | null =>
+    policy.internalNetworks.match(candidate)?.cidr.text ??
+    policy.ipRules.match(candidate)?.value.text ??
+    null;
+  const direct = admittedBy(parsed);
+  if (direct !== null) return { allowed: true, addressClass, allowedBy: direct };
+  // An address that carries IPv4 addresses (mapped, NAT64, 6to4, Teredo's server and client):
+  // each one that is not public must be admitted by the policy itself.
+  const inner = embeddedIPv4s(parsed);
+  let allowedBy: string | null = null;
+  for (const candidate of inner) {
+    if (classifyAddress(candidate) === 'public') continue;
+    const by = admittedBy(candidate);
+    if (by === null) return { allowed: false, addressClass, allowedBy: null };
+    allowedBy ??= by;
   }
-  return { allowed: false, addressClass, allowedBy: null };
+  return allowedBy === null
+    ? { allowed: false, addressClass, allowedBy: null }
+    : { allowed: true, addressClass, allowedBy };
 }

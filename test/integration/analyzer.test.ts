@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -10,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { CheckReport, MethodResult, TargetResult } from '../../src/analyzer/index.js';
 import { renderHtml } from '../../src/analyzer/report/index.js';
+import { spkiSha256 } from '../../src/analyzer/trust-anchors.js';
 import { check, type CheckIo, type CheckOptions } from '../../src/cli/commands/check.js';
 import { isAirlockError } from '../../src/errors/index.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
@@ -257,7 +259,8 @@ tls:
           description: 'the test origins, pinned to the test CA',
           hosts: ['*.example.test'],
           pinned: true,
-          anchors: [{ name: 'Airlock Test CA' }],
+          requirePublicRoot: false,
+          anchors: [{ name: 'Airlock Test CA', spkiSha256: spkiSha256(new X509Certificate(pki.ca)) }],
         },
       ],
     }),
@@ -322,7 +325,7 @@ describe('airlock check against local servers', () => {
     assert.equal(record.reason, 'ALLOWED');
   });
 
-  test('the text layout reads like the MDE client analyzer', async () => {
+  test('--format mde reads like the MDE client analyzer', async () => {
     const io = captureIo();
     const code = await check(
       {
@@ -332,7 +335,7 @@ describe('airlock check against local servers', () => {
         issuers: issuersFile,
         airlock: `127.0.0.1:${gw.port}`,
         proxy: `127.0.0.1:${interceptor.port}`,
-        format: 'text',
+        format: 'mde',
         timeout: '3000',
       },
       io,
@@ -438,7 +441,7 @@ describe('airlock check against local servers', () => {
     const { report } = await runJson({
       urls: [`https://${OTHER}:${origin.port}/`],
       caFiles: [pki.caFile],
-      airlock: `127.0.0.1:${gw.port}`,
+      gateway: `127.0.0.1:${gw.port}`,
       direct: false,
       timeout: '3000',
     });
@@ -512,7 +515,7 @@ describe('airlock check against local servers', () => {
         resolve: RESOLVE,
         caFiles: [pki.caFile],
         pac: `http://127.0.0.1:${pacPort}/missing.pac`,
-        format: 'text',
+        format: 'mde',
         timeout: '3000',
       },
       io,
@@ -527,7 +530,7 @@ describe('airlock check against local servers', () => {
     const io = captureIo();
     const output = join(dir, 'gateway-report.json');
     const code = await check(
-      { gateway: true, configFile: gw.configFile, caFiles: [pki.caFile], output, timeout: '2000' },
+      { onGateway: true, configFile: gw.configFile, caFiles: [pki.caFile], output, timeout: '2000' },
       io,
     );
     const report = JSON.parse(readFileSync(output, 'utf8')) as CheckReport;
@@ -551,7 +554,9 @@ describe('airlock check against local servers', () => {
       { urls: ['https://x.example.test/'], product: undefined, geos: ['US'] },
       { products: ['not-a-product'] },
       { urls: ['https://x.example.test/'], resolve: ['no-address'] },
-      { gateway: true, proxy: 'http://127.0.0.1:3128' },
+      { onGateway: true, proxy: 'http://127.0.0.1:3128' },
+      { onGateway: true, gateway: '127.0.0.1:3128' },
+      { urls: ['https://x.example.test/'], gateway: true },
     ] as CheckOptions[];
     for (const options of cases) {
       await assert.rejects(
@@ -649,14 +654,26 @@ describe('airlock check against local servers', () => {
         {
           url: `https://${STALL}:${stall.port}/`,
           reachable: 'false',
-          cells: ['direct=failed:x tls timeout', 'proxy=failed:x inspected', 'gateway=failed:x refused'],
+          cells: [
+            'direct=failed:x tls timeout',
+            'proxy=failed:x inspected',
+            'gateway=failed:x DENY_HOST_NOT_ALLOWED',
+          ],
         },
       ]);
+      const reasons = await page.$$eval('table.urls td.method[data-reason]', (nodes: unknown[]) =>
+        (nodes as DomNode[]).map(
+          (td) =>
+            `${td.getAttribute('data-method')}=${td.getAttribute('data-kind')}:${td.getAttribute('data-reason')}`,
+        ),
+      );
+      assert.ok(reasons.includes('gateway=policy:DENY_HOST_NOT_ALLOWED'), reasons.join(', '));
+      assert.ok(reasons.includes('proxy=tls:TLS_INSPECTED'), reasons.join(', '));
       const findings = await page.$$eval('ul.findings li', (nodes: unknown[]) =>
         (nodes as DomNode[]).map((el) => el.textContent ?? ''),
       );
       assert.ok(
-        findings.some((f) => f.includes('TLS inspected by Interception CA')),
+        findings.some((f) => f.includes('Interception CA re-signs the certificates')),
         findings.join('\n'),
       );
       assert.ok(

@@ -406,8 +406,29 @@ timeouts:
         await waitFor('every tunnel logged', () => own.records.length >= next).catch(() => undefined);
         assert.equal(own.records.length, next);
         assert.ok(own.records.every((r) => r.end === 'CLOSED' && r.bytesToClient === 4));
-        assert.deepEqual(own.gateway.stats(), { connections: 0, sessions: 0, relayed: 0 });
+        assert.deepEqual(own.gateway.stats(), { connections: 0, sessions: 0, relayed: 0, upstreams: 0 });
         await own.close();
+      });
+
+      test('tunnelIdle: 0 means no idle timeout: a silent tunnel stays open', async (t) => {
+        const own = await startGateway(
+          `engine:\n  tunnels: ${engine.tunnels}\n  accept: ${engine.accept}\npolicy:\n  sources: [127.0.0.1/32]\n  destinations: [relay.example.test]\n  ports:\n    connect: [${origin.port}]\nhosts:\n  relay.example.test: 127.0.0.1\ntls:\n  sniCheck: false\ntimeouts:\n  tunnelIdle: 0\n`,
+        );
+        t.after(() => own.close());
+        const { socket, rest } = await tunnel(own.port, target, 'echo\n');
+        t.after(() => socket.destroy());
+        let ended = false;
+        socket.on('close', () => (ended = true));
+        const received = readAll(socket, rest);
+        // The native relay looks for idle tunnels once a second: 2.5 s of silence spans two scans.
+        // (Waiting for nothing to happen is the point here, so this one wait is a fixed time.)
+        await new Promise((r) => setTimeout(r, 2500));
+        assert.equal(ended, false, 'the silent tunnel was closed');
+        assert.equal(own.gateway.stats().relayed, engine.tunnels === 'native' ? 1 : 0);
+        socket.end('still here');
+        assert.equal((await received).toString(), 'still here');
+        const record = await own.waitForRecord((r) => r.method === 'CONNECT');
+        assert.equal(record.end, 'CLOSED');
       });
 
       test('shutdown cuts open tunnels at the drain deadline and logs them', async () => {

@@ -156,6 +156,18 @@ describe('checkResolvedAddress()', () => {
   test('the internal network admits its IPv4-translated form', () => {
     assert.equal(checkResolvedAddress(policy, '::ffff:0:10.1.2.3').allowedBy, '10.1.0.0/16');
   });
+  test('a Teredo address is admitted only when every non-public address it carries is', () => {
+    // Client 10.1.2.3 (admitted), server 65.54.227.120 (public).
+    const clientInside = '2001:0:4136:e378:8000:63bf:f5fe:fdfc';
+    assert.deepEqual(checkResolvedAddress(policy, clientInside), {
+      allowed: true,
+      addressClass: 'private',
+      allowedBy: '10.1.0.0/16',
+    });
+    // Client 10.1.2.3 (admitted), server 169.254.169.254 (not admitted).
+    const serverMetadata = '2001:0:a9fe:a9fe:8000:63bf:f5fe:fdfc';
+    assert.equal(checkResolvedAddress(policy, serverMetadata).allowed, false);
+  });
   test('a CIDR destination rule admits its addresses', () => {
     assert.equal(checkResolvedAddress(policy, '192.168.50.7').allowedBy, '192.168.50.0/24');
   });
