@@ -10,3 +10,4 @@ export { AdminAccess, checkAdminExposure, isLoopbackListener, TOKEN_COOKIE } fro
 export { pacFor, pacResponder, type PacSettings } from './pac.js';
 export { renderTop, type TopSnapshot, type TopLayout } from './top-view.js';
 export { ago, bytes, count } from './units.js';
+export { DashboardAssets, DASHBOARD_CSP, DASHBOARD_DIR, isDashboardPath } from './dashboard.js';
