@@ -126,6 +126,24 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in a browser; it is bundled by web/build.mjs (the bundle, under dist/, is not linted).
+    files: ['web/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/src/*/**', '!**/src/admin/units.js'],
+              message: 'the dashboard talks to the gateway through the admin API only, not its modules.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/cli/main.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { AirlockError } from '../errors/index.js';
 import type { ListenAddress } from '../config/index.js';
 import { AdminAccess, checkAdminExposure, TOKEN_COOKIE } from './admin-access.js';
+import { DashboardAssets, isDashboardPath } from './dashboard.js';
 
 export interface AdminState {
   /** True once every listener is open and until shutdown starts. */
@@ -44,6 +45,8 @@ export interface AdminOptions {
   readonly api?: AdminApi | undefined;
   /** The bearer token; null on a loopback listener without one. */
   readonly token?: string | null | undefined;
+  /** The dashboard's files (default: the build output, read at the first request for them). */
+  readonly dashboard?: DashboardAssets | undefined;
 }
 
 const PAC_TYPE = 'application/x-ns-proxy-autoconfig';
@@ -91,13 +94,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
 
 /**
  * The admin listener: liveness and readiness for orchestrators, Prometheus metrics, the PAC/WPAD
- * file, and the operator view's JSON API and event stream (docs/admin-api.md). GET never
- * changes anything; POST /api/reload does, and needs the token or a same-origin browser request.
+ * file, the operator view's JSON API and event stream (docs/admin-api.md) and the dashboard that
+ * shows them in a browser. GET never changes anything; POST /api/reload does, and needs the
+ * token or a same-origin browser request.
  */
 export class AdminServer {
   private readonly server: Server;
   private readonly access: AdminAccess;
   private readonly api: AdminApi | null;
+  private dashboard: DashboardAssets | null;
   private streams = 0;
 
   constructor(
@@ -108,6 +113,7 @@ export class AdminServer {
   ) {
     this.access = new AdminAccess(options.token ?? null);
     this.api = options.api ?? null;
+    this.dashboard = options.dashboard ?? null;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
@@ -142,6 +148,12 @@ export class AdminServer {
     }
     if (OPEN_PATHS.has(path)) {
       this.serveOpen(path, req, res);
+      return;
+    }
+    if (isDashboardPath(path) && this.api !== null) {
+      // Static files without data, for anyone who can reach the listener: the page logs in itself.
+      this.dashboard ??= DashboardAssets.load();
+      this.dashboard.serve(path, req, res);
       return;
     }
     if (path === '/api/login') {

@@ -1,3 +1,5 @@
+import { ago, bytes, count } from './units.js';
+
 /**
  * The text of `airlock top`: the admin API's status, services, clients and denials laid out in
  * a terminal's width. Takes the API's JSON as it comes and returns lines; no I/O.
@@ -28,31 +30,6 @@ function str(value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return value === null || value === undefined ? '-' : JSON.stringify(value);
-}
-
-/** "3s", "12m", "5h", "2d" ago; "-" for never. */
-export function ago(at: unknown, now: number): string {
-  if (typeof at !== 'number' || at <= 0) return '-';
-  const s = Math.max(0, Math.round((now - at) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86_400)}d`;
-}
-
-function count(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
-function bytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)}${units[unit]}`;
 }
 
 function fit(text: string, width: number): string {

@@ -12,6 +12,7 @@ import {
   type AdminApi,
   type AdminState,
 } from '../admin/index.js';
+import { OPT_IN_SERVICES, SERVICES } from '../catalog/index.js';
 import { isAirlockError } from '../errors/index.js';
 import { loadNative, nativeFor } from '../gateway/index.js';
 import { createOpsLogger, SupervisorMetrics } from '../observe/index.js';
@@ -260,6 +261,8 @@ export async function supervise(options: ServeOptions): Promise<number> {
         generation,
         mode: current.config.file.mode,
         catalogInForce: current.catalogInForce,
+        selection: current.config.file.catalog,
+        defaultServices: SERVICES.filter((s) => !OPT_IN_SERVICES.includes(s)),
         rules: current.policy.rules.map((r) => ({
           rule: r.text,
           ports: r.ports === null ? null : [...r.ports].sort((a, b) => a - b),
