@@ -33,6 +33,11 @@ export interface AccessRecord {
   /** Bytes received from the client / sent to the client, after the request head. */
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
+  /**
+   * What went wrong, in words, for a failure or a refusal after the policy's decision (the DNS
+   * server that did not answer, the addresses the guard refused); null otherwise. JSON only.
+   */
+  readonly detail: string | null;
 }
 
 /** Field names of the JSON access log: the fixed vocabulary for log pipelines. */
@@ -54,6 +59,7 @@ export const LOG_FIELDS = {
   bytesFromClient: 'bytes_from_client',
   bytesToClient: 'bytes_to_client',
   durationMs: 'duration_ms',
+  detail: 'detail',
 } as const;
 
 export function toJsonFields(r: AccessRecord): Record<string, unknown> {
@@ -76,6 +82,7 @@ export function toJsonFields(r: AccessRecord): Record<string, unknown> {
     [LOG_FIELDS.bytesFromClient]: r.bytesFromClient,
     [LOG_FIELDS.bytesToClient]: r.bytesToClient,
     [LOG_FIELDS.durationMs]: r.durationMs,
+    [LOG_FIELDS.detail]: r.detail,
   };
 }
 

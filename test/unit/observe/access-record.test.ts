@@ -21,6 +21,7 @@ const base: AccessRecord = {
   status: 200,
   bytesFromClient: 517,
   bytesToClient: 4096,
+  detail: null,
 };
 
 test('Squid native line for a tunnel', () => {
@@ -95,6 +96,7 @@ test('JSON fields use the fixed vocabulary', () => {
     'bytes_from_client',
     'bytes_to_client',
     'duration_ms',
+    'detail',
   ]);
   assert.equal(fields.start, '2026-01-02T03:04:05.600Z');
 });
