@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { accessLogTrouble } from './access-log.js';
 import type { AccessRecord } from './access-record.js';
 
 /** Metric names: the fixed vocabulary for dashboards and alerts. Labels never take free-form values. */
@@ -11,6 +12,8 @@ export const METRIC_NAMES = {
   reloads: 'airlock_reloads_total',
   rules: 'airlock_policy_rules',
   internalErrors: 'airlock_internal_errors_total',
+  logWriteErrors: 'airlock_log_write_errors_total',
+  logLinesDropped: 'airlock_log_lines_dropped_total',
 } as const;
 
 export interface GatewayGauges {
@@ -63,6 +66,25 @@ export class GatewayMetrics {
       name: METRIC_NAMES.internalErrors,
       help: 'Unexpected exceptions caught inside a session (the session ended, the gateway kept serving)',
       registers,
+    });
+    // Read from the access log's own tally at scrape time (it counts for the whole process).
+    new Counter({
+      name: METRIC_NAMES.logWriteErrors,
+      help: 'Failed writes of the access log (disk full, I/O error, file unreachable); each attempt, retried every second',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(accessLogTrouble().writeErrors);
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.logLinesDropped,
+      help: 'Access-log lines dropped because the log could not be written and its memory buffer was full',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(accessLogTrouble().linesDropped);
+      },
     });
     new Gauge({
       name: METRIC_NAMES.connectionsOpen,

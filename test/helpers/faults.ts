@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { rawExchange } from './run.js';
 
 /** How a connection ended, seen from its client. */
 export interface Ending {
@@ -169,3 +170,84 @@ export function childPids(pid: number): number[] {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The admin listener's port from a gateway's "listening" line. */
+export function adminPortOf(stderr: string): number {
+  const port = Number(/"admin":"127\.0\.0\.1:(\d+)"/.exec(stderr)?.[1]);
+  if (!(port > 0)) throw new Error(`no admin listener in: ${stderr}`);
+  return port;
+}
+
+/** GET from the admin listener: the body (empty on failure). */
+export async function adminGet(port: number, path: string): Promise<string> {
+  const reply = await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 2000);
+  return reply.slice(reply.indexOf('\r\n\r\n') + 4);
+}
+
+/** A sample's value in Prometheus text (the first series of `name` whose labels match); NaN if absent. */
+export function metricValue(text: string, name: string, labels = ''): number {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (!(rest.startsWith(' ') || rest.startsWith('{'))) continue;
+    if (labels !== '' && !rest.includes(labels)) continue;
+    return Number(rest.slice(rest.lastIndexOf(' ') + 1));
+  }
+  return Number.NaN;
+}
+
+/**
+ * Sends `n` plain-HTTP requests the policy refuses (each answered 403, each an access-log
+ * line), pipelined on keep-alive connections of 1,000 requests each; resolves with the number
+ * answered once all are.
+ */
+export async function deniedRequests(
+  port: number,
+  n: number,
+  host = 'denied.invalid',
+  timeoutMs = 20_000,
+): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  let answered = 0;
+  while (answered < n) {
+    answered += await refusalsOnOneConnection(port, Math.min(1000, n - answered), host, until - Date.now());
+  }
+  return answered;
+}
+
+function refusalsOnOneConnection(port: number, n: number, host: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const one = `GET http://${host}/x HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    let answered = 0;
+    let sent = 0;
+    let tail = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`${answered} of ${n} refusals answered within ${timeoutMs} ms`));
+    }, timeoutMs);
+    // Pipelined in batches of 50, so the gateway's buffer for waiting requests never fills.
+    const send = (): void => {
+      const batch = Math.min(50, n - sent);
+      if (batch > 0) socket.write(one.repeat(batch));
+      sent += batch;
+    };
+    socket.on('data', (c: Buffer) => {
+      const text = tail + c.toString('latin1');
+      const before = answered;
+      answered += text.split('HTTP/1.1 403 ').length - 1;
+      // Shorter than the marker: a marker split over two chunks is counted once.
+      tail = text.slice(-12);
+      if (answered >= n) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(answered);
+      } else if (answered - before > 0 && answered >= sent) send();
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on('connect', send);
+  });
+}
