@@ -84,7 +84,7 @@ export class ForwardSession extends Session implements LinkUser {
   private readonly onLink = (error: AirlockError | null, link: UpstreamLink | null): void => {
     if (link === null) {
       if (this.phase === Phase.Over) return;
-      return this.answerRefusal(error?.code ?? 'INTERNAL_ERROR', false);
+      return this.answerRefusal(error?.code ?? 'INTERNAL_ERROR', false, error?.message ?? null);
     }
     if (this.phase === Phase.Over) {
       this.parts.pool.release(link, false);
@@ -356,7 +356,7 @@ export class ForwardSession extends Session implements LinkUser {
    * Answers with a prebuilt refusal (a policy denial, or a failure before any response bytes).
    * After a policy denial of a request without a body the connection stays open.
    */
-  private answerRefusal(reason: ReasonCode, policyDenial: boolean): void {
+  private answerRefusal(reason: ReasonCode, policyDenial: boolean, detail: string | null = null): void {
     const head = this.head;
     const response = responseFor(reason);
     const keep =
@@ -371,7 +371,7 @@ export class ForwardSession extends Session implements LinkUser {
           ? response.headOnly
           : response.raw,
     );
-    this.failed(reason);
+    this.failed(reason, detail);
     this.status = response.status;
     this.keepClient = keep;
     this.finish(false);

@@ -201,9 +201,9 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     parts.dialer.permitted(decision.host, policy, this.ticket, this.onAddresses);
   }
 
-  private refuse(reason: ReasonCode): void {
+  private refuse(reason: ReasonCode, detail: string | null = null): void {
     const response = responseFor(reason);
-    this.failed(reason);
+    this.failed(reason, detail);
     this.status = response.status;
     this.phase = Phase.Over;
     this.relay.addon.frontRespond(this.frontId, response.raw);
@@ -214,14 +214,18 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     addresses: readonly ResolvedAddress[] | null,
   ): void => {
     if (this.phase !== Phase.Resolving) return;
-    if (addresses === null) return this.refuse(error?.code ?? 'INTERNAL_ERROR');
+    if (addresses === null) return this.refuse(error?.code ?? 'INTERNAL_ERROR', error?.message ?? null);
     this.addresses = addresses;
     this.tryNext();
   };
 
   private tryNext(): void {
     const address = this.addresses[this.next++];
-    if (address === undefined) return this.refuse(connectFailure(this.lastErrno));
+    if (address === undefined)
+      return this.refuse(
+        connectFailure(this.lastErrno),
+        connectDetail(this.addresses, this.port, this.lastErrno),
+      );
     this.phase = Phase.Connecting;
     this.upstream = hostPort(address.address, this.port);
     this.relay.addon.frontConnect(
@@ -307,6 +311,13 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
 }
 
 const ERRNO = constants.errno;
+
+/** The access record's words for a connect that failed at every address. */
+function connectDetail(addresses: readonly ResolvedAddress[], port: number, errno: number): string {
+  const name = Object.entries(ERRNO).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
+  const tried = addresses.map((a) => hostPort(a.address, port)).join(', ');
+  return `connect ${name}: ${tried}`;
+}
 
 /** The reason for a connect that failed with `errno` (every address tried). */
 function connectFailure(errno: number): ReasonCode {

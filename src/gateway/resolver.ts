@@ -22,10 +22,20 @@ export interface ResolverOptions {
   readonly maxTtlMs: number;
   readonly negativeTtlMs: number;
   readonly prefer: 'ipv4' | 'ipv6';
+  /** Distinct names being looked up at once; a new name past it fails at once (default 256). */
+  readonly maxLookupsInFlight?: number;
   readonly now?: () => number;
   /** Told how each lookup was answered (for metrics). */
   readonly onAnswer?: ((result: DnsResult) => void) | undefined;
 }
+
+/**
+ * Distinct names looked up at once, per process. Legitimate traffic needs a few dozen (the
+ * endpoints of a policy; concurrent requests for one name share its lookup); only many
+ * distinct names under a wildcard rule while DNS hangs come near it. Each lookup holds two
+ * queries for up to dns.timeout × (2^dns.tries − 1).
+ */
+const MAX_LOOKUPS_IN_FLIGHT = 256;
 
 interface CacheEntry {
   readonly addresses: readonly ResolvedAddress[];
@@ -39,7 +49,9 @@ type FamilyResult = { addresses: ResolvedAddress[]; ttlMs: number } | { error: N
 /**
  * Name resolution for upstream connections: static overrides first, then DNS through c-ares
  * (never the getaddrinfo thread pool), A and AAAA in parallel, cached for their TTL (clamped),
- * failures cached briefly, concurrent lookups of one name shared.
+ * failures cached briefly, concurrent lookups of one name shared, and a bound on the names
+ * looked up at once so a DNS server that hangs cannot pile lookups up. Every failure says why,
+ * in words, with the servers asked.
  */
 export class Resolver {
   private readonly dns: dnsPromises.Resolver;
@@ -48,12 +60,14 @@ export class Resolver {
   private readonly staticHosts = new Map<string, readonly ResolvedAddress[]>();
   private readonly now: () => number;
   private readonly answered: (result: DnsResult) => void;
+  private readonly maxInFlight: number;
 
   constructor(private readonly options: ResolverOptions) {
     this.dns = new dnsPromises.Resolver({ timeout: options.timeoutMs, tries: options.tries });
     if (options.servers && options.servers.length > 0) this.dns.setServers([...options.servers]);
     this.now = options.now ?? Date.now;
     this.answered = options.onAnswer ?? (() => undefined);
+    this.maxInFlight = options.maxLookupsInFlight ?? MAX_LOOKUPS_IN_FLIGHT;
     this.load(options.hosts, options.systemHosts ?? new Map());
   }
 
@@ -90,6 +104,11 @@ export class Resolver {
     return this.cache.size;
   }
 
+  /** Distinct names being looked up now. */
+  get lookupsInFlight(): number {
+    return this.inflight.size;
+  }
+
   /**
    * The answer for `name` if one is known now (static hosts, or a fresh cache entry) without
    * waiting: the addresses, an AirlockError for a cached failure, or undefined (must resolve).
@@ -124,6 +143,12 @@ export class Resolver {
     }
     let pending = this.inflight.get(name);
     if (pending === undefined) {
+      if (this.inflight.size >= this.maxInFlight) {
+        throw new AirlockError(
+          'FAIL_DNS',
+          `${name} was not looked up: ${this.maxInFlight} other names are still waiting for ${this.serversText()}`,
+        );
+      }
       pending = this.lookup(name).finally(() => this.inflight.delete(name));
       this.inflight.set(name, pending);
     }
@@ -136,12 +161,15 @@ export class Resolver {
     const aaaa = 'addresses' in v6 ? v6.addresses : [];
     const now = this.now();
     if (a.length === 0 && aaaa.length === 0) {
-      const codes = [v4, v6].map((r) => ('error' in r ? r.error.code : 'ENODATA'));
+      const codes = [v4, v6].map((r) => ('error' in r ? (r.error.code ?? 'EUNKNOWN') : 'ENODATA'));
       const timedOut = codes.includes('ETIMEOUT');
       this.answered(dnsFailure(codes));
       const error = timedOut
-        ? new AirlockError('FAIL_DNS_TIMEOUT', `DNS lookup of ${name} timed out`)
-        : new AirlockError('FAIL_DNS', `${name} did not resolve (${codes.join('/')})`);
+        ? new AirlockError(
+            'FAIL_DNS_TIMEOUT',
+            `DNS lookup of ${name} timed out: no answer from ${this.serversText()} (dns.timeout ${this.options.timeoutMs} ms, dns.tries ${this.options.tries})`,
+          )
+        : new AirlockError('FAIL_DNS', `${name} did not resolve: ${this.causeText(codes[0]!, codes[1]!)}`);
       if (!timedOut)
         this.cache.set(name, { addresses: [], expires: now + this.options.negativeTtlMs, error });
       throw error;
@@ -178,6 +206,38 @@ export class Resolver {
 
   clear(): void {
     this.cache.clear();
+  }
+
+  private serversText(): string {
+    const servers = this.dns.getServers();
+    return servers.length === 0 ? 'no DNS server' : `DNS server ${servers.join(', ')}`;
+  }
+
+  /** Why a name did not resolve, from the A and AAAA lookups' error codes. */
+  private causeText(v4: string, v6: string): string {
+    const words = (code: string): string => {
+      const servers = this.serversText();
+      switch (code) {
+        case 'ENOTFOUND':
+          return 'no such name (NXDOMAIN)';
+        case 'ENODATA':
+          return 'no address records';
+        case 'ESERVFAIL':
+          return `${servers} answered SERVFAIL`;
+        case 'EREFUSED':
+          return `${servers} refused the query (REFUSED)`;
+        case 'ECONNREFUSED':
+          // Over UDP nothing listens there; over TCP (after a truncated answer) no DNS over TCP.
+          return `${servers} refused the connection: nothing answers DNS there (over UDP, or over TCP after a truncated answer)`;
+        case 'EBADRESP':
+        case 'EFORMERR':
+          return `${servers} sent a malformed answer (${code})`;
+        default:
+          return `${code} from ${servers}`;
+      }
+    };
+    if (v4 === v6) return words(v4);
+    return `A: ${words(v4)}; AAAA: ${words(v6)}`;
   }
 }
 

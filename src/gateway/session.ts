@@ -33,6 +33,8 @@ export abstract class Session {
   protected setupMs: number | null = null;
   protected bytesFromClient = 0;
   protected bytesToClient = 0;
+  /** The failure's or refusal's own words (an AirlockError's message), for the log. */
+  protected detail: string | null = null;
   private closed = false;
 
   constructor(
@@ -58,8 +60,12 @@ export abstract class Session {
     if (decision.verdict === 'deny') this.refusal = decision.reason;
   }
 
-  /** Records a failure: DENY_* codes (the address guard) are refusals, the rest errors. */
-  protected failed(reason: ReasonCode): void {
+  /**
+   * Records a failure: DENY_* codes (the address guard) are refusals, the rest errors.
+   * `detail` is what the failing AirlockError said (which server, which address).
+   */
+  protected failed(reason: ReasonCode, detail: string | null = null): void {
+    if (this.refusal === null && this.failure === null) this.detail = detail;
     if (reason.startsWith('DENY_')) this.refusal ??= reason;
     else this.failure ??= reason;
   }
@@ -111,6 +117,7 @@ export abstract class Session {
       bytesToClient: this.bytesToClient,
       upstreamConnectMs: this.connectMs,
       setupMs: this.setupMs,
+      detail: this.detail,
     };
   }
 }

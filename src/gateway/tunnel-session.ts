@@ -65,10 +65,10 @@ export class TunnelSession extends Session implements RelayedTunnel {
     parts.dialer.dial(decision.host, this.port, policy, this.ticket, this.onDialed);
   }
 
-  private refuse(reason: ReasonCode): void {
+  private refuse(reason: ReasonCode, detail: string | null = null): void {
     const socket = this.socket!;
     const response = responseFor(reason);
-    this.failed(reason);
+    this.failed(reason, detail);
     this.status = response.status;
     this.phase = Phase.Over;
     socket.end(response.raw);
@@ -82,7 +82,7 @@ export class TunnelSession extends Session implements RelayedTunnel {
       const reason = error?.code ?? 'INTERNAL_ERROR';
       if (this.phase !== Phase.Dialing || reason === 'CLIENT_ABORTED' || socket === null || socket.destroyed)
         return;
-      return this.refuse(reason);
+      return this.refuse(reason, error?.message ?? null);
     }
     const upstream = dialed.socket;
     if (this.phase !== Phase.Dialing || socket === null || socket.destroyed) {

@@ -1,3 +1,5 @@
+import { fstat, mkdir, open, stat, close } from 'node:fs';
+import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { toJsonFields, toSquidLine, type AccessRecord } from './access-record.js';
 
@@ -15,27 +17,69 @@ export interface AccessLogSink {
 
 type Destination = ReturnType<typeof pino.destination>;
 
+/** Lines kept in memory while the log cannot be written; past it new lines are dropped (and counted). */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Bytes of lines that make a write (otherwise the timer writes them within a second). */
+const BATCH_BYTES = 4096;
+
+/** What the access logs of this process could not do, for the metrics. */
+export interface AccessLogTrouble {
+  /** Failed writes (and reopens) of the log file or stream: each attempt once, not each line. */
+  writeErrors: number;
+  /** Lines dropped because the log could not be written and MAX_BUFFERED_BYTES were waiting. */
+  linesDropped: number;
+}
+
+const trouble: AccessLogTrouble = { writeErrors: 0, linesDropped: 0 };
+
+/** Totals of every access log in this process since it started. */
+export function accessLogTrouble(): Readonly<AccessLogTrouble> {
+  return trouble;
+}
+
+/** Where the access log says that it cannot write, and that it can again: once each, never per line. */
+export type LogWarner = Pick<Logger, 'warn'>;
+
 /**
  * The access log: one line per finished request or tunnel, JSON (pino) or Squid native; in JSON,
  * also an `open` line when a tunnel is established (Squid's format has no such line).
  * Writes are asynchronous and buffered; a file destination is reopened on demand.
+ *
+ * A log that cannot be written (disk full, I/O error, the file's directory gone) never stops
+ * the gateway: lines wait in memory up to MAX_BUFFERED_BYTES, are retried every second, and
+ * past that are dropped; failed writes and dropped lines are counted (metrics), and the
+ * operational log says once that writing failed and once that it works again. A log file
+ * deleted or replaced while open (checked every second) is reopened at its path.
  */
 export class AccessLog implements AccessLogSink {
   private readonly dest: Destination;
   private readonly logger: Logger | null;
-  private readonly isFile: boolean;
+  private readonly file: string | null;
   private readonly timer: NodeJS.Timeout;
+  private readonly ops: LogWarner;
+  /** Since when writing fails (ms since epoch), 0 while it works. */
+  private failingSince = 0;
+  private droppedWhileFailing = 0;
+  private checking = false;
 
-  constructor(options: { format: AccessLogFormat; file: string | null }) {
-    this.isFile = options.file !== null;
+  constructor(options: { format: AccessLogFormat; file: string | null; ops?: LogWarner }) {
+    this.file = options.file;
+    this.ops = options.ops ?? createOpsLogger('warn');
     // Lines are batched (one write per 4 KiB, or per second at most) instead of one write per line.
     this.dest = pino.destination({
       dest: options.file ?? 1,
       sync: false,
-      mkdir: this.isFile,
-      minLength: 4096,
+      mkdir: this.file !== null,
+      minLength: BATCH_BYTES,
+      maxLength: MAX_BUFFERED_BYTES,
     });
-    this.timer = setInterval(() => this.flushNow(), 1000);
+    // Ours instead of pino's (which rethrows every error but a closed pipe's): a failed write is
+    // counted and retried, never an exception.
+    this.dest.removeAllListeners('error');
+    this.dest.on('error', this.onError);
+    this.dest.on('write', this.onWritten);
+    this.dest.on('drop', this.onDrop);
+    this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
     this.logger =
       options.format === 'json'
@@ -61,7 +105,7 @@ export class AccessLog implements AccessLogSink {
   }
 
   reopen(): void {
-    if (!this.isFile) return;
+    if (this.file === null) return;
     // Lines written before the rotation belong to the old file.
     try {
       this.dest.flushSync();
@@ -78,6 +122,108 @@ export class AccessLog implements AccessLogSink {
       // Not open yet, or a write is in flight: the next tick of the timer catches up.
     }
   }
+
+  /** Every second: reopen a file that was deleted or replaced, then write what waits (a retry after a failure). */
+  private tick(): void {
+    if (this.file === null || this.checking) return this.flushNow();
+    this.checking = true;
+    const file = this.file;
+    const fd = (this.dest as unknown as { fd: number }).fd;
+    if (typeof fd !== 'number' || fd < 0) return void (this.checking = false);
+    const done = (): void => {
+      this.checking = false;
+      this.flushNow();
+    };
+    stat(file, (pathError, atPath) => {
+      if (pathError !== null && pathError.code !== 'ENOENT') return done();
+      fstat(fd, (fdError, open) => {
+        const same =
+          atPath !== undefined &&
+          fdError === null &&
+          atPath.ino === open.ino &&
+          atPath.dev === open.dev;
+        if (same) return done();
+        this.reopenMissing(file, done);
+      });
+    });
+  }
+
+  /**
+   * The file at the path is not the one open (deleted, or moved without a reopen): open it
+   * again. Tried here first, so a path that cannot be opened is counted and retried next
+   * second instead of handed to the destination.
+   */
+  private reopenMissing(file: string, done: () => void): void {
+    mkdir(dirname(file), { recursive: true }, () => {
+      open(file, 'a', (error, fd) => {
+        if (error !== null) {
+          this.onError(error);
+          return done();
+        }
+        close(fd, () => undefined);
+        if (this.failingSince === 0) {
+          this.ops.warn(
+            { event: 'access_log_reopened', file, pid: process.pid },
+            `access log ${file} was deleted or replaced while open; reopened it (lines written since the last check, at most a second's, went to the old file)`,
+          );
+        }
+        try {
+          this.dest.reopen();
+        } catch {
+          // Being opened already: it will be the current file.
+        }
+        done();
+      });
+    });
+  }
+
+  private readonly onError = (error: NodeJS.ErrnoException): void => {
+    trouble.writeErrors++;
+    // While writes fail, new lines no longer start a write each: the timer retries once a second.
+    this.setBatch(MAX_BUFFERED_BYTES);
+    if (this.failingSince !== 0) return;
+    this.failingSince = Date.now();
+    this.droppedWhileFailing = 0;
+    const where = this.file ?? 'stdout';
+    this.ops.warn(
+      { event: 'access_log_failing', file: where, code: error.code ?? null, pid: process.pid },
+      `access log ${where}: cannot write (${error.message}); keeping up to ${MAX_BUFFERED_BYTES / 1024} KiB of lines in memory and retrying every second, dropping the rest (counted in airlock_log_lines_dropped_total)`,
+    );
+  };
+
+  private readonly onWritten = (): void => {
+    if (this.failingSince === 0) return;
+    this.setBatch(BATCH_BYTES);
+    const where = this.file ?? 'stdout';
+    const seconds = Math.round((Date.now() - this.failingSince) / 1000);
+    this.ops.warn(
+      { event: 'access_log_recovered', file: where, dropped: this.droppedWhileFailing, pid: process.pid },
+      `access log ${where}: writing again after ${seconds} s; ${this.droppedWhileFailing} lines were dropped`,
+    );
+    this.failingSince = 0;
+  };
+
+  /** Bytes of waiting lines that start a write (sonic-boom's minLength, read on every write). */
+  private setBatch(bytes: number): void {
+    (this.dest as unknown as { minLength: number }).minLength = bytes;
+  }
+
+  private readonly onDrop = (): void => {
+    // One write is one line: pino and the Squid format write each line by itself.
+    trouble.linesDropped++;
+    this.droppedWhileFailing++;
+    // Writes that succeed but cannot keep up (a slow disk): said at most once a minute.
+    const now = Date.now();
+    if (this.failingSince === 0 && now - this.behindWarned >= 60_000) {
+      this.behindWarned = now;
+      const where = this.file ?? 'stdout';
+      this.ops.warn(
+        { event: 'access_log_behind', file: where, pid: process.pid },
+        `access log ${where}: ${MAX_BUFFERED_BYTES / 1024} KiB of lines wait to be written; dropping new lines (counted in airlock_log_lines_dropped_total)`,
+      );
+    }
+  };
+  private behindWarned = 0;
 
   flush(): Promise<void> {
     clearInterval(this.timer);

@@ -54,6 +54,11 @@ export interface AccessRecord {
   readonly upstreamConnectMs: number | null;
   /** Request head to the tunnel's 200 or the response head (ms), null when no upstream answered. */
   readonly setupMs: number | null;
+  /**
+   * What went wrong, in words, for a failure or a refusal after the policy's decision (the DNS
+   * server that did not answer, the addresses the guard refused); null otherwise. JSON only.
+   */
+  readonly detail: string | null;
 }
 
 const pidPart = process.pid.toString(36);
@@ -92,6 +97,7 @@ export const LOG_FIELDS = {
   durationMs: 'duration_ms',
   upstreamConnectMs: 'upstream_connect_ms',
   setupMs: 'setup_ms',
+  detail: 'detail',
 } as const;
 
 /** What a JSON line reports: a tunnel just established (`open`) or a request or tunnel that is over (`close`). */
@@ -125,6 +131,7 @@ export function toJsonFields(r: AccessRecord, event: LogEvent = 'close'): Record
     [LOG_FIELDS.durationMs]: r.durationMs,
     [LOG_FIELDS.upstreamConnectMs]: r.upstreamConnectMs,
     [LOG_FIELDS.setupMs]: r.setupMs,
+    [LOG_FIELDS.detail]: r.detail,
   };
 }
 

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { accessLogTrouble } from './access-log.js';
 import type { AccessRecord } from './access-record.js';
 import { failureKind } from './outcome.js';
 
@@ -22,6 +23,8 @@ export const METRIC_NAMES = {
   lastReload: 'airlock_last_reload_timestamp_seconds',
   lastReloadSuccess: 'airlock_last_reload_success',
   configGeneration: 'airlock_config_generation',
+  logWriteErrors: 'airlock_log_write_errors_total',
+  logLinesDropped: 'airlock_log_lines_dropped_total',
 } as const;
 
 /** How a DNS lookup for an upstream was answered. A fixed set: it is a metric label. */
@@ -141,6 +144,25 @@ export class GatewayMetrics {
       registers,
     });
     for (const result of DNS_RESULTS) this.dnsAnswers.inc({ result }, 0);
+    // Read from the access log's own tally at scrape time (it counts for the whole process).
+    new Counter({
+      name: METRIC_NAMES.logWriteErrors,
+      help: 'Failed writes of the access log (disk full, I/O error, file unreachable); each attempt, retried every second',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(accessLogTrouble().writeErrors);
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.logLinesDropped,
+      help: 'Access-log lines dropped because the log could not be written and its memory buffer was full',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(accessLogTrouble().linesDropped);
+      },
+    });
     new Gauge({
       name: METRIC_NAMES.connectionsOpen,
       help: 'Client connections open',

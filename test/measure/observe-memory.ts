@@ -61,6 +61,7 @@ function record(i: number, k: number, denied: boolean): AccessRecord {
     bytesToClient: 4000,
     upstreamConnectMs: 3,
     setupMs: 5,
+    detail: null,
   };
 }
 

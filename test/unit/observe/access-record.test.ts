@@ -250,6 +250,7 @@ test('JSON fields use the fixed vocabulary', () => {
     'duration_ms',
     'upstream_connect_ms',
     'setup_ms',
+    'detail',
   ]);
   assert.equal(fields.start, '2026-01-02T03:04:05.600Z');
   assert.equal(fields.event, 'close');

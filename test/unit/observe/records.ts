@@ -32,4 +32,5 @@ export const TUNNEL_RECORD: AccessRecord = {
   bytesToClient: 4096,
   upstreamConnectMs: 3,
   setupMs: 12,
+  detail: null,
 };
