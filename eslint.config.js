@@ -20,7 +20,7 @@ const IO_MODULES = [
   'node:process',
 ];
 
-const PURE_MODULES = ['errors', 'sources', 'config', 'policy', 'catalog', 'clients', 'advisor'];
+const PURE_MODULES = ['errors', 'sources', 'text', 'config', 'policy', 'catalog', 'clients', 'advisor'];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'coverage/', 'test-artifacts/'] },

@@ -1,6 +1,7 @@
 import { renderPac } from '../clients/index.js';
 import { normalizeHost, type Policy } from '../policy/index.js';
 import type { OriginFormResponder } from '../gateway/index.js';
+import { hostPort } from '../text/host-port.js';
 
 const PAC_TYPE = 'application/x-ns-proxy-autoconfig';
 
@@ -23,11 +24,7 @@ export function pacFor(
       : requestHost.replace(/:\d*$/, '');
     const normalized = normalizeHost(host);
     if (normalized.kind === 'invalid') return null;
-    proxies = [
-      normalized.kind === 'ip' && normalized.family === 6
-        ? `[${normalized.address}]:${proxyPort}`
-        : `${host}:${proxyPort}`,
-    ];
+    proxies = [hostPort(normalized.kind === 'ip' ? normalized.address : host, proxyPort)];
   }
   const rules = policy.rules.flatMap((r) =>
     r.pattern === null

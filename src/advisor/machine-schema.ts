@@ -1,4 +1,5 @@
-import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
+import { formatIssuePath, yamlLineOf } from '../text/issue-path.js';
 import { z } from 'zod';
 import { parseProxyAddress, selectHttpsProxy } from './proxy-address.js';
 import { READING_VALUES } from './disagreements.js';
@@ -184,25 +185,6 @@ export const machineDescriptionSchema = z.strictObject({
 /** A validated description (every key optional). */
 export type MachineDescription = z.output<typeof machineDescriptionSchema>;
 
-type Path = readonly PropertyKey[];
-
-function formatPath(path: Path): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out === '' ? '(top level)' : out;
-}
-
-function lineOf(doc: Document, counter: LineCounter, path: Path): number {
-  for (let len = path.length; len >= 0; len--) {
-    const node = len === 0 ? doc.contents : doc.getIn(path.slice(0, len) as unknown[], true);
-    if (isNode(node) && node.range) return counter.linePos(node.range[0]).line;
-  }
-  return 1;
-}
-
 /** Checks an already-parsed value (merged facts, tests) against the description schema. */
 export function validateMachineDescription(value: unknown): ParseResult<MachineDescription> {
   const parsed = machineDescriptionSchema.safeParse(value);
@@ -211,7 +193,10 @@ export function validateMachineDescription(value: unknown): ParseResult<MachineD
   const keys = issue?.code === 'unrecognized_keys' ? `: ${issue.keys.join(', ')}` : '';
   return {
     ok: false,
-    error: { line: 1, message: `${formatPath(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}${keys}` },
+    error: {
+      line: 1,
+      message: `${formatIssuePath(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}${keys}`,
+    },
   };
 }
 
@@ -247,6 +232,6 @@ export function parseMachineDescription(text: string): ParseResult<MachineDescri
   const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
   return {
     ok: false,
-    error: { line: lineOf(doc, counter, path), message: `${formatPath(path)}: ${message}` },
+    error: { line: yamlLineOf(doc, counter, path) ?? 1, message: `${formatIssuePath(path)}: ${message}` },
   };
 }

@@ -5,6 +5,8 @@
  * `*` wildcards and `<local>` for names without a dot (netsh-winhttp in the sources table).
  */
 
+import { hostPort } from '../text/host-port.js';
+
 export interface ProxyAddress {
   readonly scheme: 'http' | 'https' | null;
   /** Lower-case host name or IP literal, without brackets. */
@@ -85,8 +87,7 @@ export function parseProxyAddress(input: string): AddressResult {
 
 /** `host:port`, with IPv6 literals in brackets: the key proxies are matched on. */
 export function formatProxyAddress(address: ProxyAddress): string {
-  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  return `${host}:${address.port}`;
+  return hostPort(address.host, address.port);
 }
 
 /** Normalises any accepted address text to `host:port`, or returns null when it does not parse. */

@@ -20,6 +20,7 @@ import type { CertSummary, CheckError, HttpMethod, Route, Stage, StageResult } f
 import { proxyErrorCode, type CheckErrorCode } from './outcomes.js';
 
 import { anchorOf, publishedRootPems, spkiSha256 } from './trust-anchors.js';
+import { bracketHost, hostPort } from '../text/host-port.js';
 
 /**
  * One attempt at one URL over one route, stage by stage: resolve the name (of the origin, or
@@ -307,7 +308,7 @@ export async function probeRoute(
       ? `Proxy-Authorization: Basic ${Buffer.from(route.credentials).toString('base64')}\r\n`
       : '';
   const userAgent = options.userAgent ?? 'airlock-check';
-  const authorityText = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const authorityText = hostPort(host, port);
 
   try {
     if (route.kind === 'unsupported') throw new StageFailure('PROXY_UNSUPPORTED', route.why);
@@ -395,7 +396,7 @@ export async function probeRoute(
 
     const viaProxy = route.kind === 'http-proxy' && !secure;
     const requestTarget = viaProxy ? url.href : `${url.pathname}${url.search}`;
-    const hostHeader = url.port === '' ? (host.includes(':') ? `[${host}]` : host) : authorityText;
+    const hostHeader = url.port === '' ? bracketHost(host) : authorityText;
     const stream = socket;
     const head = await run(
       'http',

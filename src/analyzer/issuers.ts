@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import data from './data/expected-issuers.json' with { type: 'json' };
 import type { CertSummary } from './model.js';
+import { formatIssuePath } from '../text/issue-path.js';
 
 /**
  * Which issuers each class of Defender endpoint is expected to present. Anchors are matched by
@@ -89,9 +90,7 @@ export function parseIssuerData(text: string, fileName: string): IssuerData | { 
   const parsed = issuerDataSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   return {
-    errors: parsed.error.issues.map(
-      (i) => `${fileName}: ${i.path.map(String).join('.') || '(top)'}: ${i.message}`,
-    ),
+    errors: parsed.error.issues.map((i) => `${fileName}: ${formatIssuePath(i.path)}: ${i.message}`),
   };
 }
 

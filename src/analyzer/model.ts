@@ -1,5 +1,6 @@
 import type { Finding } from './causes.js';
 import type { CheckErrorCode } from './outcomes.js';
+import { hostPort } from '../text/host-port.js';
 
 /**
  * The analyzer's vocabulary: what is tested (targets), how (methods and the routes they
@@ -77,7 +78,7 @@ export function routeKey(route: Route): string {
     case 'direct':
       return 'DIRECT';
     case 'http-proxy':
-      return `PROXY ${route.host.includes(':') ? `[${route.host}]` : route.host}:${route.port}`;
+      return `PROXY ${hostPort(route.host, route.port)}`;
     case 'unsupported':
       return route.text;
   }

@@ -1,6 +1,7 @@
 import { createPacResolver } from 'pac-resolver';
 import { QuickJS } from 'quickjs-wasi';
 import { parseAddress } from '../policy/index.js';
+import { hostPort } from '../text/host-port.js';
 
 /**
  * Proxy auto-config evaluation. The script runs in a QuickJS (WebAssembly) sandbox through
@@ -229,6 +230,5 @@ export async function createPacEvaluator(script: string, options: PacOptions = {
 /** A route for one PAC entry's proxy, as text for messages ("PROXY 10.0.0.1:3128"). */
 export function formatPacEntry(entry: PacEntry): string {
   if (entry.kind === 'DIRECT') return 'DIRECT';
-  const host = entry.host.includes(':') ? `[${entry.host}]` : entry.host;
-  return `${entry.kind} ${host}:${entry.port}`;
+  return `${entry.kind} ${hostPort(entry.host, entry.port)}`;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseHostPattern } from '../policy/index.js';
+import { formatIssuePath } from '../text/issue-path.js';
 
 /**
  * The endpoint catalog's vocabulary and file format (version 1). A catalog file is JSON:
@@ -242,13 +243,6 @@ export type Catalog = z.output<typeof catalogSchema>;
 export type CatalogResult =
   | { readonly ok: true; readonly catalog: Catalog }
   | { readonly ok: false; readonly errors: readonly string[] };
-
-function formatIssuePath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path)
-    out += typeof key === 'number' ? `[${key}]` : out === '' ? String(key) : `.${String(key)}`;
-  return out === '' ? '(top level)' : out;
-}
 
 /** Checks a host or template text; returns a sentence when it cannot become a host rule. */
 export function checkEntryHost(host: string, param: TemplateParam | undefined): string | null {

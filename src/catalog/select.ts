@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatIssuePath } from '../text/issue-path.js';
 import {
   formatHostPattern,
   parseHostPattern,
@@ -139,8 +140,7 @@ export function parseCatalogSelection(raw: unknown, where: string): SelectionRes
   return {
     ok: false,
     errors: parsed.error.issues.map((issue) => {
-      const path = issue.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('');
-      return `${where}${path}: ${issue.message}`;
+      return `${where}${issue.path.length === 0 ? '' : `.${formatIssuePath(issue.path)}`}: ${issue.message}`;
     }),
   };
 }

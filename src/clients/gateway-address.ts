@@ -1,4 +1,5 @@
 import { normalizeHost, splitAuthority } from '../policy/index.js';
+import { hostPort } from '../text/host-port.js';
 
 /**
  * A gateway as endpoints must name it. Every generated file embeds these strings in a
@@ -66,8 +67,7 @@ export function parseGatewayAddress(text: string, flag = '--gateway'): ParseResu
     return { ok: false, error: `${flag} ${shown}: "_" is not allowed in a proxy host name` };
   }
   const name = host.kind === 'ip' ? host.address : host.name;
-  const authority =
-    host.kind === 'ip' && host.family === 6 ? `[${name}]:${split.port}` : `${name}:${split.port}`;
+  const authority = hostPort(name, split.port);
   return { ok: true, value: { host: name, port: split.port, authority, url: `http://${authority}` } };
 }
 

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document, type YAMLError } from 'yaml';
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { formatIssuePath, yamlLineOf, type IssuePath } from '../text/issue-path.js';
 import type { z } from 'zod';
 import type { DestinationSpec, SourceSpec } from '../policy/index.js';
 import { configSchema, type ConfigFile } from './schema.js';
@@ -25,24 +26,7 @@ export interface Config {
 export type ConfigResult =
   { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly errors: string[] };
 
-type Path = readonly PropertyKey[];
-
-function formatPath(path: Path): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out === '' ? '(top level)' : out;
-}
-
-function lineOf(doc: Document, counter: LineCounter, path: Path): number | undefined {
-  for (let len = path.length; len >= 0; len--) {
-    const node = len === 0 ? doc.contents : doc.getIn(path.slice(0, len) as unknown[], true);
-    if (isNode(node) && node.range) return counter.linePos(node.range[0]).line;
-  }
-  return undefined;
-}
+type Path = IssuePath;
 
 /** The value at `path` in the raw configuration, if there is one. */
 function valueAt(raw: unknown, path: Path): unknown {
@@ -126,15 +110,15 @@ export function parseConfig(text: string, fileName: string): ConfigResult {
     const errors = parsed.error.issues
       .flatMap((issue) => describe(issue, raw))
       .map(({ path, message }) => {
-        const line = lineOf(doc, counter, path);
-        return `${formatPath(path)}: ${message} (${fileName}${line ? `:${line}` : ''})`;
+        const line = yamlLineOf(doc, counter, path);
+        return `${formatIssuePath(path)}: ${message} (${fileName}${line ? `:${line}` : ''})`;
       });
     return { ok: false, errors: [...new Set(errors)] };
   }
   const file = parsed.data;
   const where = (path: Path): string => {
-    const line = lineOf(doc, counter, path);
-    return `${fileName}${line ? `:${line}` : ''} (${formatPath(path)})`;
+    const line = yamlLineOf(doc, counter, path);
+    return `${fileName}${line ? `:${line}` : ''} (${formatIssuePath(path)})`;
   };
   const hasFile = text.trim().length > 0;
   const sources: SourceSpec[] = file.policy.sources.map((cidr, i) => ({

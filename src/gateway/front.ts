@@ -10,7 +10,8 @@ import type { GatewayParts } from './parts.js';
 import { parseConnectTarget } from './request-target.js';
 import type { ResolvedAddress } from './resolver.js';
 import { responseFor } from './responses.js';
-import { hostPort, Refusal, Session } from './session.js';
+import { Refusal, Session } from './session.js';
+import { hostPort } from '../text/host-port.js';
 import { ClientHelloReader } from './tls-client-hello.js';
 
 /** Most header fields in one request head (as for connections read in JavaScript). */

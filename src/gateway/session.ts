@@ -158,8 +158,3 @@ export class Refusal extends Session {
 
   abort(): void {}
 }
-
-/** "address:port" as logs write it, IPv6 in brackets. */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}

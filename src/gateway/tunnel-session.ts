@@ -6,7 +6,8 @@ import type { Dialed, DialTicket } from './dialer.js';
 import { RELAY_ENDS, socketFd, type RelayResult, type RelayedTunnel } from './native.js';
 import type { GatewayParts } from './parts.js';
 import { CONNECT_ESTABLISHED, responseFor } from './responses.js';
-import { hostPort, Session } from './session.js';
+import { Session } from './session.js';
+import { hostPort } from '../text/host-port.js';
 import { peekClientHello, type Peeked } from './sni-peek.js';
 import { splice } from './splice.js';
 

@@ -3,7 +3,7 @@ import { AirlockError } from '../errors/index.js';
 import type { Policy } from '../policy/index.js';
 import type { Admission } from './admission.js';
 import type { DialTicket, Dialer } from './dialer.js';
-import { hostPort } from './session.js';
+import { hostPort } from '../text/host-port.js';
 
 /** Who is using a pooled connection: the pool hands it the connection's events. */
 export interface LinkUser {

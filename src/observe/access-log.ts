@@ -1,6 +1,7 @@
 import { fstat, mkdir, open, stat, close } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
+import sonicBoom, { type SonicBoom } from 'sonic-boom';
 import { toJsonFields, toSquidLine, type AccessRecord } from './access-record.js';
 
 export type AccessLogFormat = 'json' | 'squid';
@@ -15,12 +16,16 @@ export interface AccessLogSink {
   flush(): Promise<void>;
 }
 
-type Destination = ReturnType<typeof pino.destination>;
+type Destination = SonicBoom;
+/** The module's export is the class itself (CommonJS); its types name it as a member. */
+const SonicBoomClass = sonicBoom as unknown as typeof SonicBoom;
 
 /** Lines kept in memory while the log cannot be written; past it new lines are dropped (and counted). */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Bytes of lines that make a write (otherwise the timer writes them within a second). */
 const BATCH_BYTES = 4096;
+/** How long shutdown waits for the last lines to be written. */
+const FLUSH_WAIT_MS = 2000;
 
 /** What the access logs of this process could not do, for the metrics. */
 export interface AccessLogTrouble {
@@ -66,7 +71,9 @@ export class AccessLog implements AccessLogSink {
     this.file = options.file;
     this.ops = options.ops ?? createOpsLogger('warn');
     // Lines are batched (one write per 4 KiB, or per second at most) instead of one write per line.
-    this.dest = pino.destination({
+    // A SonicBoom of our own rather than pino.destination(), which also flushes synchronously on
+    // exit, retrying for ever while the disk is full; flush() below is the bounded shutdown.
+    this.dest = new SonicBoomClass({
       dest: options.file ?? 1,
       sync: false,
       mkdir: this.file !== null,
@@ -138,10 +145,7 @@ export class AccessLog implements AccessLogSink {
       if (pathError !== null && pathError.code !== 'ENOENT') return done();
       fstat(fd, (fdError, open) => {
         const same =
-          atPath !== undefined &&
-          fdError === null &&
-          atPath.ino === open.ino &&
-          atPath.dev === open.dev;
+          atPath !== undefined && fdError === null && atPath.ino === open.ino && atPath.dev === open.dev;
         if (same) return done();
         this.reopenMissing(file, done);
       });
@@ -225,18 +229,41 @@ export class AccessLog implements AccessLogSink {
   };
   private behindWarned = 0;
 
+  /**
+   * Writes what waits, for shutdown. Bounded: a log that cannot be written (or a disk that does
+   * not answer) must not keep the process from exiting, so after FLUSH_WAIT_MS, or at once while
+   * writes fail, the lines still waiting are given up and the operational log says so.
+   */
   flush(): Promise<void> {
     clearInterval(this.timer);
     return new Promise((resolve) => {
-      try {
-        this.dest.flush((err) => {
-          void err;
-          resolve();
-        });
-      } catch {
+      let settled = false;
+      const finish = (written: boolean): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        if (!written) {
+          const where = this.file ?? 'stdout';
+          this.ops.warn(
+            { event: 'access_log_unflushed', file: where, pid: process.pid },
+            `access log ${where}: lines still waiting at shutdown could not be written and are lost`,
+          );
+        }
         resolve();
+      };
+      const deadline = setTimeout(() => finish(false), this.failingSince !== 0 ? 0 : FLUSH_WAIT_MS);
+      try {
+        this.dest.flush((err?: Error) => finish(err === null || err === undefined));
+      } catch {
+        // Nothing open yet, or a write in flight that the deadline waits for.
+        if (this.failingSince === 0 && !this.writing()) finish(true);
       }
     });
+  }
+
+  /** Whether the destination has a write in flight (sonic-boom's own flag). */
+  private writing(): boolean {
+    return (this.dest as unknown as { _writing?: boolean })._writing === true;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ReasonCode } from '../errors/index.js';
+import { bracketHost } from '../text/host-port.js';
 
 /** The catalog entry behind the rule that matched: which Defender product and service the traffic is. */
 export interface RecordCatalog {
@@ -144,7 +145,7 @@ function squidAction(r: AccessRecord): string {
 
 function squidUrl(r: AccessRecord): string {
   if (r.host === '-') return 'error:invalid-request';
-  const host = r.host.includes(':') ? `[${r.host}]` : r.host;
+  const host = bracketHost(r.host);
   if (r.method === 'CONNECT') return `${host}:${r.port}`;
   return `http://${host}${r.port === 80 ? '' : `:${r.port}`}${r.path ?? '/'}`;
 }

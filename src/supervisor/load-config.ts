@@ -7,7 +7,7 @@ import {
   selectDestinations,
   type LintFinding,
 } from '../catalog/index.js';
-import { AirlockError } from '../errors/index.js';
+import { AirlockError, fileErrorWords } from '../errors/index.js';
 import {
   listenersOverlap,
   parseConfig,
@@ -56,15 +56,7 @@ async function readText(path: string, what: string, namedAt?: string): Promise<s
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : String(code ?? error);
+    const why = fileErrorWords(error);
     const at =
       namedAt === undefined
         ? ''

@@ -1,5 +1,5 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { AirlockError } from '../errors/index.js';
+import { AirlockError, fileErrorWords } from '../errors/index.js';
 import type { ConfigFile } from '../config/index.js';
 
 /** How the last reload went; written beside the pid file so that `airlock reload` can wait for it. */
@@ -52,10 +52,10 @@ export async function resolveAdminToken(
     try {
       text = await readFile(admin.tokenFile, 'utf8');
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
       throw new AirlockError(
         'FILE_UNREADABLE',
-        `admin.tokenFile: cannot read ${admin.tokenFile}: ${code === 'ENOENT' ? 'no such file' : String(code)}`,
+        `admin.tokenFile: cannot read ${admin.tokenFile}: ${fileErrorWords(error)}`,
+        { cause: error },
       );
     }
     return checked(text.trim(), `admin.tokenFile (${admin.tokenFile})`);

@@ -38,6 +38,7 @@ import {
 } from './reload-result.js';
 import { runWorker } from './worker.js';
 import type { FromWorker, WorkerListen } from './worker-messages.js';
+import { hostPort } from '../text/host-port.js';
 
 /**
  * `airlock serve`: the supervisor. It loads and validates the configuration, runs the gateway in
@@ -292,9 +293,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
   }
   ready = true;
 
-  const shown = addresses.map((a) =>
-    a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
-  );
+  const shown = addresses.map((a) => hostPort(a.address, a.port));
   const adminAddress = admin?.address();
   if (file.pidFile !== null) {
     writeFileSync(file.pidFile, `${process.pid}\n`);

@@ -160,6 +160,31 @@ describe('the log disk fills up', { skip: mountable ?? false }, () => {
     );
     assert.equal(count(gw.stderr, 'access_log_failing'), 1);
   });
+
+  test('a stop while the disk is full still ends the process and says which lines are lost', async () => {
+    try {
+      writeFileSync(filler, Buffer.alloc(8 * 1024 * 1024));
+    } catch (error) {
+      assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+    }
+    assert.equal(await deniedRequests(gw.port, 200, 'lost.invalid'), 200);
+    // Not written yet: the batch is still in memory (one write per 4 KiB or per second).
+    const started = Date.now();
+    gw.child.kill('SIGTERM');
+    const code = await Promise.race([
+      gw.exited,
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000).unref()),
+    ]);
+    assert.notEqual(
+      code,
+      'hung',
+      `the gateway did not exit within 10 s of SIGTERM:\n${gw.stderr.slice(-2000)}`,
+    );
+    // timeouts.drain is 1 s; the log adds no more than its own bounded wait.
+    assert.ok(Date.now() - started < 5000, `exit took ${Date.now() - started} ms`);
+    assert.equal(count(gw.stderr, 'access_log_unflushed'), 1, gw.stderr.slice(-2000));
+    unlinkSync(filler);
+  });
 });
 
 describe('the log file is deleted while open', () => {

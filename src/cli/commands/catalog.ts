@@ -29,7 +29,7 @@ import {
   type LintSeverity,
 } from '../../catalog/index.js';
 import { DEFAULTS } from '../../config/index.js';
-import { AirlockError } from '../../errors/index.js';
+import { AirlockError, unreadableFile } from '../../errors/index.js';
 import { parseDstdomain } from '../../policy/index.js';
 import { loadConfig } from '../../supervisor/index.js';
 import { fitAlignedTable } from '../../text/table.js';
@@ -38,16 +38,7 @@ async function readBytes(path: string, what: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : String(code ?? error);
-    throw new AirlockError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${why}`, { cause: error });
+    throw unreadableFile(path, error, what);
   }
 }
 

@@ -45,7 +45,7 @@ import {
   selectedGeos,
   type CatalogSelection,
 } from '../../catalog/index.js';
-import { AirlockError } from '../../errors/index.js';
+import { AirlockError, fileErrorWords } from '../../errors/index.js';
 import { buildResolver, loadConfig } from '../../supervisor/index.js';
 import { parseAddress } from '../../policy/index.js';
 import { DEFAULT_WIDTH, stdoutWidth } from '../terminal.js';
@@ -173,7 +173,7 @@ async function readText(path: string, flag: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw usage(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw usage(`${flag}: cannot read ${path}: ${fileErrorWords(error)}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { buildClientPlan, planPac, type ClientFile, type PacRule } from '../../c
 import { AirlockError } from '../../errors/index.js';
 import { loadConfig } from '../../supervisor/index.js';
 import { PROCESS_IO, type CommandIo } from './catalog.js';
+import { hostPort } from '../../text/host-port.js';
 
 export const CLIENT_FORMATS = ['text', 'json', 'pac'] as const;
 
@@ -111,7 +112,7 @@ async function policyPac(configFile: string): Promise<ConfigPac> {
   // An admin listener on a wildcard or loopback address names no address a client can use.
   const adminUrl =
     listen !== null && !['0.0.0.0', '::', '127.0.0.1', '::1'].includes(listen.host)
-      ? `http://${listen.family === 6 ? `[${listen.host}]` : listen.host}:${listen.port}/proxy.pac`
+      ? `http://${hostPort(listen.host, listen.port)}/proxy.pac`
       : undefined;
   return {
     rules,

@@ -12,7 +12,7 @@ import {
   type PolicyCheck,
   type Readings,
 } from '../../advisor/index.js';
-import { AirlockError } from '../../errors/index.js';
+import { AirlockError, unreadableFile } from '../../errors/index.js';
 import { fitAlignedTable, wrapLines } from '../../text/table.js';
 
 export interface ExplainCommandOptions {
@@ -51,10 +51,7 @@ async function readInput(path: string): Promise<InputFile> {
   try {
     return { name: path, text: decode(await readFile(path)) };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(code ?? error);
-    throw new AirlockError('FILE_UNREADABLE', `cannot read ${path}: ${why}`, { cause: error });
+    throw unreadableFile(path, error);
   }
 }
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { AirlockError } from '../../errors/index.js';
+import { AirlockError, fileErrorWords } from '../../errors/index.js';
 import { readReloadResult, reloadResultPath, type ReloadResult } from '../../supervisor/reload-result.js';
 import { adminRequest, adminTarget } from './admin-client.js';
 
@@ -30,10 +30,14 @@ async function readPid(pidFile: string): Promise<string> {
   try {
     return (await readFile(pidFile, 'utf8')).trim();
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const hint =
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? ' (is the gateway running with pidFile set?)' : '';
     throw new AirlockError(
       'FILE_UNREADABLE',
-      `cannot read pid file ${pidFile}: ${code === 'ENOENT' ? 'no such file (is the gateway running with pidFile set?)' : String(code)}`,
+      `cannot read pid file ${pidFile}: ${fileErrorWords(error)}${hint}`,
+      {
+        cause: error,
+      },
     );
   }
 }

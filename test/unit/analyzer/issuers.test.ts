@@ -161,7 +161,7 @@ test('operator issuer files are validated and tried first', () => {
   assert.ok('errors' in byName);
   assert.ok(
     byName.errors.some(
-      (e) => e.startsWith('byname.json: classes.0.anchors.0') && /matched by key, not by its name/.test(e),
+      (e) => e.startsWith('byname.json: classes[0].anchors[0]') && /matched by key, not by its name/.test(e),
     ),
     byName.errors.join('\n'),
   );
