@@ -71,7 +71,8 @@ interface Settings {
   readonly generators: number;
   readonly echoProcesses: number;
   readonly bulkProcesses: number;
-  readonly airlockWorkers: string;
+  /** null: the product's default (no --workers flag). */
+  readonly airlockWorkers: string | null;
   readonly airlockWideWorkers: string;
   /** b starts every proxy afresh (a clean RSS baseline); the smoke run reuses the running ones. */
   readonly freshIdleProxies: boolean;
@@ -109,7 +110,7 @@ const FULL: Settings = {
   generators: 8,
   echoProcesses: 6,
   bulkProcesses: 2,
-  airlockWorkers: 'auto',
+  airlockWorkers: null,
   airlockWideWorkers: '8',
   freshIdleProxies: true,
   generatorThreads: 1,
@@ -221,7 +222,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --idle-sizes LIST       idle tunnel counts (default 10000,50000)
   --storm-clients N       reconnect-storm clients (default 20000)
   --storm-timeout SECONDS a storm client that is not up after this has failed (default 10)
-  --workers W             Airlock workers for a, c, d (default auto)
+  --workers W             Airlock workers for a, c, d (default: what airlock serve defaults to)
   --wide-workers W        Airlock workers for b and the storm (default 8)
   --no-access-log         no proxy logs requests (default: every proxy logs every request)
   --note TEXT             a line for the report (e.g. what else ran on the machine)
@@ -821,7 +822,7 @@ async function main(): Promise<number> {
         ? ` Cells marked † had a generator thread at ≥ ${GENERATOR_BOUND_SHARE * 100} % of a core in at least one round: the generator, not the proxy, may have set the pace there.`
         : ' No generator thread reached ' + `${GENERATOR_BOUND_SHARE * 100} % of a core in any round.`),
     '',
-    `Airlock: \`workers ${s.airlockWorkers}\` (the default) and \`workers 1\` for a and d; \`workers ${s.airlockWideWorkers}\` for b and the storm (40k–100k sockets need more processes than one can open). ` +
+    `Airlock: ${s.airlockWorkers === null ? 'the default `workers` (no --workers flag)' : `\`workers ${s.airlockWorkers}\``} and \`workers 1\` for a and d; \`workers ${s.airlockWideWorkers}\` for b and the storm (40k–100k sockets need more processes than one can open). ` +
       `SNI check on (tunnels to ${DEST_NAME} carry a ClientHello naming it); Squid and tinyproxy do not check SNI. ` +
       `Logging: ${options.accessLog ? `every proxy logs every request to a file on ${shm === null ? 'disk' : 'tmpfs'} in its native format (Airlock JSON lines, Squid \`squid\` format one file per worker, tinyproxy \`LogLevel Connect\`)` : 'none'}. ` +
       `Names: Airlock's \`hosts:\` and Squid's \`hosts_file\` map ${DEST_NAME} to the origins (tinyproxy: /etc/hosts); Squid's hosts file also names the client addresses, and its DNS server (${DNS_HOST}, the benchmark's) answers anything else NXDOMAIN. ` +

@@ -1,4 +1,5 @@
 import { LineCounter, parseDocument } from 'yaml';
+import type { Geo, Product as CatalogProduct } from '../catalog/index.js';
 import { formatIssuePath, yamlLineOf } from '../text/issue-path.js';
 import { z } from 'zod';
 import { parseProxyAddress, selectHttpsProxy } from './proxy-address.js';
@@ -52,10 +53,12 @@ export const WINDOWS_VERSIONS = [
 ] as const;
 export type WindowsVersion = (typeof WINDOWS_VERSIONS)[number];
 
-export const PRODUCTS = ['mde', 'mdi', 'ama', 'mma', 'arc'] as const;
+/** The products a machine description names: the catalog's own ids, for the agents the advisor knows. */
+export const PRODUCTS = ['mde', 'mdi', 'ama', 'mma', 'arc'] as const satisfies readonly CatalogProduct[];
 export type Product = (typeof PRODUCTS)[number];
 
-export const GEOGRAPHIES = ['us', 'eu', 'uk', 'au'] as const;
+/** The catalog's geographies (lower case, as Microsoft's host names write them) the advisor has endpoints for. */
+export const GEOGRAPHIES = ['us', 'eu', 'uk', 'au'] as const satisfies readonly Lowercase<Geo>[];
 export type Geography = (typeof GEOGRAPHIES)[number];
 
 export const PROXY_AUTHENTICATION = ['none', 'required', 'bypassed-for-agent-urls'] as const;

@@ -180,7 +180,11 @@ export function adminPortOf(stderr: string): number {
 
 /** GET from the admin listener: the body (empty on failure). */
 export async function adminGet(port: number, path: string): Promise<string> {
-  const reply = await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`, 2000);
+  const reply = await rawExchange(
+    port,
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+    2000,
+  );
   return reply.slice(reply.indexOf('\r\n\r\n') + 4);
 }
 
