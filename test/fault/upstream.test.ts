@@ -93,40 +93,32 @@ tls: { sniCheck: false }
         await echo.close();
       });
 
-      test(
-        'an upstream reset mid-transfer reaches the client as a reset',
-        { todo: engine === 'native' ? 'native relay does not propagate RST yet' : false },
-        async () => {
-          const tunnel = await openTunnel(gw.port, `reset.example.test:${resetter.port}`);
-          const ended = ending(tunnel);
-          tunnel.write('go\n');
-          const result = await ended;
-          // The client may or may not have read the 64 KiB before the reset discarded them: what
-          // matters is that the tunnel did not end like a completed transfer.
-          assert.equal(result.how, 'reset', `the client saw ${result.how} after ${result.data.length} bytes`);
-          const record = await gw.waitForRecord(
-            (r) => r.method === 'CONNECT' && r.host === 'reset.example.test' && r.end !== null,
-          );
-          assert.equal(record.end, 'FAIL_UPSTREAM_RESET');
-        },
-      );
+      test('an upstream reset mid-transfer reaches the client as a reset', async () => {
+        const tunnel = await openTunnel(gw.port, `reset.example.test:${resetter.port}`);
+        const ended = ending(tunnel);
+        tunnel.write('go\n');
+        const result = await ended;
+        // The client may or may not have read the 64 KiB before the reset discarded them: what
+        // matters is that the tunnel did not end like a completed transfer.
+        assert.equal(result.how, 'reset', `the client saw ${result.how} after ${result.data.length} bytes`);
+        const record = await gw.waitForRecord(
+          (r) => r.method === 'CONNECT' && r.host === 'reset.example.test' && r.end !== null,
+        );
+        assert.equal(record.end, 'FAIL_UPSTREAM_RESET');
+      });
 
-      test(
-        'a client reset reaches the upstream as a reset',
-        { todo: engine === 'native' ? 'native relay does not propagate RST yet' : false },
-        async () => {
-          const tunnel = await openTunnel(gw.port, `watch.example.test:${watcher.port}`);
-          tunnel.write('some bytes');
-          for (let i = 0; i < 100 && watched.length === 0; i++) await sleep(10);
-          await sleep(50);
-          tunnel.resetAndDestroy();
-          const seen = await watched.at(-1)!;
-          assert.equal(seen.data.toString(), 'some bytes');
-          assert.equal(seen.how, 'reset', `the upstream saw ${seen.how}`);
-          const record = await gw.waitForRecord((r) => r.host === 'watch.example.test' && r.end !== null);
-          assert.equal(record.end, 'CLIENT_ABORTED');
-        },
-      );
+      test('a client reset reaches the upstream as a reset', async () => {
+        const tunnel = await openTunnel(gw.port, `watch.example.test:${watcher.port}`);
+        tunnel.write('some bytes');
+        for (let i = 0; i < 100 && watched.length === 0; i++) await sleep(10);
+        await sleep(50);
+        tunnel.resetAndDestroy();
+        const seen = await watched.at(-1)!;
+        assert.equal(seen.data.toString(), 'some bytes');
+        assert.equal(seen.how, 'reset', `the upstream saw ${seen.how}`);
+        const record = await gw.waitForRecord((r) => r.host === 'watch.example.test' && r.end !== null);
+        assert.equal(record.end, 'CLIENT_ABORTED');
+      });
 
       test('the access log says FAIL_UPSTREAM_RESET and a bystander tunnel is untouched', async () => {
         for (let i = 0; i < 5; i++) {
