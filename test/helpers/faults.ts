@@ -180,7 +180,11 @@ export function adminPortOf(stderr: string): number {
 
 /** GET from the admin listener: the body (empty on failure). */
 export async function adminGet(port: number, path: string): Promise<string> {
-  const reply = await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 2000);
+  const reply = await rawExchange(
+    port,
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+    2000,
+  );
   return reply.slice(reply.indexOf('\r\n\r\n') + 4);
 }
 
@@ -250,4 +254,61 @@ function refusalsOnOneConnection(port: number, n: number, host: string, timeoutM
     });
     socket.on('connect', send);
   });
+}
+
+/** Socket inodes a process holds (Linux /proc). */
+export function socketInodes(pid: number): Set<string> {
+  const out = new Set<string>();
+  let entries: string[];
+  try {
+    entries = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return out; // the process is gone
+  }
+  for (const entry of entries) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${entry}`);
+      if (target.startsWith('socket:[')) out.add(target.slice(8, -1));
+    } catch {
+      // closed while listing
+    }
+  }
+  return out;
+}
+
+/**
+ * The inodes of IPv4 TCP sockets by their ports: `local:remote` → inode, from /proc/net/tcp
+ * (this network namespace).
+ */
+export function tcpInodes(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    const local = parseInt(f[1]!.split(':')[1]!, 16);
+    const remote = parseInt(f[2]!.split(':')[1]!, 16);
+    out.set(`${local}:${remote}`, f[9]!);
+  }
+  return out;
+}
+
+/**
+ * Which of `pids` holds the gateway side of each client connection (the socket whose local port
+ * is `gatewayPort` and remote port is the client's): client port → pid, or absent if none.
+ */
+export function ownersOf(
+  gatewayPort: number,
+  clientPorts: readonly number[],
+  pids: readonly number[],
+): Map<number, number> {
+  const inodes = tcpInodes();
+  const held = pids.map((pid) => ({ pid, inodes: socketInodes(pid) }));
+  const out = new Map<number, number>();
+  for (const port of clientPorts) {
+    const inode = inodes.get(`${gatewayPort}:${port}`);
+    if (inode === undefined) continue;
+    const owner = held.find((h) => h.inodes.has(inode));
+    if (owner !== undefined) out.set(port, owner.pid);
+  }
+  return out;
 }
