@@ -16,10 +16,18 @@ export interface Served {
 /**
  * Starts `airlock serve`, waits for its "listening" line, and reports the bound port. The
  * deadline is generous: several workers starting on a busy two-core machine take seconds.
+ * `prefix`: a command that executes the gateway in its place, keeping the process id
+ * (`['prlimit', '--nofile=256:256', '--']`).
  */
-export function serve(args: string[], startupMs = 30_000, env?: NodeJS.ProcessEnv): Promise<Served> {
+export function serve(
+  args: string[],
+  startupMs = 30_000,
+  env?: NodeJS.ProcessEnv,
+  prefix: readonly string[] = [],
+): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    const command = [...prefix, process.execPath, CLI, 'serve', ...args];
+    const child = spawn(command[0]!, command.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: env === undefined ? process.env : { ...process.env, ...env },
     });
