@@ -292,6 +292,17 @@ export function tcpInodes(): Map<string, string> {
   return out;
 }
 
+/** IPv4 TCP connections established (this network namespace) whose remote port is `port`. */
+export function established(port: number): number {
+  let n = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || f[3] !== '01') continue;
+    if (parseInt(f[2]!.split(':')[1]!, 16) === port) n++;
+  }
+  return n;
+}
+
 /**
  * Which of `pids` holds the gateway side of each client connection (the socket whose local port
  * is `gatewayPort` and remote port is the client's): client port → pid, or absent if none.
