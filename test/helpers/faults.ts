@@ -160,9 +160,16 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** Child process ids of `pid` (the workers of a supervisor). */
+/** Child process ids of `pid` (the workers of a supervisor); none while it has none. */
 export function childPids(pid: number): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString();
+  let out: string;
+  try {
+    out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString();
+  } catch (error) {
+    // ps exits 1 when no process matched.
+    if ((error as { status?: number }).status === 1) return [];
+    throw error;
+  }
   return out
     .split('\n')
     .map((l) => Number(l.trim()))
