@@ -20,8 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadNative } from '../../src/gateway/index.js';
-import { echoOnce, openTunnel, serve, type Served } from '../helpers/cli.js';
-import { adminGet, adminPortOf, descriptors, metricValue, sleep } from '../helpers/faults.js';
+import { echoOnce, openTunnel, serve, stopServed, type Served } from '../helpers/cli.js';
+import { adminGet, adminPortOf, descriptors, localOrigins, metricValue } from '../helpers/faults.js';
 import { startOrigin, startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange } from '../helpers/run.js';
 import { waitFor } from '../helpers/wait.js';
@@ -114,14 +114,7 @@ for (const engine of ENGINES) {
       writeFileSync(
         join(dir, 'airlock.yaml'),
         `${engine.yaml}
-policy:
-  sources: [127.0.0.0/8]
-  destinations: [echo.example.test, web.example.test]
-  ports: { connect: [${echo.port}], http: [${web.port}] }
-hosts: { echo.example.test: 127.0.0.1, web.example.test: 127.0.0.1 }
-dns: { servers: ["127.0.0.1:9"], hostsFile: null }
-tls: { sniCheck: false }
-admin: { listen: "127.0.0.1:0" }
+${localOrigins({ echoPort: echo.port, webPort: web.port })}admin: { listen: "127.0.0.1:0" }
 limits: { newConnectionsPerClientPerSecond: 100000 }
 timeouts: { drain: 1s }
 `,
@@ -146,11 +139,7 @@ timeouts: { drain: 1s }
     });
 
     after(async () => {
-      if (gw !== undefined && gw.child.exitCode === null) {
-        gw.child.kill('SIGTERM');
-        await Promise.race([gw.exited, sleep(5000)]);
-        if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
-      }
+      await stopServed(gw);
       await echo?.close();
       await web?.close();
     });

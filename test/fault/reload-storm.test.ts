@@ -21,8 +21,9 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { serve, type Served } from '../helpers/cli.js';
+import { serve, stopServed, type Served } from '../helpers/cli.js';
 import {
+  adminGet,
   adminPortOf,
   childPids,
   descriptors,
@@ -110,15 +111,6 @@ timeouts: { drain: 1s, upstreamKeepAlive: 1s }
     });
   }
 
-  async function get(path: string): Promise<string> {
-    const reply = await rawExchange(
-      admin,
-      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
-      1000,
-    );
-    return reply.slice(reply.indexOf('\r\n\r\n') + 4);
-  }
-
   /** Every reload result, as the event stream reports them. */
   function listen(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -169,7 +161,8 @@ timeouts: { drain: 1s, upstreamKeepAlive: 1s }
     await waitFor(
       'the gateway at rest',
       async () =>
-        established(web.port) === 0 && metricValue(await get('/metrics'), 'airlock_connections_open') === 0,
+        established(web.port) === 0 &&
+        metricValue(await adminGet(admin, '/metrics'), 'airlock_connections_open') === 0,
       { timeoutMs: 8000 },
     );
   }
@@ -187,11 +180,7 @@ timeouts: { drain: 1s, upstreamKeepAlive: 1s }
 
   after(async () => {
     stream?.destroy();
-    if (gw !== undefined && gw.child.exitCode === null) {
-      gw.child.kill('SIGTERM');
-      await Promise.race([gw.exited, sleep(5000)]);
-      if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
-    }
+    await stopServed(gw);
     await echo?.close();
     await web?.close();
   });
@@ -254,14 +243,7 @@ timeouts: { drain: 1s, upstreamKeepAlive: 1s }
         });
         const answers = await Promise.all(posts);
         // Traffic goes on a little after the storm, then stops.
-        const doneAfterStorm = traffic.done.tunnel + traffic.done.http;
-        await waitFor(
-          'traffic after the storm',
-          () => traffic.done.tunnel + traffic.done.http >= doneAfterStorm + 10,
-          {
-            timeoutMs: 10_000,
-          },
-        );
+        await traffic.more(10, 'traffic after the storm');
         await traffic.stop();
 
         assert.deepEqual(traffic.failures, [], 'no connection failed');
@@ -283,7 +265,7 @@ timeouts: { drain: 1s, upstreamKeepAlive: 1s }
 
         // The supervisor and both workers agree on the policy in force (each worker takes every
         // other connection): whatever valid configuration the storm's last applied reload read.
-        const policy = JSON.parse(await get('/api/policy')) as {
+        const policy = JSON.parse(await adminGet(admin, '/api/policy')) as {
           rules: { rule: string }[];
           generation: number;
         };

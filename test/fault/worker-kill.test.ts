@@ -18,20 +18,21 @@
  * relay, and the supervisor's hand-off with JavaScript tunnels.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadNative } from '../../src/gateway/index.js';
-import { echoOnce, openTunnel, serve, type Served } from '../helpers/cli.js';
+import { echoOnce, openTunnel, serve, stopServed, type Served } from '../helpers/cli.js';
 import {
   adminGet,
   adminPortOf,
   childPids,
   descriptors,
+  jsonLines,
+  localOrigins,
   metricValue,
   ownersOf,
-  sleep,
 } from '../helpers/faults.js';
 import { startOrigin, startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange } from '../helpers/run.js';
@@ -57,17 +58,10 @@ interface Fleet {
   web: TestOrigin;
 }
 
-function yaml(f: Pick<Fleet, 'echo' | 'web' | 'logFile'>, engine: string, extraHosts: string[] = []): string {
+function yaml(f: Pick<Fleet, 'echo' | 'web' | 'logFile'>, engine: string, allow: string[] = []): string {
   return `workers: 2
 ${engine}
-policy:
-  sources: [127.0.0.0/8]
-  destinations: [echo.example.test, web.example.test${extraHosts.map((h) => `, ${h}`).join('')}]
-  ports: { connect: [${f.echo.port}], http: [${f.web.port}] }
-hosts: { echo.example.test: 127.0.0.1, web.example.test: 127.0.0.1, other.example.test: 127.0.0.1 }
-dns: { servers: ["127.0.0.1:9"], hostsFile: null }
-tls: { sniCheck: false }
-log: { file: ${JSON.stringify(f.logFile)}, format: json }
+${localOrigins({ echoPort: f.echo.port, webPort: f.web.port, allow, names: ['other.example.test'] })}log: { file: ${JSON.stringify(f.logFile)}, format: json }
 admin: { listen: "127.0.0.1:0" }
 limits: { newConnectionsPerClientPerSecond: 10000 }
 timeouts: { drain: 1s }
@@ -87,11 +81,7 @@ async function startFleet(engine: string): Promise<Fleet> {
 
 async function stopFleet(f: Fleet | undefined): Promise<void> {
   if (f === undefined) return;
-  if (f.gw.child.exitCode === null && f.gw.child.signalCode === null) {
-    f.gw.child.kill('SIGTERM');
-    await Promise.race([f.gw.exited, sleep(8000)]);
-    if (f.gw.child.exitCode === null) f.gw.child.kill('SIGKILL');
-  }
+  await stopServed(f.gw, 8000);
   await f.echo.close();
   await f.web.close();
 }
@@ -116,22 +106,6 @@ async function servedBy(f: Fleet, pid: number, target: string, timeoutMs: number
     },
     { timeoutMs, intervalMs: 10 },
   );
-}
-
-/** Every line of the access log parses as JSON (none torn by the kill). */
-function accessLogLines(file: string): Record<string, unknown>[] {
-  const text = readFileSync(file, 'utf8');
-  const whole = text.slice(0, text.lastIndexOf('\n') + 1);
-  return whole
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((line, i) => {
-      try {
-        return JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        throw new Error(`access log line ${i + 1} is torn: ${line.slice(0, 200)}`);
-      }
-    });
 }
 
 const describeFailures = (list: readonly Failure[], killedAt: number): string =>
@@ -238,14 +212,7 @@ for (const variant of VARIANTS) {
             `the replacement served ${servedAt - killedAt} ms after the kill`,
           );
           // More traffic with the replacement in the rotation.
-          const doneAtReplacement = traffic.done.tunnel + traffic.done.http;
-          await waitFor(
-            'traffic after the replacement',
-            () => traffic.done.tunnel + traffic.done.http >= doneAtReplacement + 30,
-            {
-              timeoutMs: 10_000,
-            },
-          );
+          await traffic.more(30, 'traffic after the replacement');
           await traffic.stop();
 
           // The port was never lost: no connection was refused.
@@ -310,7 +277,7 @@ for (const variant of VARIANTS) {
             "the survivor's tunnels in the access log",
             () => {
               const closed = new Set(
-                accessLogLines(fleet.logFile)
+                jsonLines(fleet.logFile, false)
                   .filter((l) => l.event === 'close' && l.method === 'CONNECT')
                   .map((l) => l.client_port),
               );

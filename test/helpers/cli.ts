@@ -59,6 +59,17 @@ export function serve(
   });
 }
 
+/** Ends a gateway started by `serve`: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+export async function stopServed(served: Served | undefined | null, graceMs = 5000): Promise<void> {
+  if (served === undefined || served === null) return;
+  if (served.child.exitCode !== null || served.child.signalCode !== null) return;
+  served.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([served.exited, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+  clearTimeout(timer);
+  if (served.child.exitCode === null && served.child.signalCode === null) served.child.kill('SIGKILL');
+}
+
 /** Opens a CONNECT tunnel and resolves once the 200 has arrived. */
 export function openTunnel(port: number, target: string): Promise<Socket> {
   return new Promise((resolve, reject) => {

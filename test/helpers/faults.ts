@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
@@ -193,6 +194,61 @@ export async function adminGet(port: number, path: string): Promise<string> {
     2000,
   );
   return reply.slice(reply.indexOf('\r\n\r\n') + 4);
+}
+
+/** The sum of every series of `name` in Prometheus text (0 when there is none). */
+export function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest.startsWith(' ') || rest.startsWith('{')) sum += Number(rest.slice(rest.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/**
+ * The lines of a JSON log file, each parsed (throws, naming the line, at the first that does not
+ * parse). `whole`: the file must end with a whole line (no write in progress); otherwise a last
+ * line being written is left out.
+ */
+export function jsonLines(file: string, whole = true): Record<string, unknown>[] {
+  let text = readFileSync(file, 'utf8');
+  if (whole) assert.ok(text === '' || text.endsWith('\n'), 'the file ends with a whole line');
+  else text = text.slice(0, text.lastIndexOf('\n') + 1);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line, i) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        throw new Error(`line ${i + 1} of ${file} does not parse: ${line.slice(0, 200)}`);
+      }
+    });
+}
+
+/**
+ * The sections of a gateway configuration that let clients on 127.0.0.0/8 reach the echo
+ * server (CONNECT) and the web origin (plain HTTP) on 127.0.0.1, plus `allow`; `names` are
+ * other hosts mapped to 127.0.0.1 (reachable once a policy allows them). No DNS, no TLS check.
+ */
+export function localOrigins(o: {
+  echoPort: number;
+  webPort: number;
+  allow?: readonly string[];
+  names?: readonly string[];
+}): string {
+  const allowed = ['echo.example.test', 'web.example.test', ...(o.allow ?? [])];
+  const mapped = [...new Set([...allowed, ...(o.names ?? [])])];
+  return `policy:
+  sources: [127.0.0.0/8]
+  destinations: [${allowed.join(', ')}]
+  ports: { connect: [${o.echoPort}], http: [${o.webPort}] }
+hosts: { ${mapped.map((h) => `${h}: 127.0.0.1`).join(', ')} }
+dns: { servers: ["127.0.0.1:9"], hostsFile: null }
+tls: { sniCheck: false }
+`;
 }
 
 /** A sample's value in Prometheus text (the first series of `name` whose labels match); NaN if absent. */

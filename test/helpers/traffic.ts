@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { patternBytes } from './origins.js';
+import { waitFor } from './wait.js';
 
 export type Kind = 'long' | 'tunnel' | 'http' | 'denied' | 'probe' | 'slowloris' | 'abort';
 
@@ -222,6 +223,15 @@ export class Traffic {
     for (const socket of this.live.keys()) socket.destroy();
   }
 
+  /** Waits until `n` more short tunnels and plain-HTTP requests are done than now (bounded). */
+  async more(n: number, what: string, timeoutMs = 10_000): Promise<void> {
+    const now = this.done.tunnel + this.done.http;
+    await waitFor(what, () => this.done.tunnel + this.done.http >= now + n, {
+      timeoutMs,
+      context: () => `done: ${JSON.stringify(this.done)}; failures: ${this.failures.length}`,
+    });
+  }
+
   /** Local ports of the connections open now (those that got one), with their kind. */
   open(): { kind: Kind; port: number; startedAt: number }[] {
     return [...this.live.values()].filter((c) => c.port > 0);
@@ -284,17 +294,22 @@ export class Traffic {
     });
   }
 
+  /** Sends a CONNECT for the echo target on an open connection; resolves at its 200. */
+  private async connect(socket: Socket, reader: Reader): Promise<void> {
+    const target = this.options.tunnelTarget;
+    socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+    const head = await reader.head(this.timeoutMs);
+    if (statusOf(head) !== 200)
+      throw new SocketFailure('STATUS', `CONNECT answered ${head.split('\r\n')[0]}`);
+  }
+
   private async openTunnel(kind: Kind, startedAt: number): Promise<{ socket: Socket; reader: Reader }> {
     const opened = await this.dial(kind, startedAt);
-    const target = this.options.tunnelTarget;
-    opened.socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
-    const head = await opened.reader.head(this.timeoutMs).catch((error: unknown) => {
+    try {
+      await this.connect(opened.socket, opened.reader);
+    } catch (error) {
       opened.socket.destroy();
       throw error;
-    });
-    if (statusOf(head) !== 200) {
-      opened.socket.destroy();
-      throw new SocketFailure('STATUS', `CONNECT answered ${head.split('\r\n')[0]}`);
     }
     return opened;
   }
@@ -336,141 +351,116 @@ export class Traffic {
     }
   }
 
-  private async shortTunnel(): Promise<void> {
-    const startedAt = Date.now();
-    let port = 0;
-    try {
-      const { socket, reader } = await this.openTunnel('tunnel', startedAt);
-      port = socket.localPort ?? 0;
-      await this.echo(socket, reader, 1 + Math.floor(Math.random() * 4096));
-      socket.end();
-      await reader.rest(this.timeoutMs);
-      this.done.tunnel++;
-    } catch (error) {
-      this.fail('tunnel', port, startedAt, error);
-    }
-  }
-
-  private request(path: string, close: boolean): string {
-    const target = this.options.httpTarget!;
-    return `GET http://${target}${path} HTTP/1.1\r\nHost: ${target}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
-  }
-
-  private async httpConnection(): Promise<void> {
+  /**
+   * One connection of `kind`: `use` works with it (and counts what it got done); what it throws
+   * is recorded as a failure; the socket is closed after.
+   */
+  private async connection(
+    kind: Kind,
+    use: (opened: { socket: Socket; reader: Reader }) => Promise<void>,
+  ): Promise<void> {
     const startedAt = Date.now();
     let port = 0;
     let socket: Socket | null = null;
     try {
-      const opened = await this.dial('http', startedAt);
+      const opened = await this.dial(kind, startedAt);
       socket = opened.socket;
       port = socket.localPort ?? 0;
+      await use(opened);
+    } catch (error) {
+      // A half head cut short by the end of the run is not the gateway's failure.
+      if (!(kind === 'slowloris' && this.stopped)) this.fail(kind, port, startedAt, error);
+    } finally {
+      socket?.destroy();
+    }
+  }
+
+  private shortTunnel(): Promise<void> {
+    return this.connection('tunnel', async ({ socket, reader }) => {
+      await this.connect(socket, reader);
+      await this.echo(socket, reader, 1 + Math.floor(Math.random() * 4096));
+      socket.end();
+      await reader.rest(this.timeoutMs);
+      this.done.tunnel++;
+    });
+  }
+
+  private request(path: string): string {
+    const target = this.options.httpTarget!;
+    return `GET http://${target}${path} HTTP/1.1\r\nHost: ${target}\r\n\r\n`;
+  }
+
+  private httpConnection(): Promise<void> {
+    return this.connection('http', async ({ socket, reader }) => {
       const requests = 1 + Math.floor(Math.random() * 8);
       for (let i = 0; i < requests && this.running(); i++) {
         const n = Math.floor(Math.random() * 32 * 1024);
-        socket.write(this.request(`/bytes?n=${n}`, false));
-        const head = await opened.reader.head(this.timeoutMs);
+        socket.write(this.request(`/bytes?n=${n}`));
+        const head = await reader.head(this.timeoutMs);
         if (statusOf(head) !== 200) throw new SocketFailure('STATUS', head.split('\r\n')[0]!);
         const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? -1);
         if (length !== n) throw new SocketFailure('MISMATCH', `Content-Length ${length}, asked for ${n}`);
-        const body = await opened.reader.exactly(n, this.timeoutMs, `a body of ${n} bytes`);
+        const body = await reader.exactly(n, this.timeoutMs, `a body of ${n} bytes`);
         if (!body.equals(patternBytes(n)))
           throw new SocketFailure('MISMATCH', `the body of ${n} bytes differs`);
         this.done.http++;
       }
       socket.end();
-    } catch (error) {
-      this.fail('http', port, startedAt, error);
-    } finally {
-      socket?.destroy();
-    }
+    });
   }
 
   private count(status: string): void {
     this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
   }
 
-  private async denied(): Promise<void> {
-    const startedAt = Date.now();
-    let port = 0;
-    let socket: Socket | null = null;
-    try {
-      const opened = await this.dial('denied', startedAt);
-      socket = opened.socket;
-      port = socket.localPort ?? 0;
+  private denied(): Promise<void> {
+    return this.connection('denied', async ({ socket, reader }) => {
       const host = this.options.deniedHost!;
       socket.write(`GET http://${host}/x HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-      const head = await opened.reader.head(this.timeoutMs);
+      const head = await reader.head(this.timeoutMs);
       this.count(`denied ${statusOf(head)}`);
       if (statusOf(head) !== 403) throw new SocketFailure('STATUS', head.split('\r\n')[0]!);
       this.done.denied++;
-    } catch (error) {
-      this.fail('denied', port, startedAt, error);
-    } finally {
-      socket?.destroy();
-    }
+    });
   }
 
-  private async probe(): Promise<void> {
-    const startedAt = Date.now();
-    try {
-      const { socket } = await this.dial('probe', startedAt);
-      socket.destroy();
+  private probe(): Promise<void> {
+    return this.connection('probe', () => {
       this.done.probe++;
-    } catch (error) {
-      this.fail('probe', 0, startedAt, error);
-    }
+      return Promise.resolve();
+    });
   }
 
   /** Half a head, then nothing: the gateway's head deadline must end it (a 408, or a close). */
-  private async slowloris(): Promise<void> {
-    const startedAt = Date.now();
-    let port = 0;
-    let socket: Socket | null = null;
-    try {
-      const opened = await this.dial('slowloris', startedAt);
-      socket = opened.socket;
-      port = socket.localPort ?? 0;
+  private slowloris(): Promise<void> {
+    return this.connection('slowloris', async ({ socket, reader }) => {
       const target = this.options.httpTarget!;
       socket.write(`GET http://${target}/slow HTTP/1.1\r\nHost: ${target}\r\nX-Slow: `);
       const hold = this.options.slowlorisHoldMs ?? 15_000;
-      const rest = await opened.reader.rest(Math.max(0, Math.min(hold, this.deadline - Date.now() + 1000)));
+      // Still open when the hold runs out (TIMEOUT): the gateway did not time it out.
+      const rest = await reader.rest(Math.max(0, Math.min(hold, this.deadline - Date.now() + 1000)));
       if (this.stopped) return;
       const status = statusOf(rest.toString('latin1'));
       this.count(`slowloris ${status === 0 ? 'closed' : status}`);
       this.done.slowloris++;
-    } catch (error) {
-      // Still open when the hold ran out: the gateway did not time it out.
-      if (!this.stopped) this.fail('slowloris', port, startedAt, error);
-    } finally {
-      socket?.destroy();
-    }
+    });
   }
 
   /** Walks away: mid-head, right after a tunnel's 200, or a few bytes into a large response. */
-  private async abort(): Promise<void> {
-    const startedAt = Date.now();
-    let socket: Socket | null = null;
-    try {
-      const opened = await this.dial('abort', startedAt);
-      socket = opened.socket;
+  private abort(): Promise<void> {
+    return this.connection('abort', async ({ socket, reader }) => {
       const how = Math.floor(Math.random() * 3);
       if (how === 0) {
         socket.write('CONNECT ');
       } else if (how === 1) {
-        const target = this.options.tunnelTarget;
-        socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
-        await opened.reader.head(this.timeoutMs);
+        await this.connect(socket, reader);
         socket.write(randomBytes(512));
       } else {
-        socket.write(this.request(`/bytes?n=${4 * 1024 * 1024}`, false));
-        await opened.reader.head(this.timeoutMs);
+        socket.write(this.request(`/bytes?n=${1024 * 1024}`));
+        await reader.head(this.timeoutMs);
       }
       socket.resetAndDestroy();
       this.done.abort++;
-    } catch (error) {
-      this.fail('abort', socket?.localPort ?? 0, startedAt, error);
-    } finally {
-      socket?.destroy();
-    }
+    });
   }
 }

@@ -14,8 +14,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { serve, type Served } from '../helpers/cli.js';
-import { adminGet, adminPortOf, childPids, descriptors, established, rssKiB } from '../helpers/faults.js';
+import { serve, stopServed, type Served } from '../helpers/cli.js';
+import {
+  adminGet,
+  adminPortOf,
+  childPids,
+  descriptors,
+  established,
+  localOrigins,
+  metricSum,
+  metricValue,
+  rssKiB,
+} from '../helpers/faults.js';
 import { startOrigin, startTcpEcho } from '../helpers/origins.js';
 import { Traffic } from '../helpers/traffic.js';
 import { waitFor } from '../helpers/wait.js';
@@ -87,23 +97,6 @@ interface Sample {
   readonly connections: number;
   readonly sessions: number;
 }
-
-/** Every sample of a metric in Prometheus text: labels (as written) → value. */
-function series(text: string, name: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith(' ') || rest.startsWith('{'))) continue;
-    const labels = rest.startsWith('{') ? rest.slice(1, rest.indexOf('}')) : '';
-    out.set(labels, Number(rest.slice(rest.lastIndexOf(' ') + 1)));
-  }
-  return out;
-}
-
-const one = (text: string, name: string): number => [...series(text, name).values()][0] ?? Number.NaN;
-const sum = (text: string, name: string): number =>
-  [...series(text, name).values()].reduce((a, b) => a + b, 0);
 
 function median(values: number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -191,14 +184,7 @@ async function main(): Promise<number> {
   writeFileSync(
     configFile,
     `workers: ${opts.workers}
-policy:
-  sources: [127.0.0.0/8]
-  destinations: [echo.example.test, web.example.test]
-  ports: { connect: [${echo.port}], http: [${web.port}] }
-hosts: { echo.example.test: 127.0.0.1, web.example.test: 127.0.0.1 }
-dns: { servers: ["127.0.0.1:9"], hostsFile: null }
-tls: { sniCheck: false }
-log: { file: ${JSON.stringify(logFile)}, format: json }
+${localOrigins({ echoPort: echo.port, webPort: web.port })}log: { file: ${JSON.stringify(logFile)}, format: json }
 admin: { listen: "127.0.0.1:0" }
 limits: { newConnectionsPerClientPerSecond: 100000 }
 timeouts: { requestHead: 2s, upstreamKeepAlive: 2s, drain: 2s }
@@ -220,8 +206,8 @@ timeouts: { requestHead: 2s, upstreamKeepAlive: 2s, drain: 2s }
     const atRest = async (): Promise<boolean> => {
       const text = await metrics();
       return (
-        one(text, 'airlock_connections_open') === 0 &&
-        one(text, 'airlock_sessions_open') === 0 &&
+        metricValue(text, 'airlock_connections_open') === 0 &&
+        metricValue(text, 'airlock_sessions_open') === 0 &&
         established(web.port) === 0 &&
         established(echo.port) === 0
       );
@@ -264,10 +250,10 @@ timeouts: { requestHead: 2s, upstreamKeepAlive: 2s, drain: 2s }
         processes,
         rssKiB: processes.reduce((a, p) => a + p.rssKiB, 0),
         fds: processes.reduce((a, p) => a + p.fds, 0),
-        lagP99Ms: one(text, 'airlock_nodejs_eventloop_lag_p99_seconds') * 1000,
-        lagMaxMs: one(text, 'airlock_nodejs_eventloop_lag_max_seconds') * 1000,
-        connections: one(text, 'airlock_connections_open'),
-        sessions: one(text, 'airlock_sessions_open'),
+        lagP99Ms: metricValue(text, 'airlock_nodejs_eventloop_lag_p99_seconds') * 1000,
+        lagMaxMs: metricValue(text, 'airlock_nodejs_eventloop_lag_max_seconds') * 1000,
+        connections: metricValue(text, 'airlock_connections_open'),
+        sessions: metricValue(text, 'airlock_sessions_open'),
       });
       const last = samples.at(-1)!;
       process.stderr.write(
@@ -287,7 +273,7 @@ timeouts: { requestHead: 2s, upstreamKeepAlive: 2s, drain: 2s }
     check(
       'connections and sessions back to zero',
       rested === true,
-      `airlock_connections_open ${one(text, 'airlock_connections_open')}, airlock_sessions_open ${one(text, 'airlock_sessions_open')}, tunnels open ${sum(text, 'airlock_tunnels_open')}`,
+      `airlock_connections_open ${metricValue(text, 'airlock_connections_open')}, airlock_sessions_open ${metricValue(text, 'airlock_sessions_open')}, tunnels open ${metricSum(text, 'airlock_tunnels_open')}`,
     );
     check(
       'descriptors at rest back to where they were',
@@ -296,7 +282,7 @@ timeouts: { requestHead: 2s, upstreamKeepAlive: 2s, drain: 2s }
         .map((p, i) => `${p.pid}: ${p.fds} -> ${idleAfter[i]!.fds === 0 ? 'gone' : idleAfter[i]!.fds}`)
         .join(', '),
     );
-    const internal = one(text, 'airlock_internal_errors_total');
+    const internal = metricValue(text, 'airlock_internal_errors_total');
     check('no internal error', internal === 0, `airlock_internal_errors_total ${internal}`);
     const exited = served.stderr.split('"event":"worker_exited"').length - 1 - exitedBefore;
     check('no worker exited', exited === 0 && pids().length === startPids.length, `${exited} worker exits`);
@@ -453,11 +439,7 @@ timeouts: { requestHead: 2s, upstreamKeepAlive: 2s, drain: 2s }
     if (opts.out !== null) await writeFile(opts.out, summary);
     return checks.every((c) => c.ok) ? 0 : 1;
   } finally {
-    if (gw !== null && gw.child.exitCode === null) {
-      gw.child.kill('SIGTERM');
-      await Promise.race([gw.exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
-    }
+    await stopServed(gw, 10_000);
     await echo.close();
     await web.close();
     rmSync(dir, { recursive: true, force: true });
