@@ -347,7 +347,8 @@ export function tcpInodes(): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 10) continue;
+    // Inode 0: no process holds it (TIME_WAIT and the like); it must not hide a live socket.
+    if (f.length < 10 || f[9] === '0') continue;
     const local = parseInt(f[1]!.split(':')[1]!, 16);
     const remote = parseInt(f[2]!.split(':')[1]!, 16);
     out.set(`${local}:${remote}`, f[9]!);
