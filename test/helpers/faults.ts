@@ -356,13 +356,16 @@ export function tcpInodes(): Map<string, string> {
   return out;
 }
 
-/** IPv4 TCP connections established (this network namespace) whose remote port is `port`. */
+/**
+ * TCP connections established (this network namespace) to 127.0.0.1:`port`: to a server of the
+ * test's own there, whatever other processes on the machine do on other loopback addresses.
+ */
 export function established(port: number): number {
+  const to = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   let n = 0;
   for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 10 || f[3] !== '01') continue;
-    if (parseInt(f[2]!.split(':')[1]!, 16) === port) n++;
+    if (f.length >= 10 && f[3] === '01' && f[2] === to) n++;
   }
   return n;
 }

@@ -203,15 +203,23 @@ timeouts: { requestHead: 2s, upstreamKeepAlive: 2s, drain: 2s }
     const pids = (): number[] => (opts.workers > 1 ? [root, ...childPids(root)] : [root]);
     const startPids = pids();
     const metrics = (): Promise<string> => adminGet(admin, '/metrics');
-    const atRest = async (): Promise<boolean> => {
+    /** What is still open: client connections and sessions (gauges), connections to the origins. */
+    const stillOpen = async (): Promise<string> => {
       const text = await metrics();
-      return (
-        metricValue(text, 'airlock_connections_open') === 0 &&
-        metricValue(text, 'airlock_sessions_open') === 0 &&
-        established(web.port) === 0 &&
-        established(echo.port) === 0
-      );
+      const open = {
+        airlock_connections_open: metricValue(text, 'airlock_connections_open'),
+        airlock_sessions_open: metricValue(text, 'airlock_sessions_open'),
+        airlock_tunnels_open: metricSum(text, 'airlock_tunnels_open'),
+        'connections to the web origin': established(web.port),
+        'connections to the echo server': established(echo.port),
+      };
+      return Object.entries(open)
+        .filter(([, n]) => n !== 0)
+        .map(([what, n]) => `${what} ${n}`)
+        .join(', ');
     };
+    let open = '';
+    const atRest = async (): Promise<boolean> => (open = await stillOpen()) === '';
     await waitFor('the gateway at rest before the load', atRest, { timeoutMs: SETTLE_MS });
     // The fewest descriptors over a third of a second: not the admin connection being closed.
     let idleBefore = startPids.map(measure);
@@ -282,9 +290,9 @@ timeouts: { requestHead: 2s, upstreamKeepAlive: 2s, drain: 2s }
       { timeoutMs: 5000 },
     ).catch(() => undefined);
     check(
-      'connections and sessions back to zero',
+      'connections, sessions and tunnels back to zero',
       rested === true,
-      `airlock_connections_open ${metricValue(text, 'airlock_connections_open')}, airlock_sessions_open ${metricValue(text, 'airlock_sessions_open')}, tunnels open ${metricSum(text, 'airlock_tunnels_open')}`,
+      rested === true ? 'all 0 (gauges and connections to the origins)' : `still open: ${open}`,
     );
     check(
       'descriptors at rest back to where they were',
