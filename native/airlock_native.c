@@ -838,7 +838,8 @@ static void cmd_respond(tunnel_t *t, cmd_t *c) {
   t->state = ST_RESPOND;
   set_deadline(t, now_ms() + 2000);
   ssize_t w = c->len > 0 ? send(t->fd[0], c->data, c->len, MSG_NOSIGNAL) : 0;
-  if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+  /* No lingering (c->a == 0: the process has no descriptor to spare): written, closed at once. */
+  if ((w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || c->a == 0) {
     end_tunnel(t, END_RESPONDED);
     return;
   }
@@ -1310,23 +1311,27 @@ static napi_value js_front_connect(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* frontRespond(id, bytes): write a refusal, half-close, and close. */
+/* frontRespond(id, bytes, linger = true): write a refusal, half-close, and close once the client
+   has closed too (at most 2 s); without linger, close right after writing. */
 static napi_value js_front_respond(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   double id;
   void *data;
   size_t len;
   bool is_buffer = false;
+  bool linger = true;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!E.started || argc < 2 || napi_get_value_double(env, argv[0], &id) != napi_ok ||
-      napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer) {
-    napi_throw_type_error(env, NULL, "airlock native: frontRespond(id, bytes)");
+      napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
+      (argc > 2 && napi_get_value_bool(env, argv[2], &linger) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "airlock native: frontRespond(id, bytes, linger)");
     return NULL;
   }
   napi_get_buffer_info(env, argv[1], &data, &len);
   cmd_t *c = new_cmd(CMD_RESPOND);
   c->id = id;
+  c->a = linger ? 1 : 0;
   if (len > 0) {
     c->data = malloc(len);
     if (c->data == NULL) abort();

@@ -26,6 +26,9 @@ export function identify(
 /** Descriptors a process keeps for itself (listeners, log file, DNS, IPC, the relay, stdio). */
 const RESERVED_DESCRIPTORS = 48;
 
+/** Refused connections may linger on at most 1/8 of the descriptor budget. */
+const LINGERING_SHARE = 8;
+
 /**
  * Connection slots: the gateway-wide and per-client limits, the per-client rate, and the
  * process's open-files limit. A slot is taken at accept and given back when the client's
@@ -38,8 +41,11 @@ export class Admission {
   private readonly perClient = new Map<string, number>();
   private readonly rate: ConnectionRate;
   private readonly descriptorBudget: number;
-  /** Descriptors held outside client connections (idle pooled upstream sockets). */
+  /** Descriptors held outside client connections (idle pooled upstream sockets, lingering refusals). */
   private extraDescriptors = 0;
+  /** Refused connections kept open while the client reads its answer. */
+  private lingering = 0;
+  private readonly maxLingering: number;
 
   constructor(
     private readonly limits: GatewayLimits,
@@ -49,6 +55,7 @@ export class Admission {
     this.rate = new ConnectionRate(limits.newConnectionsPerClientPerSecond);
     this.descriptorBudget =
       openFilesLimit === null ? Number.POSITIVE_INFINITY : Math.max(8, openFilesLimit - RESERVED_DESCRIPTORS);
+    this.maxLingering = Math.max(1, Math.floor(this.descriptorBudget / LINGERING_SHARE));
   }
 
   /** Takes a slot for `client`; the refusal's reason when none is given. */
@@ -71,6 +78,26 @@ export class Admission {
     const left = (this.perClient.get(client) ?? 1) - 1;
     if (left <= 0) this.perClient.delete(client);
     else this.perClient.set(client, left);
+  }
+
+  /**
+   * Whether a connection refused at accept may stay open a moment (until the client closes,
+   * within 2 s) so that it reads its answer before the close; `lingered` gives it back. A
+   * refused connection the client keeps open holds a descriptor the slots do not count: these
+   * are counted here, and kept to a share of the budget, so that a client opening connections
+   * faster than they are refused cannot run the process out of descriptors. Without room the
+   * answer is written and the connection closed at once.
+   */
+  linger(): boolean {
+    if (this.lingering >= this.maxLingering || this.descriptorsLeft() < 1) return false;
+    this.lingering++;
+    this.extraDescriptors++;
+    return true;
+  }
+
+  lingered(): void {
+    this.lingering--;
+    this.extraDescriptors--;
   }
 
   /** Descriptors that come and go outside client connections (idle pooled sockets). */

@@ -47,8 +47,11 @@ class Accepted implements FrontTunnel {
  */
 export class FrontListenerSlot implements FrontListener {
   private readonly waiting = new Map<number, Accepted>();
-  /** Connections refused at accept, with their answer, until the front reports them over or hands them here. */
-  private readonly refused = new Map<number, Buffer>();
+  /**
+   * Connections refused at accept, with their answer, until the front reports them over or
+   * hands them here; `done` gives back the admission's lingering descriptor (once).
+   */
+  private readonly refused = new Map<number, { raw: Buffer; linger: boolean; done: () => void }>();
 
   constructor(
     private readonly parts: GatewayParts,
@@ -62,16 +65,25 @@ export class FrontListenerSlot implements FrontListener {
     const refusal = parts.admission.admit(client.address, parts.closing);
     if (refusal !== null) {
       const response = responseFor(refusal);
+      const linger = parts.admission.linger();
+      let held = linger;
+      const done = (): void => {
+        if (held) parts.admission.lingered();
+        held = false;
+      };
       // The front may already be handing the connection over (it was not a CONNECT): the answer
       // is then written here, in onAdopt.
-      this.refused.set(id, response.raw);
+      this.refused.set(id, { raw: response.raw, linger, done });
       this.relay.track(id, {
         connected: () => undefined,
         connectFailed: () => undefined,
         peeked: () => undefined,
-        finished: () => this.refused.delete(id),
+        finished: () => {
+          this.refused.delete(id);
+          done();
+        },
       });
-      this.relay.addon.frontRespond(id, response.raw);
+      this.relay.addon.frontRespond(id, response.raw, linger);
       new Refusal(parts, client, refusal, response.status);
       return;
     }
@@ -123,12 +135,15 @@ export class FrontListenerSlot implements FrontListener {
       try {
         const socket = new Socket({ fd, readable: true, writable: true });
         socket.on('error', () => undefined);
+        socket.once('close', refusal.done);
         // Read and drop what the client still sends, so closing does not reset the answer away.
         socket.resume();
-        socket.end(refusal);
-        socket.setTimeout(2000, () => socket.destroy());
+        socket.end(refusal.raw);
+        if (refusal.linger) socket.setTimeout(2000, () => socket.destroy());
+        else socket.destroy();
       } catch {
         this.relay.addon.closeFd(fd);
+        refusal.done();
       }
       return;
     }

@@ -269,7 +269,13 @@ export class Gateway {
       socket.on('error', ignore);
       const response = responseFor(refusal);
       socket.end(response.raw);
-      socket.setTimeout(2000, () => socket.destroy());
+      if (parts.admission.linger()) {
+        socket.once('close', () => parts.admission.lingered());
+        socket.setTimeout(2000, () => socket.destroy());
+      } else {
+        // No descriptor to spare: the answer is with the kernel already; close now.
+        socket.destroy();
+      }
       new Refusal(parts, client, refusal, response.status);
       return;
     }

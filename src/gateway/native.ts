@@ -33,7 +33,8 @@ export interface NativeAddon {
     peek: boolean,
     idleMs: number,
   ): void;
-  frontRespond(id: number, bytes: Buffer): void;
+  /** Writes a refusal and closes; `linger` (default): only once the client has closed too, within 2 s. */
+  frontRespond(id: number, bytes: Buffer, linger?: boolean): void;
   frontVerdict(id: number, pass: boolean): void;
 }
 

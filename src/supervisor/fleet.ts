@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { AirlockError } from '../errors/index.js';
+import type { LoadedConfig } from './load-config.js';
 import { WorkerMember, type Member } from './members.js';
 import type { FromWorker, WorkerListen } from './worker-messages.js';
 
@@ -34,6 +35,7 @@ export async function startWorkers(
   listen: WorkerListen,
   proxyPort: number,
   ops: Logger,
+  inForce: () => LoadedConfig,
   onExit: (worker: ChildProcess, code: number | null, signal: string | null) => void,
 ): Promise<Fleet> {
   const fleet: Fleet = { members: [], children: new Set() };
@@ -41,7 +43,7 @@ export async function startWorkers(
   for (let i = 0; i < count; i++) {
     const worker = forkWorker(count, i, listen, proxyPort);
     fleet.children.add(worker);
-    fleet.members.push(new WorkerMember(worker));
+    fleet.members.push(new WorkerMember(worker, inForce));
     starting.push(
       new Promise<void>((resolve, reject) => {
         const onMessage = (message: FromWorker): void => {

@@ -33,6 +33,16 @@ export interface LoadOptions {
   readonly allowlist?: readonly string[] | undefined;
 }
 
+/**
+ * A file a configuration was read from and its text (null: it was missing, which only the hosts
+ * file may be). The supervisor hands these to its workers, so that every worker runs what the
+ * supervisor validated, whatever the files on disk say by the time the worker reads them.
+ */
+export interface FileText {
+  readonly path: string;
+  readonly text: string | null;
+}
+
 export interface LoadedConfig {
   readonly config: Config;
   readonly listeners: readonly ListenAddress[];
@@ -50,6 +60,8 @@ export interface LoadedConfig {
   readonly lint: readonly LintFinding[];
   /** How many findings lint.acknowledge left out. */
   readonly acknowledged: number;
+  /** Every file this configuration was loaded from, as it was read. */
+  readonly texts: readonly FileText[];
 }
 
 async function readText(path: string, what: string, namedAt?: string): Promise<string> {
@@ -113,11 +125,19 @@ function findingIds(f: LintFinding): string[] {
 /**
  * Reads the configuration and every file it names, applies command-line overrides and
  * compiles the policy. All-or-nothing: any error throws, so a reload keeps the old policy.
+ * `from`: the texts of files read before (`LoadedConfig.texts`), used instead of the files on
+ * disk.
  */
-export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
+export async function loadConfig(options: LoadOptions, from?: readonly FileText[]): Promise<LoadedConfig> {
+  const texts: FileText[] = [];
+  const given = (path: string): FileText | undefined => from?.find((f) => f.path === path);
+  const read = async (path: string, what: string, namedAt?: string): Promise<string> => {
+    const text = given(path)?.text ?? (await readText(path, what, namedAt));
+    texts.push({ path, text });
+    return text;
+  };
   const fileName = options.configFile ?? '<defaults>';
-  const text =
-    options.configFile === undefined ? '' : await readText(options.configFile, 'configuration file');
+  const text = options.configFile === undefined ? '' : await read(options.configFile, 'configuration file');
   const parsed = parseConfig(text, fileName);
   if (!parsed.ok) throw new AirlockError('CONFIG_INVALID', parsed.errors.join('\n'));
   const config = withObservationOverride(parsed.config, process.env.AIRLOCK_OBSERVATION);
@@ -141,7 +161,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
       ? options.allowlist.map((path) => ({ path, where: '--allowlist' }))
       : config.allowlistFiles;
   for (const file of allowlistFiles) {
-    const result = parseDstdomain(await readText(file.path, 'allowlist', file.where), file.path);
+    const result = parseDstdomain(await read(file.path, 'allowlist', file.where), file.path);
     errors.push(...result.errors);
     listWarnings.push(...result.warnings);
     destinations.push(...result.destinations);
@@ -176,12 +196,19 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   if (!compiled.ok) throw new AirlockError('CONFIG_INVALID', compiled.errors.join('\n'));
 
   let systemHosts = new Map<string, string[]>();
-  if (config.file.dns.hostsFile !== null) {
-    try {
-      systemHosts = parseHostsFile(await readFile(config.file.dns.hostsFile, 'utf8'));
-    } catch {
-      // A missing hosts file is normal in containers; DNS still works.
+  const hostsFile = config.file.dns.hostsFile;
+  if (hostsFile !== null) {
+    let hostsText = given(hostsFile)?.text;
+    if (hostsText === undefined) {
+      try {
+        hostsText = await readFile(hostsFile, 'utf8');
+      } catch {
+        // A missing hosts file is normal in containers; DNS still works.
+        hostsText = null;
+      }
     }
+    texts.push({ path: hostsFile, text: hostsText });
+    if (hostsText !== null) systemHosts = parseHostsFile(hostsText);
   }
   const findings = lintRules(
     compiled.policy.rules.filter((r) => r.pattern !== null).map((r) => ({ text: r.text, origin: r.origin })),
@@ -223,6 +250,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     ruleFiles,
     lint,
     acknowledged: findings.length - lint.length,
+    texts,
   };
 }
 

@@ -78,10 +78,22 @@ export class WorkerMember implements Member {
   private readonly pending = new Map<number, (value: unknown) => void>();
   private readonly reloads = new Map<number, (result: MemberReload) => void>();
   private listener: ((delta: StateDelta) => void) | null = null;
+  /** Sockets handed over whose passing the channel has not finished: closed if the worker dies first. */
+  private readonly passing = new Set<Socket>();
+  /** The worker said it serves; only then are connections handed to it. */
+  ready = false;
 
-  constructor(readonly worker: ChildProcess) {
+  /** `inForce`: the configuration a starting worker is to run (asked for with `hello`). */
+  constructor(
+    readonly worker: ChildProcess,
+    inForce: () => LoadedConfig,
+  ) {
     worker.on('message', (message: FromWorker) => {
-      if (message.t === 'stats' || message.t === 'metrics') {
+      if (message.t === 'hello') {
+        this.send({ t: 'config', texts: inForce().texts });
+      } else if (message.t === 'ready') {
+        this.ready = true;
+      } else if (message.t === 'stats' || message.t === 'metrics') {
         this.pending.get(message.id)?.(message.value);
         this.pending.delete(message.id);
       } else if (message.t === 'reloaded') {
@@ -92,6 +104,11 @@ export class WorkerMember implements Member {
       }
     });
     worker.on('exit', () => {
+      this.ready = false;
+      // Node keeps a handle sent to a worker that died before acknowledging it (and every one
+      // queued behind it) open for ever: the client would wait without an answer.
+      for (const socket of this.passing) socket.destroy();
+      this.passing.clear();
       for (const resolve of this.pending.values()) resolve(null);
       this.pending.clear();
       for (const resolve of this.reloads.values())
@@ -107,9 +124,13 @@ export class WorkerMember implements Member {
   }
   /** Hands an accepted socket to this worker; false if it cannot take it. */
   handOff(index: number, socket: Socket): boolean {
-    if (!this.worker.connected) return false;
-    this.worker.send({ t: 'connection', index } satisfies ToWorker, socket, (error) => {
-      if (error) socket.destroy();
+    if (!this.ready || !this.worker.connected) return false;
+    // keepOpen: this process closes its descriptor itself once the message is written (the
+    // worker then holds its own), or when the worker dies before it was.
+    this.passing.add(socket);
+    this.worker.send({ t: 'connection', index } satisfies ToWorker, socket, { keepOpen: true }, () => {
+      this.passing.delete(socket);
+      socket.destroy();
     });
     return true;
   }
@@ -128,7 +149,7 @@ export class WorkerMember implements Member {
       this.send({ t, id });
     });
   }
-  reload(trigger: string, _next: LoadedConfig, generation: number): Promise<MemberReload> {
+  reload(trigger: string, next: LoadedConfig, generation: number): Promise<MemberReload> {
     if (!this.worker.connected)
       return Promise.resolve({ ok: false, message: `worker ${String(this.worker.pid)} is not connected` });
     return new Promise((resolve) => {
@@ -143,7 +164,7 @@ export class WorkerMember implements Member {
         clearTimeout(timer);
         resolve(result);
       });
-      this.send({ t: 'reload', trigger, generation });
+      this.send({ t: 'reload', trigger, generation, texts: next.texts });
     });
   }
   reopen(): void {

@@ -120,7 +120,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
     const pick = (): WorkerMember | null => {
       for (let tries = 0; tries < fleet.members.length; tries++) {
         const member = fleet.members[next++ % fleet.members.length];
-        if (member instanceof WorkerMember && member.worker.connected) return member;
+        if (member instanceof WorkerMember && member.ready && member.worker.connected) return member;
       }
       return null;
     };
@@ -135,45 +135,53 @@ export async function supervise(options: ServeOptions): Promise<number> {
     );
     let fleet: Fleet;
     try {
-      fleet = await startWorkers(workers, listen, provisional, ops, function onExit(worker, code, signal) {
-        fleet.children.delete(worker);
-        view.dropSource(String(worker.pid));
-        const index = fleet.members.findIndex((m) => m instanceof WorkerMember && m.worker === worker);
-        if (stopping) {
-          alive--;
-          if (alive === 0) resolveStopped();
-          return;
-        }
-        // A crashed worker is replaced, with a backoff that grows while crashes keep coming.
-        crashes++;
-        const delay = Math.min(10_000, 100 * 2 ** Math.min(crashes - 1, 7));
-        ops.error(
-          { event: 'worker_exited', pid: worker.pid, code, signal, restartInMs: delay },
-          `worker ${String(worker.pid)} exited (${signal ?? `code ${String(code)}`}); restarting in ${delay} ms`,
-        );
-        setTimeout(() => {
+      const inForce = (): LoadedConfig => current;
+      fleet = await startWorkers(
+        workers,
+        listen,
+        provisional,
+        ops,
+        inForce,
+        function onExit(worker, code, signal) {
+          fleet.children.delete(worker);
+          view.dropSource(String(worker.pid));
+          const index = fleet.members.findIndex((m) => m instanceof WorkerMember && m.worker === worker);
           if (stopping) {
             alive--;
             if (alive === 0) resolveStopped();
             return;
           }
-          const replacement = forkWorker(workers, index, listen, proxyPort, generation);
-          fleet.children.add(replacement);
-          const member = new WorkerMember(replacement);
-          member.onState((delta) => view.apply(delta, String(replacement.pid)));
-          if (index >= 0) fleet.members[index] = member;
-          replacement.on('message', (message: FromWorker) => {
-            if (message.t === 'ready') {
-              ops.info(
-                { event: 'worker_replaced', pid: replacement.pid },
-                `worker ${String(replacement.pid)} is serving`,
-              );
-              setTimeout(() => (crashes = Math.max(0, crashes - 1)), 30_000).unref();
+          // A crashed worker is replaced, with a backoff that grows while crashes keep coming.
+          crashes++;
+          const delay = Math.min(10_000, 100 * 2 ** Math.min(crashes - 1, 7));
+          ops.error(
+            { event: 'worker_exited', pid: worker.pid, code, signal, restartInMs: delay },
+            `worker ${String(worker.pid)} exited (${signal ?? `code ${String(code)}`}); restarting in ${delay} ms`,
+          );
+          setTimeout(() => {
+            if (stopping) {
+              alive--;
+              if (alive === 0) resolveStopped();
+              return;
             }
-          });
-          replacement.on('exit', (c, s) => onExit(replacement, c, s));
-        }, delay);
-      });
+            const replacement = forkWorker(workers, index, listen, proxyPort, generation);
+            fleet.children.add(replacement);
+            const member = new WorkerMember(replacement, inForce);
+            member.onState((delta) => view.apply(delta, String(replacement.pid)));
+            if (index >= 0) fleet.members[index] = member;
+            replacement.on('message', (message: FromWorker) => {
+              if (message.t === 'ready') {
+                ops.info(
+                  { event: 'worker_replaced', pid: replacement.pid },
+                  `worker ${String(replacement.pid)} is serving`,
+                );
+                setTimeout(() => (crashes = Math.max(0, crashes - 1)), 30_000).unref();
+              }
+            });
+            replacement.on('exit', (c, s) => onExit(replacement, c, s));
+          }, delay);
+        },
+      );
       if (listening === null) listening = await acceptForWorkers(current, pick);
     } catch (error) {
       closeListening(listening);

@@ -1,9 +1,18 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { ProcessStats } from './gateway-process.js';
+import type { FileText } from './load-config.js';
 
 /** Supervisor → worker. */
 export type ToWorker =
-  | { readonly t: 'reload'; readonly trigger: string; readonly generation: number }
+  /** The configuration in force, as the supervisor read it: the answer to `hello`. */
+  | { readonly t: 'config'; readonly texts: readonly FileText[] }
+  /** Apply this configuration (validated by the supervisor: the files as it read them). */
+  | {
+      readonly t: 'reload';
+      readonly trigger: string;
+      readonly generation: number;
+      readonly texts: readonly FileText[];
+    }
   | { readonly t: 'reopen' }
   | { readonly t: 'shutdown'; readonly deadlineMs?: number | undefined }
   | { readonly t: 'stats'; readonly id: number }
@@ -20,6 +29,8 @@ export type WorkerListen =
 
 /** Worker → supervisor. */
 export type FromWorker =
+  /** A worker starting asks for the configuration in force. */
+  | { readonly t: 'hello' }
   | { readonly t: 'ready' }
   | { readonly t: 'failed'; readonly message: string; readonly exit: number }
   | { readonly t: 'reloaded'; readonly ok: boolean; readonly message: string; readonly generation: number }

@@ -7,16 +7,36 @@ import { GatewayProcess } from './gateway-process.js';
 import { keepServingOnUncaught } from './last-resort.js';
 import { STATE_REPORT_MS } from './members.js';
 import { nativeListen } from './listening.js';
-import { loadConfig, type LoadedConfig } from './load-config.js';
+import { loadConfig, type FileText, type LoadedConfig } from './load-config.js';
 import { perWorker, type ServeOptions } from './options.js';
 import type { FromWorker, ToWorker, WorkerListen } from './worker-messages.js';
 
 /** A worker process: one gateway, driven by the supervisor's messages. */
 export async function runWorker(options: ServeOptions): Promise<number> {
   const workers = Number(process.env.AIRLOCK_WORKERS ?? '1');
+  // One listener from the start: what arrives before the gateway runs (a reload) waits here.
+  const early: { message: ToWorker; handle: unknown }[] = [];
+  let handle: ((message: ToWorker, handle?: unknown) => void) | null = null;
+  process.on('message', (message: ToWorker, h?: unknown) => {
+    if (handle === null) early.push({ message, handle: h });
+    else handle(message, h);
+  });
   let current: LoadedConfig;
   try {
-    current = perWorker(await loadConfig(options), workers);
+    // The configuration in force, as the supervisor read it: not the files as they are now,
+    // which may have been edited since (and not reloaded) or refused by a reload.
+    const texts = await new Promise<readonly FileText[]>((resolve) => {
+      handle = (message, h) => {
+        if (message.t !== 'config') {
+          early.push({ message, handle: h });
+          return;
+        }
+        handle = null;
+        resolve(message.texts);
+      };
+      process.send?.({ t: 'hello' } satisfies FromWorker);
+    });
+    current = perWorker(await loadConfig(options, texts), workers);
   } catch (error) {
     process.send?.({
       t: 'failed',
@@ -79,10 +99,12 @@ export async function runWorker(options: ServeOptions): Promise<number> {
         resolve(0);
       });
     };
-    process.on('message', (message: ToWorker, handle?: unknown) => {
+    handle = (message: ToWorker, socket?: unknown) => {
       switch (message.t) {
+        case 'config':
+          return;
         case 'reload':
-          loadConfig(options).then(
+          loadConfig(options, message.texts).then(
             (next) => {
               current = perWorker(next, workers);
               gp.apply(current, message.generation);
@@ -114,7 +136,7 @@ export async function runWorker(options: ServeOptions): Promise<number> {
           process.send?.({ t: 'stats', id: message.id, value: gp.stats() } satisfies FromWorker);
           return;
         case 'connection':
-          if (handle !== undefined) gp.gateway.accept(message.index, handle as Socket);
+          if (socket !== undefined) gp.gateway.accept(message.index, socket as Socket);
           return;
         case 'metrics':
           void gp.metrics.registry
@@ -122,7 +144,8 @@ export async function runWorker(options: ServeOptions): Promise<number> {
             .then((value) => process.send?.({ t: 'metrics', id: message.id, value } satisfies FromWorker));
           return;
       }
-    });
+    };
+    for (const { message, handle: socket } of early.splice(0)) handle(message, socket);
     // A signal to the whole process group (terminal, service manager) reaches workers too.
     process.on('SIGTERM', () => stop());
     process.on('SIGINT', () => stop());

@@ -14,12 +14,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { serve, type Served } from '../helpers/cli.js';
-import { adminGet, adminPortOf, deniedRequests, metricValue, rssKiB } from '../helpers/faults.js';
+import { adminGet, adminPortOf, deniedRequests, jsonLines, metricValue, rssKiB } from '../helpers/faults.js';
 import { waitFor } from '../helpers/wait.js';
 
 function config(logFile: string): string {
@@ -32,27 +32,6 @@ admin: { listen: "127.0.0.1:0" }
 limits: { newConnectionsPerClientPerSecond: 10000 }
 timeouts: { drain: 1s }
 `;
-}
-
-/**
- * Every line of the file, each parsed (throws, naming the line, at the first that does not
- * parse). `whole`: the file must end with a whole line (no write in progress); otherwise a
- * last line being written is left out.
- */
-function parsedLines(file: string, whole = true): Record<string, unknown>[] {
-  let text = readFileSync(file, 'utf8');
-  if (whole) assert.ok(text === '' || text.endsWith('\n'), 'the file ends with a whole line');
-  else text = text.slice(0, text.lastIndexOf('\n') + 1);
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((line, i) => {
-      try {
-        return JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        throw new Error(`line ${i + 1} does not parse: ${line.slice(0, 200)}`);
-      }
-    });
 }
 
 const count = (text: string, event: string): number => text.split(`"event":"${event}"`).length - 1;
@@ -101,10 +80,7 @@ describe('the log disk fills up', { skip: mountable ?? false }, () => {
   test('keeps serving, counts, says so once, bounds memory, and catches up when space returns', async (t) => {
     // Before: lines are written.
     await deniedRequests(gw.port, 20);
-    await waitFor(
-      'the first lines in the file',
-      () => existsSync(log) && parsedLines(log, false).length >= 20,
-    );
+    await waitFor('the first lines in the file', () => existsSync(log) && jsonLines(log, false).length >= 20);
     const rssBefore = rssKiB(gw.child.pid!);
 
     // Fill the disk: the filler takes every byte left.
@@ -113,7 +89,7 @@ describe('the log disk fills up', { skip: mountable ?? false }, () => {
     } catch (error) {
       assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
     }
-    const linesBefore = parsedLines(log).length;
+    const linesBefore = jsonLines(log).length;
 
     // 12,000 refusals (about 4 MiB of log lines): every one answered, though none can be written.
     const started = Date.now();
@@ -149,10 +125,10 @@ describe('the log disk fills up', { skip: mountable ?? false }, () => {
     await deniedRequests(gw.port, 10, 'after.invalid');
     await waitFor(
       'new lines in the file',
-      () => parsedLines(log, false).some((l) => l.host === 'after.invalid'),
+      () => jsonLines(log, false).some((l) => l.host === 'after.invalid'),
       { timeoutMs: 5000 },
     );
-    const lines = parsedLines(log);
+    const lines = jsonLines(log);
     // The lines kept in memory made it to the file, after those written before the disk filled.
     assert.ok(
       lines.length - linesBefore >= 12_000 - dropped,
@@ -207,7 +183,7 @@ describe('the log file is deleted while open', () => {
 
   test('the file is recreated at its path within seconds, said once; serving never stops', async () => {
     await deniedRequests(gw.port, 10, 'first.invalid');
-    await waitFor('the first lines', () => existsSync(log) && parsedLines(log, false).length >= 10);
+    await waitFor('the first lines', () => existsSync(log) && jsonLines(log, false).length >= 10);
     unlinkSync(log);
     // Requests keep being answered while the file is gone and after.
     const deadline = Date.now() + 6000;
@@ -216,7 +192,7 @@ describe('the log file is deleted while open', () => {
     await deniedRequests(gw.port, 10, 'second.invalid');
     await waitFor(
       'lines in the new file',
-      () => parsedLines(log, false).filter((l) => l.host === 'second.invalid').length === 10,
+      () => jsonLines(log, false).filter((l) => l.host === 'second.invalid').length === 10,
       { timeoutMs: 5000 },
     );
     assert.equal(count(gw.stderr, 'access_log_reopened'), 1, gw.stderr);
@@ -227,8 +203,7 @@ describe('the log file is deleted while open', () => {
     await deniedRequests(gw.port, 10, 'third.invalid');
     await waitFor(
       'lines in the third file',
-      () =>
-        existsSync(log) && parsedLines(log, false).filter((l) => l.host === 'third.invalid').length === 10,
+      () => existsSync(log) && jsonLines(log, false).filter((l) => l.host === 'third.invalid').length === 10,
       { timeoutMs: 5000 },
     );
   });

@@ -16,10 +16,18 @@ export interface Served {
 /**
  * Starts `airlock serve`, waits for its "listening" line, and reports the bound port. The
  * deadline is generous: several workers starting on a busy two-core machine take seconds.
+ * `prefix`: a command that executes the gateway in its place, keeping the process id
+ * (`['prlimit', '--nofile=256:256', '--']`).
  */
-export function serve(args: string[], startupMs = 30_000, env?: NodeJS.ProcessEnv): Promise<Served> {
+export function serve(
+  args: string[],
+  startupMs = 30_000,
+  env?: NodeJS.ProcessEnv,
+  prefix: readonly string[] = [],
+): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    const command = [...prefix, process.execPath, CLI, 'serve', ...args];
+    const child = spawn(command[0]!, command.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: env === undefined ? process.env : { ...process.env, ...env },
     });
@@ -49,6 +57,17 @@ export function serve(args: string[], startupMs = 30_000, env?: NodeJS.ProcessEn
       reject(new Error(`gateway exited: ${served.stderr}`));
     });
   });
+}
+
+/** Ends a gateway started by `serve`: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+export async function stopServed(served: Served | undefined | null, graceMs = 5000): Promise<void> {
+  if (served === undefined || served === null) return;
+  if (served.child.exitCode !== null || served.child.signalCode !== null) return;
+  served.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([served.exited, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+  clearTimeout(timer);
+  if (served.child.exitCode === null && served.child.signalCode === null) served.child.kill('SIGKILL');
 }
 
 /** Opens a CONNECT tunnel and resolves once the 200 has arrived. */

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
@@ -160,9 +161,16 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** Child process ids of `pid` (the workers of a supervisor). */
+/** Child process ids of `pid` (the workers of a supervisor); none while it has none. */
 export function childPids(pid: number): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString();
+  let out: string;
+  try {
+    out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString();
+  } catch (error) {
+    // ps exits 1 when no process matched.
+    if ((error as { status?: number }).status === 1) return [];
+    throw error;
+  }
   return out
     .split('\n')
     .map((l) => Number(l.trim()))
@@ -186,6 +194,61 @@ export async function adminGet(port: number, path: string): Promise<string> {
     2000,
   );
   return reply.slice(reply.indexOf('\r\n\r\n') + 4);
+}
+
+/** The sum of every series of `name` in Prometheus text (0 when there is none). */
+export function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest.startsWith(' ') || rest.startsWith('{')) sum += Number(rest.slice(rest.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/**
+ * The lines of a JSON log file, each parsed (throws, naming the line, at the first that does not
+ * parse). `whole`: the file must end with a whole line (no write in progress); otherwise a last
+ * line being written is left out.
+ */
+export function jsonLines(file: string, whole = true): Record<string, unknown>[] {
+  let text = readFileSync(file, 'utf8');
+  if (whole) assert.ok(text === '' || text.endsWith('\n'), 'the file ends with a whole line');
+  else text = text.slice(0, text.lastIndexOf('\n') + 1);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line, i) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        throw new Error(`line ${i + 1} of ${file} does not parse: ${line.slice(0, 200)}`);
+      }
+    });
+}
+
+/**
+ * The sections of a gateway configuration that let clients on 127.0.0.0/8 reach the echo
+ * server (CONNECT) and the web origin (plain HTTP) on 127.0.0.1, plus `allow`; `names` are
+ * other hosts mapped to 127.0.0.1 (reachable once a policy allows them). No DNS, no TLS check.
+ */
+export function localOrigins(o: {
+  echoPort: number;
+  webPort: number;
+  allow?: readonly string[];
+  names?: readonly string[];
+}): string {
+  const allowed = ['echo.example.test', 'web.example.test', ...(o.allow ?? [])];
+  const mapped = [...new Set([...allowed, ...(o.names ?? [])])];
+  return `policy:
+  sources: [127.0.0.0/8]
+  destinations: [${allowed.join(', ')}]
+  ports: { connect: [${o.echoPort}], http: [${o.webPort}] }
+hosts: { ${mapped.map((h) => `${h}: 127.0.0.1`).join(', ')} }
+dns: { servers: ["127.0.0.1:9"], hostsFile: null }
+tls: { sniCheck: false }
+`;
 }
 
 /** A sample's value in Prometheus text (the first series of `name` whose labels match); NaN if absent. */
@@ -254,4 +317,76 @@ function refusalsOnOneConnection(port: number, n: number, host: string, timeoutM
     });
     socket.on('connect', send);
   });
+}
+
+/** Socket inodes a process holds (Linux /proc). */
+export function socketInodes(pid: number): Set<string> {
+  const out = new Set<string>();
+  let entries: string[];
+  try {
+    entries = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return out; // the process is gone
+  }
+  for (const entry of entries) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${entry}`);
+      if (target.startsWith('socket:[')) out.add(target.slice(8, -1));
+    } catch {
+      // closed while listing
+    }
+  }
+  return out;
+}
+
+/**
+ * The inodes of IPv4 TCP sockets by their ports: `local:remote` → inode, from /proc/net/tcp
+ * (this network namespace).
+ */
+export function tcpInodes(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // Inode 0: no process holds it (TIME_WAIT and the like); it must not hide a live socket.
+    if (f.length < 10 || f[9] === '0') continue;
+    const local = parseInt(f[1]!.split(':')[1]!, 16);
+    const remote = parseInt(f[2]!.split(':')[1]!, 16);
+    out.set(`${local}:${remote}`, f[9]!);
+  }
+  return out;
+}
+
+/**
+ * TCP connections established (this network namespace) to 127.0.0.1:`port`: to a server of the
+ * test's own there, whatever other processes on the machine do on other loopback addresses.
+ */
+export function established(port: number): number {
+  const to = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let n = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 10 && f[3] === '01' && f[2] === to) n++;
+  }
+  return n;
+}
+
+/**
+ * Which of `pids` holds the gateway side of each client connection (the socket whose local port
+ * is `gatewayPort` and remote port is the client's): client port → pid, or absent if none.
+ */
+export function ownersOf(
+  gatewayPort: number,
+  clientPorts: readonly number[],
+  pids: readonly number[],
+): Map<number, number> {
+  const inodes = tcpInodes();
+  const held = pids.map((pid) => ({ pid, inodes: socketInodes(pid) }));
+  const out = new Map<number, number>();
+  for (const port of clientPorts) {
+    const inode = inodes.get(`${gatewayPort}:${port}`);
+    if (inode === undefined) continue;
+    const owner = held.find((h) => h.inodes.has(inode));
+    if (owner !== undefined) out.set(port, owner.pid);
+  }
+  return out;
 }
