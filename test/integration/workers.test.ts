@@ -82,9 +82,13 @@ for (const variant of ENGINES) {
       assert.match(gw.stderr, /"workers":3/);
       assert.equal(workerPids().length, 3);
       for (let i = 0; i < 9; i++) assert.equal(await status('echo.example.test'), '200');
-      const metrics = await admin('/metrics');
-      // Nine tunnels, whichever worker served each, counted once in the aggregate.
-      assert.match(metrics, /airlock_requests_total\{kind="connect",decision="allow",reason="ALLOWED"\} 9/);
+      // Nine tunnels, whichever worker served each, counted once in the aggregate; each is counted
+      // when its session is over, which may be just after the client saw the echo.
+      await waitFor('the nine tunnels counted in the aggregate', async () =>
+        /airlock_requests_total\{kind="connect",decision="allow",reason="ALLOWED"\} 9\n/.test(
+          await admin('/metrics'),
+        ),
+      );
       const state = JSON.parse(await admin('/api/status')) as { workers: number };
       assert.equal(state.workers, 3);
     });
