@@ -85,6 +85,12 @@ export type CompileResult =
  */
 export const DEFAULT_HTTP_METHODS: readonly string[] = ['GET', 'HEAD', 'POST'];
 
+const NOT_A_PORT = 'is not a port number (a whole number from 1 to 65535)';
+
+function isPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
 /** Builds the lookup structures once; every request afterwards is lookups only. */
 export function compilePolicy(spec: PolicySpec): CompileResult {
   const errors: string[] = [];
@@ -111,9 +117,7 @@ export function compilePolicy(spec: PolicySpec): CompileResult {
     const ports = dest.ports === undefined ? null : new Set(dest.ports);
     if (ports !== null) {
       for (const port of ports) {
-        if (!Number.isInteger(port) || port < 1 || port > 65535) {
-          errors.push(`${dest.origin.where}: port ${port} is not in 1-65535`);
-        }
+        if (!isPort(port)) errors.push(`${dest.origin.where}: ports: ${port} ${NOT_A_PORT}`);
       }
     }
     if ((dest.host === undefined) === (dest.cidr === undefined)) {
@@ -153,9 +157,10 @@ export function compilePolicy(spec: PolicySpec): CompileResult {
     rules.push(rule);
   }
 
-  for (const port of [...spec.ports.connect, ...spec.ports.http]) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-      errors.push(`policy.ports: ${port} is not in 1-65535`);
+  for (const kind of ['connect', 'http'] as const) {
+    for (const port of spec.ports[kind]) {
+      if (!isPort(port)) errors.push(`policy.ports.${kind}: ${port} ${NOT_A_PORT}`);
+    }
   }
 
   if (errors.length > 0) return { ok: false, errors };
