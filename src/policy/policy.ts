@@ -188,11 +188,15 @@ export function compilePolicy(spec: PolicySpec): CompileResult {
 /** Squid warns about and drops entries already covered by a broader one; we keep them but say so. */
 function coverageWarnings(rules: readonly DestinationRule[]): string[] {
   const warnings: string[] = [];
-  const broad = rules.filter((r) => r.pattern !== null && r.pattern.kind !== 'exact');
+  // Exact rules cover nothing but their own name, and a second rule for a name is dropped as a duplicate.
+  const broad = rules.filter(
+    (r): r is DestinationRule & { readonly pattern: HostPattern } =>
+      r.pattern !== null && r.pattern.kind !== 'exact',
+  );
   for (const rule of rules) {
     if (rule.pattern === null) continue;
     for (const outer of broad) {
-      if (outer === rule || outer.pattern === null) continue;
+      if (outer === rule) continue;
       if (outer.ports !== null && (rule.ports === null || [...rule.ports].some((p) => !outer.ports!.has(p))))
         continue;
       if (patternCovers(outer.pattern, rule.pattern)) {
@@ -393,7 +397,6 @@ export function judgeServerName(
       break;
     }
   }
-  if (reason === null) return { refusal: null, wouldDeny: null, sni };
   return mode === 'audit'
     ? { refusal: null, wouldDeny: reason, sni }
     : { refusal: reason, wouldDeny: null, sni };
