@@ -83,11 +83,6 @@ export function embeddedIPv4s(address: ParsedAddress): ParsedAddress[] {
   return [];
 }
 
-/** The IPv4 address an IPv6 address carries (the first of `embeddedIPv4s`), or null. */
-export function embeddedIPv4(address: ParsedAddress): ParsedAddress | null {
-  return embeddedIPv4s(address)[0] ?? null;
-}
-
 function lookup(address: ParsedAddress): AddressClass {
   for (const [cidr, cls] of address.family === 4 ? V4 : V6) {
     if (cidrContains(cidr, address)) return cls;

@@ -44,5 +44,5 @@ export {
   type CompileResult,
 } from './policy.js';
 export { parseDstdomain, singleLabelWarning, type DstdomainResult } from './dstdomain.js';
-export { classifyAddress, embeddedIPv4, type AddressClass } from './address-class.js';
+export { classifyAddress, embeddedIPv4s, type AddressClass } from './address-class.js';
 export { checkResolvedAddress, type AddressVerdict } from './policy.js';

@@ -85,6 +85,12 @@ export type CompileResult =
  */
 export const DEFAULT_HTTP_METHODS: readonly string[] = ['GET', 'HEAD', 'POST'];
 
+const NOT_A_PORT = 'is not a port number (a whole number from 1 to 65535)';
+
+function isPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
 /** Builds the lookup structures once; every request afterwards is lookups only. */
 export function compilePolicy(spec: PolicySpec): CompileResult {
   const errors: string[] = [];
@@ -111,9 +117,7 @@ export function compilePolicy(spec: PolicySpec): CompileResult {
     const ports = dest.ports === undefined ? null : new Set(dest.ports);
     if (ports !== null) {
       for (const port of ports) {
-        if (!Number.isInteger(port) || port < 1 || port > 65535) {
-          errors.push(`${dest.origin.where}: port ${port} is not in 1-65535`);
-        }
+        if (!isPort(port)) errors.push(`${dest.origin.where}: ports: ${port} ${NOT_A_PORT}`);
       }
     }
     if ((dest.host === undefined) === (dest.cidr === undefined)) {
@@ -153,9 +157,10 @@ export function compilePolicy(spec: PolicySpec): CompileResult {
     rules.push(rule);
   }
 
-  for (const port of [...spec.ports.connect, ...spec.ports.http]) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-      errors.push(`policy.ports: ${port} is not in 1-65535`);
+  for (const kind of ['connect', 'http'] as const) {
+    for (const port of spec.ports[kind]) {
+      if (!isPort(port)) errors.push(`policy.ports.${kind}: ${port} ${NOT_A_PORT}`);
+    }
   }
 
   if (errors.length > 0) return { ok: false, errors };
@@ -183,11 +188,15 @@ export function compilePolicy(spec: PolicySpec): CompileResult {
 /** Squid warns about and drops entries already covered by a broader one; we keep them but say so. */
 function coverageWarnings(rules: readonly DestinationRule[]): string[] {
   const warnings: string[] = [];
-  const broad = rules.filter((r) => r.pattern !== null && r.pattern.kind !== 'exact');
+  // Exact rules cover nothing but their own name, and a second rule for a name is dropped as a duplicate.
+  const broad = rules.filter(
+    (r): r is DestinationRule & { readonly pattern: HostPattern } =>
+      r.pattern !== null && r.pattern.kind !== 'exact',
+  );
   for (const rule of rules) {
     if (rule.pattern === null) continue;
     for (const outer of broad) {
-      if (outer === rule || outer.pattern === null) continue;
+      if (outer === rule) continue;
       if (outer.ports !== null && (rule.ports === null || [...rule.ports].some((p) => !outer.ports!.has(p))))
         continue;
       if (patternCovers(outer.pattern, rule.pattern)) {
@@ -388,7 +397,6 @@ export function judgeServerName(
       break;
     }
   }
-  if (reason === null) return { refusal: null, wouldDeny: null, sni };
   return mode === 'audit'
     ? { refusal: null, wouldDeny: reason, sni }
     : { refusal: reason, wouldDeny: null, sni };

@@ -73,6 +73,15 @@ const CASES: [string, AddressClass][] = [
   ['2001:0:c0a8:101:8000:63bf:34ff:8ef5', 'private'], // server 192.168.1.1
   ['2001:0:4136:e378:8000:63bf:34ff:8ef5', 'public'], // client 203.0.113.10, server public
   ['2001:1::1', 'public'], // 2001:1::/32 is not Teredo
+  // IPv4-compatible (::a.b.c.d) written in hexadecimal.
+  ['::a00:5', 'private'],
+  ['::7f00:1', 'loopback'],
+  // Outside the NAT64 prefixes: the last 32 bits are no IPv4 address.
+  ['64:ff9b:2::a00:5', 'public'],
+  ['64:ff9b::1:0:a00:5', 'public'],
+  // IPv4 addresses whose first 16 bits equal the 6to4 and Teredo prefixes are ordinary IPv4.
+  ['32.2.10.0', 'public'],
+  ['32.1.0.0', 'public'],
 ];
 
 describe('classifyAddress()', () => {
@@ -101,12 +110,25 @@ describe('embeddedIPv4s()', () => {
     ['2001:db8::1', []],
     ['2001:1::1', []],
     ['::1:ffff:0:a01:203', []],
+    // IPv4-compatible in hexadecimal; the dotted "::a.b.c.d" spelling is read as IPv4-mapped.
+    ['::a01:203', ['10.1.2.3']],
+    ['::2', ['0.0.0.2']],
+    ['::1:0:a01:203', []],
+    // NAT64: only the /96 well-known prefix and the local-use /48.
+    ['64:ff9b::1:0:a01:203', []],
+    ['64:ff9b:0:1::a01:203', []],
+    ['64:ff9b:2::a01:203', []],
+    ['64:ff9b:1:fffe::a01:203', ['10.1.2.3']],
   ];
   for (const [address, expected] of FORMS) {
     test(`${address} carries ${expected.join(', ') || 'no IPv4 address'}`, () =>
       assert.deepEqual(text(address), expected));
   }
   test('an IPv4 address carries none', () => assert.deepEqual(text('10.1.2.3'), []));
+  test('an IPv4 address whose bits look like a 6to4 or Teredo prefix carries none', () => {
+    assert.deepEqual(text('32.2.10.0'), []);
+    assert.deepEqual(text('32.1.0.0'), []);
+  });
 });
 
 describe('checkResolvedAddress()', () => {
@@ -171,6 +193,30 @@ describe('checkResolvedAddress()', () => {
   test('a CIDR destination rule admits its addresses', () => {
     assert.equal(checkResolvedAddress(policy, '192.168.50.7').allowedBy, '192.168.50.0/24');
   });
-  test('unparseable input is refused', () =>
-    assert.equal(checkResolvedAddress(policy, 'nonsense').allowed, false));
+  test('unparseable input is refused, classed as reserved', () =>
+    assert.deepEqual(checkResolvedAddress(policy, 'nonsense'), {
+      allowed: false,
+      addressClass: 'reserved',
+      allowedBy: null,
+    }));
+  test('an address already parsed is judged like its text', () => {
+    assert.deepEqual(checkResolvedAddress(policy, parseAddress('10.1.2.3')!), {
+      allowed: true,
+      addressClass: 'private',
+      allowedBy: '10.1.0.0/16',
+    });
+    assert.equal(checkResolvedAddress(policy, parseAddress('10.0.0.5')!).allowed, false);
+  });
+  test('an IPv4 address that looks like a 6to4 prefix is public, not the address its bits would embed', () => {
+    assert.deepEqual(checkResolvedAddress(policy, '32.2.10.0'), {
+      allowed: true,
+      addressClass: 'public',
+      allowedBy: null,
+    });
+  });
+  test('IPv4-compatible and local-use NAT64 forms of internal addresses are refused', () => {
+    assert.equal(checkResolvedAddress(policy, '::a00:5').allowed, false);
+    assert.equal(checkResolvedAddress(policy, '64:ff9b:1::a00:5').allowed, false);
+    assert.equal(checkResolvedAddress(policy, '::a01:203').allowedBy, '10.1.0.0/16');
+  });
 });

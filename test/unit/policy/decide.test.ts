@@ -4,6 +4,7 @@ import {
   compilePolicy,
   decide,
   judgeServerName,
+  parseAddress,
   serverNameChecked,
   type DestinationSpec,
   type HelloObservation,
@@ -185,6 +186,43 @@ describe('decide(): audit mode', () => {
   }
 });
 
+describe('decide(): the destination a refusal names', () => {
+  // prettier-ignore
+  const SHOWN: [string, string, string, string, ReasonCode, string][] = [
+    ['a refused method names the host normalised', '10.1.2.3', 'TRACE', 'CRL.Microsoft.COM.', 'DENY_METHOD', 'crl.microsoft.com'],
+    ['a refused method names an IPv6 literal in canonical form', '10.1.2.3', 'PUT', '[2001:DB8:0::A]', 'DENY_METHOD', '2001:db8::a'],
+    ['a refused method names an IPv4 literal in dotted form', '10.1.2.3', 'DELETE', '0x7f.1', 'DENY_METHOD', '127.0.0.1'],
+    ['a refused source names the host normalised', '198.51.100.2', 'CONNECT', 'Login.Live.Com.', 'DENY_SOURCE_NOT_ALLOWED', 'login.live.com'],
+    ['a refused source names an IPv6 literal in canonical form', '198.51.100.2', 'CONNECT', '[2001:DB8:0::A]', 'DENY_SOURCE_NOT_ALLOWED', '2001:db8::a'],
+    ['a refused source names a malformed host as written', '198.51.100.2', 'CONNECT', 'a..B', 'DENY_SOURCE_NOT_ALLOWED', 'a..B'],
+    ['a malformed host is named as written', '10.1.2.3', 'CONNECT', 'a..B', 'BAD_HOST', 'a..B'],
+  ];
+  for (const [name, source, method, host, reason, shown] of SHOWN) {
+    test(name, () => {
+      const d = decide(policy, { source, method, host, port: method === 'CONNECT' ? 443 : 80 });
+      assert.deepEqual(
+        { verdict: d.verdict, reason: d.reason, host: d.host, rule: d.rule },
+        { verdict: 'deny', reason, host: shown, rule: null },
+      );
+    });
+  }
+});
+
+describe('decide(): the client address', () => {
+  const request = { method: 'CONNECT', host: 'login.live.com', port: 443 };
+  test('an address already parsed (as the listener reports it) is judged like its text', () => {
+    assert.equal(decide(policy, { ...request, source: parseAddress('10.1.2.3') }).reason, 'ALLOWED');
+    assert.equal(
+      decide(policy, { ...request, source: parseAddress('198.51.100.2') }).reason,
+      'DENY_SOURCE_NOT_ALLOWED',
+    );
+  });
+  test('an address that could not be read is refused like an outside source', () => {
+    const d = decide(policy, { ...request, source: null });
+    assert.deepEqual([d.verdict, d.reason, d.host], ['deny', 'DENY_SOURCE_NOT_ALLOWED', 'login.live.com']);
+  });
+});
+
 describe('judgeServerName()', () => {
   const tls: TlsRules = { sniCheck: true, ports: [443], missingSni: 'deny', nonTls: 'deny' };
   const connect = decide(policy, {
@@ -227,6 +265,69 @@ describe('judgeServerName()', () => {
     });
     assert.equal(judge({ status: 'malformed' }, 'audit').refusal, 'BAD_TLS_HELLO');
     assert.equal(judge({ status: 'incomplete' }, 'audit').refusal, 'TLS_HELLO_TIMEOUT');
+  });
+  test('an invalid name is refused and reported as the client sent it', () => {
+    assert.deepEqual(judge({ status: 'ok', serverName: 'A..b' }), {
+      refusal: 'DENY_SNI_MISMATCH',
+      wouldDeny: null,
+      sni: 'A..b',
+    });
+  });
+  test('an IP literal as server name: the CONNECT address itself passes, reported in canonical form', () => {
+    const toAddress = decide(policy, {
+      source: '10.1.2.3',
+      method: 'CONNECT',
+      host: '[2001:db8::a]',
+      port: 443,
+    });
+    assert.equal(toAddress.reason, 'ALLOWED_IP_RULE');
+    assert.deepEqual(
+      judgeServerName(policy, toAddress, 443, { status: 'ok', serverName: '2001:DB8:0::A' }, tls),
+      {
+        refusal: null,
+        wouldDeny: null,
+        sni: '2001:db8::a',
+      },
+    );
+  });
+  test('an IP literal as server name on a name tunnel passes only if the policy allows that address', () => {
+    assert.deepEqual(judge({ status: 'ok', serverName: '0xcb.0.113.10' }), {
+      refusal: null,
+      wouldDeny: null,
+      sni: '203.0.113.10',
+    });
+    assert.deepEqual(judge({ status: 'ok', serverName: '198.51.100.7' }), {
+      refusal: 'DENY_SNI_MISMATCH',
+      wouldDeny: null,
+      sni: '198.51.100.7',
+    });
+  });
+  test('audit mode: a tunnel let through to an unlisted host is not also marked when the name is that host', () => {
+    const audited = decide(
+      policy,
+      { source: '10.1.2.3', method: 'CONNECT', host: 'evil.example', port: 443 },
+      'audit',
+    );
+    assert.equal(audited.wouldDeny, 'DENY_HOST_NOT_ALLOWED');
+    assert.deepEqual(
+      judgeServerName(policy, audited, 443, { status: 'ok', serverName: 'EVIL.example' }, tls, 'audit'),
+      { refusal: null, wouldDeny: null, sni: 'evil.example' },
+    );
+  });
+  test('a passing hello yields neither a refusal nor a mark, in either mode', () => {
+    const lax: TlsRules = { ...tls, missingSni: 'allow', nonTls: 'allow' };
+    for (const mode of ['enforce', 'audit'] as const) {
+      assert.deepEqual(judge({ status: 'ok', serverName: 'go.microsoft.com' }, mode), {
+        refusal: null,
+        wouldDeny: null,
+        sni: 'go.microsoft.com',
+      });
+      assert.deepEqual(judge({ status: 'not_tls' }, mode, lax), {
+        refusal: null,
+        wouldDeny: null,
+        sni: null,
+      });
+    }
   });
   test('the check applies only to the configured TLS ports', () => {
     assert.equal(serverNameChecked(tls, 443), true);
