@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,40 +11,9 @@ import {
   type AdminState,
 } from '../../src/admin/index.js';
 import { parseListenAddress, type ListenAddress } from '../../src/config/index.js';
+import { http, type Reply } from '../helpers/http.js';
 
 /** The admin listener serving the dashboard: the page's files, their headers, and who may load them. */
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-function http(
-  port: number,
-  path: string,
-  options: { method?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: options.method ?? 'GET',
-        headers: { Host: `127.0.0.1:${port}`, ...options.headers },
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`${path}: no answer`)));
-    req.end();
-  });
-}
 
 const state: AdminState = { ready: () => true, stats: () => ({}), pac: () => null };
 const metrics = { contentType: 'text/plain', metrics: () => Promise.resolve('') };
