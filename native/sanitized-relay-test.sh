@@ -34,7 +34,8 @@ echo "building the relay with $flags"
   cat "$tree/build.log" >&2
   exit 1
 }
-if ! nm -D "$tree/build/Release/airlock_native.node" | grep -q __asan_init; then
+# grep reads all of nm's output (no -q): with pipefail, nm killed by SIGPIPE would fail the test.
+if ! nm -D "$tree/build/Release/airlock_native.node" | grep __asan_init >/dev/null; then
   echo "the addon was built without AddressSanitizer (CFLAGS not applied)" >&2
   exit 1
 fi
