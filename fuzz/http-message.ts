@@ -152,13 +152,20 @@ export function checkMessage(
   const method = isRequest ? (h as HeadModule.RequestHead).method : 'GET';
   // llhttp knows a fixed list of methods; an unknown token is not a disagreement about framing.
   if (isRequest && !llhttp.methods.includes(method)) return null;
-  const framing: BodyModule.BodyFraming = h.chunked
-    ? { kind: 'chunked' }
-    : h.contentLength !== null
-      ? { kind: 'length', length: h.contentLength }
-      : isRequest
-        ? { kind: 'none' }
-        : { kind: 'close' };
+  const status = asResponse ? (h as HeadModule.ResponseHead).status : 0;
+  // Interim responses are skipped by the gateway (the real one follows), not framed.
+  if (asResponse && status < 200) return null;
+  // 204 and 304 have no body whatever their headers say, as the forwarder frames them.
+  const framing: BodyModule.BodyFraming =
+    status === 204 || status === 304
+      ? { kind: 'none' }
+      : h.chunked
+        ? { kind: 'chunked' }
+        : h.contentLength !== null
+          ? { kind: 'length', length: h.contentLength }
+          : isRequest
+            ? { kind: 'none' }
+            : { kind: 'close' };
   const pieces: Buffer[] = [];
   const reader = new body.BodyReader(framing, (p) => pieces.push(Buffer.from(p)));
   const rest = input.subarray(h.length);
@@ -202,6 +209,9 @@ export function checkMessage(
       signature: 'headers',
       message: `${JSON.stringify(theirs.headers)} vs ${JSON.stringify(h.headers)}`,
     };
+  // After a CONNECT head the bytes are the tunnel's, never a body: the gateway reads no framing
+  // there, and llhttp stops at the head (an upgrade). Nothing to compare.
+  if (isRequest && method === 'CONNECT') return null;
   if (fed.error !== null) return null; // ours refused the body: nothing was passed on
   if (!fed.done) return null; // more bytes would be needed (or until close): nothing to compare yet
   const theirBody = Buffer.concat(theirs.body);
