@@ -88,6 +88,10 @@ typedef struct tunnel {
   int64_t idle_ms;
   int64_t deadline;   /* front states: when the current wait ends (0: none) */
   int64_t started;    /* front: when the connect began */
+  int64_t connected_at; /* front: when the connect finished (while its event waits for the peek) */
+  uint32_t connect_ms;
+  uint8_t connected_due; /* front: EV_CONNECTED not sent yet; it goes with the first peeked bytes */
+  uint8_t own_fds;    /* front: both descriptors were opened here and never duplicated */
   uint32_t live_index;
   uint8_t closed;
   uint8_t state;
@@ -167,6 +171,11 @@ static struct {
 
 static void notify_js(void) { napi_call_threadsafe_function(E.tsfn, NULL, napi_tsfn_nonblocking); }
 
+/* Engine thread only: events or ends were queued for JavaScript in this turn. JavaScript is woken
+   once, at the end of the turn, so that what one turn produces (an accept and the head read right
+   after it, ends of many tunnels) reaches it as one batch instead of one wake-up each. */
+static int notify_due;
+
 /* ---- id table (engine thread only) ---- */
 
 static size_t slot_of(double id) {
@@ -242,7 +251,7 @@ static void push_done(tunnel_t *t, int reason) {
   int was_empty = E.done_len == 0;
   E.done[E.done_len++] = (done_t){t->id, (double)t->d[0].bytes, (double)t->d[1].bytes, reason, t->error};
   pthread_mutex_unlock(&E.lock);
-  if (was_empty) notify_js();
+  if (was_empty) notify_due = 1;
 }
 
 /* Queues a front event for JavaScript; `data` is copied. */
@@ -275,7 +284,15 @@ static void push_event(int kind, tunnel_t *t, double a, double b, const char *da
     ev->addr[sizeof ev->addr - 1] = 0;
   }
   pthread_mutex_unlock(&E.lock);
-  if (was_empty) notify_js();
+  if (was_empty) notify_due = 1;
+}
+
+/* A connect whose event was held back for the peek is reported now (before any later event of
+   the tunnel): with the connect time, and how long ago it finished. */
+static void flush_connected(tunnel_t *t) {
+  if (!t->connected_due) return;
+  t->connected_due = 0;
+  push_event(EV_CONNECTED, t, (double)t->connect_ms, (double)(now_ms() - t->connected_at), NULL, 0, NULL);
 }
 
 static void set_deadline(tunnel_t *t, int64_t at) {
@@ -301,7 +318,9 @@ static void end_tunnel(tunnel_t *t, int reason) {
   }
   for (int s = 0; s < 2; s++) {
     if (t->fd[s] >= 0) {
-      epoll_ctl(E.epfd, EPOLL_CTL_DEL, t->fd[s], NULL);
+      /* Closing the only descriptor of a socket takes it out of epoll; a tunnel JavaScript handed
+         over holds duplicates (JavaScript may still have the original open), so it asks. */
+      if (!t->own_fds) epoll_ctl(E.epfd, EPOLL_CTL_DEL, t->fd[s], NULL);
       close(t->fd[s]);
       t->fd[s] = -1;
     }
@@ -311,6 +330,7 @@ static void end_tunnel(tunnel_t *t, int reason) {
   free(t->head);
   t->head = NULL;
   table_del(t);
+  flush_connected(t);
   int reported = 1;
   /* swap-remove from the live list */
   tunnel_t *last = E.live[--E.live_len];
@@ -391,8 +411,14 @@ static void queue_again(tunnel_t *t, int k) {
   again[again_len++] = (again_t){t, k};
 }
 
-/* Reads from the source of direction k and writes to its destination until EAGAIN, EOF or a full peer. */
-static void pump(tunnel_t *t, int k) {
+/*
+ * Reads from the source of direction k and writes to its destination until EAGAIN, EOF or a full
+ * peer. With `short_stop` (an input event without a hang-up) a read shorter than the buffer ends
+ * the turn: it emptied the receive queue, and anything arriving later raises a new edge, so the
+ * recv that would only return EAGAIN is saved. A hang-up is always read to the end (its FIN may
+ * sit behind the data, and no further edge would announce it).
+ */
+static void pump_turn(tunnel_t *t, int k, int short_stop) {
   direction_t *d = &t->d[k];
   int src = t->fd[k], dst = t->fd[1 - k];
   for (int turn = 0; turn < READS_PER_TURN; turn++) {
@@ -415,6 +441,7 @@ static void pump(tunnel_t *t, int k) {
         keep(d, E.buf + w, (size_t)(n - w));
         return;
       }
+      if (short_stop && n < READ_SIZE) return;
       continue;
     }
     if (n == 0) {
@@ -429,6 +456,8 @@ static void pump(tunnel_t *t, int k) {
   }
   queue_again(t, k);
 }
+
+static void pump(tunnel_t *t, int k) { pump_turn(t, k, 0); }
 
 static void relay_event(tunnel_t *t, int side, uint32_t events) {
   if (events & EPOLLERR) {
@@ -446,7 +475,8 @@ static void relay_event(tunnel_t *t, int side, uint32_t events) {
       pump(t, k);
     }
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) pump(t, side);
+  if (events & (EPOLLRDHUP | EPOLLHUP)) pump(t, side);
+  else if (events & EPOLLIN) pump_turn(t, side, 1);
 }
 
 static void add_live(tunnel_t *t) {
@@ -533,12 +563,11 @@ static void adopt(tunnel_t *t) {
   E.to_free = t;
 }
 
-static void peer_of(int fd, char *addr, size_t size, int *port) {
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
+/* The text form of the peer address accept4 gave. */
+static void peer_of(const struct sockaddr_storage *peer, char *addr, size_t size, int *port) {
+  const struct sockaddr_storage ss = *peer;
   addr[0] = 0;
   *port = 0;
-  if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0) return;
   if (ss.ss_family == AF_INET6) {
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
     inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)size);
@@ -592,7 +621,10 @@ static void read_head(tunnel_t *t) {
 static void accept_on(int index) {
   listener_t *l = &E.listeners[index];
   for (int i = 0; i < ACCEPTS_PER_TURN && l->fd >= 0; i++) {
-    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    peer.ss_family = AF_UNSPEC;
+    int fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -612,6 +644,7 @@ static void accept_on(int index) {
     pthread_mutex_unlock(&E.lock);
     t->fd[0] = fd;
     t->fd[1] = -1;
+    t->own_fds = 1;
     t->state = ST_HEAD;
     t->listener = (uint8_t)index;
     add_live(t);
@@ -620,7 +653,7 @@ static void accept_on(int index) {
     /* JavaScript admits (or refuses) every connection at once, while the head is being read. */
     char addr[INET6_ADDRSTRLEN];
     int port;
-    peer_of(fd, addr, sizeof addr, &port);
+    peer_of(&peer, addr, sizeof addr, &port);
     push_event(EV_ACCEPT, t, port + 65536.0 * index, 0, NULL, 0, addr);
     if (watch(t, 0, EPOLL_CTL_ADD) != 0) {
       end_tunnel(t, END_CLIENT_GONE);
@@ -667,11 +700,22 @@ static void connected(tunnel_t *t) {
     return;
   }
   if (w < (ssize_t)(sizeof established - 1)) keep(&t->d[1], established + (w < 0 ? 0 : w), sizeof established - 1 - (size_t)(w < 0 ? 0 : w));
-  push_event(EV_CONNECTED, t, (double)(now_ms() - t->started), 0, NULL, 0, NULL);
+  int64_t now = now_ms();
   if (!t->peek) {
+    push_event(EV_CONNECTED, t, (double)(now - t->started), 0, NULL, 0, NULL);
     take_early(t);
     run_relay(t);
     return;
+  }
+  if (t->head_len > 0) {
+    /* Bytes came after the head (a ClientHello sent early): JavaScript judges them at once. */
+    push_event(EV_CONNECTED, t, (double)(now - t->started), 0, NULL, 0, NULL);
+  } else {
+    /* JavaScript has nothing to do until the ClientHello arrives: the connect is reported with
+       the first peeked bytes (one wake-up instead of two), or when the tunnel ends before them. */
+    t->connected_due = 1;
+    t->connected_at = now;
+    t->connect_ms = (uint32_t)(now - t->started);
   }
   t->state = ST_PEEK;
   set_deadline(t, now_ms() + E.listeners[t->listener].head_timeout);
@@ -687,6 +731,7 @@ static void read_peek(tunnel_t *t) {
     ssize_t n = recv(t->fd[0], E.buf, room < READ_SIZE ? room : READ_SIZE, 0);
     if (n > 0) {
       append_head(t, E.buf, (size_t)n);
+      flush_connected(t);
       push_event(EV_PEEK, t, 0, 0, E.buf, (size_t)n, NULL);
       continue;
     }
@@ -1004,6 +1049,10 @@ static void *engine_main(void *arg) {
     if (idle_scan || E.front_waits > 0) {
       if (idle_scan) E.last_scan = now;
       scan_time(now, idle_scan);
+    }
+    if (notify_due) {
+      notify_due = 0;
+      notify_js();
     }
     /* Tunnels ended in this turn are freed only now: later events of the same batch may name them. */
     while (E.to_free != NULL) {

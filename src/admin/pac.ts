@@ -1,4 +1,4 @@
-import { renderPac } from '../clients/index.js';
+import { renderPac } from '../clients/pac.js';
 import { normalizeHost, type Policy } from '../policy/index.js';
 import type { OriginFormResponder } from '../gateway/index.js';
 import { hostPort } from '../text/host-port.js';

@@ -261,11 +261,11 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     this.tryNext();
   }
 
-  connected(connectMs: number): void {
+  connected(connectMs: number, sinceMs: number): void {
     if (this.phase !== Phase.Connecting) return;
     this.status = 200;
     this.connectMs = connectMs;
-    this.setupMs = Date.now() - this.start;
+    this.setupMs = Math.max(0, Date.now() - sinceMs - this.start);
     if (!serverNameChecked(this.parts.tls, this.port)) {
       this.phase = Phase.Relayed;
       this.parts.relayed++;

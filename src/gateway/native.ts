@@ -60,7 +60,11 @@ export interface FrontListener {
 
 /** A front tunnel JavaScript has taken on: the front tells it how its connect and peek go. */
 export interface FrontTunnel extends RelayedTunnel {
-  connected(connectMs: number): void;
+  /**
+   * The upstream connect succeeded and the 200 is written. `sinceMs`: how long ago (the front
+   * reports a connect that is followed by a ClientHello check together with the first bytes).
+   */
+  connected(connectMs: number, sinceMs: number): void;
   connectFailed(errno: number): void;
   peeked(bytes: Buffer): void;
 }
@@ -218,7 +222,7 @@ export class Relay {
             break;
           }
           case EV_CONNECTED:
-            (this.tunnels.get(id) as FrontTunnel | undefined)?.connected(a);
+            (this.tunnels.get(id) as FrontTunnel | undefined)?.connected(a, b);
             break;
           case EV_CONNECT_FAILED:
             (this.tunnels.get(id) as FrontTunnel | undefined)?.connectFailed(a);

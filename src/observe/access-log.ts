@@ -2,7 +2,7 @@ import { fstat, mkdir, open, stat, close } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
 import sonicBoom, { type SonicBoom } from 'sonic-boom';
-import { toJsonFields, toSquidLine, type AccessRecord } from './access-record.js';
+import { toJsonLine, toSquidLine, type AccessRecord } from './access-record.js';
 
 export type AccessLogFormat = 'json' | 'squid';
 
@@ -58,7 +58,8 @@ export type LogWarner = Pick<Logger, 'warn'>;
  */
 export class AccessLog implements AccessLogSink {
   private readonly dest: Destination;
-  private readonly logger: Logger | null;
+  /** JSON lines (the shape pino writes); otherwise Squid's native format. */
+  private readonly json: boolean;
   private readonly file: string | null;
   private readonly timer: NodeJS.Timeout;
   private readonly ops: LogWarner;
@@ -88,27 +89,15 @@ export class AccessLog implements AccessLogSink {
     this.dest.on('drop', this.onDrop);
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
-    this.logger =
-      options.format === 'json'
-        ? pino(
-            {
-              base: null,
-              messageKey: 'msg',
-              timestamp: pino.stdTimeFunctions.isoTime,
-              formatters: { level: (label) => ({ level: label }) },
-            },
-            this.dest,
-          )
-        : null;
+    this.json = options.format === 'json';
   }
 
   opened(record: AccessRecord): void {
-    if (this.logger !== null) this.logger.info(toJsonFields(record, 'open'), 'open');
+    if (this.json) this.dest.write(toJsonLine(record, 'open'));
   }
 
   write(record: AccessRecord): void {
-    if (this.logger !== null) this.logger.info(toJsonFields(record), 'access');
-    else this.dest.write(`${toSquidLine(record)}\n`);
+    this.dest.write(this.json ? toJsonLine(record) : `${toSquidLine(record)}\n`);
   }
 
   reopen(): void {

@@ -136,6 +136,38 @@ export function toJsonFields(r: AccessRecord, event: LogEvent = 'close'): Record
   };
 }
 
+/** A string field as JSON (null stays null). */
+function str(value: string | null): string {
+  return value === null ? 'null' : JSON.stringify(value);
+}
+
+/** A number field as JSON (what JSON.stringify writes: null for NaN and the infinities). */
+function num(value: number | null): string {
+  return value !== null && Number.isFinite(value) ? String(value) : 'null';
+}
+
+/**
+ * One JSON access-log line, newline included: `level`, `time`, the fields of `toJsonFields` in
+ * its order, then `msg` ("open" or "access") — the line pino writes for them, byte for byte (a
+ * test holds the two together). Written by hand because building the object and serializing it
+ * generically cost a third of the JavaScript thread's time per tunnel.
+ */
+export function toJsonLine(r: AccessRecord, event: LogEvent = 'close', time: number = Date.now()): string {
+  const c = r.catalog;
+  return (
+    `{"level":"info","time":"${new Date(time).toISOString()}","event":"${event}","id":${str(r.id)},` +
+    `"start":"${new Date(r.start).toISOString()}","client":${str(r.client)},"client_port":${num(r.clientPort)},` +
+    `"client_name":${str(r.clientName)},"method":${str(r.method)},"host":${str(r.host)},"port":${num(r.port)},` +
+    `"path":${str(r.path)},"decision":${str(r.decision)},"reason":${str(r.reason)},"end":${str(r.end)},` +
+    `"rule":${str(r.rule)},"sni":${str(r.sni)},"rule_origin":${str(r.ruleOrigin)},` +
+    `"catalog_id":${str(c?.id ?? null)},"product":${str(c?.product ?? null)},"service":${str(c?.service ?? null)},` +
+    `"upstream":${str(r.upstream)},"status":${num(r.status)},"bytes_from_client":${num(r.bytesFromClient)},` +
+    `"bytes_to_client":${num(r.bytesToClient)},"duration_ms":${num(r.durationMs)},` +
+    `"upstream_connect_ms":${num(r.upstreamConnectMs)},"setup_ms":${num(r.setupMs)},"detail":${str(r.detail)},` +
+    `"msg":"${event === 'open' ? 'open' : 'access'}"}\n`
+  );
+}
+
 function squidAction(r: AccessRecord): string {
   if (r.decision === 'deny' && r.status === 0) return 'TCP_TUNNEL_ABORTED';
   if (r.decision === 'deny') return 'TCP_DENIED';

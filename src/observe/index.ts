@@ -3,6 +3,7 @@ export {
   newRecordId,
   squidUserField,
   toJsonFields,
+  toJsonLine,
   toSquidLine,
   type AccessRecord,
   type LogEvent,

@@ -47,6 +47,39 @@ function catalogLabels(r: AccessRecord): { product: string; service: string } {
   return r.catalog === null ? NO_CATALOG : { product: r.catalog.product, service: r.catalog.service };
 }
 const NO_CATALOG = { product: 'none', service: 'none' } as const;
+/** The Tally key of a record's catalog labels (product and service never contain a space). */
+function catalogKey(r: AccessRecord): string {
+  return r.catalog === null ? 'none none' : `${r.catalog.product} ${r.catalog.service}`;
+}
+
+/**
+ * Counts by label set, kept in a plain map on the request path and handed to prom-client only
+ * when the registry is read: prom-client hashes and validates the labels of every `inc`, which
+ * cost a tenth of the gateway's CPU per forwarded request. `key` must name the label values.
+ */
+class Tally<L extends string> {
+  readonly rows = new Map<string, { readonly labels: Record<L, string>; value: number }>();
+
+  add(key: string, labels: () => Record<L, string>, n: number): void {
+    const row = this.rows.get(key);
+    if (row !== undefined) row.value += n;
+    else this.rows.set(key, { labels: labels(), value: n });
+  }
+}
+
+/** A counter whose values live in a Tally (read at scrape time). */
+function tallyCounter<L extends string>(
+  tally: Tally<L>,
+  config: { name: string; help: string; labelNames: readonly L[]; registers: Registry[] },
+): void {
+  new Counter<L>({
+    ...config,
+    collect() {
+      this.reset();
+      for (const row of tally.rows.values()) this.inc(row.labels as never, row.value);
+    },
+  });
+}
 
 export interface GatewayGauges {
   connections(): number;
@@ -60,30 +93,31 @@ export interface GatewayGauges {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'kind' | 'decision' | 'reason'>;
-  private readonly bytes: Counter<'direction'>;
+  private readonly requests = new Tally<'kind' | 'decision' | 'reason'>();
+  private readonly bytes = new Tally<'direction'>();
   private readonly duration: Histogram<'kind'>;
   private readonly internalErrors: Counter;
-  private readonly serviceRequests: Counter<'product' | 'service' | 'decision'>;
-  private readonly serviceFailures: Counter<'product' | 'service' | 'kind'>;
-  private readonly serviceBytes: Counter<'product' | 'service' | 'direction'>;
-  private readonly tunnelsOpen: Gauge<'product' | 'service'>;
+  private readonly serviceRequests = new Tally<'product' | 'service' | 'decision'>();
+  private readonly serviceFailures = new Tally<'product' | 'service' | 'kind'>();
+  private readonly serviceBytes = new Tally<'product' | 'service' | 'direction'>();
+  /** Open tunnels by product and service (a gauge: the final record takes its count back out). */
+  private readonly tunnelsOpen = new Tally<'product' | 'service'>();
   private readonly connectSetup: Histogram;
   private readonly upstreamConnect: Histogram;
-  private readonly dnsAnswers: Counter<'result'>;
+  private readonly dnsAnswers = new Tally<'result'>();
   /** Tunnels counted in airlock_tunnels_open, by record id: the final record takes its own labels back out. */
-  private readonly openTunnels = new Map<string, { product: string; service: string }>();
+  private readonly openTunnels = new Map<string, string>();
 
   constructor(gauges: GatewayGauges) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'airlock_' });
-    this.requests = new Counter({
+    tallyCounter(this.requests, {
       name: METRIC_NAMES.requests,
       help: 'Finished requests and tunnels by method kind, decision and reason code',
       labelNames: ['kind', 'decision', 'reason'],
       registers,
     });
-    this.bytes = new Counter({
+    tallyCounter(this.bytes, {
       name: METRIC_NAMES.bytes,
       help: 'Bytes moved through finished requests and tunnels',
       labelNames: ['direction'],
@@ -96,29 +130,34 @@ export class GatewayMetrics {
       buckets: [0.01, 0.05, 0.25, 1, 5, 30, 120, 600, 3600],
       registers,
     });
-    this.serviceRequests = new Counter({
+    tallyCounter(this.serviceRequests, {
       name: METRIC_NAMES.serviceRequests,
       help: 'Finished requests and tunnels by catalog product and service ("none" outside the catalog) and decision',
       labelNames: ['product', 'service', 'decision'],
       registers,
     });
-    this.serviceFailures = new Counter({
+    tallyCounter(this.serviceFailures, {
       name: METRIC_NAMES.serviceFailures,
       help: 'Requests the policy allowed that did not reach their service, by catalog product, service and kind (dns, connect, upstream_reset, upstream_timeout, sni, address)',
       labelNames: ['product', 'service', 'kind'],
       registers,
     });
-    this.serviceBytes = new Counter({
+    tallyCounter(this.serviceBytes, {
       name: METRIC_NAMES.serviceBytes,
       help: 'Bytes moved through finished requests and tunnels by catalog product and service',
       labelNames: ['product', 'service', 'direction'],
       registers,
     });
-    this.tunnelsOpen = new Gauge({
+    const tunnelsOpen = this.tunnelsOpen;
+    new Gauge({
       name: METRIC_NAMES.tunnelsOpen,
       help: 'Established tunnels open, by catalog product and service',
       labelNames: ['product', 'service'],
       registers,
+      collect() {
+        this.reset();
+        for (const row of tunnelsOpen.rows.values()) this.set(row.labels, row.value);
+      },
     });
     this.connectSetup = new Histogram({
       name: METRIC_NAMES.connectSetup,
@@ -132,7 +171,7 @@ export class GatewayMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.dnsAnswers = new Counter({
+    tallyCounter(this.dnsAnswers, {
       name: METRIC_NAMES.dnsAnswers,
       help: 'Upstream name lookups by result (static: hosts/configuration; cached; cached_failure; or the DNS answer)',
       labelNames: ['result'],
@@ -143,7 +182,7 @@ export class GatewayMetrics {
       help: 'Unexpected exceptions caught inside a session (the session ended, the gateway kept serving)',
       registers,
     });
-    for (const result of DNS_RESULTS) this.dnsAnswers.inc({ result }, 0);
+    for (const result of DNS_RESULTS) this.dnsAnswers.add(result, () => ({ result }), 0);
     // Read from the access log's own tally at scrape time (it counts for the whole process).
     new Counter({
       name: METRIC_NAMES.logWriteErrors,
@@ -191,9 +230,9 @@ export class GatewayMetrics {
 
   /** A tunnel was established. */
   opened(r: AccessRecord): void {
-    const labels = catalogLabels(r);
-    this.openTunnels.set(r.id, labels);
-    this.tunnelsOpen.inc(labels);
+    const key = catalogKey(r);
+    this.openTunnels.set(r.id, key);
+    this.tunnelsOpen.add(key, () => catalogLabels(r), 1);
     if (r.setupMs !== null) this.connectSetup.observe(r.setupMs / 1000);
     if (r.upstreamConnectMs !== null) this.upstreamConnect.observe(r.upstreamConnectMs / 1000);
   }
@@ -201,27 +240,40 @@ export class GatewayMetrics {
   /** A request or tunnel is over (or was refused). */
   record(r: AccessRecord): void {
     const kind = r.method === 'CONNECT' ? 'connect' : r.method === '-' ? 'none' : 'http';
-    this.requests.inc({ kind, decision: r.decision, reason: r.reason });
-    if (r.bytesFromClient > 0) this.bytes.inc({ direction: 'from_client' }, r.bytesFromClient);
-    if (r.bytesToClient > 0) this.bytes.inc({ direction: 'to_client' }, r.bytesToClient);
-    if (r.decision !== 'deny') this.duration.observe({ kind }, r.durationMs / 1000);
-    const labels = catalogLabels(r);
-    this.serviceRequests.inc({ ...labels, decision: r.decision });
+    const { decision, reason } = r;
+    this.requests.add(`${kind} ${decision} ${reason}`, () => ({ kind, decision, reason }), 1);
+    if (r.bytesFromClient > 0)
+      this.bytes.add('from_client', () => ({ direction: 'from_client' }), r.bytesFromClient);
+    if (r.bytesToClient > 0) this.bytes.add('to_client', () => ({ direction: 'to_client' }), r.bytesToClient);
+    if (decision !== 'deny') this.duration.observe({ kind }, r.durationMs / 1000);
+    const key = catalogKey(r);
+    const labels = (): { product: string; service: string } => catalogLabels(r);
+    this.serviceRequests.add(`${key} ${decision}`, () => ({ ...labels(), decision }), 1);
     const open = this.openTunnels.get(r.id);
     if (open !== undefined) {
       this.openTunnels.delete(r.id);
-      this.tunnelsOpen.dec(open);
+      this.tunnelsOpen.add(open, () => catalogLabels(r), -1);
     }
     const failure = failureKind(r);
-    if (failure !== null) this.serviceFailures.inc({ ...labels, kind: failure });
+    if (failure !== null)
+      this.serviceFailures.add(`${key} ${failure}`, () => ({ ...labels(), kind: failure }), 1);
     if (r.bytesFromClient > 0)
-      this.serviceBytes.inc({ ...labels, direction: 'from_client' }, r.bytesFromClient);
-    if (r.bytesToClient > 0) this.serviceBytes.inc({ ...labels, direction: 'to_client' }, r.bytesToClient);
+      this.serviceBytes.add(
+        `${key} from_client`,
+        () => ({ ...labels(), direction: 'from_client' }),
+        r.bytesFromClient,
+      );
+    if (r.bytesToClient > 0)
+      this.serviceBytes.add(
+        `${key} to_client`,
+        () => ({ ...labels(), direction: 'to_client' }),
+        r.bytesToClient,
+      );
   }
 
   /** An upstream name lookup was answered. */
   dnsAnswer(result: DnsResult): void {
-    this.dnsAnswers.inc({ result });
+    this.dnsAnswers.add(result, () => ({ result }), 1);
   }
 
   /** An exception a session did not expect was caught (the session ended). */

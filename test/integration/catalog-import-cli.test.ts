@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import ExcelJS from 'exceljs';
-import { MICROSOFT_HEADERS } from '../../src/catalog/index.js';
+import { MICROSOFT_HEADERS } from '../../src/catalog/tools.js';
 import { CLI } from '../helpers/cli.js';
 import { run } from '../helpers/run.js';
 

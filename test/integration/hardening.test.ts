@@ -177,6 +177,31 @@ describe('SNI check (no decryption)', () => {
     await gw.waitForRecord((x) => x.reason === 'DENY_NOT_TLS');
   });
 
+  test('a ClientHello that comes late is judged when it comes; the setup time still ends at the 200', async () => {
+    // The native front reports the upstream connect together with the first ClientHello bytes;
+    // the record must not count the client's pause as setup.
+    const socket = await openTunnel(gw.port, `${SECURE}:${tlsOrigin.port}`);
+    const clientPort = socket.localPort;
+    await new Promise((r) => setTimeout(r, 500));
+    await new Promise<void>((resolve, reject) => {
+      const tls = tlsConnect({ socket, servername: SECURE, ca: pki.ca });
+      tls.on('secureConnect', () => {
+        tls.destroy();
+        resolve();
+      });
+      tls.on('error', reject);
+    });
+    const record = await gw.waitForRecord((x) => x.clientPort === clientPort);
+    assert.equal(record.decision, 'allow');
+    assert.equal(record.status, 200);
+    assert.equal(record.sni, SECURE);
+    assert.ok(
+      record.setupMs !== null && record.setupMs >= 0 && record.setupMs < 400,
+      `setup ${record.setupMs} ms`,
+    );
+    assert.ok(record.durationMs >= 500, `duration ${record.durationMs} ms`);
+  });
+
   test('a tunnel that never sends a ClientHello is closed after timeouts.requestHead', async () => {
     const socket = await openTunnel(gw.port, `${SECURE}:${tlsOrigin.port}`);
     const started = Date.now();

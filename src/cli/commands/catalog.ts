@@ -1,8 +1,21 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import {
-  EXPORT_FORMATS,
   builtinCatalog,
+  lintRules,
+  parseCatalog,
+  parseCatalogSelection,
+  renderLintText,
+  SOURCE_KEY_PATTERN,
+  selectDestinations,
+  serializeCatalog,
+  type Catalog,
+  type LintFinding,
+  type LintRule,
+  type LintSeverity,
+} from '../../catalog/index.js';
+import {
+  EXPORT_FORMATS,
   diffCatalogs,
   exportCsv,
   exportJson,
@@ -11,23 +24,12 @@ import {
   exportXlsx,
   filterEntries,
   importSpreadsheet,
-  lintRules,
-  parseCatalog,
-  parseCatalogSelection,
   parseEntryFilter,
   renderDiffText,
   renderEntryTable,
-  renderLintText,
-  SOURCE_KEY_PATTERN,
-  selectDestinations,
-  serializeCatalog,
   subsetCatalog,
-  type Catalog,
   type ExportFormat,
-  type LintFinding,
-  type LintRule,
-  type LintSeverity,
-} from '../../catalog/index.js';
+} from '../../catalog/tools.js';
 import { DEFAULTS } from '../../config/index.js';
 import { AirlockError, unreadableFile } from '../../errors/index.js';
 import { parseDstdomain } from '../../policy/index.js';

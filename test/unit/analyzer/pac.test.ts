@@ -7,12 +7,8 @@ import {
   parsePacResult,
   type PacEvaluator,
 } from '../../../src/analyzer/index.js';
-import {
-  builtinCatalog,
-  exportPac,
-  parseCatalogSelection,
-  selectDestinations,
-} from '../../../src/catalog/index.js';
+import { builtinCatalog, parseCatalogSelection, selectDestinations } from '../../../src/catalog/index.js';
+import { exportPac } from '../../../src/catalog/tools.js';
 
 async function withPac<T>(
   script: string,

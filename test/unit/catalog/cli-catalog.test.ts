@@ -5,12 +5,11 @@ import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import {
   builtinCatalog,
-  formatCsv,
-  MICROSOFT_HEADERS,
   parseCatalog,
   parseCatalogSelection,
   selectDestinations,
 } from '../../../src/catalog/index.js';
+import { formatCsv, MICROSOFT_HEADERS } from '../../../src/catalog/tools.js';
 import {
   catalogDiff,
   catalogExport,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatCsv, parseCsv } from '../../../src/catalog/index.js';
+import { formatCsv, parseCsv } from '../../../src/catalog/tools.js';
 
 const cases: { name: string; text: string; records: string[][] }[] = [
   {

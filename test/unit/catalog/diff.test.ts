@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { builtinCatalog, diffCatalogs, renderDiffText, type Catalog } from '../../../src/catalog/index.js';
+import { builtinCatalog, type Catalog } from '../../../src/catalog/index.js';
+import { diffCatalogs, renderDiffText } from '../../../src/catalog/tools.js';
 
 const before = builtinCatalog();
 

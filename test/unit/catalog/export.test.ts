@@ -2,18 +2,20 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import vm from 'node:vm';
 import {
-  MICROSOFT_HEADERS,
   builtinCatalog,
+  parseCatalog,
+  parseCatalogSelection,
+  selectDestinations,
+} from '../../../src/catalog/index.js';
+import {
+  MICROSOFT_HEADERS,
   exportCsv,
   exportJson,
   exportPac,
   exportSquid,
-  parseCatalog,
-  parseCatalogSelection,
   parseCsv,
-  selectDestinations,
   subsetCatalog,
-} from '../../../src/catalog/index.js';
+} from '../../../src/catalog/tools.js';
 import { parseHostPattern, patternCovers, type HostPattern } from '../../../src/policy/index.js';
 
 const catalog = builtinCatalog();

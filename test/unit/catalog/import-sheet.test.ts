@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import ExcelJS from 'exceljs';
+import { parseCatalog, serializeCatalog, type Catalog } from '../../../src/catalog/index.js';
 import {
   MICROSOFT_HEADERS,
   exportCsv,
   exportXlsx,
   formatCsv,
   importSpreadsheet,
-  parseCatalog,
-  serializeCatalog,
-  type Catalog,
   type ImportResult,
-} from '../../../src/catalog/index.js';
+} from '../../../src/catalog/tools.js';
 
 /**
  * Spreadsheets laid out like Microsoft's MDE URL workbook: a title row, a blank row, then a

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isIP } from 'node:net';
-import { squidUserField, toJsonFields, toSquidLine, type AccessRecord } from '../../../src/observe/index.js';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import {
+  squidUserField,
+  toJsonFields,
+  toJsonLine,
+  toSquidLine,
+  type AccessRecord,
+} from '../../../src/observe/index.js';
 import { MDE_C2, TUNNEL_RECORD } from './records.js';
 
 const base = TUNNEL_RECORD;
@@ -259,4 +267,48 @@ test('JSON fields use the fixed vocabulary', () => {
   assert.equal(fields.service, 'command-and-control');
   assert.equal(fields.client_name, 'ws-042');
   assert.equal(toJsonFields(base, 'open').event, 'open');
+});
+
+/** The line pino writes for the same fields and message, with the logger's settings of the ops log. */
+function pinoLine(fields: Record<string, unknown>, message: string, time: number): string {
+  let line = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      line += chunk.toString();
+      done();
+    },
+  });
+  const logger = pino(
+    {
+      base: null,
+      messageKey: 'msg',
+      timestamp: () => `,"time":"${new Date(time).toISOString()}"`,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    sink,
+  );
+  logger.info(fields, message);
+  return line;
+}
+
+test('a JSON access line is byte for byte the line pino writes (field order, nulls, escapes, newline)', () => {
+  const time = Date.UTC(2026, 0, 2, 3, 4, 6, 789);
+  const records: AccessRecord[] = [
+    base,
+    { ...base, catalog: MDE_C2, clientName: 'ws-042', sni: 'winatp-gw-eus.microsoft.com' },
+    {
+      ...base,
+      method: 'GET',
+      path: '/a"b\\c\u0001\u2028é',
+      decision: 'deny',
+      reason: 'DENY_HOST_NOT_ALLOWED',
+      detail: 'line\nbreak\ttab',
+      upstream: null,
+      setupMs: null,
+    },
+  ];
+  for (const record of records) {
+    assert.equal(toJsonLine(record, 'close', time), pinoLine(toJsonFields(record), 'access', time));
+    assert.equal(toJsonLine(record, 'open', time), pinoLine(toJsonFields(record, 'open'), 'open', time));
+  }
 });
