@@ -54,9 +54,10 @@ export function processTree(root: number): number[] {
   return out;
 }
 
-function rssKiB(pid: number): number {
+/** A "Name:  N kB" field of /proc/PID/status (0 when the process is gone). */
+function statusKiB(pid: number, field: 'VmRSS' | 'RssAnon'): number {
   try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
@@ -91,6 +92,11 @@ export interface TreeSample {
   readonly rssKiB: number;
   /** VmRSS per process, in `pids` order. */
   readonly rssPerProcessKiB: readonly number[];
+  /**
+   * RssAnon per process, in `pids` order: the process's own memory, without the file pages of
+   * its binary and libraries (which every process running the same binary shares).
+   */
+  readonly anonPerProcessKiB: readonly number[];
   /** Sum of utime + stime over the tree (live processes only). */
   readonly cpuSeconds: number;
   /** Open files per process, in `pids` order (only when asked for). */
@@ -100,12 +106,13 @@ export interface TreeSample {
 export function sampleTree(root: number, withFiles = false): TreeSample {
   const pids = processTree(root);
   let cpu = 0;
-  const rss = pids.map(rssKiB);
+  const rss = pids.map((pid) => statusKiB(pid, 'VmRSS'));
   for (const pid of pids) cpu += readStat(pid)?.cpuSeconds ?? 0;
   return {
     pids,
     rssKiB: rss.reduce((n, v) => n + v, 0),
     rssPerProcessKiB: rss,
+    anonPerProcessKiB: pids.map((pid) => statusKiB(pid, 'RssAnon')),
     cpuSeconds: cpu,
     openFiles: withFiles ? pids.map(openFiles) : [],
   };

@@ -215,13 +215,14 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
       m('rootMiB'),
       m('largestChildMiB'),
       m('largestMiB'),
+      m('largestAnonMiB'),
     ]);
   }
   if (rows.length === 0) return [];
   return [
     '## Memory at idle',
     '',
-    "VmRSS after the proxy started and passed its functional checks, before any load. The first process is the one started (Airlock's supervisor, Squid's master); the others are its workers and helpers.",
+    'VmRSS after the proxy started and passed its functional checks, before any load. The first process is the one started (Airlock\'s supervisor, Squid\'s master); the others are its workers and helpers. "anonymous" is the largest RssAnon among the processes: memory of their own, without the file pages of the binary and libraries, which every process of the same binary shares (an empty Node.js script already has about 34 MiB of those).',
     '',
     markdownTable(
       [
@@ -231,9 +232,10 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
         'first process MiB',
         'largest other process MiB',
         'largest process MiB',
+        'largest anonymous MiB',
       ],
       rows,
-      ['left', 'right', 'right', 'right', 'right', 'right'],
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
     '',
   ];

@@ -403,6 +403,7 @@ export function measureIdleMemory(target: Target): Measurement | null {
       processes: perProcess.length,
       totalMiB: sample.rssKiB / 1024,
       largestMiB: Math.max(...perProcess),
+      largestAnonMiB: Math.max(...sample.anonPerProcessKiB.map((k) => k / 1024)),
       rootMiB: perProcess[0] ?? Number.NaN,
       largestChildMiB: children.length > 0 ? Math.max(...children) : Number.NaN,
     },
