@@ -54,13 +54,14 @@ export function processTree(root: number): number[] {
   return out;
 }
 
-/** A "Name:  N kB" field of /proc/PID/status (0 when the process is gone). */
-function statusKiB(pid: number, field: 'VmRSS' | 'RssAnon'): number {
+/** VmRSS and RssAnon of one process from one read of /proc/PID/status (0 when it is gone). */
+function memoryKiB(pid: number): { rss: number; anon: number } {
   try {
-    const m = new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (pattern: RegExp): number => Number(pattern.exec(status)?.[1] ?? 0);
+    return { rss: field(/VmRSS:\s+(\d+)\s+kB/), anon: field(/RssAnon:\s+(\d+)\s+kB/) };
   } catch {
-    return 0;
+    return { rss: 0, anon: 0 };
   }
 }
 
@@ -106,13 +107,14 @@ export interface TreeSample {
 export function sampleTree(root: number, withFiles = false): TreeSample {
   const pids = processTree(root);
   let cpu = 0;
-  const rss = pids.map((pid) => statusKiB(pid, 'VmRSS'));
+  const memory = pids.map(memoryKiB);
+  const rss = memory.map((m) => m.rss);
   for (const pid of pids) cpu += readStat(pid)?.cpuSeconds ?? 0;
   return {
     pids,
     rssKiB: rss.reduce((n, v) => n + v, 0),
     rssPerProcessKiB: rss,
-    anonPerProcessKiB: pids.map((pid) => statusKiB(pid, 'RssAnon')),
+    anonPerProcessKiB: memory.map((m) => m.anon),
     cpuSeconds: cpu,
     openFiles: withFiles ? pids.map(openFiles) : [],
   };
