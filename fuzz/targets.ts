@@ -17,6 +17,7 @@ import {
 } from '../src/gateway/tls-client-hello.js';
 import type { ClientHelloResult } from '../src/gateway/tls-client-hello.js';
 import { forwardHeaders } from '../src/gateway/headers.js';
+import { loadNative } from '../src/gateway/native.js';
 import type * as ProxyModule from '../src/gateway/proxy-protocol.js';
 import { parseProxyHeader, type ProxyHeaderResult } from '../src/gateway/proxy-protocol.js';
 import { parseConnectTarget, parseHttpTarget } from '../src/gateway/request-target.js';
@@ -223,11 +224,36 @@ function exactCopy(input: Buffer): Buffer {
   return copy;
 }
 
+/**
+ * The native front passes a tunnel on the name its own parser reads (native/front_scan.h): it
+ * may name only what this parser reads as ok with the same name, and wait only where this parser
+ * has no ok. Checked on every input when the addon is built.
+ */
+function checkFront(scan: (bytes: Buffer) => string | 0 | 2, input: Buffer, result: ClientHelloResult): void {
+  const front = scan(exactCopy(input));
+  if (typeof front === 'string') {
+    if (result.status !== 'ok' || result.serverName !== front) {
+      violated(
+        'front-hello-name',
+        `the native front reads ${JSON.stringify(front)}, the reader ${describe(result)}`,
+      );
+    }
+  } else if (front === 0) {
+    if (result.status === 'ok')
+      violated('front-hello-waits', `the native front waits on ${describe(result)}`);
+  } else if (front !== 2) {
+    violated('front-hello-shape', `the native front answered ${String(front)}`);
+  }
+}
+
 async function loadClientHello(): Promise<(input: Buffer) => void> {
   const oracle = await oracleInstance<typeof ClientHelloModule>('gateway/tls-client-hello.js');
+  const addon = loadNative().addon;
+  const scan = addon === null ? null : addon.scanClientHello.bind(addon);
   return (input) => {
     const result = parseClientHello(withBytesAfter(input));
     checkHelloShape(result);
+    if (scan !== null) checkFront(scan, input, result);
 
     const alone = oracle.parseClientHello(exactCopy(input));
     if (describe(alone) !== describe(result)) {

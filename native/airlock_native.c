@@ -60,7 +60,15 @@ enum end_reason {
 enum state { ST_RELAY = 0, ST_HEAD, ST_DECIDE, ST_CONNECT, ST_PEEK, ST_RESPOND };
 
 /* Front events (this thread to JavaScript). */
-enum event_kind { EV_HEAD = 1, EV_ADOPT = 2, EV_CONNECTED = 3, EV_CONNECT_FAILED = 4, EV_PEEK = 5, EV_ACCEPT = 6 };
+enum event_kind {
+  EV_HEAD = 1,
+  EV_ADOPT = 2,
+  EV_CONNECTED = 3,
+  EV_CONNECT_FAILED = 4,
+  EV_PEEK = 5,
+  EV_ACCEPT = 6,
+  EV_HELLO_PASSED = 7 /* the front passed the ClientHello itself: it named the CONNECT host */
+};
 
 /* Front commands (JavaScript to this thread). */
 enum cmd_kind { CMD_LISTEN = 1, CMD_UNLISTEN, CMD_CONNECT, CMD_RESPOND, CMD_VERDICT };
@@ -99,6 +107,8 @@ typedef struct tunnel {
   uint8_t listener;
   int32_t error;
   char *head;         /* front: the request head as read, then the ClientHello bytes */
+  char *expect;       /* front, while peeking: the CONNECT host a ClientHello may name to pass here */
+  uint32_t expect_len;
   uint32_t head_len, head_cap;
   struct tunnel *next;  /* add queue, then free list */
   struct tunnel *hnext; /* id table chain */
@@ -307,6 +317,12 @@ static void reset_close(int fd) {
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
+static void drop_expect(tunnel_t *t) {
+  free(t->expect);
+  t->expect = NULL;
+  t->expect_len = 0;
+}
+
 static void end_tunnel(tunnel_t *t, int reason) {
   if (t->closed) return;
   t->closed = 1;
@@ -329,6 +345,7 @@ static void end_tunnel(tunnel_t *t, int reason) {
   }
   free(t->head);
   t->head = NULL;
+  drop_expect(t);
   table_del(t);
   flush_connected(t);
   int reported = 1;
@@ -709,6 +726,7 @@ static void connected(tunnel_t *t) {
   }
   if (t->head_len > 0) {
     /* Bytes came after the head (a ClientHello sent early): JavaScript judges them at once. */
+    drop_expect(t);
     push_event(EV_CONNECTED, t, (double)(now - t->started), 0, NULL, 0, NULL);
   } else {
     /* JavaScript has nothing to do until the ClientHello arrives: the connect is reported with
@@ -723,7 +741,24 @@ static void connected(tunnel_t *t) {
   read_peek(t);
 }
 
-/* Collects the client's first bytes (its ClientHello) for JavaScript to judge. */
+static void pass_hello(tunnel_t *t);
+
+/*
+ * Whether the ClientHello collected so far passes here: one record holding a well-formed
+ * ClientHello that names the CONNECT host (the judgement JavaScript would make). Once the bytes
+ * can no longer be that, JavaScript judges them (it has been sent every byte).
+ */
+static int hello_passes(tunnel_t *t) {
+  if (t->expect == NULL) return 0;
+  uint32_t off = 0, len = 0;
+  int seen = scan_client_hello((const uint8_t *)t->head, t->head_len, &off, &len);
+  if (seen == HELLO_MORE) return 0;
+  int pass = seen == HELLO_NAME && hello_name_is((const uint8_t *)t->head + off, len, t->expect, t->expect_len);
+  drop_expect(t);
+  return pass;
+}
+
+/* Collects the client's first bytes (its ClientHello) and passes it, or has JavaScript judge it. */
 static void read_peek(tunnel_t *t) {
   for (;;) {
     if (t->head_len >= PEEK_MAX) return; /* JavaScript has enough to refuse it */
@@ -732,6 +767,11 @@ static void read_peek(tunnel_t *t) {
     if (n > 0) {
       append_head(t, E.buf, (size_t)n);
       flush_connected(t);
+      if (hello_passes(t)) {
+        push_event(EV_HELLO_PASSED, t, 0, 0, NULL, 0, NULL);
+        pass_hello(t);
+        return;
+      }
       push_event(EV_PEEK, t, 0, 0, E.buf, (size_t)n, NULL);
       continue;
     }
@@ -845,6 +885,12 @@ static void cmd_connect(tunnel_t *t, cmd_t *c) {
     return;
   }
   t->peek = (uint8_t)(c->c != 0);
+  drop_expect(t);
+  if (t->peek && c->len > 0) {
+    t->expect = c->data;
+    t->expect_len = c->len;
+    c->data = NULL;
+  }
   t->idle_ms = (int64_t)c->idle;
   t->started = now_ms();
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -892,15 +938,20 @@ static void cmd_respond(tunnel_t *t, cmd_t *c) {
   respond_event(t, 0);
 }
 
+/* The ClientHello passed: it goes to the upstream first; the client's later bytes follow it. */
+static void pass_hello(tunnel_t *t) {
+  drop_expect(t);
+  take_early(t);
+  run_relay(t);
+}
+
 static void cmd_verdict(tunnel_t *t, cmd_t *c) {
   if (t->state != ST_PEEK) return;
   if (c->a != 1) {
     end_tunnel(t, END_CUT);
     return;
   }
-  /* The ClientHello goes to the upstream first; the client's later bytes follow it. */
-  take_early(t);
-  run_relay(t);
+  pass_hello(t);
 }
 
 static void take_commands(void) {
@@ -1333,23 +1384,38 @@ static napi_value js_front_unlisten(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* frontConnect(id, address, port, timeoutMs, peek, idleMs) */
+/* frontConnect(id, address, port, timeoutMs, peek, idleMs, passName = null): with passName (a
+   lowercase DNS name of at most 253 bytes), a ClientHello naming it passes in the front. */
 static napi_value js_front_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   double id, idle;
   int32_t port, timeout;
   bool peek;
   size_t len;
+  char name[256];
+  size_t name_len = 0;
+  napi_valuetype name_type = napi_undefined;
   cmd_t *c = new_cmd(CMD_CONNECT);
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!E.started || argc < 6 || napi_get_value_double(env, argv[0], &id) != napi_ok ||
       napi_get_value_string_utf8(env, argv[1], c->addr, sizeof c->addr, &len) != napi_ok ||
       napi_get_value_int32(env, argv[2], &port) != napi_ok || napi_get_value_int32(env, argv[3], &timeout) != napi_ok ||
-      napi_get_value_bool(env, argv[4], &peek) != napi_ok || napi_get_value_double(env, argv[5], &idle) != napi_ok) {
+      napi_get_value_bool(env, argv[4], &peek) != napi_ok || napi_get_value_double(env, argv[5], &idle) != napi_ok ||
+      (argc > 6 && napi_typeof(env, argv[6], &name_type) != napi_ok) ||
+      (name_type == napi_string &&
+       (napi_get_value_string_utf8(env, argv[6], name, sizeof name, &name_len) != napi_ok || name_len == 0 ||
+        name_len > 253))) {
     free(c);
-    napi_throw_type_error(env, NULL, "airlock native: frontConnect(id, address, port, timeoutMs, peek, idleMs)");
+    napi_throw_type_error(env, NULL,
+                          "airlock native: frontConnect(id, address, port, timeoutMs, peek, idleMs, passName)");
     return NULL;
+  }
+  if (name_type == napi_string) {
+    c->data = malloc(name_len);
+    if (c->data == NULL) abort();
+    memcpy(c->data, name, name_len);
+    c->len = (uint32_t)name_len;
   }
   c->id = id;
   c->a = port;
@@ -1408,6 +1474,29 @@ static napi_value js_front_verdict(napi_env env, napi_callback_info info) {
   c->a = pass ? 1 : 2;
   queue_cmd(c);
   return NULL;
+}
+
+/* scanClientHello(bytes): what the front reads in a tunnel's first bytes (the tests compare it
+   with JavaScript's reader): the host_name when it would pass them on a name, else 0 (wait for
+   more bytes) or 2 (JavaScript judges them). */
+static napi_value js_scan_client_hello(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data;
+  size_t len;
+  bool is_buffer = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_is_buffer(env, argv[0], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len > UINT32_MAX) {
+    napi_throw_type_error(env, NULL, "airlock native: scanClientHello(bytes)");
+    return NULL;
+  }
+  uint32_t off = 0, n = 0;
+  int seen = scan_client_hello((const uint8_t *)data, (uint32_t)len, &off, &n);
+  napi_value out;
+  if (seen == HELLO_NAME) CHECK(napi_create_string_latin1(env, (const char *)data + off, n, &out));
+  else CHECK(napi_create_int32(env, seen, &out));
+  return out;
 }
 
 /* abort(id) or abort() for every tunnel */
@@ -1557,6 +1646,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"frontListen", NULL, js_front_listen, NULL, NULL, NULL, napi_default, NULL},
       {"frontUnlisten", NULL, js_front_unlisten, NULL, NULL, NULL, napi_default, NULL},
       {"frontConnect", NULL, js_front_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"scanClientHello", NULL, js_scan_client_hello, NULL, NULL, NULL, napi_default, NULL},
       {"frontRespond", NULL, js_front_respond, NULL, NULL, NULL, napi_default, NULL},
       {"frontVerdict", NULL, js_front_verdict, NULL, NULL, NULL, napi_default, NULL},
   };

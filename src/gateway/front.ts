@@ -34,6 +34,7 @@ class Accepted implements FrontTunnel {
   connected(): void {}
   connectFailed(): void {}
   peeked(): void {}
+  helloPassed(): void {}
   finished(): void {
     this.waiting.delete(this.id);
     this.parts.admission.release(this.client.address);
@@ -78,6 +79,7 @@ export class FrontListenerSlot implements FrontListener {
         connected: () => undefined,
         connectFailed: () => undefined,
         peeked: () => undefined,
+        helloPassed: () => undefined,
         finished: () => {
           this.refused.delete(id);
           done();
@@ -244,13 +246,15 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
       );
     this.phase = Phase.Connecting;
     this.upstream = hostPort(address.address, this.port);
+    const checked = serverNameChecked(this.parts.tls, this.port);
     this.relay.addon.frontConnect(
       this.frontId,
       address.address,
       this.port,
       this.parts.timeouts.connect,
-      serverNameChecked(this.parts.tls, this.port),
+      checked,
       this.parts.timeouts.tunnelIdle,
+      checked ? passName(this.decision!.host) : null,
     );
   }
 
@@ -273,13 +277,13 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
       return;
     }
     this.phase = Phase.Peeking;
-    this.reader = new ClientHelloReader();
     if (this.early.length > 0) this.peeked(this.early);
   }
 
   peeked(bytes: Buffer): void {
     if (this.phase !== Phase.Peeking) return;
-    const hello = this.reader!.push(bytes);
+    this.reader ??= new ClientHelloReader();
+    const hello = this.reader.push(bytes);
     if (hello.status === 'incomplete') return;
     const judged = judgeServerName(
       this.policy!,
@@ -298,9 +302,24 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
       return;
     }
     this.wouldDeny ??= judged.wouldDeny;
+    this.relay.addon.frontVerdict(this.frontId, true);
+    this.relayed();
+  }
+
+  /**
+   * The front passed the ClientHello: it named the CONNECT host, which `judgeServerName` passes
+   * in either mode without consulting the policy, and normalises to the host itself.
+   */
+  helloPassed(): void {
+    if (this.phase !== Phase.Peeking) return;
+    this.sni = this.decision!.host;
+    this.parts.hellosPassedInFront++;
+    this.relayed();
+  }
+
+  private relayed(): void {
     this.phase = Phase.Relayed;
     this.parts.relayed++;
-    this.relay.addon.frontVerdict(this.frontId, true);
     this.parts.log.opened(this.toRecord());
   }
 
@@ -327,6 +346,14 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
 }
 
 const ERRNO = constants.errno;
+
+/**
+ * The name a ClientHello may carry to pass in the front: the CONNECT host when it is a DNS name
+ * (a canonical IP literal has only digits and dots, or a colon); IP literals are judged here.
+ */
+function passName(host: string): string | null {
+  return host.includes(':') || /^[\d.]+$/.test(host) ? null : host;
+}
 
 /** The access record's words for a connect that failed at every address. */
 function connectDetail(addresses: readonly ResolvedAddress[], port: number, errno: number): string {

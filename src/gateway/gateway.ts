@@ -61,6 +61,8 @@ export interface GatewayStats {
   readonly relayed: number;
   /** Pooled upstream connections of plain-HTTP forwarding. */
   readonly upstreams: number;
+  /** ClientHellos the native front passed without JavaScript (they named the CONNECT host). */
+  readonly hellosPassedInFront: number;
 }
 
 export interface ShutdownResult {
@@ -109,6 +111,7 @@ export class Gateway {
       faults: options.faults ?? { report: () => undefined },
       closing: false,
       relayed: 0,
+      hellosPassedInFront: 0,
     };
     this.deadlines = new HeadDeadlines(Math.max(100, Math.min(1000, Math.floor(timeouts.requestHead / 4))));
   }
@@ -136,6 +139,7 @@ export class Gateway {
       sessions: this.parts.sessions.size,
       relayed: this.parts.relayed,
       upstreams: this.parts.pool.size,
+      hellosPassedInFront: this.parts.hellosPassedInFront,
     };
   }
 

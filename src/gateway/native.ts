@@ -32,10 +32,17 @@ export interface NativeAddon {
     timeoutMs: number,
     peek: boolean,
     idleMs: number,
+    /** A lowercase DNS name: a ClientHello in one record naming it passes in the front itself. */
+    passName?: string | null,
   ): void;
   /** Writes a refusal and closes; `linger` (default): only once the client has closed too, within 2 s. */
   frontRespond(id: number, bytes: Buffer, linger?: boolean): void;
   frontVerdict(id: number, pass: boolean): void;
+  /**
+   * What the front reads in a tunnel's first bytes: the host_name it would pass them on, or 0
+   * (a valid start: wait for more) or 2 (JavaScript's reader judges them).
+   */
+  scanClientHello(bytes: Buffer): string | 0 | 2;
 }
 
 /** Front events, six slots each: kind, id, a, b, bytes or null, address or null. */
@@ -47,6 +54,7 @@ const EV_CONNECTED = 3;
 const EV_CONNECT_FAILED = 4;
 const EV_PEEK = 5;
 const EV_ACCEPT = 6;
+const EV_HELLO_PASSED = 7;
 
 /** Where the native front hands what it accepted: one per listening socket it owns. */
 export interface FrontListener {
@@ -67,6 +75,8 @@ export interface FrontTunnel extends RelayedTunnel {
   connected(connectMs: number, sinceMs: number): void;
   connectFailed(errno: number): void;
   peeked(bytes: Buffer): void;
+  /** The front passed the ClientHello itself: one record, well formed, naming the `passName` given. */
+  helloPassed(): void;
 }
 
 let loaded: { addon: NativeAddon | null; why: string | null } | null = null;
@@ -229,6 +239,9 @@ export class Relay {
             break;
           case EV_PEEK:
             if (bytes !== null) (this.tunnels.get(id) as FrontTunnel | undefined)?.peeked(bytes);
+            break;
+          case EV_HELLO_PASSED:
+            (this.tunnels.get(id) as FrontTunnel | undefined)?.helloPassed();
             break;
         }
       } catch (error) {

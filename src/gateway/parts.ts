@@ -74,6 +74,8 @@ export interface GatewayParts {
   closing: boolean;
   /** Tunnels of this gateway the native relay carries now. */
   relayed: number;
+  /** ClientHellos the native front passed itself (they named the CONNECT host), since start. */
+  hellosPassedInFront: number;
 }
 
 /** Receives exceptions no session expected: the gateway keeps serving everybody else. */

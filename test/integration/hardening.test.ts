@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
+import { loadNative } from '../../src/gateway/native.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startOrigin, type TestOrigin } from '../helpers/origins.js';
 import { createPki, type TestPki } from '../helpers/pki.js';
@@ -132,17 +133,38 @@ describe('SNI check (no decryption)', () => {
   });
   after(async () => gw.close());
 
+  // With the native front (the default engine when the addon is built), a ClientHello naming
+  // the CONNECT host passes in the front itself; every other one is judged in JavaScript.
+  const front = loadNative().addon !== null;
+  const passedInFront = (): number => gw.gateway.stats().hellosPassedInFront;
+
   test('a ClientHello for the CONNECT host passes (openssl s_client)', async () => {
+    const before = passedInFront();
     const r = await sClient(gw, SECURE, SECURE);
     assert.match(r.out, /HTTP\/1\.1 200 OK/, r.stderr);
     const record = await gw.waitForRecord(
       (x) => x.method === 'CONNECT' && x.sni === SECURE && x.end !== null,
     );
     assert.equal(record.decision, 'allow');
+    assert.equal(passedInFront() - before, front ? 1 : 0);
+  });
+
+  test('a ClientHello for the CONNECT host in capitals with a trailing dot passes, logged as the host', async () => {
+    const before = passedInFront();
+    const written = gw.records.length;
+    const r = await sClient(gw, SECURE, `${SECURE.toUpperCase()}.`);
+    assert.match(r.out, /HTTP\/1\.1 200 OK/, r.stderr);
+    const record = await gw.waitForRecord(
+      (x) => gw.records.indexOf(x) >= written && x.method === 'CONNECT' && x.end !== null,
+    );
+    assert.equal(record.sni, SECURE);
+    assert.equal(record.decision, 'allow');
+    assert.equal(passedInFront() - before, front ? 1 : 0);
   });
 
   test('a ClientHello for a name that is not allowed is cut before it reaches the origin (domain fronting)', async () => {
     const seen = tlsOrigin.snis.length;
+    const passedBefore = passedInFront();
     const r = await sClient(gw, SECURE, OTHER);
     assert.doesNotMatch(r.out, /HTTP\/1\.1 200 OK/);
     assert.ok(
@@ -152,6 +174,7 @@ describe('SNI check (no decryption)', () => {
     const record = await gw.waitForRecord((x) => x.reason === 'DENY_SNI_MISMATCH');
     assert.equal(record.decision, 'deny');
     assert.equal(record.sni, OTHER);
+    assert.equal(passedInFront(), passedBefore, 'the front passed a ClientHello for another name');
     assert.equal(record.host, SECURE);
     assert.equal(record.bytesFromClient, 0);
   });

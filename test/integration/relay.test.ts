@@ -406,7 +406,11 @@ timeouts:
         await waitFor('every tunnel logged', () => own.records.length >= next).catch(() => undefined);
         assert.equal(own.records.length, next);
         assert.ok(own.records.every((r) => r.end === 'CLOSED' && r.bytesToClient === 4));
-        assert.deepEqual(own.gateway.stats(), { connections: 0, sessions: 0, relayed: 0, upstreams: 0 });
+        const { connections, sessions, relayed, upstreams } = own.gateway.stats();
+        assert.deepEqual(
+          { connections, sessions, relayed, upstreams },
+          { connections: 0, sessions: 0, relayed: 0, upstreams: 0 },
+        );
         await own.close();
       });
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { before, describe, test } from 'node:test';
+import { captureClientHello } from '../../helpers/client-hello.js';
 import {
   ClientHelloReader,
   MAX_CLIENT_HELLO_BYTES,
@@ -9,25 +8,6 @@ import {
   parseClientHello,
   type ClientHelloResult,
 } from '../../../src/gateway/tls-client-hello.js';
-
-/** A real ClientHello, as Node's TLS stack (OpenSSL) writes it for `servername`. */
-function captureClientHello(servername: string | undefined): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((socket) => {
-      socket.once('data', (chunk: Buffer) => {
-        resolve(chunk);
-        socket.destroy();
-        server.close();
-      });
-    });
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      const client = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
-      client.on('error', () => undefined);
-    });
-    server.on('error', reject);
-  });
-}
 
 /** Re-frames one ClientHello record into several records of at most `size` bytes of payload. */
 function reframe(hello: Buffer, size: number): Buffer {
