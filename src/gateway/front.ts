@@ -285,6 +285,8 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     this.reader ??= new ClientHelloReader();
     const hello = this.reader.push(bytes);
     if (hello.status === 'incomplete') return;
+    // The ClientHello's bytes are not needed past the judgement (the tunnel may live for days).
+    this.reader = null;
     const judged = judgeServerName(
       this.policy!,
       this.decision!,

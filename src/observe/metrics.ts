@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { accessLogTrouble } from './access-log.js';
 import type { AccessRecord } from './access-record.js';
 import { failureKind } from './outcome.js';
@@ -51,20 +51,107 @@ const NO_CATALOG = { product: 'none', service: 'none' } as const;
 /**
  * Counts by label set, kept in a plain map on the request path and handed to prom-client only
  * when the registry is read: prom-client hashes and validates the labels of every `inc`, which
- * cost a tenth of the gateway's CPU per forwarded request. A row's key is its label values in
- * the order of `labelNames` (label values never contain a NUL).
+ * cost a tenth of the gateway's CPU per forwarded request. Label values are given in the order
+ * of `labelNames` (no object per call); a row's key is the values joined by NUL (label values
+ * never contain one), and its label object is made once, with the row.
  */
 class Tally<L extends string> {
   readonly rows = new Map<string, { readonly labels: Record<L, string>; value: number }>();
 
   constructor(readonly labelNames: readonly L[]) {}
 
-  add(labels: Record<L, string>, n: number): void {
-    let key = '';
-    for (const name of this.labelNames) key += `${labels[name]}\0`;
+  /** Adds `n` to the row of the label values `a`, `b`, `c` (as many as there are label names). */
+  add(n: number, a: string, b?: string, c?: string): void {
+    const key = b === undefined ? a : c === undefined ? `${a}\0${b}` : `${a}\0${b}\0${c}`;
     const row = this.rows.get(key);
     if (row !== undefined) row.value += n;
-    else this.rows.set(key, { labels, value: n });
+    else this.rows.set(key, { labels: labelsOf(this.labelNames, [a, b, c]), value: n });
+  }
+}
+
+function labelsOf<L extends string>(
+  names: readonly L[],
+  values: readonly (string | undefined)[],
+): Record<L, string> {
+  const labels = {} as Record<L, string>;
+  names.forEach((name, i) => (labels[name] = values[i] ?? ''));
+  return labels;
+}
+
+/**
+ * A histogram counted like a Tally: bucket counts in a typed array per label set, served to
+ * the registry in prom-client's own shape (so the exposition and the workers' aggregation are
+ * the same as for a prom-client Histogram; a unit test compares the two). prom-client's
+ * `observe` builds, validates and hashes a label object per call.
+ */
+interface HistogramFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'histogram';
+  readonly aggregator: 'sum';
+  readonly values: readonly { labels: Record<string, string | number>; value: number; metricName: string }[];
+}
+
+export class TallyHistogram<L extends string = never> {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly rows = new Map<
+    string,
+    { readonly labels: Record<string, string>; readonly counts: Float64Array; sum: number; count: number }
+  >();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+    readonly labelNames: readonly L[] = [],
+    registers: readonly Registry[] = [],
+  ) {
+    for (const registry of registers) registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** Counts `value` in the row of the label value `a` (when the histogram has a label). */
+  observe(value: number, a = ''): void {
+    let row = this.rows.get(a);
+    if (row === undefined) {
+      row = {
+        labels: labelsOf(this.labelNames, [a]),
+        counts: new Float64Array(this.bounds.length),
+        sum: 0,
+        count: 0,
+      };
+      this.rows.set(a, row);
+    }
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        row.counts[i]!++;
+        break;
+      }
+    }
+    row.sum += value;
+    row.count++;
+  }
+
+  /** The family as prom-client's Histogram serves it (`getMetricsAsJSON`, the exposition). */
+  get(): HistogramFamily {
+    const values: HistogramFamily['values'][number][] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const row of this.rows.values()) {
+      let acc = 0;
+      this.bounds.forEach((le, i) => {
+        acc += row.counts[i]!;
+        values.push({ labels: { le, ...row.labels }, value: acc, metricName: bucket });
+      });
+      values.push({ labels: { le: '+Inf', ...row.labels }, value: row.count, metricName: bucket });
+      values.push({ labels: { ...row.labels }, value: row.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...row.labels }, value: row.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
+  }
+
+  reset(): void {
+    this.rows.clear();
   }
 }
 
@@ -97,15 +184,15 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly requests = new Tally(['kind', 'decision', 'reason'] as const);
   private readonly bytes = new Tally(['direction'] as const);
-  private readonly duration: Histogram<'kind'>;
+  private readonly duration: TallyHistogram<'kind'>;
   private readonly internalErrors: Counter;
   private readonly serviceRequests = new Tally(['product', 'service', 'decision'] as const);
   private readonly serviceFailures = new Tally(['product', 'service', 'kind'] as const);
   private readonly serviceBytes = new Tally(['product', 'service', 'direction'] as const);
   /** Open tunnels by product and service (a gauge: the final record takes its count back out). */
   private readonly tunnelsOpen = new Tally(['product', 'service'] as const);
-  private readonly connectSetup: Histogram;
-  private readonly upstreamConnect: Histogram;
+  private readonly connectSetup: TallyHistogram;
+  private readonly upstreamConnect: TallyHistogram;
   private readonly dnsAnswers = new Tally(['result'] as const);
   /** Tunnels counted in airlock_tunnels_open, by record id: the final record takes its own labels back out. */
   private readonly openTunnels = new Map<string, { product: string; service: string }>();
@@ -123,13 +210,13 @@ export class GatewayMetrics {
       help: 'Bytes moved through finished requests and tunnels',
       registers,
     });
-    this.duration = new Histogram({
-      name: METRIC_NAMES.duration,
-      help: 'Duration of finished requests and tunnels',
-      labelNames: ['kind'],
-      buckets: [0.01, 0.05, 0.25, 1, 5, 30, 120, 600, 3600],
+    this.duration = new TallyHistogram(
+      METRIC_NAMES.duration,
+      'Duration of finished requests and tunnels',
+      [0.01, 0.05, 0.25, 1, 5, 30, 120, 600, 3600],
+      ['kind'],
       registers,
-    });
+    );
     tallyCounter(this.serviceRequests, {
       name: METRIC_NAMES.serviceRequests,
       help: 'Finished requests and tunnels by catalog product and service ("none" outside the catalog) and decision',
@@ -156,18 +243,20 @@ export class GatewayMetrics {
         for (const row of tunnelsOpen.rows.values()) this.set(row.labels, row.value);
       },
     });
-    this.connectSetup = new Histogram({
-      name: METRIC_NAMES.connectSetup,
-      help: 'CONNECT setup time: request head received to 200 sent (DNS and upstream connect included)',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.connectSetup = new TallyHistogram(
+      METRIC_NAMES.connectSetup,
+      'CONNECT setup time: request head received to 200 sent (DNS and upstream connect included)',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      [],
       registers,
-    });
-    this.upstreamConnect = new Histogram({
-      name: METRIC_NAMES.upstreamConnect,
-      help: 'Upstream TCP connect time for tunnels: first attempt to connected (DNS excluded)',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
+    this.upstreamConnect = new TallyHistogram(
+      METRIC_NAMES.upstreamConnect,
+      'Upstream TCP connect time for tunnels: first attempt to connected (DNS excluded)',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      [],
       registers,
-    });
+    );
     tallyCounter(this.dnsAnswers, {
       name: METRIC_NAMES.dnsAnswers,
       help: 'Upstream name lookups by result (static: hosts/configuration; cached; cached_failure; or the DNS answer)',
@@ -178,7 +267,7 @@ export class GatewayMetrics {
       help: 'Unexpected exceptions caught inside a session (the session ended, the gateway kept serving)',
       registers,
     });
-    for (const result of DNS_RESULTS) this.dnsAnswers.add({ result }, 0);
+    for (const result of DNS_RESULTS) this.dnsAnswers.add(0, result);
     // Read from the access log's own tally at scrape time (it counts for the whole process).
     new Counter({
       name: METRIC_NAMES.logWriteErrors,
@@ -228,7 +317,7 @@ export class GatewayMetrics {
   opened(r: AccessRecord): void {
     const labels = catalogLabels(r);
     this.openTunnels.set(r.id, labels);
-    this.tunnelsOpen.add(labels, 1);
+    this.tunnelsOpen.add(1, labels.product, labels.service);
     if (r.setupMs !== null) this.connectSetup.observe(r.setupMs / 1000);
     if (r.upstreamConnectMs !== null) this.upstreamConnect.observe(r.upstreamConnectMs / 1000);
   }
@@ -237,27 +326,26 @@ export class GatewayMetrics {
   record(r: AccessRecord): void {
     const kind = r.method === 'CONNECT' ? 'connect' : r.method === '-' ? 'none' : 'http';
     const { decision, reason } = r;
-    this.requests.add({ kind, decision, reason }, 1);
-    if (r.bytesFromClient > 0) this.bytes.add({ direction: 'from_client' }, r.bytesFromClient);
-    if (r.bytesToClient > 0) this.bytes.add({ direction: 'to_client' }, r.bytesToClient);
-    if (decision !== 'deny') this.duration.observe({ kind }, r.durationMs / 1000);
-    const labels = catalogLabels(r);
-    this.serviceRequests.add({ ...labels, decision }, 1);
+    this.requests.add(1, kind, decision, reason);
+    if (r.bytesFromClient > 0) this.bytes.add(r.bytesFromClient, 'from_client');
+    if (r.bytesToClient > 0) this.bytes.add(r.bytesToClient, 'to_client');
+    if (decision !== 'deny') this.duration.observe(r.durationMs / 1000, kind);
+    const { product, service } = r.catalog ?? NO_CATALOG;
+    this.serviceRequests.add(1, product, service, decision);
     const open = this.openTunnels.get(r.id);
     if (open !== undefined) {
       this.openTunnels.delete(r.id);
-      this.tunnelsOpen.add(open, -1);
+      this.tunnelsOpen.add(-1, open.product, open.service);
     }
     const failure = failureKind(r);
-    if (failure !== null) this.serviceFailures.add({ ...labels, kind: failure }, 1);
-    if (r.bytesFromClient > 0)
-      this.serviceBytes.add({ ...labels, direction: 'from_client' }, r.bytesFromClient);
-    if (r.bytesToClient > 0) this.serviceBytes.add({ ...labels, direction: 'to_client' }, r.bytesToClient);
+    if (failure !== null) this.serviceFailures.add(1, product, service, failure);
+    if (r.bytesFromClient > 0) this.serviceBytes.add(r.bytesFromClient, product, service, 'from_client');
+    if (r.bytesToClient > 0) this.serviceBytes.add(r.bytesToClient, product, service, 'to_client');
   }
 
   /** An upstream name lookup was answered. */
   dnsAnswer(result: DnsResult): void {
-    this.dnsAnswers.add({ result }, 1);
+    this.dnsAnswers.add(1, result);
   }
 
   /** An exception a session did not expect was caught (the session ended). */

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { parser } from '@prometheus-io/lezer-promql';
-import { Histogram } from 'prom-client';
 import { GatewayMetrics, METRIC_NAMES, SupervisorMetrics } from '../../../src/observe/index.js';
 
 /** The Grafana dashboard shipped in deploy/grafana: valid JSON, valid PromQL, and only series Airlock exports. */
@@ -22,8 +21,12 @@ function exported(): Map<string, Set<string>> {
   const names = new Map<string, Set<string>>();
   for (const registry of [gateway.registry, supervisor.registry]) {
     for (const metric of registry.getMetricsAsArray()) {
-      const { name, labelNames } = metric as unknown as { name: string; labelNames: string[] };
-      if (metric instanceof Histogram) {
+      const { name, labelNames, type } = metric as unknown as {
+        name: string;
+        labelNames: string[];
+        type: string;
+      };
+      if (type === 'histogram') {
         names.set(`${name}_bucket`, new Set([...labelNames, 'le']));
         names.set(`${name}_sum`, new Set(labelNames));
         names.set(`${name}_count`, new Set(labelNames));

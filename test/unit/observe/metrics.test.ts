@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { AggregatorRegistry, Histogram, Registry } from 'prom-client';
 import { GatewayMetrics, type AccessRecord } from '../../../src/observe/index.js';
+import { TallyHistogram } from '../../../src/observe/metrics.js';
 import { MDE_C2, TUNNEL_RECORD } from './records.js';
 
 const GAUGES = { connections: () => 0, sessions: () => 0, rules: () => 0 };
@@ -107,4 +109,33 @@ test('reading the metrics twice gives the same values (a scrape does not add the
   const second = await samples(metrics, 'airlock_requests_total');
   assert.deepEqual(second, first);
   assert.equal(first.get('decision=allow,kind=connect,reason=ALLOWED'), 1);
+});
+
+test('a tally histogram is served exactly as a prom-client Histogram with the same observations', async () => {
+  const bounds = [0.001, 0.01, 0.1, 1, 10];
+  const reference = new Registry();
+  const ours = new Registry();
+  const histogram = new Histogram({
+    name: 'h_seconds',
+    help: 'help text',
+    labelNames: ['kind'],
+    buckets: bounds,
+    registers: [reference],
+  });
+  const tally = new TallyHistogram('h_seconds', 'help text', bounds, ['kind'], [ours]);
+  let state = 7;
+  const next = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  // Values on every bound, between them, above the last one, and zero.
+  const values = [0, ...bounds, 20, ...Array.from({ length: 500 }, () => next() * 12)];
+  for (const [i, value] of values.entries()) {
+    const kind = i % 3 === 0 ? 'connect' : 'http';
+    histogram.observe({ kind }, value);
+    tally.observe(value, kind);
+  }
+  assert.equal(await ours.metrics(), await reference.metrics());
+  // The workers' families are summed by the supervisor: the same aggregate either way.
+  const twice = async (r: Registry): Promise<string> =>
+    AggregatorRegistry.aggregate([await r.getMetricsAsJSON(), await r.getMetricsAsJSON()]).metrics();
+  assert.equal(await twice(ours), await twice(reference));
+  assert.match(await ours.metrics(), /h_seconds_bucket\{le="\+Inf",kind="http"\} \d+/);
 });
