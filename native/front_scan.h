@@ -41,7 +41,6 @@ static inline int64_t scan_head_end(const char *buf, uint32_t len) {
 #define HELLO_OTHER 2 /* anything else: JavaScript's reader judges these bytes */
 
 #define HELLO_MAX_RECORD 16384
-#define HELLO_MAX_MESSAGE 16384
 #define HELLO_MAX_EXTENSIONS 64
 
 static inline uint32_t hello_be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
@@ -89,7 +88,7 @@ static inline int scan_client_hello(const uint8_t *buf, uint32_t len, uint32_t *
   /* The record holds the handshake header and exactly the ClientHello it declares. */
   if (record < 4 || m[0] != 0x01) return HELLO_OTHER;
   uint32_t body = (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
-  if (body + 4 > HELLO_MAX_MESSAGE || body + 4 != record) return HELLO_OTHER;
+  if (body + 4 != record) return HELLO_OTHER; /* so it is within the 16 KiB a message may have */
   uint32_t end = record, p = 4;
   if (end - p < 2 + 32 + 1) return HELLO_OTHER; /* legacy_version, random, session id length */
   p += 2 + 32;

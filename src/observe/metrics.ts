@@ -42,10 +42,7 @@ export const DNS_RESULTS = [
 ] as const;
 export type DnsResult = (typeof DNS_RESULTS)[number];
 
-/** The label a record's catalog entry gives: product and service from the catalog's fixed lists, or "none". */
-function catalogLabels(r: AccessRecord): { product: string; service: string } {
-  return r.catalog === null ? NO_CATALOG : { product: r.catalog.product, service: r.catalog.service };
-}
+/** The labels of a record outside the catalog (inside it: its entry's product and service). */
 const NO_CATALOG = { product: 'none', service: 'none' } as const;
 
 /**
@@ -78,12 +75,7 @@ function labelsOf<L extends string>(
   return labels;
 }
 
-/**
- * A histogram counted like a Tally: bucket counts in a typed array per label set, served to
- * the registry in prom-client's own shape (so the exposition and the workers' aggregation are
- * the same as for a prom-client Histogram; a unit test compares the two). prom-client's
- * `observe` builds, validates and hashes a label object per call.
- */
+/** A histogram family as prom-client serves it to the registry (`get()`). */
 interface HistogramFamily {
   readonly name: string;
   readonly help: string;
@@ -92,6 +84,12 @@ interface HistogramFamily {
   readonly values: readonly { labels: Record<string, string | number>; value: number; metricName: string }[];
 }
 
+/**
+ * A histogram counted like a Tally: bucket counts in a typed array per label set, served to
+ * the registry in prom-client's own shape (so the exposition and the workers' aggregation are
+ * the same as for a prom-client Histogram; a unit test compares the two). prom-client's
+ * `observe` builds, validates and hashes a label object per call.
+ */
 export class TallyHistogram<L extends string = never> {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
@@ -315,7 +313,7 @@ export class GatewayMetrics {
 
   /** A tunnel was established. */
   opened(r: AccessRecord): void {
-    const labels = catalogLabels(r);
+    const labels = r.catalog ?? NO_CATALOG;
     this.openTunnels.set(r.id, labels);
     this.tunnelsOpen.add(1, labels.product, labels.service);
     if (r.setupMs !== null) this.connectSetup.observe(r.setupMs / 1000);

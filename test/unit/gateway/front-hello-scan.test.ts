@@ -143,6 +143,13 @@ describe(
 
     test('hand-made edge cases', () => {
       const sni = (name: string): Buffer => extension(0, serverName([[0, Buffer.from(name, 'latin1')]]));
+      /** One record whose only extension is a server_name with these (name type, name) entries. */
+      const names = (...entries: [number, string][]): Buffer =>
+        oneRecord(
+          message({
+            extensions: [extension(0, serverName(entries.map(([type, name]) => [type, Buffer.from(name)])))],
+          }),
+        );
       const ok = message({ extensions: [sni('a.example')] });
       const cases: [string, Buffer, string | 0 | 2][] = [
         ['minimal', oneRecord(ok), 'a.example'],
@@ -178,45 +185,9 @@ describe(
           OTHER,
         ],
         ['server_name twice', oneRecord(message({ extensions: [sni('a'), sni('a')] })), OTHER],
-        [
-          'two host_names',
-          oneRecord(
-            message({
-              extensions: [
-                extension(
-                  0,
-                  serverName([
-                    [0, Buffer.from('a')],
-                    [0, Buffer.from('b')],
-                  ]),
-                ),
-              ],
-            }),
-          ),
-          OTHER,
-        ],
-        [
-          'another name type first',
-          oneRecord(
-            message({
-              extensions: [
-                extension(
-                  0,
-                  serverName([
-                    [1, Buffer.from('zz')],
-                    [0, Buffer.from('b')],
-                  ]),
-                ),
-              ],
-            }),
-          ),
-          'b',
-        ],
-        [
-          'only another name type',
-          oneRecord(message({ extensions: [extension(0, serverName([[1, Buffer.from('zz')]]))] })),
-          OTHER,
-        ],
+        ['two host_names', names([0, 'a'], [0, 'b']), OTHER],
+        ['another name type first', names([1, 'zz'], [0, 'b']), 'b'],
+        ['only another name type', names([1, 'zz']), OTHER],
         ['an empty host_name', oneRecord(message({ extensions: [sni('')] })), OTHER],
         ['a host_name of 255', oneRecord(message({ extensions: [sni('a'.repeat(255))] })), 'a'.repeat(255)],
         ['a host_name of 256', oneRecord(message({ extensions: [sni('a'.repeat(256))] })), OTHER],
