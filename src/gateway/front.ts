@@ -123,7 +123,7 @@ export class FrontListenerSlot implements FrontListener {
     if ('error' in target) return refuse(target.error, { method: 'CONNECT', host: head.target });
     if (parts.closing)
       return refuse('SHUTTING_DOWN', { method: 'CONNECT', host: target.host, port: target.port });
-    const early = bytes.length > head.length ? bytes.subarray(head.length) : Buffer.alloc(0);
+    const early = bytes.length > head.length ? bytes.subarray(head.length) : null;
     new FrontTunnelSession(parts, client, this.relay, id, target.host, target.port, early, start).open();
   }
 
@@ -184,7 +184,10 @@ const enum Phase {
 export class FrontTunnelSession extends Session implements FrontTunnel {
   private phase = Phase.Resolving;
   private readonly ticket: DialTicket = { aborted: false };
-  private addresses: readonly ResolvedAddress[] = [];
+  // What only the setup needs is let go once the tunnel relays (a tunnel may live for days, and
+  // tens of thousands are held at once): the answer's addresses, the bytes that came with the
+  // CONNECT, and the policy the tunnel was decided by (a reload must not leave it pinned).
+  private addresses: readonly ResolvedAddress[] = NO_ADDRESSES;
   private next = 0;
   private lastErrno = 0;
   private reader: ClientHelloReader | null = null;
@@ -197,7 +200,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     private readonly frontId: number,
     host: string,
     port: number,
-    private readonly early: Buffer,
+    private early: Buffer | null,
     start: number,
   ) {
     super(parts, client, 'CONNECT', host, port, null, start);
@@ -216,26 +219,39 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     );
     this.decided(decision);
     if (decision.verdict === 'deny') return this.refuse(decision.reason);
-    parts.dialer.permitted(decision.host, policy, this.ticket, this.onAddresses);
+    // A closure the dialer drops once it has answered, not a field the tunnel keeps.
+    parts.dialer.permitted(decision.host, policy, this.ticket, (error, addresses) =>
+      this.onAddresses(error, addresses),
+    );
   }
 
   private refuse(reason: ReasonCode, detail: string | null = null): void {
     const response = responseFor(reason);
     this.failed(reason, detail);
     this.status = response.status;
-    this.phase = Phase.Over;
+    this.setupOver();
     this.relay.addon.frontRespond(this.frontId, response.raw);
   }
 
-  private readonly onAddresses = (
-    error: AirlockError | null,
-    addresses: readonly ResolvedAddress[] | null,
-  ): void => {
+  /** The tunnel relays or is refused: what only the setup needed is let go. */
+  private setupOver(): void {
+    this.phase = Phase.Over;
+    this.release();
+  }
+
+  private release(): void {
+    this.addresses = NO_ADDRESSES;
+    this.early = null;
+    this.reader = null;
+    this.policy = null;
+  }
+
+  private onAddresses(error: AirlockError | null, addresses: readonly ResolvedAddress[] | null): void {
     if (this.phase !== Phase.Resolving) return;
     if (addresses === null) return this.refuse(error?.code ?? 'INTERNAL_ERROR', error?.message ?? null);
     this.addresses = addresses;
     this.tryNext();
-  };
+  }
 
   private tryNext(): void {
     const address = this.addresses[this.next++];
@@ -270,14 +286,12 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     this.status = 200;
     this.connectMs = connectMs;
     this.setupMs = Math.max(0, Date.now() - sinceMs - this.start);
-    if (!serverNameChecked(this.parts.tls, this.port)) {
-      this.phase = Phase.Relayed;
-      this.parts.relayed++;
-      this.parts.log.opened(this.toRecord());
-      return;
-    }
+    this.addresses = NO_ADDRESSES;
+    if (!serverNameChecked(this.parts.tls, this.port)) return this.relayed();
     this.phase = Phase.Peeking;
-    if (this.early.length > 0) this.peeked(this.early);
+    const early = this.early;
+    this.early = null;
+    if (early !== null) this.peeked(early);
   }
 
   peeked(bytes: Buffer): void {
@@ -299,7 +313,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     if (judged.refusal !== null) {
       // Nothing of the client's bytes has reached the upstream: the front cuts both sides.
       this.refusal = judged.refusal;
-      this.phase = Phase.Over;
+      this.setupOver();
       this.relay.addon.frontVerdict(this.frontId, false);
       return;
     }
@@ -321,6 +335,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
 
   private relayed(): void {
     this.phase = Phase.Relayed;
+    this.release();
     this.parts.relayed++;
     this.parts.log.opened(this.toRecord());
   }
@@ -331,7 +346,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
       // The client went away or stayed silent before its ClientHello was complete.
       this.refusal ??= 'TLS_HELLO_TIMEOUT';
     }
-    this.phase = Phase.Over;
+    this.setupOver();
     this.ticket.aborted = true;
     if (this.refusal === null && this.failure === null) this.end ??= RELAY_ENDS[result.end];
     this.bytesFromClient = result.toUpstream;
@@ -348,6 +363,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
 }
 
 const ERRNO = constants.errno;
+const NO_ADDRESSES: readonly ResolvedAddress[] = Object.freeze([]);
 
 /**
  * The name a ClientHello may carry to pass in the front: the CONNECT host when it is a DNS name

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { loadNative } from '../../src/gateway/native.js';
+import { loadConfig } from '../../src/supervisor/index.js';
+import { echoOnce, openTunnel } from '../helpers/cli.js';
+import { captureClientHello } from '../helpers/client-hello.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
+import { requirement } from '../helpers/skip.js';
+
+/**
+ * An established tunnel keeps what its record needs and lets go of what only its setup needed.
+ * A tunnel may live for days, tens of thousands are held at once and the policy is reloaded
+ * meanwhile: a tunnel that kept the policy it was decided by would pin every policy since.
+ */
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as (options?: { type: 'major'; execution: 'sync' }) => void;
+
+const HOST = 'retained.test';
+const CHECKED = 'checked.test';
+
+async function collected(ref: WeakRef<object>): Promise<boolean> {
+  for (let i = 0; i < 10 && ref.deref() !== undefined; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  return ref.deref() === undefined;
+}
+
+const front = loadNative().addon !== null;
+for (const engine of ['default', 'js'] as const) {
+  const name = `open tunnels do not pin the policy they were decided by (${engine === 'js' ? 'JavaScript tunnels' : 'default engine'})`;
+  const skip =
+    engine === 'default' ? requirement(name, front ? null : 'the native addon is not built') : false;
+  describe(name, { skip }, () => {
+    let echo: TestOrigin;
+    let plainEcho: TestOrigin;
+    let gw: RunningGateway;
+    const yaml = (): string =>
+      [
+        engine === 'js' ? 'engine: { tunnels: js, listen: handoff }' : '',
+        'policy:',
+        '  sources: [127.0.0.0/8]',
+        `  destinations: [${HOST}, ${CHECKED}]`,
+        `  ports: { connect: [${echo.port}, ${plainEcho.port}] }`,
+        `hosts: { ${HOST}: 127.0.0.1, ${CHECKED}: 127.0.0.1 }`,
+        // A ClientHello is read on one echo's port only: one tunnel is judged on its ClientHello,
+        // the other relays as soon as it is connected.
+        `tls: { ports: [${echo.port}] }`,
+      ].join('\n');
+    before(async () => {
+      echo = await startTcpEcho();
+      plainEcho = await startTcpEcho();
+      gw = await startGateway(yaml());
+    });
+    after(async () => {
+      await gw.close();
+      await echo.close();
+      await plainEcho.close();
+    });
+
+    /** Reloads a policy compiled afresh from the same file; only the gateway holds it. */
+    async function reload(): Promise<WeakRef<object>> {
+      const next = await loadConfig({ configFile: gw.configFile, listen: ['127.0.0.1:0'] });
+      gw.gateway.reload({ policy: next.policy, hosts: next.hosts, systemHosts: next.systemHosts });
+      return new WeakRef(next.policy);
+    }
+
+    test('after a reload the policy of open tunnels is collected, and the tunnels still relay', async () => {
+      const decidedBy = await reload();
+      const plain = await openTunnel(gw.port, `${HOST}:${plainEcho.port}`);
+      const hello = await captureClientHello(CHECKED);
+      const checked = await openTunnel(gw.port, `${CHECKED}:${echo.port}`);
+      const helloBack = await new Promise<Buffer>((resolve) => {
+        let got = Buffer.alloc(0);
+        const onData = (c: Buffer): void => {
+          got = Buffer.concat([got, c]);
+          if (got.length >= hello.length) {
+            checked.off('data', onData);
+            resolve(got);
+          }
+        };
+        checked.on('data', onData);
+        checked.write(hello);
+      });
+      assert.deepEqual(helloBack, hello, 'the ClientHello passed the judgement and was echoed');
+      const opened = await waitForOpened(gw, 2);
+      assert.deepEqual(opened.map((r) => r.host).sort(), [CHECKED, HOST]);
+      assert.equal(opened.find((r) => r.host === CHECKED)?.sni, CHECKED);
+
+      await reload();
+      assert.equal(
+        await collected(decidedBy),
+        true,
+        'an open tunnel still holds the policy it was decided by',
+      );
+      assert.equal(gw.gateway.stats().sessions, 2, 'both tunnels are still open');
+      for (const socket of [plain, checked]) assert.equal(await echoOnce(socket, 'ping'), 'ping');
+      await closeAll([plain, checked]);
+    });
+  });
+}
+
+async function waitForOpened(gw: RunningGateway, n: number): Promise<RunningGateway['openedRecords']> {
+  const deadline = Date.now() + 5000;
+  while (gw.openedRecords.length < n) {
+    if (Date.now() > deadline) assert.fail(`${gw.openedRecords.length} of ${n} tunnels reported open`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return gw.openedRecords.slice(0, n);
+}
+
+async function closeAll(sockets: Socket[]): Promise<void> {
+  await Promise.all(
+    sockets.map(
+      (s) =>
+        new Promise((resolve) => {
+          s.once('close', resolve);
+          s.destroy();
+        }),
+    ),
+  );
+}
