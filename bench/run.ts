@@ -31,6 +31,8 @@ import {
   type ProxySpec,
   type RunningProxy,
 } from './proxies.js';
+import { configSchema } from '../src/config/index.js';
+import { workerCount } from '../src/supervisor/options.js';
 import { renderReport, type LoadPoint } from './report.js';
 import { GENERATOR_BOUND_SHARE } from './stats.js';
 import {
@@ -82,8 +84,14 @@ interface Settings {
   readonly clientSources: number;
   /** Echo-then-close ports of the C origin (the proxies' upstream connections spread over them). */
   readonly closePorts: number;
-  /** Pause after a proxy's checks before its idle memory is read. */
+  /** Pause after a proxy's checks before its idle memory is first read ("start"). */
   readonly idleMemorySettleMs: number;
+  /**
+   * Pause after the checks before it is read again ("settled"). A Node.js process shrinks its
+   * young generation about 8 s after start-up (V8's memory reducer), by up to 15 MiB; a reading
+   * before that is start-up memory, not what an idle gateway holds.
+   */
+  readonly idleMemorySteadyMs: number;
 }
 
 const FULL: Settings = {
@@ -100,7 +108,7 @@ const FULL: Settings = {
   idleSizes: [10_000, 50_000],
   idle: {
     holdMs: 60_000,
-    settleMs: 1_000,
+    settleMs: 20_000,
     generators: 8,
     inFlight: 128,
     timeoutMs: 5_000,
@@ -117,6 +125,7 @@ const FULL: Settings = {
   clientSources: 8,
   closePorts: 4,
   idleMemorySettleMs: 2_000,
+  idleMemorySteadyMs: 20_000,
 };
 
 const SMOKE: Settings = {
@@ -130,6 +139,7 @@ const SMOKE: Settings = {
   httpPaths: ['/1k', '/1m'],
   http: { ...FULL.http, warmupMs: 100, windowMs: 300, connections: 4 },
   idleMemorySettleMs: 100,
+  idleMemorySteadyMs: 200,
   storm: { clients: 400, spreadMs: 300, timeoutMs: 5_000, generators: 2 },
   idleSizes: [300],
   idle: { ...FULL.idle, holdMs: 500, settleMs: 100, generators: 2, rampLimitMs: 10_000 },
@@ -467,7 +477,18 @@ async function main(): Promise<number> {
         : id === 'squid-w2'
           ? squidVersion !== null && smpProblem === null
           : squidVersion !== null;
-  const targetIds = options.targets.filter(available);
+  // `workers 1` is measured beside the default only where they differ: with the default at one
+  // process the two targets are one configuration, and their ratio would be run-to-run noise.
+  const defaultWorkers = workerCount(s.airlockWorkers ?? configSchema.parse({}).workers);
+  const sameAsDefault = (id: TargetId): boolean => id === 'airlock-w1' && defaultWorkers === 1;
+  const targetIds = options.targets.filter((id) => available(id) && !sameAsDefault(id));
+  if (options.targets.some(sameAsDefault)) {
+    const what = s.airlockWorkers === null ? 'the default `workers`' : `\`workers ${s.airlockWorkers}\``;
+    log(`bench: skipping airlock-w1: ${what} is one process here, the same configuration`);
+    notes.push(
+      `airlock-w1 was not measured: ${what} is one process on this machine, the same configuration as \`workers 1\`.`,
+    );
+  }
   for (const id of options.targets.filter((t) => !available(t))) {
     const why =
       id === 'tinyproxy'
@@ -674,14 +695,20 @@ async function main(): Promise<number> {
       if (failed !== undefined) throw failed.reason;
       const targets = started.map((r) => (r as PromiseFulfilledResult<Target>).value);
       targets.forEach(remember);
-      await delay(s.idleMemorySettleMs);
-      for (const t of targets) {
-        const m = measureIdleMemory(t);
-        if (m !== null)
-          record(
-            m,
-            `${(m.values.totalMiB ?? 0).toFixed(1)} MiB in ${m.values.processes} process(es) at idle`,
-          );
+      const checked = Date.now();
+      for (const [phase, afterMs] of [
+        ['start', s.idleMemorySettleMs],
+        ['settled', s.idleMemorySteadyMs],
+      ] as const) {
+        await delay(Math.max(0, checked + afterMs - Date.now()));
+        for (const t of targets) {
+          const m = measureIdleMemory(t, phase);
+          if (m !== null)
+            record(
+              m,
+              `${(m.values.totalMiB ?? 0).toFixed(1)} MiB in ${m.values.processes} process(es) at idle, ${phase === 'start' ? 'start' : 'settled'} (${afterMs / 1000} s after the checks)`,
+            );
+        }
       }
       const observationOff = targets.find((t) => t.id === 'airlock-obs-off');
       if (observationOff?.proxy !== undefined && observationOff.proxy !== null)
@@ -822,7 +849,7 @@ async function main(): Promise<number> {
         ? ` Cells marked † had a generator thread at ≥ ${GENERATOR_BOUND_SHARE * 100} % of a core in at least one round: the generator, not the proxy, may have set the pace there.`
         : ' No generator thread reached ' + `${GENERATOR_BOUND_SHARE * 100} % of a core in any round.`),
     '',
-    `Airlock: ${s.airlockWorkers === null ? 'the default `workers` (no --workers flag)' : `\`workers ${s.airlockWorkers}\``} and \`workers 1\` for a and d; \`workers ${s.airlockWideWorkers}\` for b and the storm (40k–100k sockets need more processes than one can open). ` +
+    `Airlock: ${s.airlockWorkers === null ? 'the default `workers` (no --workers flag)' : `\`workers ${s.airlockWorkers}\``}${defaultWorkers === 1 ? ' (one process here)' : ` (${defaultWorkers} processes here) and \`workers 1\``} for a and d; \`workers ${s.airlockWideWorkers}\` for b and the storm (40k–100k sockets need more processes than one can open). ` +
       `SNI check on (tunnels to ${DEST_NAME} carry a ClientHello naming it); Squid and tinyproxy do not check SNI. ` +
       `Logging: ${options.accessLog ? `every proxy logs every request to a file on ${shm === null ? 'disk' : 'tmpfs'} in its native format (Airlock JSON lines, Squid \`squid\` format one file per worker, tinyproxy \`LogLevel Connect\`)` : 'none'}. ` +
       `Names: Airlock's \`hosts:\` and Squid's \`hosts_file\` map ${DEST_NAME} to the origins (tinyproxy: /etc/hosts); Squid's hosts file also names the client addresses, and its DNS server (${DNS_HOST}, the benchmark's) answers anything else NXDOMAIN. ` +

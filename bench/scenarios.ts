@@ -386,16 +386,17 @@ export async function measureHttp(
 /**
  * Memory of a proxy that is up and has passed its checks but carries no load: VmRSS of every
  * process of its tree. The first process is the one the benchmark started (Airlock's
- * supervisor, Squid's master); the others are its workers and helpers.
+ * supervisor, Squid's master); the others are its workers and helpers. `phase`: read soon
+ * after the checks (start) or once start-up garbage is gone (settled).
  */
-export function measureIdleMemory(target: Target): Measurement | null {
+export function measureIdleMemory(target: Target, phase: 'start' | 'settled'): Measurement | null {
   if (target.proxy === null) return null;
   const sample = target.proxy.sample();
   const perProcess = sample.rssPerProcessKiB.map((k) => k / 1024);
   const children = perProcess.slice(1);
   return {
     scenario: 'mem',
-    param: 'idle',
+    param: phase,
     target: target.id,
     label: target.label,
     round: 1,
@@ -503,7 +504,11 @@ export async function measureStorm(
 
 export interface IdleSettings {
   readonly holdMs: number;
-  /** Pause between the proxy's start and the baseline RSS sample. */
+  /**
+   * Pause between the proxy's start and the baseline RSS sample: long enough for a Node.js
+   * process to have given back its start-up memory (about 8 s after start), or the baseline is
+   * high by up to 15 MiB per process and the per-tunnel figure low (below zero at 10,000).
+   */
   readonly settleMs: number;
   readonly generators: number;
   readonly inFlight: number;
@@ -532,6 +537,8 @@ export async function measureIdle(
   const out: Measurement[] = [];
   let alive = 0;
   let previous = 0;
+  /** The tree's RSS and live tunnels at the end of the previous size's hold. */
+  let before: { rssKiB: number; alive: number } | null = null;
   try {
     for (const size of sizes) {
       const add = size - previous;
@@ -598,6 +605,10 @@ export async function measureIdle(
           rssEndMiB: end === null ? Number.NaN : end.rssKiB / 1024,
           rssPerTunnelKiB:
             base !== null && end !== null && alive > 0 ? (end.rssKiB - base.rssKiB) / alive : Number.NaN,
+          rssStepPerTunnelKiB:
+            before !== null && end !== null && alive > before.alive
+              ? (end.rssKiB - before.rssKiB) / (alive - before.alive)
+              : Number.NaN,
           processes: afterRamp === null ? Number.NaN : afterRamp.pids.length,
           maxOpenFiles: afterRamp === null ? Number.NaN : Math.max(...afterRamp.openFiles),
           generatorCpuS: results.reduce((n, r) => n + r.cpuSeconds, 0),
@@ -605,6 +616,7 @@ export async function measureIdle(
         errors,
         ...(stopped === undefined ? {} : { note: `a generator stopped opening tunnels early: ${stopped}` }),
       });
+      before = end === null ? null : { rssKiB: end.rssKiB, alive };
     }
   } finally {
     const releaseStarted = Date.now();
