@@ -537,7 +537,7 @@ async function main(): Promise<number> {
   const measurements: Measurement[] = [];
   const loads: LoadPoint[] = [];
   /** Request-log lines each proxy wrote in the first phase. */
-  let logged: { label: string; lines: number }[] = [];
+  const logged: { label: string; lines: number }[] = [];
   /** Whether the gateway confirmed the observation switch (null: airlock-obs-off not run). */
   let observationSupported: boolean | null = null;
   const has = (x: ScenarioId): boolean => options.only.includes(x);
@@ -706,7 +706,7 @@ async function main(): Promise<number> {
           if (m !== null)
             record(
               m,
-              `${(m.values.totalMiB ?? 0).toFixed(1)} MiB in ${m.values.processes} process(es) at idle, ${phase === 'start' ? 'start' : 'settled'} (${afterMs / 1000} s after the checks)`,
+              `${(m.values.totalMiB ?? 0).toFixed(1)} MiB in ${m.values.processes} process(es) at idle, ${phase} (${afterMs / 1000} s after the checks)`,
             );
         }
       }
@@ -754,6 +754,8 @@ async function main(): Promise<number> {
         // 20k tunnels are 40k proxy sockets: more than two processes can open here.
         for (const airlock of among('storm').filter((t) => t.id === 'airlock' || t.id === 'airlock-js')) {
           if (!hasWorkers || s.airlockWideWorkers === s.airlockWorkers) break;
+          // What it logged in a, c and d, before the wide proxy for the storm replaces it.
+          if (airlock.proxy !== null) logged.push({ label: airlock.label, lines: airlock.proxy.logLines() });
           await stop(airlock);
           const wide = await start(airlock.id as TargetId, true);
           airlock.label = wide.label;
@@ -772,9 +774,11 @@ async function main(): Promise<number> {
           }
       }
       // Evidence that every proxy did the logging it was configured for.
-      logged = targets
-        .filter((t) => t.proxy !== null)
-        .map((t) => ({ label: t.label, lines: t.proxy!.logLines() }));
+      logged.push(
+        ...targets
+          .filter((t) => t.proxy !== null)
+          .map((t) => ({ label: t.label, lines: t.proxy!.logLines() })),
+      );
       if (!s.freshIdleProxies && has('b')) idleTargets = among('b');
       await Promise.all(targets.filter((t) => !idleTargets.includes(t)).map(stop));
     }

@@ -505,9 +505,9 @@ export async function measureStorm(
 export interface IdleSettings {
   readonly holdMs: number;
   /**
-   * Pause between the proxy's start and the baseline RSS sample: long enough for a Node.js
-   * process to have given back its start-up memory (about 8 s after start), or the baseline is
-   * high by up to 15 MiB per process and the per-tunnel figure low (below zero at 10,000).
+   * Pause between the proxy's start and the baseline RSS sample: long enough for one Node.js
+   * process to have given back its start-up memory (about 8 s after start; otherwise the baseline
+   * is up to 15 MiB per process high). Several processes may give it back later still.
    */
   readonly settleMs: number;
   readonly generators: number;
