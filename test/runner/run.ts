@@ -1,31 +1,36 @@
 /**
- * `npm test`: every compiled test file (or those under the folders named, e.g. `unit`) in one
+ * `npm test`: every compiled test file (or the files and folders named, e.g. `unit`) in one
  * `node --test` run, with its usual output on the terminal or in the CI log. Every process of
  * the run writes its output blocking (blocking-output.ts); a TAP copy of the run is checked
  * afterwards and the run fails when a test started and never reported a result
  * (completeness.ts). Options (arguments starting with `-`) go to `node --test`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkCompleteness } from './completeness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const testRoot = join(here, '..');
 const args = process.argv.slice(2);
-const folders = args.filter((a) => !a.startsWith('-'));
-const files = (folders.length > 0 ? folders : ['.'])
-  .flatMap((folder) => {
-    const root = join(testRoot, folder);
-    return readdirSync(root, { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.test.js'))
-      .map((f) => join(root, f));
-  })
-  .sort();
+const selected = args.filter((a) => !a.startsWith('-'));
+/** A test file, or the test files under a folder; relative to the working directory or to the compiled tests. */
+function testFiles(selection: string): string[] {
+  const path = [resolve(selection), join(testRoot, selection)].find((p) => existsSync(p));
+  if (path === undefined) {
+    process.stderr.write(`tests: ${selection}: no such file or folder (here or under ${testRoot})\n`);
+    process.exit(2);
+  }
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.test.js'))
+    .map((f) => join(path, f));
+}
+const files = (selected.length > 0 ? selected : ['.']).flatMap(testFiles).sort();
 if (files.length === 0) {
-  process.stderr.write(`tests: no *.test.js under ${folders.join(', ')} in ${testRoot}\n`);
+  process.stderr.write(`tests: no *.test.js in ${selected.join(', ')}\n`);
   process.exit(2);
 }
 const scratch = mkdtempSync(join(tmpdir(), 'airlock-tests-'));
