@@ -16,23 +16,26 @@ const here = dirname(fileURLToPath(import.meta.url));
 const testRoot = join(here, '..');
 const args = process.argv.slice(2);
 const selected = args.filter((a) => !a.startsWith('-'));
-/** A test file, or the test files under a folder; relative to the working directory or to the compiled tests. */
+/** A test file, or the test files under a folder; relative to the compiled tests or to the working directory. */
 function testFiles(selection: string): string[] {
-  const path = [resolve(selection), join(testRoot, selection)].find((p) => existsSync(p));
+  const path = [join(testRoot, selection), resolve(selection)].find((p) => existsSync(p));
   if (path === undefined) {
-    process.stderr.write(`tests: ${selection}: no such file or folder (here or under ${testRoot})\n`);
+    process.stderr.write(`tests: ${selection}: no such file or folder (under ${testRoot} or here)\n`);
     process.exit(2);
   }
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.test.js'))
-    .map((f) => join(path, f));
+  return statSync(path).isDirectory() ? under(path) : [path];
 }
-const files = (selected.length > 0 ? selected : ['.']).flatMap(testFiles).sort();
+function under(folder: string): string[] {
+  return readdirSync(folder, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.test.js'))
+    .map((f) => join(folder, f));
+}
+const files = (selected.length > 0 ? selected.flatMap(testFiles) : under(testRoot)).sort();
 if (files.length === 0) {
   process.stderr.write(`tests: no *.test.js in ${selected.join(', ')}\n`);
   process.exit(2);
 }
+process.stdout.write(`tests: ${files.length} test file${files.length === 1 ? '' : 's'}\n`);
 const scratch = mkdtempSync(join(tmpdir(), 'airlock-tests-'));
 const tapFile = join(scratch, 'run.tap');
 
