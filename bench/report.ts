@@ -272,7 +272,7 @@ function sectionB(results: Results, input: ReportInput, holdSeconds: number): st
     'Every tunnel comes from a source address of its own, sends the ClientHello, gets it echoed, then stays idle. ' +
       `After ${holdSeconds} s every tunnel is pinged with one byte; "alive" counts the echoes. ` +
       'RSS per tunnel = (sum of VmRSS over the proxy and all its child processes at the end of the hold − before the first tunnel) / alive tunnels; "since the last size" = (that sum − the same at the end of the previous hold) / tunnels added, the cost of one more tunnel without start-up memory in it. ' +
-      "A Node.js process gives back 10–15 MiB of start-up memory at a time of V8's choosing, in a tree of 9 processes anywhere in the first minute or later: the Airlock figures resolve no better than about ±(9 × 15 MiB) / tunnels, ±2.7 KiB at 50,000. " +
+      resolution(results) +
       '"max open files" is the largest count in one proxy process right after the ramp (the cap is 20,000 per process).',
     '',
     markdownTable(
@@ -293,6 +293,22 @@ function sectionB(results: Results, input: ReportInput, holdSeconds: number): st
     ),
     '',
   ];
+}
+
+/**
+ * How finely RSS per tunnel resolves Airlock's cost: each Node.js process of the tree gives back
+ * up to 15 MiB of start-up memory at a time of V8's choosing, so the figure at the largest size
+ * is good to ±(processes × 15 MiB) / tunnels.
+ */
+function resolution(results: Results): string {
+  const largest = Math.max(...results.params('b').map(Number));
+  const processes = results.median('b', String(largest), 'airlock', 'processes');
+  if (processes === undefined || !Number.isFinite(processes)) return '';
+  const kib = (processes * 15 * 1024) / largest;
+  return (
+    `A Node.js process gives back 10–15 MiB of start-up memory at a time of V8's choosing, in a tree of ${processes} processes anywhere in the first minute or later: ` +
+    `the Airlock figures resolve no better than about ±(${processes} × 15 MiB) / tunnels, ±${kib.toFixed(1)} KiB at ${formatNumber(largest, 6)}. `
+  );
 }
 
 function sectionC(results: Results, input: ReportInput): string[] {

@@ -360,3 +360,22 @@ test('a run whose windows shared the machine with other work says it is not a re
   assert.match(render(busy), /^# T\n\n\*\*Busy machine: other work used a median of 1\.15 cores/);
   assert.doesNotMatch(render(quiet), /Busy machine/);
 });
+
+test('the idle holds state how finely RSS per tunnel resolves, from the processes measured', () => {
+  const report = (processes: number): string =>
+    renderReport(
+      {
+        title: 'T',
+        preamble: [],
+        targets: [{ id: 'airlock', label: 'airlock' }],
+        measurements: [
+          m('b', '10000', 'airlock', 1, { alive: 10_000, rssPerTunnelKiB: 2, processes }),
+          m('b', '50000', 'airlock', 1, { alive: 50_000, rssPerTunnelKiB: 3, processes }),
+        ],
+        notes: [],
+      },
+      { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
+    );
+  assert.match(report(9), /a tree of 9 processes .* ±\(9 × 15 MiB\) \/ tunnels, ±2\.8 KiB at 50,000\./);
+  assert.match(report(3), /±\(3 × 15 MiB\) \/ tunnels, ±0\.9 KiB at 50,000\./);
+});
