@@ -251,7 +251,9 @@ export function parseRequestHead(data: Buffer, limits: HeadLimits, scanned = 0):
   const targetStart = ++i;
   while (i < lineEnd && TARGET[text.charCodeAt(i)] === 1) i++;
   if (i === targetStart || text.charCodeAt(i) !== 0x20) return error('BAD_REQUEST', 'malformed request line');
-  const target = text.slice(targetStart, i);
+  // A string of its own, not a slice of the head's text: a CONNECT host cut from it may live as
+  // long as the tunnel, and a slice would keep the whole head alive with it.
+  const target = data.toString('latin1', targetStart, i);
   const v = version(text, i + 1);
   if (v === -2) return error('BAD_VERSION', 'only HTTP/1.0 and HTTP/1.1 are spoken here');
   if (v < 0 || i + 9 !== lineEnd) return error('BAD_REQUEST', 'malformed request line');

@@ -70,8 +70,11 @@ export async function stopServed(served: Served | undefined | null, graceMs = 50
   if (served.child.exitCode === null && served.child.signalCode === null) served.child.kill('SIGKILL');
 }
 
-/** Opens a CONNECT tunnel and resolves once the 200 has arrived. */
-export function openTunnel(port: number, target: string): Promise<Socket> {
+/**
+ * Opens a CONNECT tunnel and resolves once the 200 has arrived; `fields` are header lines
+ * (each ending in CRLF) added to the request.
+ */
+export function openTunnel(port: number, target: string, fields = ''): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let head = '';
@@ -85,7 +88,7 @@ export function openTunnel(port: number, target: string): Promise<Socket> {
     };
     socket.on('data', onData);
     socket.on('error', reject);
-    socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+    socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${fields}\r\n`);
   });
 }
 
