@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { GATEWAY_NODE_FLAGS } from '../src/supervisor/node-flags.js';
 import { proxyConnect } from './checks.js';
 import { processTree, sampleTree, type TreeSample } from './procfs.js';
 
@@ -407,7 +408,15 @@ export async function startProxy(
     );
     // AIRLOCK_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the gateway under load.
     const nodeArgs = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const args = [...nodeArgs, join(env.repoRoot, 'dist/src/cli/main.js'), 'serve', '--config', config];
+    // Started as `npm start` and the installed service start it: with the gateway's Node.js flags.
+    const args = [
+      ...GATEWAY_NODE_FLAGS,
+      ...nodeArgs,
+      join(env.repoRoot, 'dist/src/cli/main.js'),
+      'serve',
+      '--config',
+      config,
+    ];
     if (spec.workers !== null && options.airlockHasWorkers) args.push('--workers', spec.workers);
     const childEnv = { ...process.env };
     delete childEnv[OBSERVATION_ENV];

@@ -1,4 +1,5 @@
 import type { ConfigFile } from '../config/index.js';
+import { GATEWAY_NODE_FLAGS } from '../supervisor/node-flags.js';
 import { FIREWALL_UNIT_NAME, PATHS } from './paths.js';
 import type { Sizing } from './sizing.js';
 
@@ -63,7 +64,11 @@ export function execWord(word: string, position: 'program' | 'argument'): string
  */
 export function renderUnit(file: ConfigFile, size: Sizing, options: UnitOptions): string {
   const low = lowPorts(file);
-  const exec = `${execWord(options.node, 'program')} ${execWord(options.main, 'argument')}`;
+  const exec = [
+    execWord(options.node, 'program'),
+    ...GATEWAY_NODE_FLAGS.map((flag) => execWord(flag, 'argument')),
+    execWord(options.main, 'argument'),
+  ].join(' ');
   const drainSec = Math.ceil(file.timeouts.drain / 1000);
   const lines = [
     '# Airlock egress gateway: written by "airlock install", removed by "airlock uninstall".',

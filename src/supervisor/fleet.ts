@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { AirlockError } from '../errors/index.js';
 import type { LoadedConfig } from './load-config.js';
+import { withGatewayFlags } from './node-flags.js';
 import { WorkerMember, type Member } from './members.js';
 import type { FromWorker, WorkerListen } from './worker-messages.js';
 
@@ -18,6 +19,7 @@ export function forkWorker(
   generation = 1,
 ): ChildProcess {
   return fork(process.argv[1]!, process.argv.slice(2), {
+    execArgv: withGatewayFlags(process.execArgv),
     env: {
       ...process.env,
       AIRLOCK_WORKERS: String(count),

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { GATEWAY_NODE_FLAGS } from '../../src/supervisor/index.js';
 import { echoOnce, openTunnel, serve, type Served } from '../helpers/cli.js';
 import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange } from '../helpers/run.js';
@@ -91,6 +92,12 @@ for (const variant of ENGINES) {
       );
       const state = JSON.parse(await admin('/api/status')) as { workers: number };
       assert.equal(state.workers, 3);
+      // The supervisor was started without the gateway's Node.js flags; its workers have them.
+      for (const pid of workerPids()) {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        for (const flag of GATEWAY_NODE_FLAGS)
+          assert.ok(argv.includes(flag), `worker ${pid} runs ${argv.join(' ')}`);
+      }
     });
 
     test('a reload reaches every worker', async () => {

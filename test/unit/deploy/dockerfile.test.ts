@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
+import { GATEWAY_NODE_FLAGS } from '../../../src/supervisor/index.js';
 
 /**
  * hadolint is not packaged for Debian 12 and cannot be downloaded where these tests run, so the
@@ -113,7 +114,7 @@ describe('deploy/docker/Dockerfile', () => {
     assert.equal(of('HEALTHCHECK').length, 1);
     assert.match(of('HEALTHCHECK')[0]!.args, /\/healthz/);
     const entrypoint = JSON.parse(of('ENTRYPOINT')[0]!.args) as string[];
-    assert.deepEqual(entrypoint, ['node', '/app/dist/src/cli/main.js']);
+    assert.deepEqual(entrypoint, ['node', ...GATEWAY_NODE_FLAGS, '/app/dist/src/cli/main.js']);
     const cmd = JSON.parse(of('CMD')[0]!.args) as string[];
     assert.deepEqual(cmd, ['serve', '--config', '/etc/airlock/airlock.yaml']);
     assert.ok(of('COPY').some((i) => i.args === 'deploy/docker/airlock.yaml /etc/airlock/airlock.yaml'));
