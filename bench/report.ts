@@ -271,8 +271,8 @@ function sectionB(results: Results, input: ReportInput, holdSeconds: number): st
     '',
     'Every tunnel comes from a source address of its own, sends the ClientHello, gets it echoed, then stays idle. ' +
       `After ${holdSeconds} s every tunnel is pinged with one byte; "alive" counts the echoes. ` +
-      'RSS per tunnel = (sum of VmRSS over the proxy and all its child processes at the end of the hold − before the first tunnel) / alive tunnels; "since the last size" = (that sum − the same at the end of the previous hold) / tunnels added, the cost of one more tunnel without start-up memory in it. ' +
-      resolution(results) +
+      'RSS per tunnel = (sum of VmRSS over the proxy and all its child processes at the end of the hold − before the first tunnel) / alive tunnels; "since the last size" = (that sum − the same at the end of the previous hold) / tunnels added. ' +
+      baselineNote(results, input) +
       '"max open files" is the largest count in one proxy process right after the ramp (the cap is 20,000 per process).',
     '',
     markdownTable(
@@ -296,18 +296,29 @@ function sectionB(results: Results, input: ReportInput, holdSeconds: number): st
 }
 
 /**
- * How finely RSS per tunnel resolves Airlock's cost: each Node.js process of the tree gives back
- * up to 15 MiB of start-up memory at a time of V8's choosing, so the figure at the largest size
- * is good to ±(processes × 15 MiB) / tunnels.
+ * How the baseline "before the first tunnel" was read: once the tree's RSS stopped falling (a
+ * Node.js process gives back start-up memory some seconds after start, a tree of several up to a
+ * minute later), with how long each target took and which were still falling at the limit.
  */
-function resolution(results: Results): string {
-  const largest = Math.max(...results.params('b').map(Number));
-  const processes = results.median('b', String(largest), 'airlock', 'processes');
-  if (processes === undefined || !Number.isFinite(processes)) return '';
-  const kib = (processes * 15 * 1024) / largest;
+function baselineNote(results: Results, input: ReportInput): string {
+  const first = results.params('b')[0];
+  if (first === undefined) return '';
+  const waits: string[] = [];
+  const falling: string[] = [];
+  for (const t of input.targets) {
+    const rows = results.of('b', first, t.id);
+    if (rows.length === 0) continue;
+    const waited = rows.map((r) => r.values.baseWaitS).filter((v): v is number => Number.isFinite(v));
+    if (waited.length > 0) waits.push(`${t.label} ${Math.max(...waited).toFixed(0)} s`);
+    if (rows.some((r) => r.values.baseSettled === 0)) falling.push(t.label);
+  }
+  if (waits.length === 0) return '';
   return (
-    `A Node.js process gives back 10–15 MiB of start-up memory at a time of V8's choosing, in a tree of ${processes} processes anywhere in the first minute or later: ` +
-    `the Airlock figures resolve no better than about ±(${processes} × 15 MiB) / tunnels, ±${kib.toFixed(1)} KiB at ${formatNumber(largest, 6)}. `
+    "The baseline is read once the tree's RSS has not fallen by more than 1 MiB over 20 s (a Node.js process gives back start-up memory some seconds after start, a tree of several processes up to a minute later; a baseline read before that is high, and the figures computed from it low); " +
+    `waited: ${waits.join(', ')}. ` +
+    (falling.length > 0
+      ? `**Still falling at the limit, so its figures are low by what it had yet to give back: ${falling.join(', ')}.** `
+      : '')
   );
 }
 
@@ -621,6 +632,21 @@ export function targetChecks(results: Results, observationSupported: boolean | n
       op: '<=',
       threshold: KEEP.idleTunnelKiB,
     });
+    // The same cost without the baseline: what each tunnel added between the two largest sizes
+    // in the same processes (the baseline of a tree of Node.js processes may still fall after
+    // the first tunnels, which makes the figure above low).
+    const sizes = results
+      .params('b')
+      .map(Number)
+      .sort((x, y) => y - x);
+    const step = results.median('b', p, 'airlock', 'rssStepPerTunnelKiB');
+    if (sizes.length > 1)
+      checks.push({
+        name: `b: RSS KiB per tunnel added from ${formatNumber(sizes[1]!, 6)} to ${formatNumber(idle, 6)} (Airlock, keep)`,
+        actual: step === undefined || !Number.isFinite(step) ? null : step,
+        op: '<=',
+        threshold: KEEP.idleTunnelKiB,
+      });
   }
   return checks;
 }

@@ -109,6 +109,7 @@ const FULL: Settings = {
   idle: {
     holdMs: 60_000,
     settleMs: 20_000,
+    settleMaxMs: 120_000,
     generators: 8,
     inFlight: 128,
     timeoutMs: 5_000,
@@ -142,7 +143,7 @@ const SMOKE: Settings = {
   idleMemorySteadyMs: 200,
   storm: { clients: 400, spreadMs: 300, timeoutMs: 5_000, generators: 2 },
   idleSizes: [300],
-  idle: { ...FULL.idle, holdMs: 500, settleMs: 100, generators: 2, rampLimitMs: 10_000 },
+  idle: { ...FULL.idle, holdMs: 500, settleMs: 100, settleMaxMs: 100, generators: 2, rampLimitMs: 10_000 },
   generators: 2,
   echoProcesses: 2,
   bulkProcesses: 1,

@@ -18,7 +18,7 @@ import type {
   Via,
 } from './loadgen/protocol.js';
 import type { Origins } from './origins.js';
-import { machineBusySeconds, processCpuSeconds } from './procfs.js';
+import { machineBusySeconds, processCpuSeconds, type TreeSample } from './procfs.js';
 import type { RunningProxy } from './proxies.js';
 import {
   addCounts,
@@ -425,6 +425,45 @@ async function release(bench: Bench, group: string, generators: number): Promise
   );
 }
 
+/** How far the tree's RSS may still fall over `SETTLE_WINDOW_MS` and count as settled. */
+const SETTLE_FALL_KIB = 1024;
+const SETTLE_WINDOW_MS = 20_000;
+const SETTLE_EVERY_MS = 2_000;
+
+/**
+ * The proxy tree's RSS once it has stopped giving start-up memory back: sampled every 2 s until
+ * `minMs` has passed and the sum has not fallen by more than 1 MiB over the last 20 s, or taken
+ * as it is at `maxMs` (`settled` false; null when `maxMs` leaves no room for a 20 s window, as in
+ * the smoke run). A Node.js process shrinks its heap some seconds after start, and in a tree of
+ * several processes that can come a minute later: a baseline read before it is high, and every
+ * RSS-per-tunnel figure computed from it low.
+ */
+export async function settledSample(
+  proxy: RunningProxy,
+  minMs: number,
+  maxMs: number,
+): Promise<{ sample: TreeSample; waitedMs: number; settled: boolean | null }> {
+  const started = Date.now();
+  if (maxMs < SETTLE_WINDOW_MS) {
+    await delay(minMs);
+    return { sample: proxy.sample(true), waitedMs: Date.now() - started, settled: null };
+  }
+  const history: { at: number; rssKiB: number }[] = [];
+  for (;;) {
+    const sample = proxy.sample(true);
+    const at = Date.now();
+    history.push({ at, rssKiB: sample.rssKiB });
+    const waitedMs = at - started;
+    // The oldest sample still inside the window, when the window is covered.
+    const from = history.find((h) => h.at >= at - SETTLE_WINDOW_MS);
+    const covered = from !== undefined && at - from.at >= SETTLE_WINDOW_MS - SETTLE_EVERY_MS;
+    if (waitedMs >= minMs && covered && from.rssKiB - sample.rssKiB <= SETTLE_FALL_KIB)
+      return { sample, waitedMs, settled: true };
+    if (waitedMs >= maxMs) return { sample, waitedMs, settled: false };
+    await delay(SETTLE_EVERY_MS);
+  }
+}
+
 /** Waits until the proxy has closed what the last scenario left (open files back near `base`). */
 export async function settle(proxy: RunningProxy | null, baseFiles: number, maxMs = 15_000): Promise<void> {
   if (proxy === null) return;
@@ -505,11 +544,14 @@ export async function measureStorm(
 export interface IdleSettings {
   readonly holdMs: number;
   /**
-   * Pause between the proxy's start and the baseline RSS sample: long enough for one Node.js
-   * process to have given back its start-up memory (about 8 s after start; otherwise the baseline
-   * is up to 15 MiB per process high). Several processes may give it back later still.
+   * Least pause between the proxy's start and the baseline RSS sample: long enough for one
+   * Node.js process to have given back its start-up memory (about 8 s after start; otherwise the
+   * baseline is several MiB per process high). A tree of processes may give it back later still:
+   * the baseline waits on until the tree's RSS stops falling (see `settledSample`).
    */
   readonly settleMs: number;
+  /** Longest wait for the baseline (then it is taken as it is, and the report says so). */
+  readonly settleMaxMs: number;
   readonly generators: number;
   readonly inFlight: number;
   readonly timeoutMs: number;
@@ -532,8 +574,13 @@ export async function measureIdle(
 ): Promise<Measurement[]> {
   const group = `idle-${++groupCounter}`;
   const generators = s.generators;
-  await delay(s.settleMs);
-  const base = target.proxy?.sample(true) ?? null;
+  const baseline =
+    target.proxy === null ? null : await settledSample(target.proxy, s.settleMs, s.settleMaxMs);
+  const base = baseline?.sample ?? null;
+  if (baseline !== null)
+    bench.log(
+      `    baseline ${(baseline.sample.rssKiB / 1024).toFixed(1)} MiB after ${(baseline.waitedMs / 1000).toFixed(0)} s${baseline.settled === false ? ' (still falling: taken at the limit)' : ''}`,
+    );
   const out: Measurement[] = [];
   let alive = 0;
   let previous = 0;
@@ -610,6 +657,8 @@ export async function measureIdle(
               ? (end.rssKiB - before.rssKiB) / (alive - before.alive)
               : Number.NaN,
           processes: afterRamp === null ? Number.NaN : afterRamp.pids.length,
+          baseWaitS: baseline === null ? Number.NaN : baseline.waitedMs / 1000,
+          baseSettled: baseline === null || baseline.settled === null ? Number.NaN : baseline.settled ? 1 : 0,
           maxOpenFiles: afterRamp === null ? Number.NaN : Math.max(...afterRamp.openFiles),
           generatorCpuS: results.reduce((n, r) => n + r.cpuSeconds, 0),
         },

@@ -162,6 +162,11 @@ test('the targets are computed from medians: rate and p99 against Squid w2, CPU 
   assert.equal(lost?.actual, 0);
   assert.equal(verdict(byName.get('b: RSS KiB per tunnel at 50,000 (Airlock, keep)')!), 'met');
   assert.equal(
+    checks.some((c) => c.name.includes('per tunnel added')),
+    false,
+    'one size: no step to judge',
+  );
+  assert.equal(
     checks.some((c) => c.name.includes('concurrency 512') || c.name.includes('concurrency 1,')),
     false,
     'no row for a parameter that was not measured',
@@ -361,21 +366,58 @@ test('a run whose windows shared the machine with other work says it is not a re
   assert.doesNotMatch(render(quiet), /Busy machine/);
 });
 
-test('the idle holds state how finely RSS per tunnel resolves, from the processes measured', () => {
-  const report = (processes: number): string =>
+test('the idle holds say how long each baseline took to settle, and which never did', () => {
+  const report = (settled: number): string =>
     renderReport(
       {
         title: 'T',
         preamble: [],
-        targets: [{ id: 'airlock', label: 'airlock' }],
+        targets: [
+          { id: 'airlock', label: 'Airlock (8 workers)' },
+          { id: 'tinyproxy', label: 'tinyproxy' },
+        ],
         measurements: [
-          m('b', '10000', 'airlock', 1, { alive: 10_000, rssPerTunnelKiB: 2, processes }),
-          m('b', '50000', 'airlock', 1, { alive: 50_000, rssPerTunnelKiB: 3, processes }),
+          m('b', '10000', 'airlock', 1, {
+            alive: 10_000,
+            rssPerTunnelKiB: 2,
+            baseWaitS: 46.2,
+            baseSettled: settled,
+          }),
+          m('b', '50000', 'airlock', 1, {
+            alive: 50_000,
+            rssPerTunnelKiB: 3,
+            baseWaitS: 46.2,
+            baseSettled: settled,
+          }),
+          m('b', '10000', 'tinyproxy', 1, {
+            alive: 10_000,
+            rssPerTunnelKiB: 1,
+            baseWaitS: 20.1,
+            baseSettled: 1,
+          }),
         ],
         notes: [],
       },
       { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
     );
-  assert.match(report(9), /a tree of 9 processes .* ±\(9 × 15 MiB\) \/ tunnels, ±2\.8 KiB at 50,000\./);
-  assert.match(report(3), /±\(3 × 15 MiB\) \/ tunnels, ±0\.9 KiB at 50,000\./);
+  assert.match(report(1), /waited: Airlock \(8 workers\) 46 s, tinyproxy 20 s\. /);
+  assert.doesNotMatch(report(1), /Still falling/);
+  assert.match(
+    report(0),
+    /Still falling at the limit, so its figures are low by what it had yet to give back: Airlock \(8 workers\)\./,
+  );
+});
+
+test('RSS per tunnel is also judged by what each tunnel added between the two largest sizes', () => {
+  const checks = targetChecks(
+    new Results([
+      m('b', '10000', 'airlock', 1, { alive: 10_000, rssPerTunnelKiB: -1.9 }),
+      m('b', '50000', 'airlock', 1, { alive: 50_000, rssPerTunnelKiB: 2.15, rssStepPerTunnelKiB: 3.18 }),
+    ]),
+  );
+  const byName = new Map(checks.map((c) => [c.name, c]));
+  assert.equal(verdict(byName.get('b: RSS KiB per tunnel at 50,000 (Airlock, keep)')!), 'met');
+  const step = byName.get('b: RSS KiB per tunnel added from 10,000 to 50,000 (Airlock, keep)');
+  assert.equal(step?.actual, 3.18);
+  assert.equal(verdict(step), 'missed');
 });
