@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { accessLogTrouble } from '../../../src/observe/access-log.js';
+import { AccessLog } from '../../../src/observe/index.js';
+import { TUNNEL_RECORD } from './records.js';
+
+const quiet = { warn: () => undefined };
+
+/** The destination inside the log (sonic-boom), to count what is handed to it. */
+function destinationOf(log: AccessLog): {
+  write(text: string): boolean;
+  emit(event: string, data: string): void;
+} {
+  return (
+    log as unknown as { dest: { write(text: string): boolean; emit(event: string, data: string): void } }
+  ).dest;
+}
+
+test('lines are handed to the file in batches, whole and in order, and all of them by flush', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'airlock-log-')), 'access.log');
+  const log = new AccessLog({ format: 'json', file, ops: quiet });
+  const dest = destinationOf(log);
+  const write = dest.write.bind(dest);
+  const handed: string[] = [];
+  dest.write = (text: string): boolean => {
+    handed.push(text);
+    return write(text);
+  };
+  const lines = 200;
+  for (let i = 0; i < lines; i++) log.write({ ...TUNNEL_RECORD, id: `r${i}` });
+  await log.flush();
+  const written = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  assert.deepEqual(
+    written.map((l) => (JSON.parse(l) as { id: string }).id),
+    Array.from({ length: lines }, (_, i) => `r${i}`),
+  );
+  assert.ok(
+    handed.every((text) => text.endsWith('\n')),
+    'only whole lines are handed over',
+  );
+  // One write per 4 KiB of lines (the last one by flush), not one per line.
+  const bytes = handed.reduce((n, t) => n + t.length, 0);
+  assert.ok(handed.length <= Math.ceil(bytes / 4096) + 1, `${handed.length} writes for ${bytes} bytes`);
+});
+
+test('a dropped batch counts every line in it', async () => {
+  const log = new AccessLog({ format: 'json', file: null, ops: quiet });
+  const before = accessLogTrouble().linesDropped;
+  destinationOf(log).emit('drop', 'one\ntwo\nthree\n');
+  assert.equal(accessLogTrouble().linesDropped - before, 3);
+  await log.flush();
+});
