@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
+import { GATEWAY_NODE_FLAGS } from '../../src/supervisor/index.js';
 import {
   PATHS,
   planInstall,
@@ -370,7 +371,7 @@ function readBack(c: Case, p: Plan, firewall: 'nftables' | 'ufw'): void {
       const exec = parseUnit(file.content).filter((e) => e.key === 'ExecStart');
       assert.deepEqual(
         parseExec(exec[0]!.value),
-        [c.node, expectedMain, 'serve', '--config', PATHS.config],
+        [c.node, ...GATEWAY_NODE_FLAGS, expectedMain, 'serve', '--config', PATHS.config],
         where,
       );
     } else if (file.path === PATHS.firewallUnit) {
@@ -544,7 +545,14 @@ describe('the renderers alone, given hostile values', () => {
       const unit = renderUnit(config, sizing(config), { node, main, afterFirewall: false });
       assert.deepEqual(unitKeys(unit), unitKeys(benignFile(PATHS.unit)), JSON.stringify(hostile));
       const exec = parseUnit(unit).find((e) => e.key === 'ExecStart')!;
-      assert.deepEqual(parseExec(exec.value), [node, main, 'serve', '--config', PATHS.config]);
+      assert.deepEqual(parseExec(exec.value), [
+        node,
+        ...GATEWAY_NODE_FLAGS,
+        main,
+        'serve',
+        '--config',
+        PATHS.config,
+      ]);
     }
     // A NUL byte is written as \x00, which systemd refuses: the line is dropped, nothing else is read.
     const unit = renderUnit(config, sizing(config), {
@@ -552,7 +560,7 @@ describe('the renderers alone, given hostile values', () => {
       main: '/opt/a\0b',
       afterFirewall: false,
     });
-    assert.match(unit, /^ExecStart=\/usr\/bin\/node "\/opt\/a\\x00b" serve/m);
+    assert.match(unit, /^ExecStart=\/usr\/bin\/node --max-semi-space-size=4 "\/opt\/a\\x00b" serve/m);
     assert.throws(() => parseExec(parseUnit(unit).find((e) => e.key === 'ExecStart')!.value), /NUL/);
   });
 
