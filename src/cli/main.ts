@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { isAirlockError } from '../errors/index.js';
 import type { CommandIo } from './commands/catalog.js';

@@ -1,6 +1,8 @@
 /**
- * Node.js flags every gateway process runs with: `npm start`, the `airlock` command (its
- * first line), the systemd unit `airlock install` writes, and the workers the supervisor forks.
+ * Node.js flags gateway processes run with: `npm start`, the systemd unit `airlock install`
+ * writes, the sample unit, the Docker image, and the workers the supervisor forks. (Not the
+ * `airlock` command's first line: `env -S`, which passing flags there needs, is missing from
+ * BusyBox, and every other command would fail with it there.)
  *
  * `--max-semi-space-size=4` caps V8's young generation at 4 MiB per semi-space (the default
  * lets it grow to 16). A gateway allocates in bursts (a reconnect storm, a ramp of new tunnels)
@@ -12,14 +14,19 @@
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 /**
- * `execArgv` with the gateway flags added where the process was started without them (a
- * `--max-semi-space-size` given explicitly stays as given).
+ * `execArgv` with the gateway flags added where the process was started without them: a value
+ * given explicitly, on the command line or in `NODE_OPTIONS` (which the child inherits, and
+ * which a command-line flag would override), stays as given.
  */
-export function withGatewayFlags(execArgv: readonly string[]): string[] {
+export function withGatewayFlags(
+  execArgv: readonly string[],
+  nodeOptions = process.env.NODE_OPTIONS ?? '',
+): string[] {
   const out = [...execArgv];
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)];
   for (const flag of GATEWAY_NODE_FLAGS) {
     const name = flag.split('=')[0]!;
-    if (!out.some((a) => a === name || a.startsWith(`${name}=`))) out.push(flag);
+    if (!given.some((a) => a === name || a.startsWith(`${name}=`))) out.push(flag);
   }
   return out;
 }
