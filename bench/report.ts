@@ -309,8 +309,10 @@ function baselineNote(results: Results, input: ReportInput): string {
     const rows = results.of('b', first, t.id);
     if (rows.length === 0) continue;
     const waited = rows.map((r) => r.values.baseWaitS).filter((v): v is number => Number.isFinite(v));
-    if (waited.length > 0) waits.push(`${t.label} ${Math.max(...waited).toFixed(0)} s`);
-    if (rows.some((r) => r.values.baseSettled === 0)) falling.push(t.label);
+    // The label the measurement carries (what the run started: "Airlock (8 workers)").
+    const label = rows[0]!.label;
+    if (waited.length > 0) waits.push(`${label} ${Math.max(...waited).toFixed(0)} s`);
+    if (rows.some((r) => r.values.baseSettled === 0)) falling.push(label);
   }
   if (waits.length === 0) return '';
   return (
