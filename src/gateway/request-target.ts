@@ -31,6 +31,10 @@ export function parseHttpTarget(url: string): HttpTarget | { error: ReasonCode }
       break;
     }
   }
+  // A fragment straight after the authority ("http://host#x"): no path, and a request target has
+  // no fragment at all (RFC 9112 §3.2.2); refused, as Node's HTTP parser refuses it. After a path
+  // the fragment is dropped.
+  if (rest.charCodeAt(end) === 0x23 /* # */) return { error: 'BAD_REQUEST' };
   const authority = rest.slice(0, end);
   if (authority.length === 0 || authority.includes('@')) return { error: 'BAD_HOST' };
   let path = rest.slice(end);

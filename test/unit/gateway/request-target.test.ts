@@ -28,6 +28,8 @@ describe('parseHttpTarget()', () => {
     ['https://example.com/', 'BAD_SCHEME'],
     ['ftp://example.com/', 'BAD_SCHEME'],
     ['example.com/x', 'BAD_REQUEST'],
+    ['http://example.com#frag', 'BAD_REQUEST'],
+    ['http://a.#xe/', 'BAD_REQUEST'],
     ['http://user:pw@example.com/', 'BAD_HOST'],
     ['http://allowed.example@evil.example/', 'BAD_HOST'],
     ['http:///x', 'BAD_HOST'],
