@@ -165,6 +165,7 @@ static struct {
   size_t done_len, done_cap;
   event_t *events;
   size_t events_len, events_cap;
+  int notified; /* a wake-up of JavaScript is on its way: it will take what is queued */
   cmd_t *cmds;
   double next_id;
   /* engine thread only */
@@ -179,12 +180,55 @@ static struct {
   int front_waits;  /* front tunnels with a deadline: scan often while there are any */
 } E;
 
-static void notify_js(void) { napi_call_threadsafe_function(E.tsfn, NULL, napi_tsfn_nonblocking); }
+/*
+ * Waking JavaScript. It is woken at most once per turn of this thread, at the turn's end, so that
+ * what one turn produces reaches it as one batch. Only what a client is waiting on wakes it at
+ * once ("urgent": a head to decide, a connection to adopt, a failed connect, ClientHello bytes to
+ * judge). What only informs it (an accept, a connect or a ClientHello the front passed, a tunnel's
+ * end) waits for the next urgent event or LAZY_US, whichever comes first: at low concurrency the
+ * end of one tunnel and the accept of the next then arrive together with the next head, one
+ * wake-up of the JavaScript thread per tunnel instead of three or four. Admission counts a
+ * connection that ended at most this much longer.
+ */
+#define LAZY_US 1000
+/* The queue is unbounded (max_queue_size 0): a failure means the environment is going away. */
+static int notify_js(void) {
+  return napi_call_threadsafe_function(E.tsfn, NULL, napi_tsfn_nonblocking) == napi_ok;
+}
 
-/* Engine thread only: events or ends were queued for JavaScript in this turn. JavaScript is woken
-   once, at the end of the turn, so that what one turn produces (an accept and the head read right
-   after it, ends of many tunnels) reaches it as one batch instead of one wake-up each. */
+/* Engine thread only: an urgent event was queued in this turn. */
 static int notify_due;
+/* Engine thread only: when the oldest event queued without a wake-up was queued (0: none). */
+static int64_t lazy_since;
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void due(int urgent) {
+  if (urgent) notify_due = 1;
+  else if (lazy_since == 0) lazy_since = now_us();
+}
+
+/* End of a turn: wake JavaScript if something urgent was queued or a lazy event has waited long
+   enough, unless a wake-up is already on its way (JavaScript takes everything queued by then). */
+static void maybe_notify(void) {
+  if (!notify_due && (lazy_since == 0 || now_us() - lazy_since < LAZY_US)) return;
+  notify_due = 0;
+  lazy_since = 0;
+  pthread_mutex_lock(&E.lock);
+  int wake = !E.notified && (E.events_len > 0 || E.done_len > 0);
+  if (wake) E.notified = 1;
+  pthread_mutex_unlock(&E.lock);
+  if (wake && !notify_js()) {
+    /* Not queued: let a later turn try again rather than wait for a wake-up that never comes. */
+    pthread_mutex_lock(&E.lock);
+    E.notified = 0;
+    pthread_mutex_unlock(&E.lock);
+  }
+}
 
 /* ---- id table (engine thread only) ---- */
 
@@ -258,10 +302,9 @@ static void push_done(tunnel_t *t, int reason) {
     E.done = grown;
     E.done_cap = cap;
   }
-  int was_empty = E.done_len == 0;
   E.done[E.done_len++] = (done_t){t->id, (double)t->d[0].bytes, (double)t->d[1].bytes, reason, t->error};
   pthread_mutex_unlock(&E.lock);
-  if (was_empty) notify_due = 1;
+  due(0);
 }
 
 /* Queues a front event for JavaScript; `data` is copied. */
@@ -280,7 +323,6 @@ static void push_event(int kind, tunnel_t *t, double a, double b, const char *da
     E.events = grown;
     E.events_cap = cap;
   }
-  int was_empty = E.events_len == 0 && E.done_len == 0;
   event_t *ev = &E.events[E.events_len++];
   ev->kind = kind;
   ev->id = t->id;
@@ -294,7 +336,7 @@ static void push_event(int kind, tunnel_t *t, double a, double b, const char *da
     ev->addr[sizeof ev->addr - 1] = 0;
   }
   pthread_mutex_unlock(&E.lock);
-  if (was_empty) notify_due = 1;
+  due(kind == EV_HEAD || kind == EV_ADOPT || kind == EV_CONNECT_FAILED || kind == EV_PEEK);
 }
 
 /* A connect whose event was held back for the peek is reported now (before any later event of
@@ -955,8 +997,10 @@ static void cmd_verdict(tunnel_t *t, cmd_t *c) {
 }
 
 static void take_commands(void) {
+  /* One read takes the whole count and resets it (not a semaphore eventfd). */
   uint64_t ignored;
-  while (read(E.wakefd, &ignored, sizeof ignored) > 0) {
+  if (read(E.wakefd, &ignored, sizeof ignored) < 0) {
+    /* EAGAIN: a wake-up already taken by the turn before; the queues below are read anyway. */
   }
   pthread_mutex_lock(&E.lock);
   tunnel_t *adds = E.adds;
@@ -1068,7 +1112,7 @@ static void *engine_main(void *arg) {
   (void)arg;
   struct epoll_event events[EVENTS_PER_WAIT];
   for (;;) {
-    int timeout = again_len > 0 ? 0 : E.front_waits > 0 ? 100 : 1000;
+    int timeout = again_len > 0 ? 0 : lazy_since != 0 ? 1 : E.front_waits > 0 ? 100 : 1000;
     int n = epoll_wait(E.epfd, events, EVENTS_PER_WAIT, timeout);
     if (n < 0 && errno != EINTR) abort();
     int commands = 0;
@@ -1101,10 +1145,7 @@ static void *engine_main(void *arg) {
       if (idle_scan) E.last_scan = now;
       scan_time(now, idle_scan);
     }
-    if (notify_due) {
-      notify_due = 0;
-      notify_js();
-    }
+    maybe_notify();
     /* Tunnels ended in this turn are freed only now: later events of the same batch may name them. */
     while (E.to_free != NULL) {
       tunnel_t *next = E.to_free->next;
@@ -1183,6 +1224,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)data;
   if (env == NULL) return;
   pthread_mutex_lock(&E.lock);
+  E.notified = 0;
   size_t n = E.done_len;
   done_t *copy = NULL;
   if (n > 0) {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ProxyAgent, fetch } from 'undici';
+import { waitFor } from '../helpers/wait.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { closedPort, patternBytes, sha256, startOrigin, type TestOrigin } from '../helpers/origins.js';
 import { createPki, type TestPki } from '../helpers/pki.js';
@@ -404,7 +405,11 @@ describe('failures are answered, not hung', () => {
     assert.match(tunnel, /^HTTP\/1\.1 502 [\s\S]*FAIL_CONNECT_REFUSED/);
     const r = await curl(['--proxy', gw.proxyUrl, `http://dead.example.test:${deadPort}/`]);
     assert.equal(r.httpCode, 502);
-    const records = gw.records.filter((x) => x.host === 'dead.example.test');
+    // A record is written when its connection ends, which may come after the client's answer.
+    const records = await waitFor('both refusals logged', () => {
+      const found = gw.records.filter((x) => x.host === 'dead.example.test');
+      return found.length >= 2 && found;
+    });
     assert.deepEqual(
       records.map((x) => x.reason),
       ['FAIL_CONNECT_REFUSED', 'FAIL_CONNECT_REFUSED'],

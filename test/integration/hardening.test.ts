@@ -7,6 +7,7 @@ import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { loadNative } from '../../src/gateway/native.js';
+import { waitFor } from '../helpers/wait.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startOrigin, type TestOrigin } from '../helpers/origins.js';
 import { createPki, type TestPki } from '../helpers/pki.js';
@@ -307,7 +308,11 @@ tls: { ports: [${tlsOrigin.port}] }
         connections,
         'no upstream connection was made',
       );
-      const records = guarded.records.filter((r) => r.host === 'rebind.example.test');
+      // A record is written when its connection ends, which may come after the client's answer.
+      const records = await waitFor('both refusals logged', () => {
+        const found = guarded.records.filter((r) => r.host === 'rebind.example.test');
+        return found.length >= 2 && found;
+      });
       assert.deepEqual(
         records.map((r) => [r.decision, r.reason]),
         [
@@ -456,14 +461,15 @@ tls: { ports: [${tlsOrigin.port}] }
       );
       assert.match(http, /^HTTP\/1\.1 403 [\s\S]*DENY_DESTINATION_ADDRESS/);
       assert.equal(tlsOrigin.connections + httpOrigin.connections, connections, 'no upstream connection');
-      assert.deepEqual(
-        audit.records.map((r) => [r.host, r.decision, r.reason]),
-        [
-          ['rebind.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
-          ['unlisted.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
-          ['rebind.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
-        ],
-      );
+      // Records are written as connections end, which need not be the order they were sent in.
+      await audit.waitForRecord((r) => r.method === 'GET');
+      await audit.waitForRecord((r) => r.method === 'CONNECT' && r.host === 'unlisted.example.test');
+      await audit.waitForRecord((r) => r.method === 'CONNECT' && r.host === 'rebind.example.test');
+      assert.deepEqual(audit.records.map((r) => [r.method, r.host, r.decision, r.reason]).sort(), [
+        ['CONNECT', 'rebind.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
+        ['CONNECT', 'unlisted.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
+        ['GET', 'rebind.example.test', 'deny', 'DENY_DESTINATION_ADDRESS'],
+      ]);
     } finally {
       await audit.close();
     }
