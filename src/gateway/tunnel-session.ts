@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { AirlockError, ReasonCode } from '../errors/index.js';
-import { decide, judgeServerName, serverNameChecked } from '../policy/index.js';
+import { decide, judgeServerName, serverNameChecked, type Policy } from '../policy/index.js';
 import type { ClientIdentity } from './admission.js';
 import type { Dialed, DialTicket } from './dialer.js';
 import { RELAY_ENDS, socketFd, type RelayResult, type RelayedTunnel } from './native.js';
@@ -35,6 +35,11 @@ export class TunnelSession extends Session implements RelayedTunnel {
   private closedSides = 0;
   private relayId = 0;
   private relayedBase = { sent: 0, received: 0 };
+  /**
+   * The policy the tunnel was decided by, until its ClientHello is judged: a reload meanwhile
+   * applies to new tunnels only, and an open tunnel must not pin every policy since.
+   */
+  private policy: Policy | null = null;
 
   constructor(
     parts: GatewayParts,
@@ -56,13 +61,17 @@ export class TunnelSession extends Session implements RelayedTunnel {
     socket.on('error', this.onClientError);
     socket.on('close', this.onClientClose);
     const policy = parts.policy;
+    this.policy = policy;
     const decision = decide(
       policy,
       { source: this.client.parsed, method: 'CONNECT', host: this.host, port: this.port },
       parts.mode,
     );
     this.decided(decision);
-    if (decision.verdict === 'deny') return this.refuse(decision.reason);
+    if (decision.verdict === 'deny') {
+      this.policy = null;
+      return this.refuse(decision.reason);
+    }
     parts.dialer.dial(decision.host, this.port, policy, this.ticket, this.onDialed);
   }
 
@@ -111,7 +120,7 @@ export class TunnelSession extends Session implements RelayedTunnel {
   private readonly onPeeked = (peeked: Peeked): void => {
     if (this.phase !== Phase.Peeking) return;
     const judged = judgeServerName(
-      this.parts.policy,
+      this.policy!,
       this.decision!,
       this.port,
       peeked.hello,
@@ -131,6 +140,7 @@ export class TunnelSession extends Session implements RelayedTunnel {
 
   /** The tunnel is established: its bytes move from here on, natively when possible. */
   private carry(first: Buffer): void {
+    this.policy = null;
     const client = this.socket!;
     const upstream = this.upstreamSocket!;
     this.phase = Phase.Spliced;
