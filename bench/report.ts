@@ -612,10 +612,8 @@ export function targetChecks(results: Results, observationSupported: boolean | n
       threshold: 1.0,
       caveat: caveatFor(results, 'c', t, ['airlock', SQUID_W2]),
     });
-  const idle = results
-    .params('b')
-    .map(Number)
-    .sort((x, y) => y - x)[0];
+  const sizes = idleSizes(results);
+  const idle = sizes[0];
   if (idle !== undefined) {
     const p = String(idle);
     const alive = results.median('b', p, 'airlock', 'alive');
@@ -637,10 +635,6 @@ export function targetChecks(results: Results, observationSupported: boolean | n
     // The same cost without the baseline: what each tunnel added between the two largest sizes
     // in the same processes (the baseline of a tree of Node.js processes may still fall after
     // the first tunnels, which makes the figure above low).
-    const sizes = results
-      .params('b')
-      .map(Number)
-      .sort((x, y) => y - x);
     const step = results.median('b', p, 'airlock', 'rssStepPerTunnelKiB');
     if (sizes.length > 1)
       checks.push({
@@ -733,11 +727,16 @@ function sectionHeadroom(results: Results): string[] {
   ];
 }
 
-function sectionCaps(results: Results, input: ReportInput): string[] {
-  const idle = results
+/** The idle-hold sizes of the run, largest first. */
+function idleSizes(results: Results): number[] {
+  return results
     .params('b')
     .map(Number)
-    .sort((x, y) => y - x)[0];
+    .sort((x, y) => y - x);
+}
+
+function sectionCaps(results: Results, input: ReportInput): string[] {
+  const idle = idleSizes(results)[0];
   if (idle === undefined) return [];
   const p = String(idle);
   const rows: string[][] = [];
