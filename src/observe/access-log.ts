@@ -7,11 +7,7 @@ import { toJsonLine, toSquidLine, type AccessRecord } from './access-record.js';
 export type AccessLogFormat = 'json' | 'squid';
 
 export interface AccessLogSink {
-  /**
-   * A tunnel was established (200 sent, its ClientHello passed when checked): its first record
-   * (no bytes, `end` null). Once per tunnel. The JSON log writes it as an `open` line once the
-   * tunnel has been open for OPEN_LINE_AFTER_MS; a shorter tunnel has its `close` line only.
-   */
+  /** A tunnel was established (200 sent, its ClientHello passed when checked): its first record (no bytes, `end` null). Once per tunnel. */
   opened(record: AccessRecord): void;
   /** A request or tunnel is over (or was refused): its final record, with the same `id` as its `opened` one. */
   write(record: AccessRecord): void;
@@ -30,14 +26,6 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 const BATCH_BYTES = 4096;
 /** How long shutdown waits for the last lines to be written. */
 const FLUSH_WAIT_MS = 2000;
-/**
- * A tunnel open this long gets its JSON `open` line (written by the next tick of the timer, so
- * 1 to 2 s after it was established; the line's `time` is when it was). The line is there so a
- * long-lived agent channel shows while it is open; for the many tunnels that close sooner their
- * `close` line says everything, and writing both doubled the log and cost about 7 % of the CPU per
- * tunnel.
- */
-export const OPEN_LINE_AFTER_MS = 1000;
 
 /** What the access logs of this process could not do, for the metrics. */
 export interface AccessLogTrouble {
@@ -59,7 +47,7 @@ export type LogWarner = Pick<Logger, 'warn'>;
 
 /**
  * The access log: one line per finished request or tunnel, JSON (pino) or Squid native; in JSON,
- * also an `open` line for a tunnel open for OPEN_LINE_AFTER_MS (Squid's format has no such line).
+ * also an `open` line when a tunnel is established (Squid's format has no such line).
  * Writes are asynchronous and buffered; a file destination is reopened on demand.
  *
  * A log that cannot be written (disk full, I/O error, the file's directory gone) never stops
@@ -81,14 +69,6 @@ export class AccessLog implements AccessLogSink {
   private checking = false;
   private batch: string[] = [];
   private batchChars = 0;
-  /**
-   * Established tunnels whose `open` line is not written yet, oldest first: when they opened, by
-   * the clock (for the line) and by the monotonic clock (for when the line is due).
-   */
-  private readonly opening = new Map<
-    string,
-    { readonly record: AccessRecord; readonly at: number; readonly since: number }
-  >();
 
   constructor(options: { format: AccessLogFormat; file: string | null; ops?: LogWarner }) {
     this.file = options.file;
@@ -115,28 +95,11 @@ export class AccessLog implements AccessLogSink {
   }
 
   opened(record: AccessRecord): void {
-    if (this.json) this.opening.set(record.id, { record, at: Date.now(), since: performance.now() });
+    if (this.json) this.add(toJsonLine(record, 'open'));
   }
 
   write(record: AccessRecord): void {
-    if (!this.json) return this.add(`${toSquidLine(record)}\n`);
-    // Over before its open line was due: the close line alone.
-    this.opening.delete(record.id);
-    this.add(toJsonLine(record));
-  }
-
-  /**
-   * Writes the `open` lines of tunnels established at least OPEN_LINE_AFTER_MS before `now`, a
-   * reading of `performance.now()` (Infinity: all of them). Called by the timer every second,
-   * and at shutdown.
-   */
-  writeOpenLines(now: number): void {
-    for (const [id, { record, at, since }] of this.opening) {
-      // Oldest first: the first one not due yet ends the walk.
-      if (now - since < OPEN_LINE_AFTER_MS) break;
-      this.opening.delete(id);
-      this.add(toJsonLine(record, 'open', at));
-    }
+    this.add(this.json ? toJsonLine(record) : `${toSquidLine(record)}\n`);
   }
 
   /**
@@ -182,7 +145,6 @@ export class AccessLog implements AccessLogSink {
 
   /** Every second: reopen a file that was deleted or replaced, then write what waits (a retry after a failure). */
   private tick(): void {
-    this.writeOpenLines(performance.now());
     if (this.file === null || this.checking) return this.flushNow();
     this.checking = true;
     const file = this.file;
@@ -288,8 +250,6 @@ export class AccessLog implements AccessLogSink {
    */
   flush(): Promise<void> {
     clearInterval(this.timer);
-    // Tunnels still open at the end (their close lines were not written): their open lines are.
-    this.writeOpenLines(Infinity);
     this.handOver();
     return new Promise((resolve) => {
       let settled = false;

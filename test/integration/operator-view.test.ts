@@ -181,14 +181,13 @@ ${extra}`;
     };
     assert.equal(tunnels.total, 1);
     assert.equal(tunnels.rows[0]!.host, 'winatp-gw-eus.microsoft.com');
-    // The JSON log has an "open" line for it (a tunnel open for a second), with the same id and its service.
-    const openLine = await waitFor('an open line with the tunnel id', () =>
-      gw.stdout
-        .split('\n')
-        .filter((l) => l.includes('"event":"open"'))
-        .map((l) => JSON.parse(l) as { id: string; service: string; product: string; catalog_id: string })
-        .find((l) => l.id === tunnels.rows[0]!.id),
-    );
+    // The JSON log had an "open" line for it, with the same id and its service.
+    const openLine = gw.stdout
+      .split('\n')
+      .filter((l) => l.includes('"event":"open"'))
+      .map((l) => JSON.parse(l) as { id: string; service: string; product: string; catalog_id: string })
+      .find((l) => l.id === tunnels.rows[0]!.id);
+    assert.ok(openLine !== undefined, 'an open line with the tunnel id');
     assert.equal(openLine.service, 'command-and-control');
     assert.equal(openLine.catalog_id, 'mde:winatp-gw-eus.microsoft.com@US');
 

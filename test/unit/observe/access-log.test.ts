@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { accessLogTrouble, OPEN_LINE_AFTER_MS } from '../../../src/observe/access-log.js';
+import { accessLogTrouble } from '../../../src/observe/access-log.js';
 import { AccessLog } from '../../../src/observe/index.js';
 import { TUNNEL_RECORD } from './records.js';
 
@@ -52,57 +52,4 @@ test('a dropped batch counts every line in it', async () => {
   destinationOf(log).emit('drop', 'one\ntwo\nthree\n');
   assert.equal(accessLogTrouble().linesDropped - before, 3);
   await log.flush();
-});
-
-test('a tunnel over before its open line is due has its close line only; one open longer gets the open line, timed when it opened', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'airlock-log-')), 'access.log');
-  const log = new AccessLog({ format: 'json', file, ops: quiet });
-  const openedAt = Date.now();
-  log.opened({ ...TUNNEL_RECORD, id: 'short', end: null });
-  log.opened({ ...TUNNEL_RECORD, id: 'long', end: null });
-  log.write({ ...TUNNEL_RECORD, id: 'short' });
-  // Not due yet: nothing but the short tunnel's close line.
-  log.writeOpenLines(performance.now());
-  assert.deepEqual([...(log as unknown as { opening: Map<string, unknown> }).opening.keys()], ['long']);
-  log.writeOpenLines(performance.now() + OPEN_LINE_AFTER_MS);
-  log.write({ ...TUNNEL_RECORD, id: 'long' });
-  await log.flush();
-  const lines = readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { id: string; event: string; time: string; end: string | null });
-  assert.deepEqual(
-    lines.map((l) => `${l.event} ${l.id}`),
-    ['close short', 'open long', 'close long'],
-  );
-  const open = lines[1]!;
-  assert.equal(open.end, null);
-  const time = Date.parse(open.time);
-  assert.ok(
-    time >= openedAt - 1 && time <= openedAt + 1000,
-    `open line timed ${open.time}, opened at ${openedAt}`,
-  );
-});
-
-test('open lines are written oldest first and only when due; at shutdown those of tunnels still open', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'airlock-log-')), 'access.log');
-  const log = new AccessLog({ format: 'json', file, ops: quiet });
-  const waiting = (): string[] => [...(log as unknown as { opening: Map<string, unknown> }).opening.keys()];
-  log.opened({ ...TUNNEL_RECORD, id: 'a', end: null });
-  const afterA = performance.now();
-  // "b" opens measurably later than "a".
-  while (performance.now() - afterA < 20) await new Promise((resolve) => setTimeout(resolve, 5));
-  log.opened({ ...TUNNEL_RECORD, id: 'b', end: null });
-  log.writeOpenLines(afterA + OPEN_LINE_AFTER_MS + 1);
-  assert.deepEqual(waiting(), ['b'], 'a was due, b not yet');
-  await log.flush();
-  assert.deepEqual(waiting(), []);
-  const lines = readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { id: string; event: string });
-  assert.deepEqual(
-    lines.map((l) => `${l.event} ${l.id}`),
-    ['open a', 'open b'],
-  );
 });
