@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { loadNative } from '../../src/gateway/native.js';
+import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/supervisor/index.js';
 import { openTunnel } from '../helpers/cli.js';
 import { captureClientHello } from '../helpers/client-hello.js';
+import { describeEachEngine, engineConfig } from '../helpers/engines.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
-import { requirement } from '../helpers/skip.js';
 
 /**
  * A reload applies to new tunnels; a tunnel already decided is judged to its end by the policy
@@ -39,19 +38,16 @@ function outcome(socket: Socket, hello: Buffer): Promise<'relayed' | 'cut'> {
   });
 }
 
-const front = loadNative().addon !== null;
-for (const engine of ['default', 'js'] as const) {
-  const name = `a tunnel's ClientHello is judged by the policy that decided the tunnel, not one reloaded meanwhile (${engine === 'js' ? 'JavaScript tunnels' : 'default engine'})`;
-  const skip =
-    engine === 'default' ? requirement(name, front ? null : 'the native addon is not built') : false;
-  describe(name, { skip }, () => {
+describeEachEngine(
+  "a tunnel's ClientHello is judged by the policy that decided the tunnel, not one reloaded meanwhile",
+  (engine) => {
     let echo: TestOrigin;
     let gw: RunningGateway;
     let dir: string;
     let hello: Buffer;
     const yaml = (destinations: string[]): string =>
       [
-        engine === 'js' ? 'engine: { tunnels: js, listen: handoff }' : '',
+        engineConfig(engine),
         'policy:',
         '  sources: [127.0.0.0/8]',
         `  destinations: [${destinations.join(', ')}]`,
@@ -91,5 +87,5 @@ for (const engine of ['default', 'js'] as const) {
       await reload([HOST, OTHER]);
       assert.equal(await outcome(tunnel, hello), 'cut');
     });
-  });
-}
+  },
+);

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { getHeapSnapshot, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { loadNative } from '../../src/gateway/native.js';
 import { loadConfig } from '../../src/supervisor/index.js';
 import { echoOnce, openTunnel } from '../helpers/cli.js';
 import { captureClientHello } from '../helpers/client-hello.js';
+import { describeEachEngine, engineConfig } from '../helpers/engines.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
-import { requirement } from '../helpers/skip.js';
 
 /**
  * An established tunnel keeps what its record needs and lets go of what only its setup needed.
@@ -31,18 +30,15 @@ async function collected(ref: WeakRef<object>): Promise<boolean> {
   return ref.deref() === undefined;
 }
 
-const front = loadNative().addon !== null;
-for (const engine of ['default', 'js'] as const) {
-  const name = `open tunnels keep neither the policy they were decided by nor their request head (${engine === 'js' ? 'JavaScript tunnels' : 'default engine'})`;
-  const skip =
-    engine === 'default' ? requirement(name, front ? null : 'the native addon is not built') : false;
-  describe(name, { skip }, () => {
+describeEachEngine(
+  'open tunnels keep neither the policy they were decided by nor their request head',
+  (engine) => {
     let echo: TestOrigin;
     let plainEcho: TestOrigin;
     let gw: RunningGateway;
     const yaml = (): string =>
       [
-        engine === 'js' ? 'engine: { tunnels: js, listen: handoff }' : '',
+        engineConfig(engine),
         'policy:',
         '  sources: [127.0.0.0/8]',
         `  destinations: [${HOST}, ${CHECKED}]`,
@@ -116,8 +112,8 @@ for (const engine of ['default', 'js'] as const) {
       assert.deepEqual(await stringsHolding(marker), [], 'the open tunnel keeps its CONNECT head alive');
       await closeAll([tunnel]);
     });
-  });
-}
+  },
+);
 
 /**
  * Strings in this process's heap (after the full GC a snapshot starts with) that contain
