@@ -13,8 +13,10 @@
  * (this thread to JavaScript), both batched.
  *
  * Per tunnel this costs one small struct; a direction that cannot write everything keeps the
- * rest in a buffer of its own and stops reading until the peer drains it, so memory stays
- * bounded and backpressure holds.
+ * rest in a buffer (or pipe) of its own and stops reading until the peer drains it, so memory
+ * stays bounded and backpressure holds. Relayed bytes move by splice(2) through a pipe the
+ * direction borrows only while it has bytes in flight (no copy through this process); where the
+ * kernel refuses splice on a socket, by recv/send through the shared buffer.
  *
  * Linux only (epoll, eventfd, SO_REUSEPORT).
  */
@@ -85,6 +87,10 @@ typedef struct {
   uint8_t eof;        /* the source sent FIN */
   uint8_t shut;       /* FIN passed on to the destination */
   uint8_t again;      /* on the run-again list */
+  uint8_t has_pipe;   /* pipe[] is a pipe borrowed from the pool (while bytes are in flight) */
+  uint32_t in_pipe;   /* bytes spliced from the source that the destination has not taken yet */
+  int pipe[2];        /* [0] read end, [1] write end; valid only with has_pipe */
+  uint32_t pipe_cap;  /* what that pipe holds (bytes one splice asks for) */
   uint64_t bytes;     /* bytes written to the destination */
 } direction_t;
 
@@ -365,6 +371,96 @@ static void drop_expect(tunnel_t *t) {
   t->expect_len = 0;
 }
 
+/* ---- splice (engine thread only, but for relay_copy) ---- */
+
+/*
+ * Pipes for splice(2). A direction splices once it has moved SPLICE_AFTER bytes (a bulk
+ * transfer; the few small messages of most tunnels are cheaper to copy), takes a pipe when it
+ * reads and gives it back as soon as its destination has taken every byte, so an idle tunnel
+ * holds none; a pool that no transfer used for a second is closed. At most PIPES_MAX pipes are
+ * open at once (in use or pooled): the descriptors they take are reserved in admission's budget
+ * (RELAY_PIPES_MAX in src/gateway/native.ts); past it a direction copies. A pipe that still
+ * holds bytes when its tunnel ends is closed, never pooled.
+ */
+#define PIPES_MAX 32
+#define PIPE_POOL_MAX 8
+#define SPLICE_AFTER (64 * 1024)
+static struct {
+  int fd[2];
+  uint32_t cap;
+} pipe_pool[PIPE_POOL_MAX];
+static int pipe_pool_len;
+static int pipes_open;
+/* A pipe was taken since the last idle scan: the pool is in use and stays. */
+static int pipes_taken;
+/* 0 once the kernel refused splice on a socket (or a test forced copying): recv/send from then on. */
+static int splice_ok = 1;
+/* Set by JavaScript (tests): copy through the shared buffer as where splice is unavailable. */
+static int relay_copy;
+
+static int use_splice(const direction_t *d) {
+  return d->bytes >= SPLICE_AFTER && splice_ok && !__atomic_load_n(&relay_copy, __ATOMIC_RELAXED);
+}
+
+static int pipe_take(direction_t *d) {
+  pipes_taken = 1;
+  if (pipe_pool_len > 0) {
+    pipe_pool_len--;
+    d->pipe[0] = pipe_pool[pipe_pool_len].fd[0];
+    d->pipe[1] = pipe_pool[pipe_pool_len].fd[1];
+    d->pipe_cap = pipe_pool[pipe_pool_len].cap;
+  } else {
+    if (pipes_open >= PIPES_MAX || pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) return 0;
+    pipes_open++;
+    /* Larger pipes mean fewer system calls per megabyte; where the kernel refuses, what it has. */
+    fcntl(d->pipe[1], F_SETPIPE_SZ, READ_SIZE);
+    int size = fcntl(d->pipe[1], F_GETPIPE_SZ);
+    if (size <= 0) {
+      close(d->pipe[0]);
+      close(d->pipe[1]);
+      pipes_open--;
+      return 0;
+    }
+    d->pipe_cap = (uint32_t)size;
+  }
+  d->has_pipe = 1;
+  d->in_pipe = 0;
+  return 1;
+}
+
+/* Back to the pool when empty; closed when it still holds bytes (its tunnel ended) or the pool is full. */
+static void pipe_give(direction_t *d) {
+  if (!d->has_pipe) return;
+  d->has_pipe = 0;
+  if (d->in_pipe == 0 && pipe_pool_len < PIPE_POOL_MAX) {
+    pipe_pool[pipe_pool_len].fd[0] = d->pipe[0];
+    pipe_pool[pipe_pool_len].fd[1] = d->pipe[1];
+    pipe_pool[pipe_pool_len].cap = d->pipe_cap;
+    pipe_pool_len++;
+  } else {
+    close(d->pipe[0]);
+    close(d->pipe[1]);
+    pipes_open--;
+  }
+  d->in_pipe = 0;
+}
+
+/* Once a second: a pool no transfer used since the last time is closed (an idle relay holds no pipe). */
+static void pipes_trim(void) {
+  if (!pipes_taken) {
+    while (pipe_pool_len > 0) {
+      pipe_pool_len--;
+      close(pipe_pool[pipe_pool_len].fd[0]);
+      close(pipe_pool[pipe_pool_len].fd[1]);
+      pipes_open--;
+    }
+  }
+  pipes_taken = 0;
+}
+
+/* Bytes of direction k not yet written to its destination (in its buffer or its pipe). */
+static int holding(const direction_t *d) { return d->pending != NULL || d->in_pipe != 0; }
+
 static void end_tunnel(tunnel_t *t, int reason) {
   if (t->closed) return;
   t->closed = 1;
@@ -384,6 +480,7 @@ static void end_tunnel(tunnel_t *t, int reason) {
     }
     free(t->d[s].pending);
     t->d[s].pending = NULL;
+    pipe_give(&t->d[s]);
   }
   free(t->head);
   t->head = NULL;
@@ -418,13 +515,36 @@ static void check_done(tunnel_t *t) {
 /* Passes the FIN of direction k on once everything before it has been written. */
 static void maybe_shut(tunnel_t *t, int k) {
   direction_t *d = &t->d[k];
-  if (!d->eof || d->shut || d->pending != NULL) return;
+  if (!d->eof || d->shut || holding(d)) return;
   d->shut = 1;
   if (shutdown(t->fd[1 - k], SHUT_WR) != 0 && errno != ENOTCONN) {
     fail(t, 1 - k, errno);
     return;
   }
   check_done(t);
+}
+
+/*
+ * Splices what direction k's pipe holds to the destination; returns 1 when the pipe is empty
+ * (and given back), 0 when the destination is full or failed. The process ignores SIGPIPE (as
+ * Node.js does), so a destination that went away fails here with EPIPE like send's MSG_NOSIGNAL.
+ */
+static int drain_pipe(tunnel_t *t, int k) {
+  direction_t *d = &t->d[k];
+  while (d->in_pipe > 0) {
+    ssize_t w = splice(d->pipe[0], NULL, t->fd[1 - k], NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (w > 0) {
+      d->bytes += (uint64_t)w;
+      d->in_pipe -= (uint32_t)w;
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    fail(t, 1 - k, w < 0 ? errno : EPIPE);
+    return 0;
+  }
+  pipe_give(d);
+  return 1;
 }
 
 /* Writes what direction k has pending; returns 1 when nothing is left. */
@@ -446,7 +566,7 @@ static int flush(tunnel_t *t, int k) {
       d->pending_len = d->pending_off = 0;
     }
   }
-  return 1;
+  return d->in_pipe == 0 || drain_pipe(t, k);
 }
 
 static void keep(direction_t *d, const char *bytes, size_t len) {
@@ -477,11 +597,53 @@ static void queue_again(tunnel_t *t, int k) {
  * recv that would only return EAGAIN is saved. A hang-up is always read to the end (its FIN may
  * sit behind the data, and no further edge would announce it).
  */
+static void pump_copy(tunnel_t *t, int k, int short_stop, int turn);
+
+/* pump_turn through the direction's pipe: splice in, splice out, nothing copied here. */
 static void pump_turn(tunnel_t *t, int k, int short_stop) {
   direction_t *d = &t->d[k];
-  int src = t->fd[k], dst = t->fd[1 - k];
+  int src = t->fd[k];
   for (int turn = 0; turn < READS_PER_TURN; turn++) {
-    if (t->closed || d->eof || d->pending != NULL) return;
+    if (t->closed || d->eof || holding(d)) return;
+    if (!use_splice(d) || (!d->has_pipe && !pipe_take(d))) {
+      /* Not a bulk transfer yet, no splice here, or no pipe free: this turn copies. */
+      pump_copy(t, k, short_stop, turn);
+      return;
+    }
+    /* No short stop here: a splice also ends early when the pipe runs out of slots (one per
+       piece of socket data), with more still queued and no further edge to announce it. */
+    ssize_t n = splice(src, NULL, d->pipe[1], NULL, d->pipe_cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      t->last_active = now_ms();
+      d->in_pipe = (uint32_t)n;
+      /* The peer is full (or failed): the rest waits in the pipe until EPOLLOUT. */
+      if (!drain_pipe(t, k)) return;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    pipe_give(d);
+    if (n < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM || errno == EOPNOTSUPP)) {
+      /* This kernel (or a sandbox) refuses splice on these sockets: copy from now on. */
+      splice_ok = 0;
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOMEM) {
+      fail(t, k, errno);
+      return;
+    }
+    /* Nothing spliced: recv decides. Splice stops at TCP urgent data, answering EAGAIN (or 0
+       once a FIN is queued) with bytes still behind it, where recv passes over the urgent byte
+       as the copying relay always did; it also confirms an end or an empty queue. */
+    pump_copy(t, k, 0, turn);
+    return;
+  }
+  pipe_give(d);
+  queue_again(t, k);
+}
+
+static void pump_copy(tunnel_t *t, int k, int short_stop, int turn) {
+  direction_t *d = &t->d[k];
+  int src = t->fd[k], dst = t->fd[1 - k];
+  for (; turn < READS_PER_TURN; turn++) {
+    if (t->closed || d->eof || holding(d)) return;
     ssize_t n = recv(src, E.buf, READ_SIZE, 0);
     if (n > 0) {
       t->last_active = now_ms();
@@ -529,7 +691,7 @@ static void relay_event(tunnel_t *t, int side, uint32_t events) {
   if (events & EPOLLOUT) {
     /* The fd of `side` can take more: the direction writing to it is 1 - side. */
     int k = 1 - side;
-    if (t->d[k].pending != NULL && flush(t, k)) {
+    if (holding(&t->d[k]) && flush(t, k)) {
       maybe_shut(t, k);
       pump(t, k);
     }
@@ -562,7 +724,7 @@ static void run_relay(tunnel_t *t) {
   set_deadline(t, 0);
   t->last_active = now_ms();
   for (int k = 0; k < 2 && !t->closed; k++) {
-    if (t->d[k].pending != NULL && flush(t, k)) maybe_shut(t, k);
+    if (holding(&t->d[k]) && flush(t, k)) maybe_shut(t, k);
   }
   for (int k = 0; k < 2 && !t->closed; k++) pump(t, k);
 }
@@ -1142,7 +1304,10 @@ static void *engine_main(void *arg) {
     int64_t now = now_ms();
     int idle_scan = now - E.last_scan >= 1000;
     if (idle_scan || E.front_waits > 0) {
-      if (idle_scan) E.last_scan = now;
+      if (idle_scan) {
+        E.last_scan = now;
+        pipes_trim();
+      }
       scan_time(now, idle_scan);
     }
     maybe_notify();
@@ -1299,6 +1464,20 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   }
   pthread_detach(E.thread);
   E.started = 1;
+  return NULL;
+}
+
+/* relayCopy(on): relay by recv/send through the shared buffer, as where splice is refused (tests). */
+static napi_value js_relay_copy(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool on = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "airlock native: relayCopy(on) takes a boolean");
+    return NULL;
+  }
+  __atomic_store_n(&relay_copy, on ? 1 : 0, __ATOMIC_RELAXED);
   return NULL;
 }
 
@@ -1679,6 +1858,7 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"relayCopy", NULL, js_relay_copy, NULL, NULL, NULL, napi_default, NULL},
       {"add", NULL, js_add, NULL, NULL, NULL, napi_default, NULL},
       {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},

@@ -1,6 +1,7 @@
 import type { ReasonCode } from '../errors/index.js';
 import { formatWords, parseAddress, type ParsedAddress } from '../policy/index.js';
 import { ConnectionRate } from './connection-rate.js';
+import { RELAY_PIPES_MAX } from './native.js';
 import type { GatewayLimits } from './parts.js';
 
 /** Who is on the other end of a client connection, as the policy and the log see it. */
@@ -23,8 +24,11 @@ export function identify(
   return { address, parsed, port: proxied?.port ?? remotePort ?? 0 };
 }
 
-/** Descriptors a process keeps for itself (listeners, log file, DNS, IPC, the relay, stdio). */
-const RESERVED_DESCRIPTORS = 48;
+/**
+ * Descriptors a process keeps for itself: listeners, log file, DNS, IPC, the relay, stdio (48),
+ * and the pipes the native relay splices bulk transfers through.
+ */
+export const RESERVED_DESCRIPTORS = 48 + 2 * RELAY_PIPES_MAX;
 
 /** Refused connections may linger on at most 1/8 of the descriptor budget. */
 const LINGERING_SHARE = 8;

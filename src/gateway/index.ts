@@ -15,3 +15,4 @@ export type {
   OriginFormResponder,
 } from './parts.js';
 export { loadNative, nativeFor, relayFor, type NativeAddon } from './native.js';
+export { RESERVED_DESCRIPTORS } from './admission.js';

@@ -13,6 +13,8 @@ export interface NativeAddon {
   ): number;
   abort(id?: number): void;
   ref(on: boolean): void;
+  /** Relays by recv/send through one buffer, as where the kernel refuses splice (tests). */
+  relayCopy(on: boolean): void;
   listen(
     address: string,
     port: number,
@@ -78,6 +80,13 @@ export interface FrontTunnel extends RelayedTunnel {
   /** The front passed the ClientHello itself: one record, well formed, naming the `passName` given. */
   helloPassed(): void;
 }
+
+/**
+ * Pipes the relay may hold open at once (`PIPES_MAX` in the addon): a bulk transfer moves by
+ * splice(2) through a pipe it borrows while bytes are in flight. Two descriptors each, reserved
+ * in admission's descriptor budget.
+ */
+export const RELAY_PIPES_MAX = 32;
 
 let loaded: { addon: NativeAddon | null; why: string | null } | null = null;
 

@@ -14,7 +14,7 @@ import {
 } from '../admin/index.js';
 import { OPT_IN_SERVICES, SERVICES } from '../catalog/index.js';
 import { isAirlockError } from '../errors/index.js';
-import { loadNative, nativeFor } from '../gateway/index.js';
+import { loadNative, nativeFor, RESERVED_DESCRIPTORS } from '../gateway/index.js';
 import { createOpsLogger, SupervisorMetrics } from '../observe/index.js';
 import { forkWorker, startWorkers, type Fleet } from './fleet.js';
 import { GatewayProcess, plural, type ProcessStats } from './gateway-process.js';
@@ -75,11 +75,11 @@ export async function supervise(options: ServeOptions): Promise<number> {
   }
 
   const nofile = openFilesLimit();
-  const needed = Math.ceil((file.limits.maxConnections * 2) / workers) + 64;
+  const needed = Math.ceil((file.limits.maxConnections * 2) / workers) + RESERVED_DESCRIPTORS;
   if (nofile !== null && nofile < needed) {
     ops.warn(
       { event: 'fd_limit', nofile, needed, workers },
-      `open-files limit ${nofile} is below 2 x limits.maxConnections / workers + 64 = ${needed}; raise LimitNOFILE, add workers, or lower limits.maxConnections`,
+      `open-files limit ${nofile} is below 2 x limits.maxConnections / workers + ${RESERVED_DESCRIPTORS} (the process's own) = ${needed}; raise LimitNOFILE, add workers, or lower limits.maxConnections`,
     );
   }
 

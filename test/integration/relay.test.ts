@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { loadNative } from '../../src/gateway/index.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { requirement } from '../helpers/skip.js';
@@ -177,12 +178,30 @@ function idleReached(mark: number, n = 1): Promise<boolean> {
   return waitFor(`${n} tunnel(s) at the origin`, () => flow.idle >= mark + n);
 }
 
-/** The native front (accept, connect and relay in C), the relay behind JavaScript sockets, and JavaScript alone. */
+/**
+ * The native front (accept, connect and relay in C), the same relaying by recv/send instead of
+ * splice (as where the kernel refuses splice), the relay behind JavaScript sockets, and
+ * JavaScript alone.
+ */
 const ENGINES = [
-  { name: 'native front', tunnels: 'native', accept: 'native' },
-  { name: 'native relay', tunnels: 'native', accept: 'js' },
-  { name: 'js', tunnels: 'js', accept: 'js' },
+  { name: 'native front', tunnels: 'native', accept: 'native', copy: false },
+  { name: 'native front, copying relay', tunnels: 'native', accept: 'native', copy: true },
+  { name: 'native relay', tunnels: 'native', accept: 'js', copy: false },
+  { name: 'js', tunnels: 'js', accept: 'js', copy: false },
 ] as const;
+
+/** Pipes this process holds open (the native relay borrows them for bulk transfers). */
+function openPipes(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('pipe:')) n++;
+    } catch {
+      // closed while listed
+    }
+  }
+  return n;
+}
 
 for (const engine of ENGINES) {
   const missing = engine.tunnels === 'native' ? loadNative().why : null;
@@ -193,8 +212,11 @@ for (const engine of ENGINES) {
       let origin: Awaited<ReturnType<typeof startScriptedOrigin>>;
       let gw: RunningGateway;
       let target: string;
+      let pipesBefore = 0;
 
       before(async () => {
+        if (engine.copy) loadNative().addon!.relayCopy(true);
+        pipesBefore = openPipes();
         origin = await startScriptedOrigin({
           // Echo, passing the client's FIN on after the echo.
           echo: (s) => {
@@ -259,6 +281,7 @@ timeouts:
       after(async () => {
         await gw.close();
         await origin.close();
+        if (engine.copy) loadNative().addon!.relayCopy(false);
       });
 
       test('8 MiB each way arrive intact; the access log counts every byte', async () => {
@@ -286,6 +309,41 @@ timeouts:
         socket.end();
         await ended;
         assert.equal(text, 'BANNER\nEARLY');
+      });
+
+      test('TCP urgent data in a bulk transfer: the bytes around it arrive, the urgent byte is dropped', async () => {
+        // Node.js cannot send urgent data; python3 can (the native relay splices bulk transfers,
+        // and splice stops at urgent data where recv passes over it).
+        const script = [
+          'import socket, sys, time',
+          'port, target = int(sys.argv[1]), sys.argv[2]',
+          's = socket.create_connection(("127.0.0.1", port))',
+          's.sendall(("CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n" % (target, target)).encode())',
+          'head = b""',
+          'while b"\\r\\n\\r\\n" not in head: head += s.recv(4096)',
+          'assert head.startswith(b"HTTP/1.1 200"), head',
+          's.sendall(b"count\\n" + b"a" * 300000)',
+          'time.sleep(0.2)',
+          's.send(b"!", socket.MSG_OOB)',
+          'time.sleep(0.1)',
+          's.sendall(b"b" * 300000)',
+          's.shutdown(socket.SHUT_WR)',
+          'answer = b""',
+          'while True:',
+          '    c = s.recv(65536)',
+          '    if not c: break',
+          '    answer += c',
+          'print(answer.decode())',
+        ].join('\n');
+        const child = spawn('python3', ['-c', script, String(gw.port), target], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+        assert.equal(code, 0);
+        const sent = Buffer.concat([Buffer.alloc(300_000, 'a'), Buffer.alloc(300_000, 'b')]);
+        assert.equal(out.trim(), `${sent.length} ${sha256(sent)}`);
       });
 
       test('half-close: the client ends its side and still gets the answer', async () => {
@@ -433,6 +491,14 @@ timeouts:
         assert.equal((await received).toString(), 'still here');
         const record = await own.waitForRecord((r) => r.method === 'CONNECT');
         assert.equal(record.end, 'CLOSED');
+      });
+
+      test('every tunnel over, the relay gives back the pipes of its bulk transfers within seconds', async () => {
+        await waitFor('the tunnels to end', () => gw.gateway.stats().connections === 0);
+        // The relay closes its pool of pipes once no transfer has used it for a second.
+        await waitFor(`pipes back to the ${pipesBefore} before the tests`, () => openPipes() <= pipesBefore, {
+          timeoutMs: 5000,
+        });
       });
 
       test('shutdown cuts open tunnels at the drain deadline and logs them', async () => {
