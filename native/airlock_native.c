@@ -14,9 +14,10 @@
  *
  * Per tunnel this costs one small struct; a direction that cannot write everything keeps the
  * rest in a buffer (or pipe) of its own and stops reading until the peer drains it, so memory
- * stays bounded and backpressure holds. Relayed bytes move by splice(2) through a pipe the
- * direction borrows only while it has bytes in flight (no copy through this process); where the
- * kernel refuses splice on a socket, by recv/send through the shared buffer.
+ * stays bounded and backpressure holds. A direction's first 64 KiB are copied through the
+ * shared buffer (recv/send); a bulk transfer past that moves by splice(2) through a pipe the
+ * direction borrows only while it has bytes in flight, with no copy through this process (or by
+ * recv/send where the kernel refuses splice on a socket).
  *
  * Linux only (epoll, eventfd, SO_REUSEPORT).
  */
