@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -391,7 +392,9 @@ static struct {
   uint32_t cap;
 } pipe_pool[PIPE_POOL_MAX];
 static int pipe_pool_len;
+/* Written by this thread, read by JavaScript (relayStats): atomic. */
 static int pipes_open;
+static uint64_t spliced_bytes, copied_bytes;
 /* A pipe was taken since the last idle scan: the pool is in use and stays. */
 static int pipes_taken;
 /* 0 once the kernel refused splice on a socket (or a test forced copying): recv/send from then on. */
@@ -412,14 +415,14 @@ static int pipe_take(direction_t *d) {
     d->pipe_cap = pipe_pool[pipe_pool_len].cap;
   } else {
     if (pipes_open >= PIPES_MAX || pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) return 0;
-    pipes_open++;
+    __atomic_add_fetch(&pipes_open, 1, __ATOMIC_RELAXED);
     /* Larger pipes mean fewer system calls per megabyte; where the kernel refuses, what it has. */
     fcntl(d->pipe[1], F_SETPIPE_SZ, READ_SIZE);
     int size = fcntl(d->pipe[1], F_GETPIPE_SZ);
     if (size <= 0) {
       close(d->pipe[0]);
       close(d->pipe[1]);
-      pipes_open--;
+      __atomic_sub_fetch(&pipes_open, 1, __ATOMIC_RELAXED);
       return 0;
     }
     d->pipe_cap = (uint32_t)size;
@@ -441,7 +444,7 @@ static void pipe_give(direction_t *d) {
   } else {
     close(d->pipe[0]);
     close(d->pipe[1]);
-    pipes_open--;
+    __atomic_sub_fetch(&pipes_open, 1, __ATOMIC_RELAXED);
   }
   d->in_pipe = 0;
 }
@@ -453,7 +456,7 @@ static void pipes_trim(void) {
       pipe_pool_len--;
       close(pipe_pool[pipe_pool_len].fd[0]);
       close(pipe_pool[pipe_pool_len].fd[1]);
-      pipes_open--;
+      __atomic_sub_fetch(&pipes_open, 1, __ATOMIC_RELAXED);
     }
   }
   pipes_taken = 0;
@@ -536,6 +539,7 @@ static int drain_pipe(tunnel_t *t, int k) {
     ssize_t w = splice(d->pipe[0], NULL, t->fd[1 - k], NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (w > 0) {
       d->bytes += (uint64_t)w;
+      __atomic_add_fetch(&spliced_bytes, (uint64_t)w, __ATOMIC_RELAXED);
       d->in_pipe -= (uint32_t)w;
       continue;
     }
@@ -560,6 +564,7 @@ static int flush(tunnel_t *t, int k) {
       return 0;
     }
     d->bytes += (uint64_t)w;
+    __atomic_add_fetch(&copied_bytes, (uint64_t)w, __ATOMIC_RELAXED);
     d->pending_off += (uint32_t)w;
     if (d->pending_off == d->pending_len) {
       free(d->pending);
@@ -626,14 +631,30 @@ static void pump_turn(tunnel_t *t, int k, int short_stop) {
     if (n < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM || errno == EOPNOTSUPP)) {
       /* This kernel (or a sandbox) refuses splice on these sockets: copy from now on. */
       splice_ok = 0;
-    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOMEM) {
+      pump_copy(t, k, short_stop, turn);
+      return;
+    }
+    if (n < 0 && errno == ENOMEM) {
+      pump_copy(t, k, short_stop, turn);
+      return;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       fail(t, k, errno);
       return;
     }
-    /* Nothing spliced: recv decides. Splice stops at TCP urgent data, answering EAGAIN (or 0
-       once a FIN is queued) with bytes still behind it, where recv passes over the urgent byte
-       as the copying relay always did; it also confirms an end or an empty queue. */
-    pump_copy(t, k, 0, turn);
+    /* Nothing spliced. Splice stops at TCP urgent data, answering EAGAIN (or 0 once a FIN is
+       queued) with bytes still behind it; recv passes over the urgent byte, as the copying relay
+       always did. Anywhere else the queue was empty (bytes arriving later raise a new edge) or
+       the source has ended. */
+    int at_mark = 0;
+    if (ioctl(src, SIOCATMARK, &at_mark) == 0 && at_mark) {
+      pump_copy(t, k, 0, turn);
+      return;
+    }
+    if (n == 0) {
+      d->eof = 1;
+      maybe_shut(t, k);
+    }
     return;
   }
   pipe_give(d);
@@ -658,6 +679,7 @@ static void pump_copy(tunnel_t *t, int k, int short_stop, int turn) {
         }
       }
       d->bytes += (uint64_t)w;
+      __atomic_add_fetch(&copied_bytes, (uint64_t)w, __ATOMIC_RELAXED);
       if (w < n) {
         /* The peer is full: keep the rest and stop reading until it drains (EPOLLOUT). */
         keep(d, E.buf + w, (size_t)(n - w));
@@ -1482,6 +1504,20 @@ static napi_value js_relay_copy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* relayStats(): [bytes written by splice, bytes written by send, pipes open], since the start. */
+static napi_value js_relay_stats(napi_env env, napi_callback_info info) {
+  napi_value out, v;
+  double values[3] = {(double)__atomic_load_n(&spliced_bytes, __ATOMIC_RELAXED),
+                      (double)__atomic_load_n(&copied_bytes, __ATOMIC_RELAXED),
+                      (double)__atomic_load_n(&pipes_open, __ATOMIC_RELAXED)};
+  CHECK(napi_create_array_with_length(env, 3, &out));
+  for (uint32_t i = 0; i < 3; i++) {
+    CHECK(napi_create_double(env, values[i], &v));
+    CHECK(napi_set_element(env, out, i, v));
+  }
+  return out;
+}
+
 static void wake(void) {
   uint64_t one = 1;
   ssize_t ignored = write(E.wakefd, &one, sizeof one);
@@ -1860,6 +1896,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"relayCopy", NULL, js_relay_copy, NULL, NULL, NULL, napi_default, NULL},
+      {"relayStats", NULL, js_relay_stats, NULL, NULL, NULL, napi_default, NULL},
       {"add", NULL, js_add, NULL, NULL, NULL, napi_default, NULL},
       {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},

@@ -15,6 +15,8 @@ export interface NativeAddon {
   ref(on: boolean): void;
   /** Relays by recv/send through one buffer, as where the kernel refuses splice (tests). */
   relayCopy(on: boolean): void;
+  /** Since the start: bytes the relay wrote by splice and by send, and the pipes open now. */
+  relayStats(): [spliced: number, copied: number, pipesOpen: number];
   listen(
     address: string,
     port: number,

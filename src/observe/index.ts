@@ -17,6 +17,7 @@ export {
   DNS_RESULTS,
   type DnsResult,
   type GatewayGauges,
+  type RelayCounters,
 } from './metrics.js';
 export {
   FAILURE_KINDS,

@@ -25,6 +25,8 @@ export const METRIC_NAMES = {
   configGeneration: 'airlock_config_generation',
   logWriteErrors: 'airlock_log_write_errors_total',
   logLinesDropped: 'airlock_log_lines_dropped_total',
+  relayBytes: 'airlock_relay_bytes_total',
+  relayPipes: 'airlock_relay_pipes_open',
 } as const;
 
 /** How a DNS lookup for an upstream was answered. A fixed set: it is a metric label. */
@@ -172,6 +174,15 @@ export interface GatewayGauges {
   connections(): number;
   sessions(): number;
   rules(): number;
+  /** The native relay's counters (null: the relay is not loaded). */
+  relay?(): RelayCounters | null;
+}
+
+/** What the native relay wrote, by how, and the pipes it holds for splicing. */
+export interface RelayCounters {
+  readonly splicedBytes: number;
+  readonly copiedBytes: number;
+  readonly pipesOpen: number;
 }
 
 /**
@@ -299,6 +310,27 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.set(gauges.sessions());
+      },
+    });
+    const relay = (): RelayCounters => gauges.relay?.() ?? { splicedBytes: 0, copiedBytes: 0, pipesOpen: 0 };
+    new Counter({
+      name: METRIC_NAMES.relayBytes,
+      help: "Bytes the native relay wrote to tunnel sockets, by path: splice (bulk transfers, past a direction's first 64 KiB) or copy",
+      labelNames: ['path'],
+      registers,
+      collect() {
+        const now = relay();
+        this.reset();
+        this.inc({ path: 'splice' }, now.splicedBytes);
+        this.inc({ path: 'copy' }, now.copiedBytes);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.relayPipes,
+      help: 'Pipes the native relay holds for splicing (two descriptors each; at most 32 per process)',
+      registers,
+      collect() {
+        this.set(relay().pipesOpen);
       },
     });
     new Gauge({

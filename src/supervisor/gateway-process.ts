@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Gateway, OriginFormResponder } from '../gateway/index.js';
+import { loadNative, type Gateway, type OriginFormResponder } from '../gateway/index.js';
 import {
   AccessLog,
   GatewayMetrics,
@@ -44,6 +44,13 @@ export class GatewayProcess {
       connections: () => gateway?.stats().connections ?? 0,
       sessions: () => gateway?.stats().sessions ?? 0,
       rules: () => gateway?.currentPolicy.rules.length ?? 0,
+      relay: () => {
+        const addon = loadNative().addon;
+        // An addon built before relayStats existed (AIRLOCK_NATIVE_ADDON) has no counters to give.
+        if (addon === null || typeof addon.relayStats !== 'function') return null;
+        const [splicedBytes, copiedBytes, pipesOpen] = addon.relayStats();
+        return { splicedBytes, copiedBytes, pipesOpen };
+      },
     });
     this.enricher = new RecordEnricher(file.observe.clientNames, file.catalog);
     this.recorder = file.observe.state ? new StateRecorder() : null;

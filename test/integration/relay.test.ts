@@ -285,6 +285,8 @@ timeouts:
       });
 
       test('8 MiB each way arrive intact; the access log counts every byte', async () => {
+        const native = engine.tunnels === 'native' ? loadNative().addon : null;
+        const statsBefore = native?.relayStats() ?? null;
         const { socket, rest } = await tunnel(gw.port, target);
         const received = readAll(socket, rest);
         socket.write('echo\n');
@@ -297,6 +299,17 @@ timeouts:
         );
         assert.equal(record.bytesFromClient, BIG.length + 5);
         assert.equal(record.end, 'CLOSED');
+        if (native !== null && statsBefore !== null) {
+          // Past each direction's first 64 KiB a bulk transfer is spliced (unless copying is forced);
+          // the first reads, and a read after a splice that found nothing, copy.
+          const [spliced, copied] = native.relayStats();
+          const moved = 2 * BIG.length + 5;
+          const bySplice = spliced - statsBefore[0];
+          const byCopy = copied - statsBefore[1];
+          assert.equal(bySplice + byCopy, moved);
+          if (engine.copy) assert.equal(bySplice, 0);
+          else assert.ok(bySplice >= 0.9 * moved, `only ${bySplice} of ${moved} bytes spliced`);
+        }
       });
 
       test('bytes sent with the CONNECT and bytes the origin sends first both arrive', async () => {
