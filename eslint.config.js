@@ -144,6 +144,23 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS packages are loaded with require (src/deps/README.md): an ES import of one starts
+    // Node.js's CommonJS lexer, megabytes of resident memory in every gateway process.
+    files: ['src/**/*.ts'],
+    ignores: ['src/deps/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['commander', 'ipaddr.js', 'pino', 'prom-client', 'sonic-boom', 'yaml'].map((name) => ({
+            name,
+            message: `${name} is CommonJS: import it (values and types) from src/deps/.`,
+          })),
+        },
+      ],
+    },
+  },
+  {
     files: ['src/cli/main.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

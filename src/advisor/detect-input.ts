@@ -1,4 +1,4 @@
-import { LineCounter, isNode, parseDocument } from 'yaml';
+import { LineCounter, isNode, parseDocument } from '../deps/yaml.js';
 import type { MachineFacts } from './machine-facts.js';
 import { parseMachineDescription } from './machine-schema.js';
 import {

@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from '../deps/yaml.js';
 import type { Geo, Product as CatalogProduct } from '../catalog/index.js';
 import { formatIssuePath, yamlLineOf } from '../text/issue-path.js';
 import { z } from 'zod';

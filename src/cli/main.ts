@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Option } from '../deps/commander.js';
 import { isAirlockError } from '../errors/index.js';
 import type { CommandIo } from './commands/catalog.js';
 import { stdoutWidth } from './terminal.js';

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { LineCounter, parseDocument, type YAMLError } from '../deps/yaml.js';
 import { formatIssuePath, yamlLineOf, type IssuePath } from '../text/issue-path.js';
 import type { z } from 'zod';
 import type { DestinationSpec, SourceSpec } from '../policy/index.js';

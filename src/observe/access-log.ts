@@ -1,7 +1,7 @@
 import { fstat, mkdir, open, stat, close } from 'node:fs';
 import { dirname } from 'node:path';
-import pino, { type Logger } from 'pino';
-import sonicBoom, { type SonicBoom } from 'sonic-boom';
+import { pino, type Logger } from '../deps/pino.js';
+import { SonicBoom } from '../deps/sonic-boom.js';
 import { toJsonLine, toSquidLine, type AccessRecord } from './access-record.js';
 
 export type AccessLogFormat = 'json' | 'squid';
@@ -17,8 +17,6 @@ export interface AccessLogSink {
 }
 
 type Destination = SonicBoom;
-/** The module's export is the class itself (CommonJS); its types name it as a member. */
-const SonicBoomClass = sonicBoom as unknown as typeof SonicBoom;
 
 /** Lines kept in memory while the log cannot be written; past it new lines are dropped (and counted). */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -76,7 +74,7 @@ export class AccessLog implements AccessLogSink {
     // Lines are batched (one write per 4 KiB, or per second at most) instead of one write per line.
     // A SonicBoom of our own rather than pino.destination(), which also flushes synchronously on
     // exit, retrying for ever while the disk is full; flush() below is the bounded shutdown.
-    this.dest = new SonicBoomClass({
+    this.dest = new SonicBoom({
       dest: options.file ?? 1,
       sync: false,
       mkdir: this.file !== null,

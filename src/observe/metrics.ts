@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from '../deps/prom-client.js';
 import { accessLogTrouble } from './access-log.js';
 import type { AccessRecord } from './access-record.js';
 import { failureKind } from './outcome.js';

@@ -1,4 +1,4 @@
-import ipaddr from 'ipaddr.js';
+import { ipaddr, type IPv4, type IPv6 } from '../deps/ipaddr.js';
 
 /** One network, kept as numbers so matching is arithmetic, not string work. */
 export interface Cidr {
@@ -12,12 +12,12 @@ export interface Cidr {
 
 export type ParsedAddress = { readonly family: 4 | 6; readonly words: readonly number[] };
 
-function toWords(addr: ipaddr.IPv4 | ipaddr.IPv6): number[] {
+function toWords(addr: IPv4 | IPv6): number[] {
   if (addr.kind() === 'ipv4') {
-    const b = (addr as ipaddr.IPv4).octets;
+    const b = (addr as IPv4).octets;
     return [((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0];
   }
-  const p = (addr as ipaddr.IPv6).parts;
+  const p = (addr as IPv6).parts;
   return [
     ((p[0]! << 16) | p[1]!) >>> 0,
     ((p[2]! << 16) | p[3]!) >>> 0,
@@ -35,7 +35,7 @@ function maskWord(word: number, bits: number): number {
 /** Parses "10.0.0.0/8", "fc00::/7" or a bare address (a /32 or /128). Returns null if it is not a CIDR. */
 export function parseCidr(text: string): Cidr | null {
   const trimmed = text.trim();
-  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  let addr: IPv4 | IPv6;
   let prefix: number;
   const slash = trimmed.indexOf('/');
   try {
@@ -79,14 +79,14 @@ function isStrictAddress(text: string): boolean {
  * dual-stack listener reports for IPv4 clients) is returned as the IPv4 address it carries.
  */
 export function parseAddress(text: string): ParsedAddress | null {
-  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  let addr: IPv4 | IPv6;
   try {
     addr = ipaddr.parse(text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text);
   } catch {
     return null;
   }
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
-    addr = (addr as ipaddr.IPv6).toIPv4Address();
+  if (addr.kind() === 'ipv6' && (addr as IPv6).isIPv4MappedAddress()) {
+    addr = (addr as IPv6).toIPv4Address();
   }
   return { family: addr.kind() === 'ipv4' ? 4 : 6, words: toWords(addr) };
 }

@@ -1,5 +1,5 @@
 import { domainToASCII } from 'node:url';
-import ipaddr from 'ipaddr.js';
+import { ipaddr } from '../deps/ipaddr.js';
 
 /** A destination host after normalisation: a DNS name in lowercase punycode, or an IP literal. */
 export type NormalizedHost =

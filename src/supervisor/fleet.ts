@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Logger } from 'pino';
+import type { Logger } from '../deps/pino.js';
 import { AirlockError } from '../errors/index.js';
 import type { LoadedConfig } from './load-config.js';
 import { withGatewayFlags } from './node-flags.js';

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../deps/pino.js';
 import { loadNative, type Gateway, type OriginFormResponder } from '../gateway/index.js';
 import {
   AccessLog,

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../deps/pino.js';
 
 /**
  * The last line of defence for exceptions no session caught. Every entry point of the

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import type { Logger } from 'pino';
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { Logger } from '../deps/pino.js';
+import type { MetricObjectWithValues, MetricValue } from '../deps/prom-client.js';
 import { deltaFromWire, type StateDelta } from '../observe/index.js';
 import type { GatewayProcess, ProcessStats } from './gateway-process.js';
 import type { LoadedConfig } from './load-config.js';

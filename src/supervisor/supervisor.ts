@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { statSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Logger } from 'pino';
+import type { Logger } from '../deps/pino.js';
 import type { AddressInfo } from 'node:net';
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from '../deps/prom-client.js';
 import {
   AdminServer,
   checkAdminExposure,

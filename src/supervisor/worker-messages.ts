@@ -1,4 +1,4 @@
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue } from '../deps/prom-client.js';
 import type { ProcessStats } from './gateway-process.js';
 import type { FileText } from './load-config.js';
 

@@ -1,4 +1,4 @@
-import { isNode, type Document, type LineCounter } from 'yaml';
+import { isNode, type Document, type LineCounter } from '../deps/yaml.js';
 
 /** A path into a document, as schema validation reports it. */
 export type IssuePath = readonly PropertyKey[];
