@@ -407,7 +407,8 @@ export class ForwardSession extends Session implements LinkUser {
     const link = this.link;
     this.link = null;
     if (link !== null) {
-      link.socket.setTimeout(0);
+      // The response timeout stays armed into release(), which re-arms it for what comes next
+      // (the idle timeout, or the next exchange's response timeout) or closes the connection.
       if (link.socket.isPaused()) link.socket.resume();
       this.parts.pool.release(link, reusable);
     }

@@ -157,7 +157,7 @@ export class UpstreamPool {
       this.admission.holdDescriptors(-1);
       if (link.socket.destroyed) continue;
       origin.inUse++;
-      link.socket.setTimeout(0);
+      // Its idle timeout stays armed: the exchange it is handed to arms its response timeout at once.
       return link;
     }
     return null;

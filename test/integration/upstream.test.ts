@@ -168,6 +168,65 @@ timeouts: { upstreamResponse: 500ms }
   });
 });
 
+describe('pooled upstream connections', () => {
+  test("a reused connection gets its exchange's response timeout, and closes after timeouts.upstreamKeepAlive idle", async () => {
+    const opened: Socket[] = [];
+    let closedAt = 0;
+    // A keep-alive origin: /slow answers after 1.5 s, anything else at once.
+    const origin: Server = createServer((socket) => {
+      opened.push(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => (closedAt = Date.now()));
+      let buffered = '';
+      socket.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('latin1');
+        let end: number;
+        while ((end = buffered.indexOf('\r\n\r\n')) !== -1) {
+          const path = buffered.split(' ')[1] ?? '';
+          buffered = buffered.slice(end + 4);
+          const answer = () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+          if (path === '/slow') setTimeout(answer, 1500);
+          else answer();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    const port = (origin.address() as AddressInfo).port;
+    const gw = await startGateway(`
+policy:
+  sources: [127.0.0.1/32]
+  destinations: [pool.example.test]
+  ports: { connect: [443], http: [${port}] }
+hosts: { pool.example.test: 127.0.0.1 }
+timeouts: { upstreamResponse: 5s, upstreamKeepAlive: 1s }
+`);
+    const get = (path: string) =>
+      rawExchange(
+        gw.port,
+        `GET http://pool.example.test:${port}${path} HTTP/1.1\r\nHost: pool.example.test:${port}\r\nConnection: close\r\n\r\n`,
+        3000,
+      );
+    try {
+      assert.equal(status(await get('/fast')), '200');
+      // Idle for 600 ms, then an exchange on the same connection whose answer takes 1.5 s, longer
+      // than the 1 s idle timeout: it runs under the 5 s response timeout.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const reply = await get('/slow');
+      const answeredAt = Date.now();
+      assert.equal(status(reply), '200', reply);
+      assert.equal(opened.length, 1, 'the second exchange did not reuse the pooled connection');
+      // Idle again: the gateway closes it after upstreamKeepAlive.
+      await waitFor('the pooled connection to be closed', () => closedAt !== 0, { timeoutMs: 5000 });
+      assert.ok(closedAt - answeredAt >= 700, `closed ${closedAt - answeredAt} ms after the answer`);
+      assert.equal(opened.length, 1);
+    } finally {
+      await gw.close();
+      for (const socket of opened) socket.destroy();
+      origin.close();
+    }
+  });
+});
+
 describe('DNS answers', () => {
   let dns: DnsServer;
 
