@@ -224,7 +224,7 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
   return [
     '## Memory at idle',
     '',
-    'VmRSS after the proxy started and passed its functional checks, before any load: "start" soon after the checks, "settled" once a Node.js process has given back its start-up memory (V8 shrinks the young generation about 8 s after start; Squid and tinyproxy do not change). The targets use "settled". The first process is the one started (Airlock\'s supervisor, Squid\'s master); the others are its workers and helpers. "anonymous" is the largest RssAnon among the processes: memory of their own, without the file pages of the binary and libraries, which every process of the same binary shares (an empty Node.js script already has about 34 MiB of those).',
+    'VmRSS after the proxy started and passed its functional checks, before any load: "start" soon after the checks, "settled" at least 45 s after the checks and once the tree\'s RSS has not fallen by more than 1 MiB over 20 s (at most 90 s): a Node.js process gives back about 10 MiB of start-up memory once, when V8\'s memory reducer runs, 12–25 s after start on an idle machine and later while other proxies start beside it (Squid and tinyproxy do not change). The targets use "settled". The first process is the one started (Airlock\'s supervisor, Squid\'s master); the others are its workers and helpers. "anonymous" is the largest RssAnon among the processes: memory of their own, without the file pages of the binary and libraries, which every process of the same binary shares (an empty Node.js script already has about 34 MiB of those).',
     '',
     markdownTable(
       [

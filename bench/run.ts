@@ -35,6 +35,7 @@ import { configSchema } from '../src/config/index.js';
 import { workerCount } from '../src/supervisor/options.js';
 import { renderReport, type LoadPoint } from './report.js';
 import { GENERATOR_BOUND_SHARE } from './stats.js';
+import type { TreeSample } from './procfs.js';
 import {
   measureBulk,
   measureConnectRate,
@@ -43,6 +44,7 @@ import {
   measureIdleMemory,
   measureStorm,
   settle,
+  settledSample,
   type Bench,
   type BulkSettings,
   type HttpSettings,
@@ -87,11 +89,15 @@ interface Settings {
   /** Pause after a proxy's checks before its idle memory is first read ("start"). */
   readonly idleMemorySettleMs: number;
   /**
-   * Pause after the checks before it is read again ("settled"). A Node.js process shrinks its
-   * young generation about 8 s after start-up (V8's memory reducer), by up to 15 MiB; a reading
-   * before that is start-up memory, not what an idle gateway holds.
+   * Least time after the checks before it is read again ("settled"), and the most: the reading
+   * waits until the tree's RSS has not fallen by more than 1 MiB over 20 s (`settledSample`). A
+   * Node.js process gives back about 10 MiB of start-up memory once, when V8's memory reducer
+   * runs: 12–25 s after start on an idle machine, later while other proxies start beside it. A
+   * reading at a fixed 20 s caught some processes before it and some after (64 or 74 MiB for
+   * the same build in one run).
    */
   readonly idleMemorySteadyMs: number;
+  readonly idleMemorySteadyMaxMs: number;
 }
 
 const FULL: Settings = {
@@ -126,7 +132,8 @@ const FULL: Settings = {
   clientSources: 8,
   closePorts: 4,
   idleMemorySettleMs: 2_000,
-  idleMemorySteadyMs: 20_000,
+  idleMemorySteadyMs: 45_000,
+  idleMemorySteadyMaxMs: 90_000,
 };
 
 const SMOKE: Settings = {
@@ -141,6 +148,7 @@ const SMOKE: Settings = {
   http: { ...FULL.http, warmupMs: 100, windowMs: 300, connections: 4 },
   idleMemorySettleMs: 100,
   idleMemorySteadyMs: 200,
+  idleMemorySteadyMaxMs: 200,
   storm: { clients: 400, spreadMs: 300, timeoutMs: 5_000, generators: 2 },
   idleSizes: [300],
   idle: { ...FULL.idle, holdMs: 500, settleMs: 100, settleMaxMs: 100, generators: 2, rampLimitMs: 10_000 },
@@ -697,20 +705,28 @@ async function main(): Promise<number> {
       const targets = started.map((r) => (r as PromiseFulfilledResult<Target>).value);
       targets.forEach(remember);
       const checked = Date.now();
-      for (const [phase, afterMs] of [
-        ['start', s.idleMemorySettleMs],
-        ['settled', s.idleMemorySteadyMs],
-      ] as const) {
-        await delay(Math.max(0, checked + afterMs - Date.now()));
-        for (const t of targets) {
-          const m = measureIdleMemory(t, phase);
-          if (m !== null)
-            record(
-              m,
-              `${(m.values.totalMiB ?? 0).toFixed(1)} MiB in ${m.values.processes} process(es) at idle, ${phase} (${afterMs / 1000} s after the checks)`,
-            );
-        }
-      }
+      const idleMemory = (t: Target, phase: 'start' | 'settled', sample: TreeSample): void => {
+        const m = measureIdleMemory(t, phase, sample);
+        record(
+          m,
+          `${(m.values.totalMiB ?? 0).toFixed(1)} MiB in ${m.values.processes} process(es) at idle, ${phase} (${((Date.now() - checked) / 1000).toFixed(0)} s after the checks)`,
+        );
+      };
+      await delay(Math.max(0, checked + s.idleMemorySettleMs - Date.now()));
+      for (const t of targets) if (t.proxy !== null) idleMemory(t, 'start', t.proxy.sample());
+      const sinceChecks = Date.now() - checked;
+      await Promise.all(
+        targets.map(async (t) => {
+          if (t.proxy === null) return;
+          const { sample, settled } = await settledSample(
+            t.proxy,
+            Math.max(0, s.idleMemorySteadyMs - sinceChecks),
+            Math.max(0, s.idleMemorySteadyMaxMs - sinceChecks),
+          );
+          if (settled === false) log(`    mem ${t.label}: RSS still falling at the last reading`);
+          idleMemory(t, 'settled', sample);
+        }),
+      );
       const observationOff = targets.find((t) => t.id === 'airlock-obs-off');
       if (observationOff?.proxy !== undefined && observationOff.proxy !== null)
         observationSupported = observationOff.proxy.observation === 'off';

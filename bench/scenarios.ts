@@ -389,9 +389,11 @@ export async function measureHttp(
  * supervisor, Squid's master); the others are its workers and helpers. `phase`: read soon
  * after the checks (start) or once start-up garbage is gone (settled).
  */
-export function measureIdleMemory(target: Target, phase: 'start' | 'settled'): Measurement | null {
-  if (target.proxy === null) return null;
-  const sample = target.proxy.sample();
+export function measureIdleMemory(
+  target: Target,
+  phase: 'start' | 'settled',
+  sample: TreeSample,
+): Measurement {
   const perProcess = sample.rssPerProcessKiB.map((k) => k / 1024);
   const children = perProcess.slice(1);
   return {
