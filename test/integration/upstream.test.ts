@@ -172,7 +172,8 @@ describe('pooled upstream connections', () => {
   test("a reused connection gets its exchange's response timeout, and closes after timeouts.upstreamKeepAlive idle", async () => {
     const opened: Socket[] = [];
     let closedAt = 0;
-    // A keep-alive origin: /slow answers after 1.5 s, anything else at once.
+    // A keep-alive origin: /slow answers after 1.5 s, anything else at once. Not startOrigin():
+    // node:http closes idle connections itself after 5 s, and only the gateway may close them here.
     const origin: Server = createServer((socket) => {
       opened.push(socket);
       socket.on('error', () => undefined);
