@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { GATEWAY_NODE_FLAGS } from '../src/supervisor/node-flags.js';
+import { GATEWAY_NODE_FLAGS, withGatewayEnv } from '../src/supervisor/node-flags.js';
 import { proxyConnect } from './checks.js';
 import { processTree, sampleTree, type TreeSample } from './procfs.js';
 
@@ -408,7 +408,8 @@ export async function startProxy(
     );
     // AIRLOCK_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the gateway under load.
     const nodeArgs = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    // Started as `npm start` and the installed service start it: with the gateway's Node.js flags.
+    // Started as `npm start` and the installed service start it: with the gateway's Node.js flags
+    // and environment.
     const args = [
       ...GATEWAY_NODE_FLAGS,
       ...nodeArgs,
@@ -418,7 +419,7 @@ export async function startProxy(
       config,
     ];
     if (spec.workers !== null && options.airlockHasWorkers) args.push('--workers', spec.workers);
-    const childEnv = { ...process.env };
+    const childEnv = withGatewayEnv(process.env);
     delete childEnv[OBSERVATION_ENV];
     if (spec.observation === 'off') childEnv[OBSERVATION_ENV] = 'off';
     child = spawn(process.execPath, args, {

@@ -12,6 +12,7 @@ import type { ResolvedAddress } from './resolver.js';
 import { responseFor } from './responses.js';
 import { Refusal, Session } from './session.js';
 import { hostPort } from '../text/host-port.js';
+import { keptText } from '../text/kept.js';
 import { ClientHelloReader } from './tls-client-hello.js';
 
 /** Most header fields in one request head (as for connections read in JavaScript). */
@@ -183,15 +184,8 @@ const enum Phase {
  */
 export class FrontTunnelSession extends Session implements FrontTunnel {
   private phase = Phase.Resolving;
-  private readonly ticket: DialTicket = { aborted: false };
-  // What only the setup needs is let go once the tunnel relays (a tunnel may live for days, and
-  // tens of thousands are held at once): the answer's addresses, the bytes that came with the
-  // CONNECT, and the policy the tunnel was decided by (a reload must not leave it pinned).
-  private addresses: readonly ResolvedAddress[] = NO_ADDRESSES;
-  private next = 0;
-  private lastErrno = 0;
-  private reader: ClientHelloReader | null = null;
-  private policy: Policy | null = null;
+  /** Null once the tunnel relays or is refused. */
+  private setup: Setup | null;
 
   constructor(
     parts: GatewayParts,
@@ -200,18 +194,27 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     private readonly frontId: number,
     host: string,
     port: number,
-    private early: Buffer | null,
+    early: Buffer | null,
     start: number,
   ) {
     super(parts, client, 'CONNECT', host, port, null, start);
+    this.setup = {
+      ticket: { aborted: false },
+      policy: parts.policy,
+      addresses: NO_ADDRESSES,
+      next: 0,
+      lastErrno: 0,
+      reader: null,
+      early,
+    };
   }
 
   open(): void {
     const parts = this.parts;
     parts.sessions.add(this);
     this.relay.track(this.frontId, this);
-    const policy = parts.policy;
-    this.policy = policy;
+    const setup = this.setup!;
+    const policy = setup.policy;
     const decision = decide(
       policy,
       { source: this.client.parsed, method: 'CONNECT', host: this.host, port: this.port },
@@ -220,7 +223,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     this.decided(decision);
     if (decision.verdict === 'deny') return this.refuse(decision.reason);
     // A closure the dialer drops once it has answered, not a field the tunnel keeps.
-    parts.dialer.permitted(decision.host, policy, this.ticket, (error, addresses) =>
+    parts.dialer.permitted(decision.host, policy, setup.ticket, (error, addresses) =>
       this.onAddresses(error, addresses),
     );
   }
@@ -240,28 +243,26 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
   }
 
   private release(): void {
-    this.addresses = NO_ADDRESSES;
-    this.early = null;
-    this.reader = null;
-    this.policy = null;
+    this.setup = null;
   }
 
   private onAddresses(error: AirlockError | null, addresses: readonly ResolvedAddress[] | null): void {
     if (this.phase !== Phase.Resolving) return;
     if (addresses === null) return this.refuse(error?.code ?? 'INTERNAL_ERROR', error?.message ?? null);
-    this.addresses = addresses;
+    this.setup!.addresses = addresses;
     this.tryNext();
   }
 
   private tryNext(): void {
-    const address = this.addresses[this.next++];
+    const setup = this.setup!;
+    const address = setup.addresses[setup.next++];
     if (address === undefined)
       return this.refuse(
-        connectFailure(this.lastErrno),
-        connectDetail(this.addresses, this.port, this.lastErrno),
+        connectFailure(setup.lastErrno),
+        connectDetail(setup.addresses, this.port, setup.lastErrno),
       );
     this.phase = Phase.Connecting;
-    this.upstream = hostPort(address.address, this.port);
+    this.upstream = keptText(hostPort(address.address, this.port));
     const checked = serverNameChecked(this.parts.tls, this.port);
     this.relay.addon.frontConnect(
       this.frontId,
@@ -276,7 +277,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
 
   connectFailed(errno: number): void {
     if (this.phase !== Phase.Connecting) return;
-    this.lastErrno = errno;
+    this.setup!.lastErrno = errno;
     this.upstream = null;
     this.tryNext();
   }
@@ -286,23 +287,25 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     this.status = 200;
     this.connectMs = connectMs;
     this.setupMs = Math.max(0, Date.now() - sinceMs - this.start);
-    this.addresses = NO_ADDRESSES;
+    const setup = this.setup!;
+    setup.addresses = NO_ADDRESSES;
     if (!serverNameChecked(this.parts.tls, this.port)) return this.relayed();
     this.phase = Phase.Peeking;
-    const early = this.early;
-    this.early = null;
+    const early = setup.early;
+    setup.early = null;
     if (early !== null) this.peeked(early);
   }
 
   peeked(bytes: Buffer): void {
     if (this.phase !== Phase.Peeking) return;
-    this.reader ??= new ClientHelloReader();
-    const hello = this.reader.push(bytes);
+    const setup = this.setup!;
+    setup.reader ??= new ClientHelloReader();
+    const hello = setup.reader.push(bytes);
     if (hello.status === 'incomplete') return;
     // The ClientHello's bytes are not needed past the judgement (the tunnel may live for days).
-    this.reader = null;
+    setup.reader = null;
     const judged = judgeServerName(
-      this.policy!,
+      setup.policy,
       this.decision!,
       this.port,
       hello,
@@ -336,6 +339,9 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
   private relayed(): void {
     this.phase = Phase.Relayed;
     this.release();
+    // The policy is not asked again: the tunnel keeps its client's address and port for the
+    // record, not the parsed address the decision used.
+    this.client = { address: this.client.address, parsed: null, port: this.client.port };
     this.parts.relayed++;
     this.parts.log.opened(this.toRecord());
   }
@@ -346,8 +352,8 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
       // The client went away or stayed silent before its ClientHello was complete.
       this.refusal ??= 'TLS_HELLO_TIMEOUT';
     }
+    if (this.setup !== null) this.setup.ticket.aborted = true;
     this.setupOver();
-    this.ticket.aborted = true;
     if (this.refusal === null && this.failure === null) this.end ??= RELAY_ENDS[result.end];
     this.bytesFromClient = result.toUpstream;
     this.bytesToClient = result.toClient;
@@ -357,9 +363,25 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
 
   abort(reason: ReasonCode): void {
     this.end ??= reason;
-    this.ticket.aborted = true;
+    if (this.setup !== null) this.setup.ticket.aborted = true;
     this.relay.abort(this.frontId);
   }
+}
+
+/**
+ * What only a tunnel's setup needs, let go once it relays or is refused (a tunnel may live for
+ * days, and tens of thousands are held at once): the dial's ticket, the policy the tunnel was
+ * decided by (a reload must not leave it pinned), the answer's addresses, the bytes that came
+ * with the CONNECT and the ClientHello read so far.
+ */
+interface Setup {
+  readonly ticket: DialTicket;
+  readonly policy: Policy;
+  addresses: readonly ResolvedAddress[];
+  next: number;
+  lastErrno: number;
+  reader: ClientHelloReader | null;
+  early: Buffer | null;
 }
 
 const ERRNO = constants.errno;

@@ -329,6 +329,7 @@ export class Gateway {
   private async drain(deadlineMs: number): Promise<ShutdownResult> {
     const parts = this.parts;
     parts.closing = true;
+    parts.log.draining();
     const closed = this.closeServers();
     const until = Date.now() + deadlineMs;
     for (;;) {

@@ -47,6 +47,8 @@ export interface NativeAddon {
    * (a valid start: wait for more) or 2 (JavaScript's reader judges them).
    */
   scanClientHello(bytes: Buffer): string | 0 | 2;
+  /** Gives malloc's free pages back to the system (malloc_trim); returns the microseconds it took. */
+  trimMemory(): number;
 }
 
 /** Front events, six slots each: kind, id, a, b, bytes or null, address or null. */
@@ -163,6 +165,9 @@ export interface RelayedTunnel {
   finished(result: RelayResult): void;
 }
 
+/** How often a relay trims malloc's free memory (when connections came or went since). */
+export const TRIM_INTERVAL_MS = 30_000;
+
 /**
  * The native relay of one process: established tunnels are handed over with their two file
  * descriptors; the relay thread moves the bytes and reports each tunnel once when it is over.
@@ -170,12 +175,31 @@ export interface RelayedTunnel {
 export class Relay {
   private readonly tunnels = new Map<number, RelayedTunnel>();
   private readonly listeners: (FrontListener | null)[] = [];
+  /** Connections taken on or finished since the last trim. */
+  private churn = 0;
 
-  constructor(readonly addon: NativeAddon) {
+  constructor(
+    readonly addon: NativeAddon,
+    trimIntervalMs = TRIM_INTERVAL_MS,
+  ) {
     addon.start(
       (records) => this.onDone(records),
       (events) => this.onFront(events),
     );
+    if (trimIntervalMs > 0) setInterval(() => this.trim(), trimIntervalMs).unref();
+  }
+
+  /**
+   * Gives the memory freed since the last trim back to the system, when connections came or
+   * went meanwhile; false when nothing changed. Run by a timer: a relay that took on and let go
+   * of thousands of connections otherwise keeps their freed memory resident while it holds
+   * the rest (about 0.5 KiB per idle tunnel held, measured at 9,000).
+   */
+  trim(): boolean {
+    if (this.churn === 0) return false;
+    this.churn = 0;
+    this.addon.trimMemory();
+    return true;
   }
 
   get size(): number {
@@ -203,6 +227,7 @@ export class Relay {
 
   /** A front connection JavaScript took on: its events and its end reach `tunnel`. */
   track(id: number, tunnel: FrontTunnel): void {
+    this.churn++;
     this.tunnels.set(id, tunnel);
     this.updateRef();
   }
@@ -279,6 +304,7 @@ export class Relay {
     tunnel: RelayedTunnel,
   ): number {
     const id = this.addon.add(clientFd, upstreamFd, toUpstream, toClient, idleMs);
+    this.churn++;
     this.tunnels.set(id, tunnel);
     this.updateRef();
     return id;
@@ -299,6 +325,7 @@ export class Relay {
   }
 
   private onDone(records: Float64Array): void {
+    this.churn += records.length / 5;
     for (let i = 0; i + 4 < records.length; i += 5) {
       const id = records[i]!;
       const tunnel = this.tunnels.get(id);

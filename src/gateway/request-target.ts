@@ -1,5 +1,6 @@
 import { parsePort, splitAuthority } from '../policy/index.js';
 import type { ReasonCode } from '../errors/index.js';
+import { keptText } from '../text/kept.js';
 
 export interface HttpTarget {
   /** Host as written in the URL (not yet normalised). */
@@ -62,5 +63,7 @@ export function parseHttpTarget(url: string): HttpTarget | { error: ReasonCode }
 /** Reads a CONNECT target: authority form only ("host:port", "[v6]:port"). */
 export function parseConnectTarget(url: string): { host: string; port: number } | { error: ReasonCode } {
   const target = splitAuthority(url);
-  return target ?? { error: 'BAD_CONNECT_TARGET' };
+  return target === null
+    ? { error: 'BAD_CONNECT_TARGET' }
+    : { host: keptText(target.host), port: target.port };
 }

@@ -39,7 +39,7 @@ export abstract class Session {
 
   constructor(
     protected readonly parts: GatewayParts,
-    protected readonly client: ClientIdentity,
+    protected client: ClientIdentity,
     protected readonly method: string,
     host: string,
     protected readonly port: number,

@@ -8,6 +8,7 @@ import type { GatewayParts } from './parts.js';
 import { CONNECT_ESTABLISHED, responseFor } from './responses.js';
 import { Session } from './session.js';
 import { hostPort } from '../text/host-port.js';
+import { keptText } from '../text/kept.js';
 import { peekClientHello, type Peeked } from './sni-peek.js';
 import { splice } from './splice.js';
 
@@ -100,7 +101,7 @@ export class TunnelSession extends Session implements RelayedTunnel {
       return;
     }
     this.upstreamSocket = upstream;
-    this.upstream = hostPort(dialed.address.address, this.port);
+    this.upstream = keptText(hostPort(dialed.address.address, this.port));
     this.connectMs = dialed.connectMs;
     upstream.on('error', this.onUpstreamError);
     upstream.on('close', this.onUpstreamClose);

@@ -1,5 +1,5 @@
 import type { ConfigFile } from '../config/index.js';
-import { GATEWAY_NODE_FLAGS } from '../supervisor/node-flags.js';
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from '../supervisor/node-flags.js';
 import { FIREWALL_UNIT_NAME, PATHS } from './paths.js';
 import type { Sizing } from './sizing.js';
 
@@ -83,6 +83,7 @@ export function renderUnit(file: ConfigFile, size: Sizing, options: UnitOptions)
     '[Service]',
     'Type=simple',
     'Environment=NODE_ENV=production',
+    ...Object.entries(GATEWAY_ENV).map(([name, value]) => `Environment=${name}=${value}`),
     `ExecStart=${exec} serve --config ${PATHS.config}`,
     '# SIGHUP: re-read the configuration and allowlists; an invalid file keeps the running policy.',
     'ExecReload=/bin/kill -HUP $MAINPID',

@@ -13,6 +13,12 @@ export interface AccessLogSink {
   write(record: AccessRecord): void;
   /** Reopens the file (after logrotate moved it). A no-op on stdout. */
   reopen(): void;
+  /**
+   * Shutdown has begun: the sessions still open end within the drain, many of them at once when
+   * the deadline cuts them, and each one's final record must be written, not dropped for
+   * exceeding the in-memory limit that guards a log that cannot be written.
+   */
+  draining(): void;
   flush(): Promise<void>;
 }
 
@@ -118,6 +124,11 @@ export class AccessLog implements AccessLogSink {
     this.batch = [];
     this.batchChars = 0;
     this.dest.write(text);
+  }
+
+  draining(): void {
+    // What waits is bounded by the sessions that were open; a log that fails stays bounded.
+    if (this.failingSince === 0) (this.dest as unknown as { maxLength: number }).maxLength = 0;
   }
 
   reopen(): void {

@@ -1,5 +1,6 @@
 import type { ReasonCode } from '../errors/index.js';
 import { FAILURE_KINDS, UNCATALOGUED, type FailureKind } from './outcome.js';
+import type { RecordCatalog } from './access-record.js';
 import type { DenialBrief, DenialInfo, StateDelta, Totals, TunnelInfo } from './state-delta.js';
 
 /** How much the operator view keeps. Clients and denied destinations go oldest first. */
@@ -207,6 +208,7 @@ export class ObservedState<E> {
   private readonly explanations = new Map<string, E>();
   /** One copy of each host and service key (reports arrive as JSON: every string a new copy). */
   private readonly strings = new Map<string, string>();
+  private readonly catalogs = new Map<string, RecordCatalog>();
   readonly totals: StateTotals = {
     allowed: 0,
     denied: 0,
@@ -298,26 +300,28 @@ export class ObservedState<E> {
         this.untracked++;
         continue;
       }
+      const client = this.clients.get(t.client);
       // Field by field, not a spread: every row then shares one hidden class (a spread gave each
-      // of tens of thousands of open tunnels a shape of its own, ~0.4 KiB apiece).
+      // of tens of thousands of open tunnels a shape of its own, ~0.4 KiB apiece). Each row's
+      // strings arrived fresh from the worker's message: the ones many rows have in common (the
+      // client's address, host, service, upstream, catalog entry) are kept once.
       const row: TunnelRow = {
         id: t.id,
-        client: t.client,
-        clientName: t.clientName,
-        host: t.host,
+        client: client?.address ?? t.client,
+        clientName: t.clientName === null ? null : this.intern(t.clientName),
+        host: this.intern(t.host),
         port: t.port,
-        catalog: t.catalog,
-        service: t.service,
+        catalog: t.catalog === null ? null : this.catalogOnce(t.catalog),
+        service: this.intern(t.service),
         since: t.since,
-        upstream: t.upstream,
+        upstream: t.upstream === null ? null : this.intern(t.upstream),
         setupMs: t.setupMs,
-        decision: t.decision,
+        decision: this.intern(t.decision) as TunnelRow['decision'],
         worker: source,
       };
       this.tunnels.set(t.id, row);
       opened.push(row);
-      this.service(t.service, t.catalog?.product ?? null, t.catalog?.service ?? null).open++;
-      const client = this.clients.get(t.client);
+      this.service(row.service, t.catalog?.product ?? null, t.catalog?.service ?? null).open++;
       if (client !== undefined) client.open++;
       changedServices.add(t.service);
       changedClients.add(t.client);
@@ -428,6 +432,21 @@ export class ObservedState<E> {
     const client = this.clients.get(row.client);
     if (client !== undefined) client.open = Math.max(0, client.open - 1);
     return row;
+  }
+
+  /** One object per catalog entry, shared by the rows that name it. */
+  private catalogOnce(catalog: RecordCatalog): RecordCatalog {
+    const key = `${catalog.id}\n${catalog.product}\n${catalog.service}`;
+    const known = this.catalogs.get(key);
+    if (known !== undefined) return known;
+    if (this.catalogs.size >= 10_000) this.catalogs.clear();
+    const kept = {
+      id: this.intern(catalog.id),
+      product: this.intern(catalog.product),
+      service: this.intern(catalog.service),
+    };
+    this.catalogs.set(key, kept);
+    return kept;
   }
 
   private intern(text: string): string {

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../deps/pino.js';
 import { AirlockError } from '../errors/index.js';
 import type { LoadedConfig } from './load-config.js';
-import { withGatewayFlags } from './node-flags.js';
+import { withGatewayEnv, withGatewayFlags } from './node-flags.js';
 import { WorkerMember, type Member } from './members.js';
 import type { FromWorker, WorkerListen } from './worker-messages.js';
 
@@ -21,7 +21,7 @@ export function forkWorker(
   return fork(process.argv[1]!, process.argv.slice(2), {
     execArgv: withGatewayFlags(process.execArgv),
     env: {
-      ...process.env,
+      ...withGatewayEnv(process.env),
       AIRLOCK_WORKERS: String(count),
       AIRLOCK_WORKER_INDEX: String(index),
       AIRLOCK_LISTEN: JSON.stringify(listen),

@@ -71,6 +71,7 @@ export class GatewayProcess {
         recorder?.finished(record);
       },
       reopen: () => log.reopen(),
+      draining: () => log.draining(),
       flush: () => log.flush(),
     };
     gateway = buildGateway(loaded, sink, {

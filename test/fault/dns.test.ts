@@ -232,6 +232,7 @@ describe('many distinct names under a wildcard rule while DNS hangs', () => {
         opened: () => undefined,
         write: (r) => void records.push(r),
         reopen: () => undefined,
+        draining: () => undefined,
         flush: () => Promise.resolve(),
       },
       tls: file.tls,

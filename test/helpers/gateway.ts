@@ -56,6 +56,7 @@ export async function startGateway(
       }
     },
     reopen() {},
+    draining() {},
     flush: () => Promise.resolve(),
   };
   const gateway = buildGateway(loaded, sink, { openFilesLimit: options.openFilesLimit ?? null });

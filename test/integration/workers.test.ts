@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GATEWAY_NODE_FLAGS } from '../../src/supervisor/index.js';
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from '../../src/supervisor/index.js';
 import { echoOnce, openTunnel, serve, type Served } from '../helpers/cli.js';
 import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange } from '../helpers/run.js';
@@ -97,6 +97,10 @@ for (const variant of ENGINES) {
         const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
         for (const flag of GATEWAY_NODE_FLAGS)
           assert.ok(argv.includes(flag), `worker ${pid} runs ${argv.join(' ')}`);
+        // And the gateway's environment, where the supervisor's has no value of its own.
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        for (const [name, value] of Object.entries(GATEWAY_ENV))
+          assert.ok(environ.includes(`${name}=${process.env[name] ?? value}`), `worker ${pid}: ${name}`);
       }
     });
 

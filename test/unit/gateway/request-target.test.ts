@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { forwardHeaders } from '../../../src/gateway/headers.js';
 import { parseConnectTarget, parseHttpTarget } from '../../../src/gateway/request-target.js';
+import { keptText } from '../../../src/text/kept.js';
 
 describe('parseHttpTarget()', () => {
   const ok: [string, string, number, string, string][] = [
@@ -93,5 +94,22 @@ describe('forwardHeaders()', () => {
       'X-A',
       '1',
     ]);
+  });
+});
+
+describe('keptText', () => {
+  test('gives back the same text, whatever it holds, past the size of its table', () => {
+    for (const name of ['events.data.microsoft.com', 'ÉXEMPLE.test', 'a\u0000b', '\ud800x', '日本.jp', ''])
+      assert.equal(keptText(name), name);
+    for (let i = 0; i < 10_000; i++)
+      assert.equal(keptText(`host-${i}.example.test`), `host-${i}.example.test`);
+    assert.equal(keptText('events.data.microsoft.com'), 'events.data.microsoft.com');
+  });
+
+  test('a CONNECT target parsed from a request head has its host and port', () => {
+    const head =
+      'CONNECT winatp-gw-eus.microsoft.com:443 HTTP/1.1\r\nHost: winatp-gw-eus.microsoft.com:443\r\n\r\n';
+    const target = parseConnectTarget(head.slice(8, head.indexOf(' ', 8)));
+    assert.deepEqual(target, { host: 'winatp-gw-eus.microsoft.com', port: 443 });
   });
 });

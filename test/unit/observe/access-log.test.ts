@@ -53,3 +53,29 @@ test('a dropped batch counts every line in it', async () => {
   assert.equal(accessLogTrouble().linesDropped - before, 3);
   await log.flush();
 });
+
+test('at shutdown a burst of final records beyond the in-memory limit is written whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-log-'));
+  // 8,000 tunnels cut at once by the drain deadline: several MiB of lines in one turn of the
+  // event loop, more than the limit that guards a log that cannot be written.
+  const burst = (log: AccessLog): void => {
+    for (let i = 0; i < 8000; i++) log.write({ ...TUNNEL_RECORD, id: `r${i}`, end: 'DRAIN_DEADLINE' });
+  };
+  const count = (file: string): number => readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+
+  // Without the shutdown's word, the limit applies (and the drop is counted).
+  const before = accessLogTrouble().linesDropped;
+  const running = new AccessLog({ format: 'json', file: join(dir, 'running.log'), ops: quiet });
+  burst(running);
+  await running.flush();
+  const dropped = accessLogTrouble().linesDropped - before;
+  assert.ok(dropped > 0, 'the burst exceeds the limit');
+  assert.equal(count(join(dir, 'running.log')) + dropped, 8000);
+
+  const draining = new AccessLog({ format: 'json', file: join(dir, 'draining.log'), ops: quiet });
+  draining.draining();
+  burst(draining);
+  await draining.flush();
+  assert.equal(count(join(dir, 'draining.log')), 8000);
+  assert.equal(accessLogTrouble().linesDropped - before, dropped, 'nothing dropped while draining');
+});

@@ -108,6 +108,38 @@ describe('observed state', () => {
     assert.equal(h.state.clientRow('10.1.2.3')!.bytesToClient, TUNNEL_RECORD.bytesToClient);
   });
 
+  test('open tunnels from many reports share one catalog entry; every field arrives as sent', () => {
+    const h = harness();
+    const sent = [
+      record({ client: '10.1.2.3', upstream: '192.0.2.10:443' }),
+      record({
+        client: '10.1.2.4',
+        upstream: '192.0.2.10:443',
+        catalog: CYBER,
+        host: 'us-v20.events.data.microsoft.com',
+      }),
+      record({ client: '10.1.2.5', upstream: '192.0.2.11:443' }),
+    ];
+    for (const r of sent) {
+      h.recorder.tunnelOpened(r);
+      // One report each: every row's strings and objects arrive in a message of their own.
+      h.flush();
+    }
+    const rows = h.state.tunnelRows(10).rows;
+    assert.equal(rows.length, 3);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const r of sent) {
+      const row = byId.get(r.id)!;
+      assert.deepEqual(
+        [row.client, row.host, row.port, row.upstream, row.catalog, row.decision, row.since, row.setupMs],
+        [r.client, r.host, r.port, r.upstream, r.catalog, r.decision, r.start, r.setupMs],
+      );
+    }
+    // Rows naming the same catalog entry hold one object, not one each.
+    assert.equal(byId.get(sent[0]!.id)!.catalog, byId.get(sent[2]!.id)!.catalog);
+    assert.notEqual(byId.get(sent[0]!.id)!.catalog, byId.get(sent[1]!.id)!.catalog);
+  });
+
   test('a tunnel opened and closed within one report never shows as open', () => {
     const h = harness();
     const r = record();

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { GATEWAY_NODE_FLAGS, withGatewayFlags } from '../../../src/supervisor/index.js';
+import {
+  GATEWAY_ENV,
+  GATEWAY_NODE_FLAGS,
+  withGatewayEnv,
+  withGatewayFlags,
+} from '../../../src/supervisor/index.js';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const read = (path: string): string => readFileSync(`${repo}${path}`, 'utf8');
@@ -24,13 +29,31 @@ describe('the Node.js flags of gateway processes', () => {
     assert.deepEqual(withGatewayFlags([], '--enable-source-maps'), [...GATEWAY_NODE_FLAGS]);
   });
 
-  test('npm start and the sample unit pass them', () => {
+  test('npm start, the sample unit and the Docker image pass them, and the environment', () => {
     const flags = GATEWAY_NODE_FLAGS.join(' ');
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-    assert.equal(scripts.start, `node ${flags} dist/src/cli/main.js serve`);
+    const defaults = Object.entries(GATEWAY_ENV)
+      .map(([name, value]) => `${name}=\${${name}:-${value}} `)
+      .join('');
+    assert.equal(scripts.start, `${defaults}node ${flags} dist/src/cli/main.js serve`);
+    const unit = read('deploy/systemd/airlock.service');
+    assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${flags} `, 'm'));
+    const docker = read('deploy/docker/Dockerfile');
     assert.match(
-      read('deploy/systemd/airlock.service'),
-      new RegExp(`^ExecStart=/usr/bin/node ${flags} `, 'm'),
+      docker,
+      new RegExp(`^ENTRYPOINT \\["node", ${GATEWAY_NODE_FLAGS.map((f) => `"${f}"`).join(', ')},`, 'm'),
     );
+    for (const [name, value] of Object.entries(GATEWAY_ENV)) {
+      assert.match(unit, new RegExp(`^Environment=${name}=${value}$`, 'm'));
+      assert.match(docker, new RegExp(`^ENV .*\\b${name}=${value}\\b`, 'm'));
+    }
+  });
+
+  test('the environment is added where unset; a value given stays', () => {
+    const name = Object.keys(GATEWAY_ENV)[0]!;
+    assert.equal(withGatewayEnv({ PATH: '/bin' })[name], GATEWAY_ENV[name]);
+    assert.equal(withGatewayEnv({ PATH: '/bin' }).PATH, '/bin');
+    assert.equal(withGatewayEnv({ [name]: '8' })[name], '8');
+    assert.equal(withGatewayEnv({ [name]: '' })[name], '');
   });
 });
