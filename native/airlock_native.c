@@ -25,7 +25,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#if defined(__GLIBC__)
 #include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <node_api.h>
@@ -1895,14 +1897,16 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
 
 /*
  * trimMemory() -> microseconds: gives the free pages inside malloc's heaps back to the system
- * (malloc_trim). A gateway that held and closed thousands of connections keeps their freed
+ * (malloc_trim; glibc only, elsewhere it does nothing). A gateway that held and closed thousands of connections keeps their freed
  * memory resident otherwise: glibc returns only the top of a heap by itself.
  */
 static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
   (void)info;
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
+#if defined(__GLIBC__)
   malloc_trim(0);
+#endif
   clock_gettime(CLOCK_MONOTONIC, &b);
   napi_value result;
   CHECK(napi_create_double(env, (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3, &result));
@@ -1917,7 +1921,9 @@ static napi_value init(napi_env env, napi_value exports) {
    * tunnel for arenas of threads that do no per-tunnel work. Only arenas created from now on
    * are limited; the environment (MALLOC_ARENA_MAX) still decides when it is set.
    */
+#if defined(__GLIBC__)
   if (getenv("MALLOC_ARENA_MAX") == NULL) mallopt(M_ARENA_MAX, 2);
+#endif
   napi_property_descriptor props[] = {
       {"trimMemory", NULL, js_trim_memory, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
