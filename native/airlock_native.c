@@ -1897,8 +1897,9 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
 
 /*
  * trimMemory() -> microseconds: gives the free pages inside malloc's heaps back to the system
- * (malloc_trim; glibc only, elsewhere it does nothing). A gateway that held and closed thousands of connections keeps their freed
- * memory resident otherwise: glibc returns only the top of a heap by itself.
+ * (malloc_trim; glibc only, elsewhere it does nothing). A gateway that held and closed thousands
+ * of connections keeps their freed memory resident otherwise: glibc returns only the top of a
+ * heap by itself.
  */
 static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
   (void)info;

@@ -1,5 +1,6 @@
 import type { ReasonCode } from '../errors/index.js';
 import { FAILURE_KINDS, UNCATALOGUED, type FailureKind } from './outcome.js';
+import { KeptTexts } from '../text/kept.js';
 import type { RecordCatalog } from './access-record.js';
 import type { DenialBrief, DenialInfo, StateDelta, Totals, TunnelInfo } from './state-delta.js';
 
@@ -206,8 +207,11 @@ export class ObservedState<E> {
   private recent: DenialView<E>[] = [];
   private readonly history: HistoryBucket[] = [];
   private readonly explanations = new Map<string, E>();
-  /** One copy of each host and service key (reports arrive as JSON: every string a new copy). */
-  private readonly strings = new Map<string, string>();
+  /**
+   * One copy of each text many rows share: hosts, service keys, upstreams, client names,
+   * decisions (reports arrive as JSON: every string a new copy).
+   */
+  private readonly strings = new KeptTexts(50_000);
   private readonly catalogs = new Map<string, RecordCatalog>();
   readonly totals: StateTotals = {
     allowed: 0,
@@ -450,11 +454,7 @@ export class ObservedState<E> {
   }
 
   private intern(text: string): string {
-    const known = this.strings.get(text);
-    if (known !== undefined) return known;
-    if (this.strings.size >= 50_000) this.strings.clear();
-    this.strings.set(text, text);
-    return text;
+    return this.strings.keep(text);
   }
 
   private explainOnce(d: DenialInfo): E {

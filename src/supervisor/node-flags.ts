@@ -1,8 +1,8 @@
 /**
- * Node.js flags (and, below, the environment) gateway processes run with: `npm start`, the systemd unit `airlock install`
- * writes, the sample unit, the Docker image, and the workers the supervisor forks. (Not the
- * `airlock` command's first line: `env -S`, which passing flags there needs, is missing from
- * BusyBox, and every other command would fail with it there.)
+ * Node.js flags (and, below, the environment) gateway processes run with: `npm start`, the
+ * systemd unit `airlock install` writes, the sample unit, the Docker image, and the workers the
+ * supervisor forks. (Not the `airlock` command's first line: `env -S`, which passing flags there
+ * needs, is missing from BusyBox, and every other command would fail with it there.)
  *
  * `--max-semi-space-size=4` caps V8's young generation at 4 MiB per semi-space (the default
  * lets it grow to 16). A gateway allocates in bursts (a reconnect storm, a ramp of new tunnels)

@@ -1,19 +1,31 @@
-/** Most texts kept by keptText(); when full it starts over. */
-const KEPT_MAX = 4096;
-const kept = new Map<string, string>();
+/**
+ * One shared copy of each text that many long-lived objects hold, at most `max` of them (when
+ * full it starts over). Each copy stands alone: a host name as parsed is a slice of the whole
+ * request head, and whatever kept the slice kept the head with it; a string from a JSON message
+ * is a copy per message.
+ */
+export class KeptTexts {
+  private readonly texts = new Map<string, string>();
+
+  constructor(private readonly max: number) {}
+
+  keep(text: string): string {
+    const known = this.texts.get(text);
+    if (known !== undefined) return known;
+    if (this.texts.size >= this.max) this.texts.clear();
+    // A string of its own, not a view into `text`'s parent (JSON round-trips any string exactly).
+    const copy = JSON.parse(JSON.stringify(text)) as string;
+    this.texts.set(copy, copy);
+    return copy;
+  }
+}
+
+const gatewayTexts = new KeptTexts(4096);
 
 /**
- * One copy of a text that many long-lived sessions hold: a host name, an upstream "address:port".
- * A host name as parsed is a slice of the whole request head, and a tunnel that kept it (in its
- * record, its decision) kept the head with it, for as long as the tunnel lives: a few hundred
- * bytes per idle tunnel. The copy kept here stands alone, and is shared.
+ * The gateway's kept copy of a text its tunnels hold for as long as they live: a host name, an
+ * upstream "address:port" (a few hundred bytes per idle tunnel when each kept its own slice).
  */
 export function keptText(text: string): string {
-  const known = kept.get(text);
-  if (known !== undefined) return known;
-  if (kept.size >= KEPT_MAX) kept.clear();
-  // A string of its own, not a view into `text`'s parent (JSON round-trips any string exactly).
-  const copy = JSON.parse(JSON.stringify(text)) as string;
-  kept.set(copy, copy);
-  return copy;
+  return gatewayTexts.keep(text);
 }
