@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { accessLogTrouble } from '../../../src/observe/access-log.js';
+import { accessLogTrouble, BATCH_BYTES } from '../../../src/observe/access-log.js';
 import { AccessLog } from '../../../src/observe/index.js';
 import { TUNNEL_RECORD } from './records.js';
 
@@ -29,7 +29,12 @@ test('lines are handed to the file in batches, whole and in order, and all of th
     handed.push(text);
     return write(text);
   };
-  const lines = 200;
+  // What reached the file, write by write (sonic-boom reports each completed write).
+  const fileWrites: number[] = [];
+  (dest as unknown as { on(event: 'write', listener: (bytes: number) => void): void }).on('write', (bytes) =>
+    fileWrites.push(bytes),
+  );
+  const lines = 1000;
   for (let i = 0; i < lines; i++) log.write({ ...TUNNEL_RECORD, id: `r${i}` });
   await log.flush();
   const written = readFileSync(file, 'utf8').split('\n').filter(Boolean);
@@ -41,9 +46,19 @@ test('lines are handed to the file in batches, whole and in order, and all of th
     handed.every((text) => text.endsWith('\n')),
     'only whole lines are handed over',
   );
-  // One write per 4 KiB of lines (the last one by flush), not one per line.
+  // One write per BATCH_BYTES of lines (the last one by flush), not one per line: every write is
+  // a round trip through the thread pool.
   const bytes = handed.reduce((n, t) => n + t.length, 0);
-  assert.ok(handed.length <= Math.ceil(bytes / 4096) + 1, `${handed.length} writes for ${bytes} bytes`);
+  assert.ok(bytes > 2 * BATCH_BYTES, `${bytes} bytes make several batches`);
+  assert.ok(
+    handed.length <= Math.ceil(bytes / BATCH_BYTES) + 1,
+    `${handed.length} hand-overs for ${bytes} bytes`,
+  );
+  assert.ok(fileWrites.length >= 2, `${fileWrites.length} writes`);
+  assert.ok(
+    fileWrites.slice(0, -1).every((n) => n >= BATCH_BYTES),
+    `writes of ${fileWrites.join(', ')} bytes: all but the last at least ${BATCH_BYTES}`,
+  );
 });
 
 test('a dropped batch counts every line in it', async () => {
