@@ -570,3 +570,30 @@ export function airlockHasWorkers(repoRoot: string): boolean {
     return false;
   }
 }
+
+/** A process whose idle memory is read beside the proxies' for reference; not a proxy. */
+export interface ReferenceProcess {
+  readonly pid: number;
+  sample(withFiles?: boolean): TreeSample;
+  stop(): Promise<void>;
+}
+
+/**
+ * An empty Node.js script run with the gateway's binary, Node.js flags and environment: what any
+ * Node.js process of that binary holds at idle, the part of Airlock's figure that is not Airlock.
+ */
+export function startNodeReference(): ReferenceProcess {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '-e', 'setInterval(() => {}, 2 ** 30)'], {
+    detached: true,
+    stdio: 'ignore',
+    env: withGatewayEnv(process.env),
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the empty Node.js reference process could not be started');
+  liveGroups.add(pid);
+  return {
+    pid,
+    sample: (withFiles = false) => sampleTree(pid, withFiles),
+    stop: () => stopGroup(child, 2_000),
+  };
+}

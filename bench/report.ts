@@ -48,6 +48,9 @@ export interface ReportInput {
 const SQUID_W1 = 'squid-w1';
 const SQUID_W2 = 'squid-w2';
 const DIRECT = 'direct';
+/** The idle-memory reference: an empty Node.js script with the gateway's binary, flags and environment. */
+export const NODE_REFERENCE = 'node-empty';
+export const NODE_REFERENCE_LABEL = 'Node.js, empty script (reference)';
 /** Other work on the machine above this many cores (median over rounds) weakens a figure. */
 export const BUSY_OTHER_CORES = 0.25;
 
@@ -206,7 +209,7 @@ function sectionA(results: Results, input: ReportInput): string[] {
 function sectionMemory(results: Results, input: ReportInput): string[] {
   const rows: string[][] = [];
   for (const phase of MEMORY_PHASES)
-    for (const t of input.targets) {
+    for (const t of [...input.targets, { id: NODE_REFERENCE, label: NODE_REFERENCE_LABEL }]) {
       if (results.of('mem', phase, t.id).length === 0) continue;
       const m = (metric: string): string => f(results.median('mem', phase, t.id, metric), 3);
       rows.push([
@@ -221,10 +224,27 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
       ]);
     }
   if (rows.length === 0) return [];
+  // What Airlock's largest process holds beyond any Node.js process of the same binary.
+  const phase = MEMORY_PHASES.findLast((p) => results.of('mem', p, 'airlock').length > 0);
+  const above = (metric: string): number | undefined => {
+    if (phase === undefined) return undefined;
+    const airlock = results.median('mem', phase, 'airlock', metric);
+    const node = results.median('mem', phase, NODE_REFERENCE, metric);
+    return airlock === undefined || node === undefined ? undefined : airlock - node;
+  };
+  const rss = above('largestMiB');
+  const anon = above('largestAnonMiB');
+  const added =
+    rss === undefined || anon === undefined
+      ? []
+      : [
+          `Above the reference (${phase}): Airlock's largest process holds ${formatNumber(rss, 3)} MiB more RSS than an empty Node.js script, ${formatNumber(anon, 3)} MiB more of its own (anonymous).`,
+          '',
+        ];
   return [
     '## Memory at idle',
     '',
-    'VmRSS after the proxy started and passed its functional checks, before any load: "start" soon after the checks, "settled" at least 45 s after the checks and once the tree\'s RSS has not fallen by more than 1 MiB over 20 s (at most 90 s): a Node.js process gives back about 10 MiB of start-up memory once, when V8\'s memory reducer runs, 12–25 s after start on an idle machine and later while other proxies start beside it (Squid and tinyproxy do not change). The targets use "settled". The first process is the one started (Airlock\'s supervisor, Squid\'s master); the others are its workers and helpers. "anonymous" is the largest RssAnon among the processes: memory of their own, without the file pages of the binary and libraries, which every process of the same binary shares (an empty Node.js script already has about 34 MiB of those).',
+    'VmRSS after the proxy started and passed its functional checks, before any load: "start" soon after the checks, "settled" at least 45 s after the checks and once the tree\'s RSS has not fallen by more than 1 MiB over 20 s (at most 90 s): a Node.js process gives back about 10 MiB of start-up memory once, when V8\'s memory reducer runs, 12–25 s after start on an idle machine and later while other proxies start beside it (Squid and tinyproxy do not change). The targets use "settled". The first process is the one started (Airlock\'s supervisor, Squid\'s master); the others are its workers and helpers. "anonymous" is the largest RssAnon among the processes: memory of their own, without the file pages of the binary and libraries, which every process of the same binary shares (an empty Node.js script already has about 34 MiB of those). The rows "Node.js, empty script (reference)" are such a script, run beside the proxies with the gateway\'s binary, Node.js flags and environment: what any Node.js process of that binary holds at idle.',
     '',
     markdownTable(
       [
@@ -241,6 +261,7 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
       ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
     '',
+    ...added,
   ];
 }
 

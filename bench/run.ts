@@ -21,6 +21,8 @@ import {
   airlockHasWorkers,
   freePort,
   killSpawnedGroupsSync,
+  startNodeReference,
+  type ReferenceProcess,
   OBSERVATION_ENV,
   SQUID,
   squidSmpUsable,
@@ -33,7 +35,7 @@ import {
 } from './proxies.js';
 import { configSchema } from '../src/config/index.js';
 import { workerCount } from '../src/supervisor/options.js';
-import { renderReport, type LoadPoint } from './report.js';
+import { NODE_REFERENCE, NODE_REFERENCE_LABEL, renderReport, type LoadPoint } from './report.js';
 import { GENERATOR_BOUND_SHARE } from './stats.js';
 import type { TreeSample } from './procfs.js';
 import {
@@ -521,6 +523,7 @@ async function main(): Promise<number> {
   // Squid and tinyproxy drop root privileges: they must be able to reach their directories.
   chmodSync(workDir, 0o755);
   const running = new Set<RunningProxy>();
+  let reference: ReferenceProcess | null = null;
   let origins: Origins | null = null;
   let cOrigin: COrigin | null = null;
   let pool: GeneratorPool | null = null;
@@ -530,6 +533,7 @@ async function main(): Promise<number> {
     cleaned = true;
     await Promise.all([...running].map((p) => p.stop()));
     running.clear();
+    await reference?.stop();
     await pool?.stop();
     await origins?.stop();
     await cOrigin?.stop();
@@ -698,6 +702,9 @@ async function main(): Promise<number> {
       log('bench: starting the proxies');
       // Started side by side (startup is mostly waiting); measured one after the other.
       const wanted = targetIds.filter((id) => options.only.some((x) => runsIn(id, x)));
+      // Beside the proxies, an empty Node.js script with the gateway's binary, flags and
+      // environment: the part of Airlock's idle memory that any Node.js process holds.
+      if (wanted.some((id) => id.startsWith('airlock'))) reference = startNodeReference();
       // Every start settles before a failure is thrown, so cleanup finds every proxy started.
       const started = await Promise.allSettled(wanted.map((id) => start(id, false)));
       const failed = started.find((r) => r.status === 'rejected');
@@ -713,20 +720,28 @@ async function main(): Promise<number> {
         );
       };
       await delay(Math.max(0, checked + s.idleMemorySettleMs - Date.now()));
-      for (const t of targets) if (t.proxy !== null) idleMemory(t, 'start', t.proxy.sample());
+      const measured: { target: Target; proc: Pick<RunningProxy, 'sample'> }[] = [];
+      for (const t of targets) if (t.proxy !== null) measured.push({ target: t, proc: t.proxy });
+      if (reference !== null)
+        measured.push({
+          target: { id: NODE_REFERENCE, label: NODE_REFERENCE_LABEL, proxy: null },
+          proc: reference,
+        });
+      for (const { target, proc } of measured) idleMemory(target, 'start', proc.sample());
       const sinceChecks = Date.now() - checked;
       await Promise.all(
-        targets.map(async (t) => {
-          if (t.proxy === null) return;
+        measured.map(async ({ target, proc }) => {
           const { sample, settled } = await settledSample(
-            t.proxy,
+            proc,
             Math.max(0, s.idleMemorySteadyMs - sinceChecks),
             Math.max(0, s.idleMemorySteadyMaxMs - sinceChecks),
           );
-          if (settled === false) log(`    mem ${t.label}: RSS still falling at the last reading`);
-          idleMemory(t, 'settled', sample);
+          if (settled === false) log(`    mem ${target.label}: RSS still falling at the last reading`);
+          idleMemory(target, 'settled', sample);
         }),
       );
+      await reference?.stop();
+      reference = null;
       const observationOff = targets.find((t) => t.id === 'airlock-obs-off');
       if (observationOff?.proxy !== undefined && observationOff.proxy !== null)
         observationSupported = observationOff.proxy.observation === 'off';

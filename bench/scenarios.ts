@@ -441,7 +441,7 @@ const SETTLE_EVERY_MS = 2_000;
  * RSS-per-tunnel figure computed from it low.
  */
 export async function settledSample(
-  proxy: RunningProxy,
+  proxy: Pick<RunningProxy, 'sample'>,
   minMs: number,
   maxMs: number,
 ): Promise<{ sample: TreeSample; waitedMs: number; settled: boolean | null }> {

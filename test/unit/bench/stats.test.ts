@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseMachineBusy } from '../../../bench/procfs.js';
-import { busyMachine, caveatFor, renderReport, Results, targetChecks } from '../../../bench/report.js';
+import {
+  busyMachine,
+  caveatFor,
+  NODE_REFERENCE,
+  renderReport,
+  Results,
+  targetChecks,
+} from '../../../bench/report.js';
 import { coreShares, type Measurement } from '../../../bench/scenarios.js';
 import {
   addCounts,
@@ -259,6 +266,51 @@ test('idle memory: the largest Airlock process and the supervisor against its wo
     false,
     'no supervisor comparison for a single process',
   );
+});
+
+test('idle memory: the empty Node.js reference has rows of its own and the difference is reported', () => {
+  const memory = (target: string, largestMiB: number, largestAnonMiB: number): Measurement[] =>
+    (['start', 'settled'] as const).map((phase) =>
+      m('mem', phase, target, 1, {
+        processes: 1,
+        totalMiB: largestMiB + (phase === 'start' ? 10 : 0),
+        rootMiB: largestMiB + (phase === 'start' ? 10 : 0),
+        largestChildMiB: Number.NaN,
+        largestMiB: largestMiB + (phase === 'start' ? 10 : 0),
+        largestAnonMiB,
+      }),
+    );
+  const rows = [...memory('airlock', 63.5, 20.5), ...memory(NODE_REFERENCE, 40, 6)];
+  const text = renderReport(
+    {
+      title: 'T',
+      preamble: [],
+      targets: [{ id: 'airlock', label: 'airlock' }],
+      measurements: rows,
+      notes: [],
+    },
+    { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
+  );
+  assert.match(text, /\| node-empty +\| settled \| +1 \| +40 \|/, 'the reference row, settled');
+  assert.match(text, /\| node-empty +\| start +\| +1 \| +50 \|/, 'the reference row, at start');
+  assert.match(
+    text,
+    /Above the reference \(settled\): Airlock's largest process holds 23\.5 MiB more RSS than an empty Node\.js script, 14\.5 MiB more of its own/,
+  );
+  // The reference is not a target: the idle target still judges Airlock's own figure.
+  const largest = targetChecks(new Results(rows)).find((c) => c.name.startsWith('idle: RSS of the largest'))!;
+  assert.equal(largest.actual, 63.5);
+  const without = renderReport(
+    {
+      title: 'T',
+      preamble: [],
+      targets: [{ id: 'airlock', label: 'airlock' }],
+      measurements: memory('airlock', 63.5, 20.5),
+      notes: [],
+    },
+    { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
+  );
+  assert.doesNotMatch(without, /Above the reference/, 'no sentence without a reference reading');
 });
 
 test('histogram quantiles interpolate inside the bucket that holds the rank', () => {
