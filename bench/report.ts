@@ -225,7 +225,7 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
     }
   if (rows.length === 0) return [];
   // What Airlock's largest process holds beyond any Node.js process of the same binary.
-  const phase = MEMORY_PHASES.findLast((p) => results.of('mem', p, 'airlock').length > 0);
+  const phase = judgedMemoryPhase(results);
   const above = (metric: string): number | undefined => {
     if (phase === undefined) return undefined;
     const airlock = results.median('mem', phase, 'airlock', metric);
@@ -470,6 +470,14 @@ export function caveatFor(
 /** When idle memory is read: soon after the proxy's checks, and once start-up memory is gone. */
 const MEMORY_PHASES = ['start', 'settled'] as const;
 
+/**
+ * The reading of Airlock's idle memory the report judges: the settled one where there is one
+ * (start-up memory is not what an idle gateway holds).
+ */
+function judgedMemoryPhase(results: Results): (typeof MEMORY_PHASES)[number] | undefined {
+  return MEMORY_PHASES.findLast((p) => results.of('mem', p, 'airlock').length > 0);
+}
+
 /** The lower of Squid's two medians (workers 1, workers 2): the cheaper Squid. */
 function cheaperSquid(results: Results, s: ScenarioId, p: string, metric: string): number | undefined {
   const values = [SQUID_W1, SQUID_W2]
@@ -590,8 +598,7 @@ export function targetChecks(results: Results, observationSupported: boolean | n
       threshold: KEEP.http1mVsSquidW2,
       caveat: caveatFor(results, 'd', '/1m', ['airlock', SQUID_W2]),
     });
-  // The settled reading where there is one: start-up memory is not what an idle gateway holds.
-  const phase = MEMORY_PHASES.findLast((p) => results.of('mem', p, 'airlock').length > 0);
+  const phase = judgedMemoryPhase(results);
   if (phase !== undefined) {
     checks.push({
       name: `idle: RSS of the largest Airlock process, MiB (${phase})`,
