@@ -84,6 +84,8 @@ enum cmd_kind { CMD_LISTEN = 1, CMD_UNLISTEN, CMD_CONNECT, CMD_RESPOND, CMD_VERD
 /* Largest ClientHello the front collects for JavaScript: 16 KiB of handshake in up to 64 records. */
 #define PEEK_MAX (16384 + 64 * 5)
 #define ACCEPTS_PER_TURN 64
+/* Seconds a silent new connection may wait in the kernel for its first bytes (TCP_DEFER_ACCEPT). */
+#define DEFER_ACCEPT_S 1
 
 typedef struct {
   char *pending;      /* bytes read from the source that the destination has not taken yet */
@@ -115,6 +117,7 @@ typedef struct tunnel {
   uint8_t closed;
   uint8_t state;
   uint8_t peek;       /* front: after the 200, collect the ClientHello for JavaScript */
+  uint8_t unread;     /* front: an input edge came after the head was read (bytes or a FIN wait) */
   uint8_t listener;
   int32_t error;
   char *head;         /* front: the request head as read, then the ClientHello bytes */
@@ -150,6 +153,7 @@ typedef struct {
   int64_t max_head;
   int64_t head_timeout;
   int64_t retry_at;     /* out of descriptors: accepting resumes then */
+  int nodelay;          /* accepted sockets inherit TCP_NODELAY from the listener */
 } listener_t;
 
 typedef struct {
@@ -524,6 +528,13 @@ static void maybe_shut(tunnel_t *t, int k) {
   direction_t *d = &t->d[k];
   if (!d->eof || d->shut || holding(d)) return;
   d->shut = 1;
+  /* The other way is over too: closing sends this FIN (that side ended, so nothing unread is
+     left to turn it into a reset), one call fewer. Only descriptors of our own: a duplicate's
+     close sends nothing while JavaScript holds the original. */
+  if (t->own_fds && t->d[1 - k].shut) {
+    end_tunnel(t, END_CLOSED);
+    return;
+  }
   if (shutdown(t->fd[1 - k], SHUT_WR) != 0 && errno != ENOTCONN) {
     fail(t, 1 - k, errno);
     return;
@@ -745,14 +756,18 @@ static int watch(tunnel_t *t, int side, int op) {
 }
 
 /* Both descriptors are watched: write what is pending, then move what waits in the kernel. */
-static void run_relay(tunnel_t *t) {
+/*
+ * Starts relaying. `client_drained`: the client's receive queue was emptied by a short read on an
+ * input event without a hang-up (see pump_copy), so reading it again now would only answer EAGAIN.
+ */
+static void run_relay(tunnel_t *t, int client_drained) {
   t->state = ST_RELAY;
   set_deadline(t, 0);
   t->last_active = now_ms();
   for (int k = 0; k < 2 && !t->closed; k++) {
     if (holding(&t->d[k]) && flush(t, k)) maybe_shut(t, k);
   }
-  for (int k = 0; k < 2 && !t->closed; k++) pump(t, k);
+  for (int k = client_drained ? 1 : 0; k < 2 && !t->closed; k++) pump(t, k);
 }
 
 /* A tunnel handed over by JavaScript (both sockets connected, established). */
@@ -766,7 +781,7 @@ static void start_tunnel(tunnel_t *t) {
     }
   }
   /* Bytes the JavaScript side had already read go first; then whatever waits in the kernel. */
-  run_relay(t);
+  run_relay(t, 0);
 }
 
 /* ---- the front ---- */
@@ -849,6 +864,8 @@ static void read_head(tunnel_t *t) {
         return;
       }
       if (head_complete(t) || (int64_t)t->head_len > l->max_head) {
+        /* A full read may have left more behind, with no edge to come for it. */
+        if (n == READ_SIZE) t->unread = 1;
         head_to_js(t, 0);
         return;
       }
@@ -882,8 +899,10 @@ static void accept_on(int index) {
       }
       return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!l->nodelay) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     tunnel_t *t = calloc(1, sizeof(tunnel_t));
     if (t == NULL) abort();
     pthread_mutex_lock(&E.lock);
@@ -921,14 +940,18 @@ static void take_early(tunnel_t *t) {
   }
 }
 
-static void read_peek(tunnel_t *t);
+static void read_peek(tunnel_t *t, int short_stop);
 
 /* The upstream connect finished (or failed). */
-static void connected(tunnel_t *t) {
+static void connected(tunnel_t *t, uint32_t events) {
   int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(t->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err == EINPROGRESS) return;
+  /* A connecting TCP socket is never writable: writable without an error or a hang-up is up,
+     with no need to ask. Anything else asks what happened. */
+  if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != EPOLLOUT) {
+    socklen_t len = sizeof err;
+    if (getsockopt(t->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == EINPROGRESS) return;
+  }
   if (err != 0) {
     epoll_ctl(E.epfd, EPOLL_CTL_DEL, t->fd[1], NULL);
     close(t->fd[1]);
@@ -951,7 +974,7 @@ static void connected(tunnel_t *t) {
   if (!t->peek) {
     push_event(EV_CONNECTED, t, (double)(now - t->started), 0, NULL, 0, NULL);
     take_early(t);
-    run_relay(t);
+    run_relay(t, !t->unread);
     return;
   }
   if (t->head_len > 0) {
@@ -967,11 +990,13 @@ static void connected(tunnel_t *t) {
   }
   t->state = ST_PEEK;
   set_deadline(t, now_ms() + E.listeners[t->listener].head_timeout);
-  /* Bytes may have arrived while deciding and connecting (their edge has passed): read now. */
-  read_peek(t);
+  /* Bytes (or a FIN) that arrived while deciding and connecting raised their edge then: read
+     them now, to the end. Without such an edge the queue is as the head read left it, empty,
+     and the next bytes raise an edge of their own. */
+  if (t->unread) read_peek(t, 0);
 }
 
-static void pass_hello(tunnel_t *t);
+static void pass_hello(tunnel_t *t, int client_drained);
 
 /*
  * Whether the ClientHello collected so far passes here: one record holding a well-formed
@@ -988,18 +1013,22 @@ static int hello_passes(tunnel_t *t) {
   return pass;
 }
 
-/* Collects the client's first bytes (its ClientHello) and passes it, or has JavaScript judge it. */
-static void read_peek(tunnel_t *t) {
+/*
+ * Collects the client's first bytes (its ClientHello) and passes it, or has JavaScript judge it.
+ * `short_stop` as in pump_copy: an input event without a hang-up.
+ */
+static void read_peek(tunnel_t *t, int short_stop) {
   for (;;) {
     if (t->head_len >= PEEK_MAX) return; /* JavaScript has enough to refuse it */
     size_t room = PEEK_MAX - t->head_len;
-    ssize_t n = recv(t->fd[0], E.buf, room < READ_SIZE ? room : READ_SIZE, 0);
+    size_t want = room < READ_SIZE ? room : READ_SIZE;
+    ssize_t n = recv(t->fd[0], E.buf, want, 0);
     if (n > 0) {
       append_head(t, E.buf, (size_t)n);
       flush_connected(t);
       if (hello_passes(t)) {
         push_event(EV_HELLO_PASSED, t, 0, 0, NULL, 0, NULL);
-        pass_hello(t);
+        pass_hello(t, short_stop && (size_t)n < want);
         return;
       }
       push_event(EV_PEEK, t, 0, 0, E.buf, (size_t)n, NULL);
@@ -1045,17 +1074,21 @@ static void on_event(tunnel_t *t, int side, uint32_t events) {
       if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_head(t);
       return;
     case ST_DECIDE:
-      /* Bytes wait in the kernel; only a vanished client matters now. */
+      /* Bytes wait in the kernel (remembered, to be read once connected); only a vanished client
+         matters now. */
+      if (events & (EPOLLIN | EPOLLRDHUP)) t->unread = 1;
       if (events & (EPOLLHUP | EPOLLERR)) end_tunnel(t, END_CLIENT_GONE);
       return;
     case ST_CONNECT:
-      if (side == 1 && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) connected(t);
+      if (side == 1 && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) connected(t, events);
       else if (side == 0 && (events & (EPOLLHUP | EPOLLERR))) end_tunnel(t, END_CLIENT_GONE);
+      else if (side == 0 && (events & (EPOLLIN | EPOLLRDHUP))) t->unread = 1;
       return;
     case ST_PEEK:
       if (side == 0) {
         if ((events & EPOLLOUT) && t->d[1].pending != NULL) flush(t, 1);
-        if (!t->closed && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) read_peek(t);
+        if (!t->closed && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+          read_peek(t, !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)));
       } else if (events & (EPOLLHUP | EPOLLERR)) {
         t->error = ECONNRESET;
         end_tunnel(t, END_UPSTREAM_ERROR);
@@ -1080,6 +1113,17 @@ static void cmd_listen(cmd_t *c) {
   l->max_head = c->c;
   l->head_timeout = c->e;
   l->retry_at = 0;
+  /* Set once here, inherited by every accepted socket: one system call fewer per connection. */
+  int one = 1;
+  l->nodelay = setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
+  /*
+   * Accept only once the client has sent something (its request head): the connection reaches
+   * the relay with its head readable, one wake-up and one empty read fewer per connection.
+   * A client that sends nothing is accepted after about DEFER_ACCEPT_S all the same (the
+   * kernel's rule), and then meets the head timeout.
+   */
+  int defer = DEFER_ACCEPT_S;
+  setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTENER_TAG(index)};
   epoll_ctl(E.epfd, EPOLL_CTL_ADD, l->fd, &ev);
 }
@@ -1169,10 +1213,10 @@ static void cmd_respond(tunnel_t *t, cmd_t *c) {
 }
 
 /* The ClientHello passed: it goes to the upstream first; the client's later bytes follow it. */
-static void pass_hello(tunnel_t *t) {
+static void pass_hello(tunnel_t *t, int client_drained) {
   drop_expect(t);
   take_early(t);
-  run_relay(t);
+  run_relay(t, client_drained);
 }
 
 static void cmd_verdict(tunnel_t *t, cmd_t *c) {
@@ -1181,7 +1225,7 @@ static void cmd_verdict(tunnel_t *t, cmd_t *c) {
     end_tunnel(t, END_CUT);
     return;
   }
-  pass_hello(t);
+  pass_hello(t, 0);
 }
 
 static void take_commands(void) {

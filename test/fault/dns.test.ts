@@ -14,7 +14,7 @@
  * The DNS server is a tiny one on 127.0.0.1 (test/helpers/dns-server.ts) that answers per name.
  */
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ import { Gateway, type Resolver } from '../../src/gateway/index.js';
 import { toJsonFields, type AccessRecord } from '../../src/observe/index.js';
 import { buildResolver, loadConfig } from '../../src/supervisor/index.js';
 import { echoOnce, openTunnel } from '../helpers/cli.js';
+import { captureClientHello } from '../helpers/client-hello.js';
 import { startDnsServer, type DnsReply, type DnsServer } from '../helpers/dns-server.js';
 import { request, sleep } from '../helpers/faults.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
@@ -202,6 +203,66 @@ describe('a DNS server that answers badly', () => {
     );
     assert.equal(record.upstream, `127.0.0.1:${echo.port}`);
   });
+});
+
+/**
+ * What a client sends before its 200, while the gateway still resolves the name: the bytes and
+ * the FIN arrive while nothing reads them, and their readiness is announced only then (the
+ * native front watches its sockets edge-triggered). Once connected they must still be read and
+ * passed on, with the TLS check (peeking) and without.
+ */
+describe('bytes and a FIN sent while the name is being resolved', () => {
+  let dns: DnsServer;
+  const gateways: RunningGateway[] = [];
+
+  before(async () => {
+    // Every name answers after 300 ms, long enough for the client's bytes to arrive meanwhile.
+    dns = await startDnsServer(() => ({ delayMs: 300, then: { addresses: ['127.0.0.1'], ttl: 60 } }));
+  });
+
+  after(async () => {
+    for (const gw of gateways) await gw.close();
+    await dns.close();
+  });
+
+  for (const sniCheck of [false, true]) {
+    // Bounded: bytes nobody reads would leave the tunnel hanging until tunnelIdle.
+    test(
+      `reach the origin and the echo comes back (tls.sniCheck: ${sniCheck})`,
+      { timeout: 10_000 },
+      async () => {
+        const yaml = gatewayYaml([dns.address]).replace(
+          'tls: { sniCheck: false }',
+          `tls: { sniCheck: ${sniCheck}, ports: [${echo.port}] }`,
+        );
+        const gw = await startGateway(yaml);
+        gateways.push(gw);
+        const host = `early-${sniCheck ? 'tls' : 'plain'}.example.test`;
+        const payload = sniCheck ? await captureClientHello(host) : Buffer.from('sent before the 200\n');
+        const socket = connect(gw.port, '127.0.0.1');
+        const received: Buffer[] = [];
+        const ended = new Promise<void>((resolve, reject) => {
+          socket.on('data', (c: Buffer) => received.push(c));
+          socket.on('end', () => resolve());
+          socket.on('error', reject);
+        });
+        socket.write(`CONNECT ${host}:${echo.port} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        // Apart from the head (not read with it), well before the answer comes.
+        await sleep(100);
+        assert.equal(dns.queries.filter((q) => q.name === host).length > 0, true, 'the lookup is under way');
+        socket.end(payload);
+        await ended;
+        socket.destroy();
+        const all = Buffer.concat(received);
+        const headEnd = all.indexOf('\r\n\r\n');
+        assert.match(all.subarray(0, headEnd).toString('latin1'), /^HTTP\/1\.1 200 /);
+        assert.deepEqual(all.subarray(headEnd + 4), payload, 'the echo of what was sent while resolving');
+        const record = await gw.waitForRecord((r) => r.host === host && r.end !== null);
+        assert.equal(record.decision, 'allow');
+        assert.equal(record.bytesFromClient, payload.length);
+      },
+    );
+  }
 });
 
 describe('many distinct names under a wildcard rule while DNS hangs', () => {

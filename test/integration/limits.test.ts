@@ -27,10 +27,17 @@ after(async () => {
   await origin.close();
 });
 
+/**
+ * A connection that has sent the start of a request and waits: it holds its slot. (One that sends
+ * nothing at all is held by the kernel, not the gateway, for about a second: deferred accept.)
+ */
 function open(localAddress = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ port: gw.port, host: '127.0.0.1', localAddress });
-    s.on('connect', () => resolve(s));
+    s.on('connect', () => {
+      s.write('GET ');
+      resolve(s);
+    });
     s.on('error', reject);
   });
 }

@@ -459,6 +459,43 @@ timeouts:
         });
       });
 
+      test(
+        engine.accept === 'native'
+          ? 'a connection that says nothing reaches the gateway only after about a second (deferred accept)'
+          : 'a connection that says nothing is accepted and counted at once',
+        async () => {
+          const started = Date.now();
+          const silent = Array.from({ length: 3 }, () => connect(gw.port, '127.0.0.1'));
+          for (const socket of silent) socket.on('error', () => undefined);
+          await Promise.all(
+            silent.map((socket) => new Promise((resolve) => socket.once('connect', resolve))),
+          );
+          try {
+            if (engine.accept === 'native') {
+              // The kernel holds them (no descriptor, no slot of the client's) until they speak...
+              await new Promise((resolve) => setTimeout(resolve, 400));
+              assert.equal(gw.gateway.stats().connections, 0, 'silent connections accepted at once');
+            }
+            // ...or, silent still, until its deferral ends: then they count like any other.
+            await waitFor(
+              'the silent connections to be accepted',
+              () => gw.gateway.stats().connections === 3,
+              {
+                timeoutMs: 5000,
+                context: () => JSON.stringify(gw.gateway.stats()),
+              },
+            );
+            const took = Date.now() - started;
+            if (engine.accept === 'native') assert.ok(took >= 800, `accepted after ${took} ms`);
+          } finally {
+            for (const socket of silent) socket.destroy();
+          }
+          await waitFor('every slot to be released', () => gw.gateway.stats().connections === 0, {
+            context: () => JSON.stringify(gw.gateway.stats()),
+          });
+        },
+      );
+
       test('3,000 short tunnels, 64 at a time: every one logged once, nothing left counted', async () => {
         const own = await startGateway(
           `engine:\n  tunnels: ${engine.tunnels}\n  accept: ${engine.accept}\npolicy:\n  sources: [127.0.0.1/32]\n  destinations: [relay.example.test]\n  ports:\n    connect: [${origin.port}]\nhosts:\n  relay.example.test: 127.0.0.1\ntls:\n  sniCheck: false\nlimits:\n  newConnectionsPerClientPerSecond: 100000\n`,
