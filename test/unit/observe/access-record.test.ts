@@ -10,6 +10,7 @@ import {
   toSquidLine,
   type AccessRecord,
 } from '../../../src/observe/index.js';
+import { isoTime } from '../../../src/observe/access-record.js';
 import { MDE_C2, TUNNEL_RECORD } from './records.js';
 
 const base = TUNNEL_RECORD;
@@ -306,9 +307,46 @@ test('a JSON access line is byte for byte the line pino writes (field order, nul
       upstream: null,
       setupMs: null,
     },
+    // Nothing to escape, but not ASCII: written as is, as JSON.stringify writes it.
+    { ...base, path: '/\u2028\u007fé😀', detail: 'ü', rule: '*.Example.test' },
+    // One of each kind of escape alone.
+    { ...base, path: '/x', detail: '"', rule: '\\', sni: '\u001f' },
   ];
   for (const record of records) {
     assert.equal(toJsonLine(record, 'close', time), pinoLine(toJsonFields(record), 'access', time));
     assert.equal(toJsonLine(record, 'open', time), pinoLine(toJsonFields(record, 'open'), 'open', time));
+  }
+});
+
+test('a lone surrogate is escaped as JSON.stringify escapes it (pino would write it raw): the line stays valid JSON', () => {
+  const record: AccessRecord = { ...base, path: '/\ud800x', detail: 'a\udc00' };
+  const line = toJsonLine(record, 'close', 0);
+  assert.ok(line.includes('"path":"/\\ud800x"'), line);
+  const parsed = JSON.parse(line) as Record<string, unknown>;
+  assert.equal(parsed.path, record.path);
+  assert.equal(parsed.detail, record.detail);
+});
+
+test('log times are what toISOString writes, within a second, across seconds and outside the fast range', () => {
+  const times = [
+    0,
+    999,
+    Date.UTC(2026, 0, 2, 3, 4, 5, 0),
+    Date.UTC(2026, 0, 2, 3, 4, 5, 7),
+    Date.UTC(2026, 0, 2, 3, 4, 5, 42),
+    Date.UTC(2026, 0, 2, 3, 4, 5, 999),
+    Date.UTC(2026, 0, 2, 3, 4, 6, 0),
+    // Back to an earlier second (a tunnel's start, then the time of its line).
+    Date.UTC(2026, 0, 2, 3, 4, 5, 100),
+    Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+    Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+    Date.UTC(10000, 0, 1),
+    -1,
+    Date.UTC(1969, 6, 20, 20, 17, 40, 5),
+    1.5,
+  ];
+  for (const ms of times) assert.equal(isoTime(ms), new Date(ms).toISOString(), `at ${ms}`);
+  for (let ms = Date.UTC(2026, 5, 1); ms < Date.UTC(2026, 5, 1) + 3000; ms += 7) {
+    assert.equal(isoTime(ms), new Date(ms).toISOString(), `at ${ms}`);
   }
 });
