@@ -221,6 +221,7 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
         m('largestChildMiB'),
         m('largestMiB'),
         m('largestAnonMiB'),
+        formatCounts(results.errors('mem', phase, t.id), 3),
       ]);
     }
   if (rows.length === 0) return [];
@@ -256,9 +257,10 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
         'largest other process MiB',
         'largest process MiB',
         'largest anonymous MiB',
+        'failures',
       ],
       rows,
-      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
     ),
     '',
     ...added,

@@ -716,7 +716,9 @@ async function main(): Promise<number> {
         const m = measureIdleMemory(t, phase, sample);
         record(
           m,
-          `${(m.values.totalMiB ?? 0).toFixed(1)} MiB in ${m.values.processes} process(es) at idle, ${phase} (${((Date.now() - checked) / 1000).toFixed(0)} s after the checks)`,
+          m.values.processes === 0
+            ? `exited while idle, ${phase}: no reading`
+            : `${(m.values.totalMiB ?? 0).toFixed(1)} MiB in ${m.values.processes} process(es) at idle, ${phase} (${((Date.now() - checked) / 1000).toFixed(0)} s after the checks)`,
         );
       };
       await delay(Math.max(0, checked + s.idleMemorySettleMs - Date.now()));

@@ -9,7 +9,7 @@ import {
   Results,
   targetChecks,
 } from '../../../bench/report.js';
-import { coreShares, type Measurement } from '../../../bench/scenarios.js';
+import { coreShares, measureIdleMemory, type Measurement } from '../../../bench/scenarios.js';
 import {
   addCounts,
   busiestThreadShare,
@@ -266,6 +266,53 @@ test('idle memory: the largest Airlock process and the supervisor against its wo
     false,
     'no supervisor comparison for a single process',
   );
+});
+
+test('idle memory: a proxy that exited while idle gives no reading, fails the target and shows the failure', () => {
+  const gone = {
+    pids: [],
+    rssKiB: 0,
+    rssPerProcessKiB: [],
+    anonPerProcessKiB: [],
+    cpuSeconds: 0,
+    openFiles: [],
+  };
+  const airlock = { id: 'airlock', label: 'Airlock', proxy: null };
+  const start = measureIdleMemory(airlock, 'start', {
+    ...gone,
+    pids: [10],
+    rssKiB: 64 * 1024,
+    rssPerProcessKiB: [64 * 1024],
+    anonPerProcessKiB: [20 * 1024],
+  });
+  assert.equal(start.values.largestMiB, 64);
+  // Listed but already gone when its memory was read.
+  const zombie = measureIdleMemory(airlock, 'settled', {
+    ...gone,
+    pids: [10],
+    rssPerProcessKiB: [0],
+    anonPerProcessKiB: [0],
+  });
+  for (const settled of [measureIdleMemory(airlock, 'settled', gone), zombie]) {
+    assert.deepEqual(settled.errors, { 'exited-while-idle': 1 });
+    assert.equal(settled.values.largestMiB, undefined);
+    const results = new Results([start, settled]);
+    const check = targetChecks(results).find((c) => c.name.startsWith('idle: RSS of the largest'))!;
+    assert.equal(check.name, 'idle: RSS of the largest Airlock process, MiB (settled)');
+    assert.equal(check.actual, null);
+    assert.notEqual(verdict(check), 'met');
+  }
+  const report = renderReport(
+    {
+      title: 'T',
+      preamble: [],
+      targets: [{ id: 'airlock', label: 'Airlock' }],
+      measurements: [start, measureIdleMemory(airlock, 'settled', gone)],
+      notes: [],
+    },
+    { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
+  );
+  assert.match(report, /\| Airlock +\| settled +\| +0 \|.*exited-while-idle 1/);
 });
 
 test('idle memory: the empty Node.js reference has rows of its own and the difference is reported', () => {
