@@ -397,9 +397,9 @@ export function measureIdleMemory(
   const perProcess = sample.rssPerProcessKiB.map((k) => k / 1024);
   const children = perProcess.slice(1);
   if (!perProcess.some((mib) => mib > 0)) {
-    // The proxy exited while idle (no process left, or only one already gone, read without
-    // memory): no figure, for an empty tree would read as 0 MiB or as the largest of nothing,
-    // and the failure is counted where the report shows failures.
+    // The proxy exited while idle (no process left, or only processes already gone when their
+    // memory was read): no figure, for an empty tree would read as 0 MiB or as the largest of
+    // nothing, and the failure is counted where the report shows failures.
     return {
       scenario: 'mem',
       param: phase,
