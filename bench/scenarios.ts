@@ -396,26 +396,14 @@ export function measureIdleMemory(
 ): Measurement {
   const perProcess = sample.rssPerProcessKiB.map((k) => k / 1024);
   const children = perProcess.slice(1);
-  if (!perProcess.some((mib) => mib > 0)) {
-    // The proxy exited while idle (no process left, or only processes already gone when their
-    // memory was read): no figure, for an empty tree would read as 0 MiB or as the largest of
-    // nothing, and the failure is counted where the report shows failures.
-    return {
-      scenario: 'mem',
-      param: phase,
-      target: target.id,
-      label: target.label,
-      round: 1,
-      values: { processes: 0 },
-      errors: { 'exited-while-idle': 1 },
-    };
-  }
+  const head = { scenario: 'mem', param: phase, target: target.id, label: target.label, round: 1 } as const;
+  // The proxy exited while idle (no process left, or only processes already gone when their
+  // memory was read): no figure, for an empty tree would read as 0 MiB or as the largest of
+  // nothing, and the failure is counted where the report shows failures.
+  if (!perProcess.some((mib) => mib > 0))
+    return { ...head, values: { processes: 0 }, errors: { 'exited-while-idle': 1 } };
   return {
-    scenario: 'mem',
-    param: phase,
-    target: target.id,
-    label: target.label,
-    round: 1,
+    ...head,
     values: {
       processes: perProcess.length,
       totalMiB: sample.rssKiB / 1024,

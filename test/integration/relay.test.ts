@@ -8,6 +8,7 @@ import { loadNative } from '../../src/gateway/index.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { requirement } from '../helpers/skip.js';
 import { sha256 } from '../helpers/origins.js';
+import { sleep } from '../helpers/faults.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -473,7 +474,7 @@ timeouts:
           try {
             if (engine.accept === 'native') {
               // The kernel holds them (no descriptor, no slot of the client's) until they speak...
-              await new Promise((resolve) => setTimeout(resolve, 400));
+              await sleep(400);
               assert.equal(gw.gateway.stats().connections, 0, 'silent connections accepted at once');
             }
             // ...or, silent still, until its deferral ends: then they count like any other.
