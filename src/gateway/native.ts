@@ -243,47 +243,70 @@ export class Relay {
     }
   }
 
+  /**
+   * One batch of front events. Those a client is waiting on and that lead to a command (an
+   * accept with its head, a connection to adopt, a failed connect to retry) are taken first, in
+   * order; the rest (connects that finished, ClientHellos) follow, in order. At low concurrency
+   * a batch holds the next tunnel's head together with what the previous tunnel reported
+   * lazily, and that tunnel's record must not delay this one's connect. No tunnel's own events
+   * are reordered: its accept, head and adoption come before anything else it reports, and a
+   * connect that failed is retried before the next connect can finish.
+   */
   private onFront(events: FrontEvents): void {
+    const later = this.later;
     for (let i = 0; i + 5 < events.length; i += 6) {
       const kind = events[i] as number;
-      const id = events[i + 1] as number;
-      const a = events[i + 2] as number;
-      const b = events[i + 3] as number;
-      const bytes = events[i + 4] as Buffer | null;
-      const address = events[i + 5] as string | null;
-      try {
-        switch (kind) {
-          case EV_ACCEPT:
-            this.listeners[Math.floor(a / 65536)]?.onAccept(id, { address: address ?? '', port: a % 65536 });
-            break;
-          case EV_HEAD:
-            this.listeners[Math.floor(a / 65536)]?.onHead(id, bytes ?? Buffer.alloc(0), b === 1);
-            break;
-          case EV_ADOPT: {
-            // No end will be reported for it: the connection is JavaScript's now.
-            this.tunnels.delete(id);
-            const listener = this.listeners[Math.floor(b / 65536)];
-            if (listener) listener.onAdopt(id, a, bytes);
-            else this.addon.closeFd(a);
-            break;
-          }
-          case EV_CONNECTED:
-            (this.tunnels.get(id) as FrontTunnel | undefined)?.connected(a, b);
-            break;
-          case EV_CONNECT_FAILED:
-            (this.tunnels.get(id) as FrontTunnel | undefined)?.connectFailed(a);
-            break;
-          case EV_PEEK:
-            if (bytes !== null) (this.tunnels.get(id) as FrontTunnel | undefined)?.peeked(bytes);
-            break;
-          case EV_HELLO_PASSED:
-            (this.tunnels.get(id) as FrontTunnel | undefined)?.helloPassed();
-            break;
+      if (kind === EV_CONNECTED || kind === EV_PEEK || kind === EV_HELLO_PASSED) later.push(i);
+      else this.onFrontEvent(events, i, kind);
+    }
+    for (let j = 0; j < later.length; j++) {
+      const i = later[j] as number;
+      this.onFrontEvent(events, i, events[i] as number);
+    }
+    later.length = 0;
+  }
+
+  /** Indexes of the events `onFront` takes second (kept between batches). */
+  private readonly later: number[] = [];
+
+  private onFrontEvent(events: FrontEvents, i: number, kind: number): void {
+    const id = events[i + 1] as number;
+    const a = events[i + 2] as number;
+    const b = events[i + 3] as number;
+    const bytes = events[i + 4] as Buffer | null;
+    const address = events[i + 5] as string | null;
+    try {
+      switch (kind) {
+        case EV_ACCEPT:
+          this.listeners[Math.floor(a / 65536)]?.onAccept(id, { address: address ?? '', port: a % 65536 });
+          break;
+        case EV_HEAD:
+          this.listeners[Math.floor(a / 65536)]?.onHead(id, bytes ?? Buffer.alloc(0), b === 1);
+          break;
+        case EV_ADOPT: {
+          // No end will be reported for it: the connection is JavaScript's now.
+          this.tunnels.delete(id);
+          const listener = this.listeners[Math.floor(b / 65536)];
+          if (listener) listener.onAdopt(id, a, bytes);
+          else this.addon.closeFd(a);
+          break;
         }
-      } catch (error) {
-        // One tunnel's fault must not stop the events of the others.
-        this.fault(error);
+        case EV_CONNECTED:
+          (this.tunnels.get(id) as FrontTunnel | undefined)?.connected(a, b);
+          break;
+        case EV_CONNECT_FAILED:
+          (this.tunnels.get(id) as FrontTunnel | undefined)?.connectFailed(a);
+          break;
+        case EV_PEEK:
+          if (bytes !== null) (this.tunnels.get(id) as FrontTunnel | undefined)?.peeked(bytes);
+          break;
+        case EV_HELLO_PASSED:
+          (this.tunnels.get(id) as FrontTunnel | undefined)?.helloPassed();
+          break;
       }
+    } catch (error) {
+      // One tunnel's fault must not stop the events of the others.
+      this.fault(error);
     }
   }
 
