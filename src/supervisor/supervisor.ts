@@ -18,6 +18,7 @@ import { loadNative, nativeFor, RESERVED_DESCRIPTORS } from '../gateway/index.js
 import { createOpsLogger, SupervisorMetrics } from '../observe/index.js';
 import { forkWorker, startWorkers, type Fleet } from './fleet.js';
 import { GatewayProcess, plural, type ProcessStats } from './gateway-process.js';
+import { startQuietCollector } from './quiet-collector.js';
 import { keepServingOnUncaught } from './last-resort.js';
 import {
   acceptForWorkers,
@@ -320,6 +321,8 @@ export async function supervise(options: ServeOptions): Promise<number> {
     if (view.listening) view.emit('summary', { ...view.summary(), generation });
   }, 1000);
   summaries.unref();
+  // This process (the gateway itself, or the workers' supervisor) gives back a burst's garbage once quiet.
+  const stopCollector = startQuietCollector();
   // Reload: validate here first; only a configuration that loads completely reaches the gateway.
   let reloading: Promise<unknown> = Promise.resolve();
   // The --watch / reload.watch file watcher, set up below once reloads can be taken.
@@ -416,6 +419,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
     stopping = true;
     ready = false;
     clearInterval(summaries);
+    stopCollector();
     watcher?.close();
     void sumStats().then((stats) =>
       ops.info(

@@ -4,6 +4,7 @@ import { loadNative } from '../gateway/index.js';
 import { createOpsLogger, deltaToWire } from '../observe/index.js';
 import { pacResponder } from '../admin/index.js';
 import { GatewayProcess } from './gateway-process.js';
+import { startQuietCollector } from './quiet-collector.js';
 import { keepServingOnUncaught } from './last-resort.js';
 import { STATE_REPORT_MS } from './members.js';
 import { nativeListen } from './listening.js';
@@ -84,6 +85,7 @@ export async function runWorker(options: ServeOptions): Promise<number> {
   };
   const reporting = setInterval(report, STATE_REPORT_MS);
   reporting.unref();
+  const stopCollector = startQuietCollector();
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -93,6 +95,7 @@ export async function runWorker(options: ServeOptions): Promise<number> {
         return;
       }
       stopping = true;
+      stopCollector();
       void gp.stop(deadlineMs, null).then(() => {
         clearInterval(reporting);
         report();

@@ -560,7 +560,10 @@ describe('the renderers alone, given hostile values', () => {
       main: '/opt/a\0b',
       afterFirewall: false,
     });
-    assert.match(unit, /^ExecStart=\/usr\/bin\/node --max-semi-space-size=4 "\/opt\/a\\x00b" serve/m);
+    assert.match(
+      unit,
+      /^ExecStart=\/usr\/bin\/node --max-semi-space-size=4 --expose-gc "\/opt\/a\\x00b" serve/m,
+    );
     assert.throws(() => parseExec(parseUnit(unit).find((e) => e.key === 'ExecStart')!.value), /NUL/);
   });
 

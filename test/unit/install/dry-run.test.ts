@@ -146,7 +146,7 @@ describe('airlock install --dry-run', () => {
     assert.match(text, /^[a-z]+ +file \/etc\/systemd\/system\/airlock\.service /m);
     assert.match(
       text,
-      /ExecStart=\/home\/admin\/\.nvm\/versions\/node\/v20\.20\.2\/bin\/node --max-semi-space-size=4 \/home\/admin\/airlock\//,
+      /ExecStart=\/home\/admin\/\.nvm\/versions\/node\/v20\.20\.2\/bin\/node --max-semi-space-size=4 --expose-gc \/home\/admin\/airlock\//,
     );
   });
 

@@ -49,7 +49,7 @@ describe('renderUnit()', () => {
   test('runs serve with the installed configuration; a bad configuration is not restarted forever', () => {
     assert.equal(
       one(unit, 'ExecStart'),
-      '/usr/bin/node --max-semi-space-size=4 /usr/local/lib/node_modules/airlock/dist/src/cli/main.js serve --config /etc/airlock/airlock.yaml',
+      '/usr/bin/node --max-semi-space-size=4 --expose-gc /usr/local/lib/node_modules/airlock/dist/src/cli/main.js serve --config /etc/airlock/airlock.yaml',
     );
     assert.equal(one(unit, 'RestartPreventExitStatus'), '2');
     assert.equal(one(unit, 'KillMode'), 'mixed');
@@ -110,7 +110,7 @@ describe('renderUnit()', () => {
     });
     assert.equal(
       one(text, 'ExecStart'),
-      '/opt/n%%de$x/bin/node --max-semi-space-size=4 /opt/a$$b%%c/dist/src/cli/main.js serve --config /etc/airlock/airlock.yaml',
+      '/opt/n%%de$x/bin/node --max-semi-space-size=4 --expose-gc /opt/a$$b%%c/dist/src/cli/main.js serve --config /etc/airlock/airlock.yaml',
     );
   });
 
@@ -122,7 +122,7 @@ describe('renderUnit()', () => {
     });
     assert.match(
       one(text, 'ExecStart')!,
-      /^"\/opt\/node 20\/bin\/node" --max-semi-space-size=4 \/usr\/local/,
+      /^"\/opt\/node 20\/bin\/node" --max-semi-space-size=4 --expose-gc \/usr\/local/,
     );
   });
 });

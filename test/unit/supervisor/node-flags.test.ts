@@ -19,13 +19,22 @@ describe('the Node.js flags of gateway processes', () => {
   });
 
   test('an explicit value is kept, in either spelling, and nothing is doubled', () => {
-    assert.deepEqual(withGatewayFlags(['--max-semi-space-size=8'], ''), ['--max-semi-space-size=8']);
-    assert.deepEqual(withGatewayFlags(['--max-semi-space-size', '8'], ''), ['--max-semi-space-size', '8']);
+    assert.deepEqual(withGatewayFlags(['--max-semi-space-size=8'], ''), [
+      '--max-semi-space-size=8',
+      '--expose-gc',
+    ]);
+    assert.deepEqual(withGatewayFlags(['--max-semi-space-size', '8'], ''), [
+      '--max-semi-space-size',
+      '8',
+      '--expose-gc',
+    ]);
+    assert.deepEqual(withGatewayFlags(['--expose-gc'], ''), ['--expose-gc', '--max-semi-space-size=4']);
     assert.deepEqual(withGatewayFlags(withGatewayFlags([], ''), ''), [...GATEWAY_NODE_FLAGS]);
   });
 
   test('a value in NODE_OPTIONS, which the workers inherit, is not overridden', () => {
-    assert.deepEqual(withGatewayFlags([], '--enable-source-maps --max-semi-space-size=8'), []);
+    assert.deepEqual(withGatewayFlags([], '--enable-source-maps --max-semi-space-size=8'), ['--expose-gc']);
+    assert.deepEqual(withGatewayFlags([], '--max-semi-space-size=8 --expose-gc'), []);
     assert.deepEqual(withGatewayFlags([], '--enable-source-maps'), [...GATEWAY_NODE_FLAGS]);
   });
 
