@@ -19,7 +19,7 @@ export interface QuietCollectorOptions {
 }
 
 export const QUIET_COLLECTOR_DEFAULTS: QuietCollectorOptions = {
-  minGrowthBytes: 4 * 1024 * 1024,
+  minGrowthBytes: 2 * 1024 * 1024,
   maxBusy: 0.02,
 };
 
