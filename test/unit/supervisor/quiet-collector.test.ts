@@ -72,7 +72,7 @@ test('without a collection to call (no --expose-gc) nothing happens', () => {
 
 test('with --expose-gc a real process collects the garbage of a burst once it is quiet', () => {
   const module = fileURLToPath(new URL('../../../src/supervisor/quiet-collector.js', import.meta.url));
-  // A child process: the garbage and the flag are its own. It makes 40 MiB of short-lived
+  // A child process: the garbage and the flag are its own. It makes some 30 MiB of short-lived
   // objects that survive into the old generation, goes quiet, and checks twice.
   const script = `
     import v8 from 'node:v8';
@@ -110,4 +110,38 @@ test('with --expose-gc a real process collects the garbage of a burst once it is
   assert.equal(result.first, true, `collected: ${out.stdout}`);
   assert.ok(result.after < result.before - 4 * MiB, `the heap shrank: ${out.stdout}`);
   assert.equal(result.second, false, 'nothing left worth a second collection');
+});
+
+test('the process-wide check collects after a burst with --expose-gc, and starts nothing without it', () => {
+  const module = fileURLToPath(new URL('../../../src/supervisor/quiet-collector.js', import.meta.url));
+  // Checks every 200 ms from the start; the burst comes after. A collection the process forces
+  // (gc()) is flagged as forced in its performance entry; V8's own are not.
+  const script = `
+    import { PerformanceObserver, constants } from 'node:perf_hooks';
+    import { startQuietCollector } from ${JSON.stringify(module)};
+    let forced = 0;
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (e.detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forced++;
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    const stop = startQuietCollector(200);
+    let keep = [];
+    for (let i = 0; i < 400; i++) { keep.push(Array.from({ length: 2000 }, (_, j) => ({ i, j }))); if (keep.length > 50) keep = []; }
+    keep = null;
+    await new Promise((r) => setTimeout(r, 1500));
+    stop();
+    observer.disconnect();
+    console.log(JSON.stringify({ forced }));
+  `;
+  const run = (flags: string[]): number => {
+    const out = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(out.status, 0, out.stderr);
+    return (JSON.parse(out.stdout) as { forced: number }).forced;
+  };
+  const exposed = run(['--expose-gc']);
+  assert.ok(exposed >= 1, `collections forced with --expose-gc: ${exposed}`);
+  assert.equal(run([]), 0, 'none forced without it');
 });
