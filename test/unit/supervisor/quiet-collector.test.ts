@@ -72,8 +72,8 @@ test('without a collection to call (no --expose-gc) nothing happens', () => {
 
 test('with --expose-gc a real process collects the garbage of a burst once it is quiet', () => {
   const module = fileURLToPath(new URL('../../../src/supervisor/quiet-collector.js', import.meta.url));
-  // A child process: the garbage and the flag are its own. It makes some 30 MiB of short-lived
-  // objects that survive into the old generation, goes quiet, and checks twice.
+  // A child process: the garbage and the flag are its own. It makes some 30 MiB of objects in
+  // the old generation, lets them go, stays quiet, and checks twice.
   const script = `
     import v8 from 'node:v8';
     import { QuietCollector, QUIET_COLLECTOR_DEFAULTS } from ${JSON.stringify(module)};
@@ -89,8 +89,11 @@ test('with --expose-gc a real process collects the garbage of a burst once it is
       { collect: () => gc(), heapUsed: () => v8.getHeapStatistics().used_heap_size, busy },
       QUIET_COLLECTOR_DEFAULTS,
     );
+    // Kept alive through any collection V8 makes during and after the burst, then dropped with
+    // nothing allocated after it: garbage V8 has no reason to collect.
     let keep = [];
-    for (let i = 0; i < 400; i++) { keep.push(Array.from({ length: 2000 }, (_, j) => ({ i, j }))); if (keep.length > 50) keep = []; }
+    for (let i = 0; i < 400; i++) keep.push(Array.from({ length: 2000 }, (_, j) => ({ i, j })));
+    await new Promise((r) => setTimeout(r, 300));
     keep = null;
     busy(); // the quiet interval starts now
     const before = v8.getHeapStatistics().used_heap_size;
@@ -126,7 +129,8 @@ test('the process-wide check collects after a burst with --expose-gc, and starts
     observer.observe({ entryTypes: ['gc'] });
     const stop = startQuietCollector(200);
     let keep = [];
-    for (let i = 0; i < 400; i++) { keep.push(Array.from({ length: 2000 }, (_, j) => ({ i, j }))); if (keep.length > 50) keep = []; }
+    for (let i = 0; i < 400; i++) keep.push(Array.from({ length: 2000 }, (_, j) => ({ i, j })));
+    await new Promise((r) => setTimeout(r, 300));
     keep = null;
     await new Promise((r) => setTimeout(r, 1500));
     stop();
