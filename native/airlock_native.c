@@ -74,11 +74,12 @@ enum event_kind {
   EV_CONNECT_FAILED = 4,
   EV_PEEK = 5,
   EV_ACCEPT = 6,
-  EV_HELLO_PASSED = 7 /* the front passed the ClientHello itself: it named the CONNECT host */
+  EV_HELLO_PASSED = 7, /* the front passed the ClientHello itself: it named the CONNECT host */
+  EV_GRANT_GONE = 8    /* a repeat grant expired or was revoked unused (addr: its client) */
 };
 
 /* Front commands (JavaScript to this thread). */
-enum cmd_kind { CMD_LISTEN = 1, CMD_UNLISTEN, CMD_CONNECT, CMD_RESPOND, CMD_VERDICT };
+enum cmd_kind { CMD_LISTEN = 1, CMD_UNLISTEN, CMD_CONNECT, CMD_RESPOND, CMD_VERDICT, CMD_GRANT, CMD_REVOKE };
 
 #define MAX_LISTENERS 16
 /* Largest ClientHello the front collects for JavaScript: 16 KiB of handshake in up to 64 records. */
@@ -145,6 +146,12 @@ typedef struct cmd {
   char *data;
   uint32_t len;
   char addr[INET6_ADDRSTRLEN];
+  /* CMD_GRANT only: the client, the request head, and how long the grant holds. */
+  char client[INET6_ADDRSTRLEN];
+  char *head;
+  uint32_t head_len;
+  int32_t ttl_ms;
+  uint64_t epoch;
   struct cmd *next;
 } cmd_t;
 
@@ -322,8 +329,10 @@ static void push_done(tunnel_t *t, int reason) {
   due(0);
 }
 
-/* Queues a front event for JavaScript; `data` is copied. */
-static void push_event(int kind, tunnel_t *t, double a, double b, const char *data, size_t len, const char *addr) {
+/* Queues a front event for JavaScript (of tunnel `t`, or of none: id 0); `data` is copied.
+   `urgent`: JavaScript is woken for it at the end of this turn (see maybe_notify). */
+static void queue_event(int kind, tunnel_t *t, double a, double b, const char *data, size_t len, const char *addr,
+                        int urgent) {
   char *copy = NULL;
   if (len > 0) {
     copy = malloc(len);
@@ -340,7 +349,7 @@ static void push_event(int kind, tunnel_t *t, double a, double b, const char *da
   }
   event_t *ev = &E.events[E.events_len++];
   ev->kind = kind;
-  ev->id = t->id;
+  ev->id = t != NULL ? t->id : 0;
   ev->a = a;
   ev->b = b;
   ev->data = copy;
@@ -351,7 +360,13 @@ static void push_event(int kind, tunnel_t *t, double a, double b, const char *da
     ev->addr[sizeof ev->addr - 1] = 0;
   }
   pthread_mutex_unlock(&E.lock);
-  due(kind == EV_HEAD || kind == EV_ADOPT || kind == EV_CONNECT_FAILED || kind == EV_PEEK);
+  due(urgent);
+}
+
+/* A front event that is urgent when a client waits on JavaScript's answer to it. */
+static void push_event(int kind, tunnel_t *t, double a, double b, const char *data, size_t len, const char *addr) {
+  queue_event(kind, t, a, b, data, len, addr,
+              kind == EV_HEAD || kind == EV_ADOPT || kind == EV_CONNECT_FAILED || kind == EV_PEEK);
 }
 
 /* A connect whose event was held back for the peek is reported now (before any later event of
@@ -841,16 +856,181 @@ static void peer_of(const struct sockaddr_storage *peer, char *addr, size_t size
   }
 }
 
-/* The head is complete, too large, or out of time: JavaScript decides what it was. */
+static void cmd_connect(tunnel_t *t, cmd_t *c);
+
+/* ---- repeat grants (engine thread only) ----
+ *
+ * Once JavaScript has decided a CONNECT head and the tunnel is up, it may leave a grant here:
+ * the same head, byte for byte, from the same client address on the same listener, before the
+ * grant expires, is connected at once with the connect JavaScript chose for it, without the
+ * round trip to JavaScript. JavaScript still receives the head (flagged as granted) and keeps
+ * the session and its record; it reserved the connection's admission slot when it made the
+ * grant. A grant is used once, or reported gone (expired, revoked, its listener closed), so
+ * that JavaScript can give that slot back. Nothing is parsed here: the head is compared whole.
+ */
+#define GRANT_BUCKETS 1024
+#define GRANTS_MAX 65536
+
+typedef struct grant {
+  struct grant *next;
+  int listener;
+  char client[INET6_ADDRSTRLEN];
+  char *head;
+  uint32_t head_len;
+  int64_t expires;
+  cmd_t connect; /* as a CMD_CONNECT: addr, a = port, b = connect timeout, c = peek, idle, data = pass name */
+} grant_t;
+
+static grant_t *grant_table[GRANT_BUCKETS];
+static size_t grants_len;
+/*
+ * Revocations so far: frontRevokeGrants counts one on the JavaScript thread before it returns,
+ * so that no head read after a reload is connected on a grant made before it, even while the
+ * revoke command waits behind this thread's turn. A grant made before the count changed is
+ * never installed; the table is emptied the next time it is consulted.
+ */
+static uint64_t grant_epoch;
+/* Engine thread: the count the table's grants were made under. */
+static uint64_t grants_epoch_seen;
+static void drop_grants_all(void);
+
+/* Whether a revocation came since the table was last emptied; it is emptied now if so. */
+static int grants_revoked(void) {
+  uint64_t epoch = __atomic_load_n(&grant_epoch, __ATOMIC_ACQUIRE);
+  if (epoch == grants_epoch_seen) return 0;
+  grants_epoch_seen = epoch;
+  drop_grants_all();
+  return 1;
+}
+/* Heads connected on a grant since the start (read by relayStats from the JavaScript thread). */
+static uint64_t grants_used;
+
+static void drop_grants(int listener, int64_t by);
+static void drop_grants_all(void) { drop_grants(-1, INT64_MAX); }
+
+static size_t grant_bucket(int listener, const char *client) {
+  uint64_t h = 1469598103934665603ULL ^ (uint64_t)(unsigned)listener;
+  for (const char *p = client; *p != 0; p++) {
+    h ^= (uint8_t)*p;
+    h *= 1099511628211ULL;
+  }
+  return (size_t)(h & (GRANT_BUCKETS - 1));
+}
+
+static void grant_free(grant_t *g) {
+  free(g->head);
+  free(g->connect.data);
+  free(g);
+  grants_len--;
+}
+
+/* An unused grant leaves: JavaScript gives back the slot it reserved. */
+static void grant_gone(grant_t *g) {
+  push_event(EV_GRANT_GONE, NULL, g->listener, 0, NULL, 0, g->client);
+  grant_free(g);
+}
+
+/* Drops the grants of `listener` (-1: of every listener) that expire by `by` (INT64_MAX: all). */
+static void drop_grants(int listener, int64_t by) {
+  if (grants_len == 0) return;
+  for (size_t i = 0; i < GRANT_BUCKETS; i++) {
+    grant_t **p = &grant_table[i];
+    while (*p != NULL) {
+      grant_t *g = *p;
+      if ((listener < 0 || g->listener == listener) && g->expires <= by) {
+        *p = g->next;
+        grant_gone(g);
+      } else {
+        p = &g->next;
+      }
+    }
+  }
+}
+
+/* Takes over the command's head and pass name. One grant per client and listener: a new one
+   replaces the old, which is reported gone. */
+static void cmd_grant(cmd_t *c) {
+  grant_t *g = calloc(1, sizeof(grant_t));
+  if (g == NULL) abort();
+  grants_len++;
+  g->listener = c->e;
+  memcpy(g->client, c->client, sizeof g->client);
+  g->client[sizeof g->client - 1] = 0;
+  g->head = c->head;
+  g->head_len = c->head_len;
+  c->head = NULL;
+  g->expires = now_ms() + c->ttl_ms;
+  g->connect.kind = CMD_CONNECT;
+  memcpy(g->connect.addr, c->addr, sizeof g->connect.addr);
+  g->connect.a = c->a;
+  g->connect.b = c->b;
+  g->connect.c = c->c;
+  g->connect.idle = c->idle;
+  g->connect.data = c->data;
+  g->connect.len = c->len;
+  c->data = NULL;
+  if (grants_revoked() || c->epoch != grants_epoch_seen || c->e < 0 || c->e >= MAX_LISTENERS ||
+      E.listeners[c->e].fd < 0 || grants_len > GRANTS_MAX || g->head_len == 0) {
+    grant_gone(g);
+    return;
+  }
+  grant_t **p = &grant_table[grant_bucket(g->listener, g->client)];
+  for (; *p != NULL; p = &(*p)->next) {
+    grant_t *old = *p;
+    if (old->listener == g->listener && strcmp(old->client, g->client) == 0) {
+      *p = old->next;
+      grant_gone(old);
+      break;
+    }
+  }
+  g->next = grant_table[grant_bucket(g->listener, g->client)];
+  grant_table[grant_bucket(g->listener, g->client)] = g;
+}
+
+/* The grant for this tunnel's client and listener if its head (the first `head_len` bytes read)
+   is the granted one and the grant still holds; taken out of the table. */
+static grant_t *take_grant(tunnel_t *t, uint32_t head_len) {
+  if (grants_revoked()) return NULL;
+  struct sockaddr_storage peer;
+  socklen_t peer_len = sizeof peer;
+  peer.ss_family = AF_UNSPEC;
+  if (getpeername(t->fd[0], (struct sockaddr *)&peer, &peer_len) != 0) return NULL;
+  char addr[INET6_ADDRSTRLEN];
+  int port;
+  peer_of(&peer, addr, sizeof addr, &port);
+  for (grant_t **p = &grant_table[grant_bucket(t->listener, addr)]; *p != NULL; p = &(*p)->next) {
+    grant_t *g = *p;
+    if (g->listener != t->listener || strcmp(g->client, addr) != 0) continue;
+    if (g->expires <= now_ms()) {
+      *p = g->next;
+      grant_gone(g);
+      return NULL;
+    }
+    if (g->head_len != head_len || memcmp(g->head, t->head, head_len) != 0) return NULL;
+    *p = g->next;
+    return g;
+  }
+  return NULL;
+}
+
+/* The head is complete, too large, or out of time: JavaScript decides what it was, unless a
+   grant decided it already (JavaScript is told, and keeps the record). */
 static void head_to_js(tunnel_t *t, double timed_out) {
   t->state = ST_DECIDE;
   set_deadline(t, 0);
-  push_event(EV_HEAD, t, 65536.0 * t->listener, timed_out, t->head, t->head_len, NULL);
-  /* Keep only what came after the head (early tunnel bytes): they go upstream first. */
   int64_t end = scan_head_end(t->head, t->head_len);
+  grant_t *g = timed_out == 0 && end > 0 && grants_len > 0 ? take_grant(t, (uint32_t)end) : NULL;
+  /* A granted head waits for nothing from JavaScript: it goes with the next batch (lazily). */
+  queue_event(EV_HEAD, t, 65536.0 * t->listener, g != NULL ? 2 : timed_out, t->head, t->head_len, NULL, g == NULL);
+  /* Keep only what came after the head (early tunnel bytes): they go upstream first. */
   uint32_t used = end < 0 ? t->head_len : (uint32_t)end;
   memmove(t->head, t->head + used, t->head_len - used);
   t->head_len -= used;
+  if (g != NULL) {
+    __atomic_add_fetch(&grants_used, 1, __ATOMIC_RELAXED);
+    cmd_connect(t, &g->connect);
+    grant_free(g);
+  }
 }
 
 static void read_head(tunnel_t *t) {
@@ -1134,6 +1314,7 @@ static void cmd_unlisten(cmd_t *c) {
   epoll_ctl(E.epfd, EPOLL_CTL_DEL, E.listeners[index].fd, NULL);
   close(E.listeners[index].fd);
   E.listeners[index].fd = -1;
+  drop_grants(index, INT64_MAX);
 }
 
 static void cmd_connect(tunnel_t *t, cmd_t *c) {
@@ -1276,6 +1457,8 @@ static void take_commands(void) {
     in_order = c->next;
     if (c->kind == CMD_LISTEN) cmd_listen(c);
     else if (c->kind == CMD_UNLISTEN) cmd_unlisten(c);
+    else if (c->kind == CMD_GRANT) cmd_grant(c);
+    else if (c->kind == CMD_REVOKE) grants_revoked();
     else {
       tunnel_t *t = table_get(c->id);
       if (t != NULL && !t->closed) {
@@ -1285,6 +1468,7 @@ static void take_commands(void) {
       }
     }
     free(c->data);
+    free(c->head);
     free(c);
   }
   if (all) {
@@ -1377,6 +1561,7 @@ static void *engine_main(void *arg) {
       if (idle_scan) {
         E.last_scan = now;
         pipes_trim();
+        drop_grants(-1, now);
       }
       scan_time(now, idle_scan);
     }
@@ -1554,11 +1739,12 @@ static napi_value js_relay_copy(napi_env env, napi_callback_info info) {
 /* relayStats(): [bytes written by splice, bytes written by send, pipes open], since the start. */
 static napi_value js_relay_stats(napi_env env, napi_callback_info info) {
   napi_value out, v;
-  double values[3] = {(double)__atomic_load_n(&spliced_bytes, __ATOMIC_RELAXED),
+  double values[4] = {(double)__atomic_load_n(&spliced_bytes, __ATOMIC_RELAXED),
                       (double)__atomic_load_n(&copied_bytes, __ATOMIC_RELAXED),
-                      (double)__atomic_load_n(&pipes_open, __ATOMIC_RELAXED)};
-  CHECK(napi_create_array_with_length(env, 3, &out));
-  for (uint32_t i = 0; i < 3; i++) {
+                      (double)__atomic_load_n(&pipes_open, __ATOMIC_RELAXED),
+                      (double)__atomic_load_n(&grants_used, __ATOMIC_RELAXED)};
+  CHECK(napi_create_array_with_length(env, 4, &out));
+  for (uint32_t i = 0; i < 4; i++) {
     CHECK(napi_create_double(env, values[i], &v));
     CHECK(napi_set_element(env, out, i, v));
   }
@@ -1781,6 +1967,75 @@ static napi_value js_front_verdict(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* frontGrant(listener, client, head, address, port, timeoutMs, peek, idleMs, passName, ttlMs):
+   the next request head equal to `head` from `client` on `listener`, within ttlMs, connects as
+   frontConnect(id, address, port, timeoutMs, peek, idleMs, passName) would. */
+static napi_value js_front_grant(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  int32_t listener, port, timeout, ttl;
+  double idle;
+  bool peek;
+  size_t len;
+  void *head;
+  size_t head_len = 0;
+  bool is_buffer = false;
+  char name[256];
+  size_t name_len = 0;
+  napi_valuetype name_type = napi_undefined;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  cmd_t *c = new_cmd(CMD_GRANT);
+  if (!E.started || argc < 10 || napi_get_value_int32(env, argv[0], &listener) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], c->client, sizeof c->client, &len) != napi_ok || len == 0 ||
+      napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[2], &head, &head_len) != napi_ok || head_len == 0 ||
+      napi_get_value_string_utf8(env, argv[3], c->addr, sizeof c->addr, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[4], &port) != napi_ok || napi_get_value_int32(env, argv[5], &timeout) != napi_ok ||
+      napi_get_value_bool(env, argv[6], &peek) != napi_ok || napi_get_value_double(env, argv[7], &idle) != napi_ok ||
+      napi_typeof(env, argv[8], &name_type) != napi_ok ||
+      (name_type == napi_string &&
+       (napi_get_value_string_utf8(env, argv[8], name, sizeof name, &name_len) != napi_ok || name_len == 0 ||
+        name_len > 253)) ||
+      napi_get_value_int32(env, argv[9], &ttl) != napi_ok || ttl <= 0 || listener < 0 || listener >= MAX_LISTENERS) {
+    free(c);
+    napi_throw_type_error(env, NULL,
+                          "airlock native: frontGrant(listener, client, head, address, port, timeoutMs, peek, "
+                          "idleMs, passName, ttlMs)");
+    return NULL;
+  }
+  c->head = malloc(head_len);
+  if (c->head == NULL) abort();
+  memcpy(c->head, head, head_len);
+  c->head_len = (uint32_t)head_len;
+  if (name_type == napi_string) {
+    c->data = malloc(name_len);
+    if (c->data == NULL) abort();
+    memcpy(c->data, name, name_len);
+    c->len = (uint32_t)name_len;
+  }
+  c->e = listener;
+  c->a = port;
+  c->b = timeout;
+  c->c = peek ? 1 : 0;
+  c->idle = idle;
+  c->ttl_ms = ttl;
+  c->epoch = __atomic_load_n(&grant_epoch, __ATOMIC_ACQUIRE);
+  queue_cmd(c);
+  return NULL;
+}
+
+/* frontRevokeGrants(): every grant goes (each is reported gone); no head read from now on is
+   connected on one made before. */
+static napi_value js_front_revoke_grants(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (!E.started) return NULL;
+  __atomic_add_fetch(&grant_epoch, 1, __ATOMIC_RELEASE);
+  /* The command empties the table (and reports the grants gone) without waiting for a head. */
+  queue_cmd(new_cmd(CMD_REVOKE));
+  (void)env;
+  return NULL;
+}
+
 /* scanClientHello(bytes): what the front reads in a tunnel's first bytes (the tests compare it
    with JavaScript's reader): the host_name when it would pass them on a name, else 0 (wait for
    more bytes) or 2 (JavaScript judges them). */
@@ -1986,6 +2241,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"scanClientHello", NULL, js_scan_client_hello, NULL, NULL, NULL, napi_default, NULL},
       {"frontRespond", NULL, js_front_respond, NULL, NULL, NULL, napi_default, NULL},
       {"frontVerdict", NULL, js_front_verdict, NULL, NULL, NULL, napi_default, NULL},
+      {"frontGrant", NULL, js_front_grant, NULL, NULL, NULL, napi_default, NULL},
+      {"frontRevokeGrants", NULL, js_front_revoke_grants, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

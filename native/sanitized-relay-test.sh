@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the native relay with AddressSanitizer and UndefinedBehaviorSanitizer in a build tree of
 # its own (the addon in build/Release is left alone) and runs against it the relay tests of the
-# native engine, the SNI checks (the native front reads and passes ClientHellos) and the
-# differential test of its ClientHello reader. Fails when a test fails or when either sanitizer
+# native engine, the SNI checks (the native front reads and passes ClientHellos), the
+# differential test of its ClientHello reader and the front's repeat grants. Fails when a test fails or when either sanitizer
 # reports anything.
 #
 #   native/sanitized-relay-test.sh            (after "npm ci", which builds dist/)
@@ -61,6 +61,13 @@ if [ "$status" = 0 ]; then
     "$tree/dist/test/integration/hardening.test.js" "$tree/dist/test/unit/gateway/front-hello-scan.test.js" \
     >>"$tree/test.log" 2>&1 || status=$?
 fi
+if [ "$status" = 0 ]; then
+  LD_PRELOAD="$asan_runtime" \
+    ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1" \
+    UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1" \
+    timeout 100 node --test "$tree/dist/test/integration/front-grants.test.js" \
+    >>"$tree/test.log" 2>&1 || status=$?
+fi
 cat "$tree/test.log"
 if grep -qE 'runtime error:|ERROR: AddressSanitizer|SUMMARY: (Address|UndefinedBehavior)Sanitizer' "$tree/test.log"; then
   echo "--- the sanitizers reported (above); failing" >&2
@@ -74,4 +81,4 @@ if ! grep -qE '^# pass [1-9]' "$tree/test.log"; then
   echo "no relay test ran against the sanitized addon" >&2
   exit 1
 fi
-echo "relay, SNI and ClientHello reader tests passed under AddressSanitizer and UndefinedBehaviorSanitizer; no reports"
+echo "relay, SNI, ClientHello reader and repeat grant tests passed under AddressSanitizer and UndefinedBehaviorSanitizer; no reports"

@@ -41,7 +41,10 @@ const LINGERING_SHARE = 8;
  * keeps one client from exhausting descriptors for everybody else.
  */
 export class Admission {
+  /** Slots taken: connections, and reservations of repeat grants. */
   private open = 0;
+  /** Of those, slots reserved for repeat grants (no connection yet). */
+  private reservedSlots = 0;
   private readonly perClient = new Map<string, number>();
   private readonly rate: ConnectionRate;
   private readonly descriptorBudget: number;
@@ -74,6 +77,32 @@ export class Admission {
     this.open++;
     this.perClient.set(client, mine + 1);
     return null;
+  }
+
+  /**
+   * Takes a slot and a rate token now for a connection `client` may make soon (a repeat grant
+   * of the native front), only while the process and the client are below half of every limit:
+   * a reserved slot counts as an open connection until `unreserve`, so near a limit it could
+   * refuse another connection early; below half, the grants expire before that can happen.
+   */
+  reserve(client: string): boolean {
+    const limits = this.limits;
+    if (2 * (this.open + 1) > limits.maxConnections) return false;
+    if (2 * (2 * (this.open + 1) + this.extraDescriptors) > this.descriptorBudget) return false;
+    const mine = this.perClient.get(client) ?? 0;
+    if (2 * (mine + 1) > limits.maxConnectionsPerClient) return false;
+    if (!this.rate.admit(client, limits.newConnectionsPerClientPerSecond / 2)) return false;
+    this.open++;
+    this.reservedSlots++;
+    this.perClient.set(client, mine + 1);
+    return true;
+  }
+
+  /** Gives back a slot `reserve` took; `refund`: and its rate token (no connection was made on it). */
+  unreserve(client: string, refund: boolean): void {
+    this.reservedSlots--;
+    this.release(client);
+    if (refund) this.rate.refund(client);
   }
 
   /** Gives back the slot `admit` took for `client`. */
@@ -114,8 +143,14 @@ export class Admission {
     return this.descriptorBudget - 2 * this.open - this.extraDescriptors;
   }
 
+  /** Client connections holding a slot (reservations not included). */
   get connections(): number {
-    return this.open;
+    return this.open - this.reservedSlots;
+  }
+
+  /** Slots reserved for repeat grants of the native front. */
+  get reserved(): number {
+    return this.reservedSlots;
   }
 
   get clients(): number {

@@ -90,6 +90,16 @@ export class Dialer {
     );
   }
 
+  /**
+   * How many more milliseconds `permitted(host)` is sure to give the answer it gives now
+   * (Infinity for an IP literal or a static host; 0 when it would have to resolve).
+   */
+  freshFor(host: string): number {
+    const literal = normalizeHost(host);
+    if (literal.kind === 'ip') return Number.POSITIVE_INFINITY;
+    return this.resolver.freshUntil(literal.kind === 'name' ? literal.name : host) - this.resolver.clock();
+  }
+
   private guard(
     host: string,
     resolved: readonly ResolvedAddress[],

@@ -1,9 +1,16 @@
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { AirlockError, ReasonCode } from '../errors/index.js';
-import { decide, judgeServerName, serverNameChecked, type Policy } from '../policy/index.js';
+import {
+  checkResolvedAddress,
+  decide,
+  judgeServerName,
+  serverNameChecked,
+  type Policy,
+} from '../policy/index.js';
 import { identify, type ClientIdentity } from './admission.js';
 import type { DialTicket } from './dialer.js';
+import { FrontGrants, GRANT_HEAD_MAX, GRANT_TTL_MS, type Grant } from './front-grants.js';
 import { parseRequestHead } from './http-head.js';
 import { RELAY_ENDS, type FrontListener, type FrontTunnel, type Relay, type RelayResult } from './native.js';
 import type { GatewayParts } from './parts.js';
@@ -31,6 +38,8 @@ class Accepted implements FrontTunnel {
     private readonly waiting: Map<number, Accepted>,
     private readonly id: number,
     readonly client: ClientIdentity,
+    /** The client's address as the front reported it (the key of its repeat grant). */
+    readonly peer: string,
   ) {}
   connected(): void {}
   connectFailed(): void {}
@@ -53,13 +62,21 @@ export class FrontListenerSlot implements FrontListener {
    * Connections refused at accept, with their answer, until the front reports them over or
    * hands them here; `done` gives back the admission's lingering descriptor (once).
    */
-  private readonly refused = new Map<number, { raw: Buffer; linger: boolean; done: () => void }>();
+  private readonly refused = new Map<
+    number,
+    { raw: Buffer; linger: boolean; done: () => void; peer: string }
+  >();
+  /** The front's slot for this listener, once it listens (the grants' listener). */
+  index = -1;
+  readonly grants: FrontGrants;
 
   constructor(
     private readonly parts: GatewayParts,
     private readonly relay: Relay,
     private readonly adoptConnection: AdoptConnection,
-  ) {}
+  ) {
+    this.grants = new FrontGrants(relay.addon, parts.admission, () => this.index);
+  }
 
   onAccept(id: number, peer: { address: string; port: number }): void {
     const parts = this.parts;
@@ -75,7 +92,7 @@ export class FrontListenerSlot implements FrontListener {
       };
       // The front may already be handing the connection over (it was not a CONNECT): the answer
       // is then written here, in onAdopt.
-      this.refused.set(id, { raw: response.raw, linger, done });
+      this.refused.set(id, { raw: response.raw, linger, done, peer: peer.address });
       this.relay.track(id, {
         connected: () => undefined,
         connectFailed: () => undefined,
@@ -90,13 +107,24 @@ export class FrontListenerSlot implements FrontListener {
       new Refusal(parts, client, refusal, response.status);
       return;
     }
-    const accepted = new Accepted(parts, this.waiting, id, client);
+    const accepted = new Accepted(parts, this.waiting, id, client, peer.address);
     this.waiting.set(id, accepted);
     this.relay.track(id, accepted);
   }
 
-  onHead(id: number, bytes: Buffer, timedOut: boolean): void {
+  onHead(id: number, bytes: Buffer, timedOut: boolean, granted = false): void {
     const accepted = this.waiting.get(id);
+    let grant: Grant | null = null;
+    if (granted) {
+      const peer = accepted?.peer ?? this.refused.get(id)?.peer;
+      grant = (peer === undefined ? undefined : this.grants.used(peer, accepted !== undefined)) ?? null;
+      if (accepted === undefined || grant === null) {
+        // Refused at accept, but the front connected it on a grant before the refusal reached it
+        // (the grant's reserved slot held it meanwhile): it is cut, its refusal logged already.
+        this.relay.abort(id);
+        return;
+      }
+    }
     // Refused at accept (answered already), or gone.
     if (accepted === undefined) return;
     // Until a session takes over, the slot is given back by `accepted` when the front reports the end.
@@ -109,7 +137,9 @@ export class FrontListenerSlot implements FrontListener {
       request: { method?: string; host?: string; port?: number } = {},
     ): void => {
       const response = responseFor(reason);
-      this.relay.addon.frontRespond(id, response.raw);
+      // A head the front connected on a grant cannot be answered any more: it is cut.
+      if (grant !== null) this.relay.abort(id);
+      else this.relay.addon.frontRespond(id, response.raw);
       new Refusal(parts, client, reason, response.status, request, start);
     };
     const parsed = parseRequestHead(bytes, {
@@ -125,7 +155,20 @@ export class FrontListenerSlot implements FrontListener {
     if (parts.closing)
       return refuse('SHUTTING_DOWN', { method: 'CONNECT', host: target.host, port: target.port });
     const early = bytes.length > head.length ? bytes.subarray(head.length) : null;
-    new FrontTunnelSession(parts, client, this.relay, id, target.host, target.port, early, start).open();
+    new FrontTunnelSession(parts, client, this.relay, id, target.host, target.port, early, start, {
+      grants: this.grants,
+      peer: accepted.peer,
+      head: bytes.subarray(0, head.length),
+      grant,
+    }).open();
+  }
+
+  onGrantGone(peer: string): void {
+    this.grants.gone(peer);
+  }
+
+  onUnlisten(): void {
+    this.grants.clear();
   }
 
   onAdopt(id: number, fd: number, bytes: Buffer | null): void {
@@ -196,6 +239,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     port: number,
     early: Buffer | null,
     start: number,
+    repeat: RepeatSetup | null = null,
   ) {
     super(parts, client, 'CONNECT', host, port, null, start);
     this.setup = {
@@ -206,6 +250,8 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
       lastErrno: 0,
       reader: null,
       early,
+      address: null,
+      repeat,
     };
   }
 
@@ -221,11 +267,49 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
       parts.mode,
     );
     this.decided(decision);
+    const grant = setup.repeat?.grant ?? null;
+    if (grant !== null) return this.granted(grant);
     if (decision.verdict === 'deny') return this.refuse(decision.reason);
     // A closure the dialer drops once it has answered, not a field the tunnel keeps.
     parts.dialer.permitted(decision.host, policy, setup.ticket, (error, addresses) =>
       this.onAddresses(error, addresses),
     );
+  }
+
+  /**
+   * The front is connecting this head already, on a grant made for the same client and head
+   * under the policy still in force: the decision just made is that grant's decision. Were the
+   * policy reloaded before the front heard of it (grants are revoked on reload), the tunnel is
+   * cut instead.
+   */
+  private granted(grant: Grant): void {
+    const setup = this.setup!;
+    const address = grant.address;
+    const refusal =
+      this.decision!.verdict === 'deny'
+        ? this.decision!.reason
+        : grant.policy !== setup.policy &&
+            !address.pinned &&
+            !checkResolvedAddress(setup.policy, address.address).allowed
+          ? 'DENY_DESTINATION_ADDRESS'
+          : null;
+    if (refusal !== null) {
+      this.failed(
+        refusal,
+        `${hostPort(address.address, this.port)}: connected on a grant made before a reload; cut`,
+      );
+      this.setupOver();
+      this.relay.abort(this.frontId);
+      return;
+    }
+    setup.addresses = [address];
+    setup.next = 1;
+    setup.address = address;
+    this.phase = Phase.Connecting;
+    this.upstream = keptText(hostPort(address.address, this.port));
+    // The next identical request may come on a grant at once: waiting for this tunnel's connect
+    // would leave a client that reconnects quickly without one.
+    this.offerGrant();
   }
 
   private refuse(reason: ReasonCode, detail: string | null = null): void {
@@ -246,10 +330,15 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     this.setup = null;
   }
 
-  private onAddresses(error: AirlockError | null, addresses: readonly ResolvedAddress[] | null): void {
+  private onAddresses(
+    error: AirlockError | null,
+    addresses: readonly ResolvedAddress[] | null,
+    next = 0,
+  ): void {
     if (this.phase !== Phase.Resolving) return;
     if (addresses === null) return this.refuse(error?.code ?? 'INTERNAL_ERROR', error?.message ?? null);
     this.setup!.addresses = addresses;
+    this.setup!.next = next;
     this.tryNext();
   }
 
@@ -262,6 +351,7 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
         connectDetail(setup.addresses, this.port, setup.lastErrno),
       );
     this.phase = Phase.Connecting;
+    setup.address = address;
     this.upstream = keptText(hostPort(address.address, this.port));
     const checked = serverNameChecked(this.parts.tls, this.port);
     this.relay.addon.frontConnect(
@@ -277,8 +367,25 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
 
   connectFailed(errno: number): void {
     if (this.phase !== Phase.Connecting) return;
-    this.setup!.lastErrno = errno;
+    const setup = this.setup!;
+    setup.lastErrno = errno;
     this.upstream = null;
+    const grant = setup.repeat?.grant ?? null;
+    if (grant !== null && setup.next === 1 && setup.addresses.length === 1) {
+      // The granted address failed: no more grants for this client until a tunnel of its
+      // connects again, and the rest of the host's addresses are tried as for any tunnel.
+      setup.repeat!.grants.broken(grant.peer);
+      this.phase = Phase.Resolving;
+      const failed = grant.address;
+      this.parts.dialer.permitted(this.decision!.host, setup.policy, setup.ticket, (error, addresses) =>
+        this.onAddresses(
+          error,
+          addresses && [failed, ...addresses.filter((a) => a.address !== failed.address)],
+          1,
+        ),
+      );
+      return;
+    }
     this.tryNext();
   }
 
@@ -338,12 +445,49 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
 
   private relayed(): void {
     this.phase = Phase.Relayed;
+    this.offerGrant();
     this.release();
     // The policy is not asked again: the tunnel keeps its client's address and port for the
     // record, not the parsed address the decision used.
     this.client = { address: this.client.address, parsed: null, port: this.client.port };
     this.parts.relayed++;
     this.parts.log.opened(this.toRecord());
+  }
+
+  /**
+   * The tunnel is up (or came on a grant itself) on a plain allow, under the policy in force and
+   * a DNS answer that outlives the grant: the client's next identical request may be connected
+   * by the front at once.
+   */
+  private offerGrant(): void {
+    const setup = this.setup!;
+    const repeat = setup.repeat;
+    const parts = this.parts;
+    if (
+      repeat === null ||
+      repeat.head.length > GRANT_HEAD_MAX ||
+      setup.address === null ||
+      (repeat.grant !== null && repeat.grants.isBroken(repeat.peer)) ||
+      this.wouldDeny !== null ||
+      this.decision?.verdict !== 'allow' ||
+      setup.policy !== parts.policy ||
+      parts.closing ||
+      parts.dialer.freshFor(this.decision.host) <= GRANT_TTL_MS
+    )
+      return;
+    const checked = serverNameChecked(parts.tls, this.port);
+    repeat.grants.offer({
+      peer: repeat.peer,
+      client: this.client.address,
+      head: repeat.head,
+      policy: setup.policy,
+      address: setup.address,
+      port: this.port,
+      connectTimeoutMs: parts.timeouts.connect,
+      peek: checked,
+      idleMs: parts.timeouts.tunnelIdle,
+      passName: checked ? passName(this.decision.host) : null,
+    });
   }
 
   finished(result: RelayResult): void {
@@ -382,6 +526,21 @@ interface Setup {
   lastErrno: number;
   reader: ClientHelloReader | null;
   early: Buffer | null;
+  /** The address being connected to. */
+  address: ResolvedAddress | null;
+  /** A tunnel of a native listener: its grants, and the grant it came on, if any. */
+  repeat: RepeatSetup | null;
+}
+
+/** What a tunnel needs to use or make a repeat grant (see `FrontGrants`). */
+interface RepeatSetup {
+  readonly grants: FrontGrants;
+  /** The client's address as the front reported it. */
+  readonly peer: string;
+  /** The request head, without any bytes after it. */
+  readonly head: Buffer;
+  /** The grant the front connected this tunnel on, or null (decided here). */
+  readonly grant: Grant | null;
 }
 
 const ERRNO = constants.errno;

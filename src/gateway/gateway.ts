@@ -63,6 +63,8 @@ export interface GatewayStats {
   readonly upstreams: number;
   /** ClientHellos the native front passed without JavaScript (they named the CONNECT host). */
   readonly hellosPassedInFront: number;
+  /** Repeat grants of the native front waiting to be used, each holding a client's slot. */
+  readonly grantsHeld: number;
 }
 
 export interface ShutdownResult {
@@ -127,6 +129,8 @@ export class Gateway {
   }): void {
     this.options.resolver.setStaticHosts(update.hosts, update.systemHosts);
     this.parts.policy = update.policy;
+    // No request may be connected on a decision made under the policy replaced here.
+    this.parts.relay?.revokeGrants();
   }
 
   get currentPolicy(): Policy {
@@ -140,6 +144,7 @@ export class Gateway {
       relayed: this.parts.relayed,
       upstreams: this.parts.pool.size,
       hellosPassedInFront: this.parts.hellosPassedInFront,
+      grantsHeld: this.parts.admission.reserved,
     };
   }
 
@@ -229,14 +234,16 @@ export class Gateway {
       }
     }
     const port = relay.addon.boundPort(fd);
+    const front = new FrontListenerSlot(this.parts, relay, (socket, client, initial) =>
+      this.serve(socket, client, initial),
+    );
     const slot = relay.listen(
       fd,
-      new FrontListenerSlot(this.parts, relay, (socket, client, initial) =>
-        this.serve(socket, client, initial),
-      ),
+      front,
       this.options.limits.maxRequestHeadBytes,
       this.options.timeouts.requestHead,
     );
+    front.index = slot;
     relay.fault = (error) => this.parts.faults.report(error);
     return {
       slot,
@@ -329,6 +336,8 @@ export class Gateway {
   private async drain(deadlineMs: number): Promise<ShutdownResult> {
     const parts = this.parts;
     parts.closing = true;
+    // No request is connected on a grant from here on (the front stops taking them at once).
+    parts.relay?.revokeGrants();
     parts.log.draining();
     const closed = this.closeServers();
     const until = Date.now() + deadlineMs;

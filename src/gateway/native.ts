@@ -16,7 +16,7 @@ export interface NativeAddon {
   /** Relays by recv/send through one buffer, as where the kernel refuses splice (tests). */
   relayCopy(on: boolean): void;
   /** Since the start: bytes the relay wrote by splice and by send, and the pipes open now. */
-  relayStats(): [spliced: number, copied: number, pipesOpen: number];
+  relayStats(): [spliced: number, copied: number, pipesOpen: number, granted?: number];
   listen(
     address: string,
     port: number,
@@ -43,6 +43,25 @@ export interface NativeAddon {
   frontRespond(id: number, bytes: Buffer, linger?: boolean): void;
   frontVerdict(id: number, pass: boolean): void;
   /**
+   * A repeat grant: the next request head equal to `head` from `client` (as reported at accept)
+   * on `listener`, within `ttlMs`, is connected at once as `frontConnect` with these arguments
+   * would; its head event says so. A grant is used once, or reported gone (`EV_GRANT_GONE`).
+   */
+  frontGrant(
+    listener: number,
+    client: string,
+    head: Buffer,
+    address: string,
+    port: number,
+    timeoutMs: number,
+    peek: boolean,
+    idleMs: number,
+    passName: string | null,
+    ttlMs: number,
+  ): void;
+  /** Every grant goes; each is reported gone. */
+  frontRevokeGrants(): void;
+  /**
    * What the front reads in a tunnel's first bytes: the host_name it would pass them on, or 0
    * (a valid start: wait for more) or 2 (JavaScript's reader judges them).
    */
@@ -61,13 +80,22 @@ const EV_CONNECT_FAILED = 4;
 const EV_PEEK = 5;
 const EV_ACCEPT = 6;
 const EV_HELLO_PASSED = 7;
+const EV_GRANT_GONE = 8;
 
 /** Where the native front hands what it accepted: one per listening socket it owns. */
 export interface FrontListener {
   /** A connection was accepted (its head is being read): admit it or refuse it now. */
   onAccept(id: number, peer: { address: string; port: number }): void;
-  /** A request head that starts with "CONNECT " (with any bytes after it), or what arrived before the head timed out. */
-  onHead(id: number, bytes: Buffer, timedOut: boolean): void;
+  /**
+   * A request head that starts with "CONNECT " (with any bytes after it), or what arrived before
+   * the head timed out. `granted`: the front is connecting it already, on this listener's grant
+   * for the client.
+   */
+  onHead(id: number, bytes: Buffer, timedOut: boolean, granted: boolean): void;
+  /** The front dropped the grant for `client` (as reported at accept) unused. */
+  onGrantGone(client: string): void;
+  /** The front stops listening for it: its grants go with the listener (no events follow). */
+  onUnlisten(): void;
   /** A connection that is not a CONNECT: its descriptor (now JavaScript's) and the bytes read. */
   onAdopt(id: number, fd: number, bytes: Buffer | null): void;
 }
@@ -221,6 +249,7 @@ export class Relay {
   /** Stops accepting on `slot` (the front closes its socket). */
   unlisten(slot: number): void {
     this.addon.frontUnlisten(slot);
+    this.listeners[slot]?.onUnlisten();
     this.listeners[slot] = null;
     this.updateRef();
   }
@@ -281,7 +310,10 @@ export class Relay {
           this.listeners[Math.floor(a / 65536)]?.onAccept(id, { address: address ?? '', port: a % 65536 });
           break;
         case EV_HEAD:
-          this.listeners[Math.floor(a / 65536)]?.onHead(id, bytes ?? Buffer.alloc(0), b === 1);
+          this.listeners[Math.floor(a / 65536)]?.onHead(id, bytes ?? Buffer.alloc(0), b === 1, b === 2);
+          break;
+        case EV_GRANT_GONE:
+          this.listeners[a]?.onGrantGone(address ?? '');
           break;
         case EV_ADOPT: {
           // No end will be reported for it: the connection is JavaScript's now.
@@ -339,6 +371,11 @@ export class Relay {
 
   abortAll(): void {
     this.addon.abort();
+  }
+
+  /** Every repeat grant goes (a reload, a shutdown): the front reports each one gone. */
+  revokeGrants(): void {
+    if (typeof this.addon.frontRevokeGrants === 'function') this.addon.frontRevokeGrants();
   }
 
   /** Stops keeping the event loop alive for tunnels still in the relay (shutdown). */

@@ -99,6 +99,11 @@ export class Resolver {
     }
   }
 
+  /** This resolver's clock (ms), as its cache expiries read. */
+  clock(): number {
+    return this.now();
+  }
+
   /** Number of cached names (for metrics and tests). */
   get cacheSize(): number {
     return this.cache.size;
@@ -123,6 +128,16 @@ export class Resolver {
     if (cached === undefined || cached.expires <= this.now()) return undefined;
     this.answered(cached.error === null ? 'cached' : 'cached_failure');
     return cached.error ?? cached.addresses;
+  }
+
+  /**
+   * Until when (this resolver's clock, ms) the answer `known(name)` gives now stays the same:
+   * forever for a static host, the cache entry's expiry for a cached answer, 0 when none.
+   */
+  freshUntil(name: string): number {
+    if (this.staticHosts.has(name)) return Number.POSITIVE_INFINITY;
+    const cached = this.cache.get(name);
+    return cached === undefined || cached.error !== null ? 0 : cached.expires;
   }
 
   /** Addresses for `name` (normalised), in the order they should be tried. Throws AirlockError FAIL_DNS / FAIL_DNS_TIMEOUT. */

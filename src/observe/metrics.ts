@@ -27,6 +27,7 @@ export const METRIC_NAMES = {
   logLinesDropped: 'airlock_log_lines_dropped_total',
   relayBytes: 'airlock_relay_bytes_total',
   relayPipes: 'airlock_relay_pipes_open',
+  frontGranted: 'airlock_front_granted_total',
 } as const;
 
 /** How a DNS lookup for an upstream was answered. A fixed set: it is a metric label. */
@@ -178,11 +179,13 @@ export interface GatewayGauges {
   relay?(): RelayCounters | null;
 }
 
-/** What the native relay wrote, by how, and the pipes it holds for splicing. */
+/** What the native relay wrote, by how, the pipes it holds for splicing, and its repeat grants. */
 export interface RelayCounters {
   readonly splicedBytes: number;
   readonly copiedBytes: number;
   readonly pipesOpen: number;
+  /** Request heads the native front connected on a repeat grant, since the start. */
+  readonly granted: number;
 }
 
 /**
@@ -312,7 +315,8 @@ export class GatewayMetrics {
         this.set(gauges.sessions());
       },
     });
-    const relay = (): RelayCounters => gauges.relay?.() ?? { splicedBytes: 0, copiedBytes: 0, pipesOpen: 0 };
+    const relay = (): RelayCounters =>
+      gauges.relay?.() ?? { splicedBytes: 0, copiedBytes: 0, pipesOpen: 0, granted: 0 };
     new Counter({
       name: METRIC_NAMES.relayBytes,
       help: "Bytes the native relay wrote to tunnel sockets, by path: splice (bulk transfers, past a direction's first 64 KiB) or copy",
@@ -331,6 +335,15 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.set(relay().pipesOpen);
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.frontGranted,
+      help: "CONNECT requests the native front connected on a repeat grant (the same client's identical request, decided moments before), without waiting for the gateway's decision",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(relay().granted);
       },
     });
     new Gauge({

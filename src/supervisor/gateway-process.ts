@@ -48,8 +48,8 @@ export class GatewayProcess {
         const addon = loadNative().addon;
         // An addon built before relayStats existed (AIRLOCK_NATIVE_ADDON) has no counters to give.
         if (addon === null || typeof addon.relayStats !== 'function') return null;
-        const [splicedBytes, copiedBytes, pipesOpen] = addon.relayStats();
-        return { splicedBytes, copiedBytes, pipesOpen };
+        const [splicedBytes, copiedBytes, pipesOpen, granted = 0] = addon.relayStats();
+        return { splicedBytes, copiedBytes, pipesOpen, granted };
       },
     });
     this.enricher = new RecordEnricher(file.observe.clientNames, file.catalog);

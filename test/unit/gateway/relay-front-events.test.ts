@@ -60,6 +60,8 @@ function recorder(relay: Relay, seen: string[]): FrontListener {
     },
     onHead: (id) => seen.push(`head ${id}`),
     onAdopt: (id) => seen.push(`adopt ${id}`),
+    onGrantGone: (client) => seen.push(`grant gone ${client}`),
+    onUnlisten: () => seen.push('unlisten'),
   };
   relay.listen(3, listener, 65536, 10_000);
   return listener;
