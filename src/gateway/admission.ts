@@ -82,8 +82,9 @@ export class Admission {
   /**
    * Takes a slot and a rate token now for a connection `client` may make soon (a repeat grant
    * of the native front), only while the process and the client are below half of every limit:
-   * a reserved slot counts as an open connection until `unreserve`, so near a limit it could
-   * refuse another connection early; below half, the grants expire before that can happen.
+   * a reserved slot counts as an open connection until `unreserve`, so a limit is never
+   * exceeded; the price is that a client which goes from under half its limit to all of it
+   * within a grant's lifetime (1 s) is refused one connection early.
    */
   reserve(client: string): boolean {
     const limits = this.limits;
