@@ -193,13 +193,11 @@ describe(
       const target = `${OTHER}:${echo.port}`;
       await roundTrip(target);
       const before = grantsUsed();
-      const reloaded = Date.now();
       await reload([HOST]);
       // Revoked grants give their slots back at once, not when they would have expired (1 s).
       await waitFor('the revoked grant to give back its slot', () => gw.gateway.stats().grantsHeld === 0, {
         timeoutMs: 400,
       });
-      assert.ok(Date.now() - reloaded < 900, 'released before the grant could expire');
       const reply = await rawExchange(gw.port, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
       assert.match(reply, /^HTTP\/1\.1 403 [\s\S]*DENY_HOST_NOT_ALLOWED/);
       assert.equal(grantsUsed(), before);
