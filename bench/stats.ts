@@ -129,6 +129,22 @@ export interface TargetCheck {
   readonly pending?: string;
   /** What weakens the figure (e.g. rounds in which the load generator set the pace). */
   readonly caveat?: string;
+  /**
+   * The same comparison round by round (the targets ran back to back in every round): its
+   * lowest and highest value, where the check compares targets measured in the same rounds.
+   */
+  readonly rounds?: { readonly min: number; readonly max: number; readonly n: number };
+}
+
+/**
+ * Whether the rounds of a check fall on both sides of its threshold: the median decides the
+ * verdict, but another run of the same code could well decide the other way.
+ */
+export function straddles(check: TargetCheck): boolean {
+  const r = check.rounds;
+  if (r === undefined || r.n < 2) return false;
+  const meets = (v: number): boolean => (check.op === '>=' ? v >= check.threshold : v <= check.threshold);
+  return meets(r.min) !== meets(r.max);
 }
 
 export type Verdict = 'met' | 'missed' | 'n/a' | 'pending';

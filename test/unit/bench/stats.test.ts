@@ -27,6 +27,7 @@ import {
   ratio,
   sortNumbers,
   summarize,
+  straddles,
   verdict,
 } from '../../../bench/stats.js';
 
@@ -119,6 +120,20 @@ test('error tallies add up and print highest first', () => {
   assert.equal(formatCounts({ none: 0 }), '');
 });
 
+/** The report of `rows`, with a table for each of `targets` (labelled by id). */
+function reportOf(rows: Measurement[], targets: string[]): string {
+  return renderReport(
+    {
+      title: 'T',
+      preamble: [],
+      targets: targets.map((id) => ({ id, label: id })),
+      measurements: rows,
+      notes: [],
+    },
+    { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
+  );
+}
+
 function m(
   scenario: Measurement['scenario'],
   param: string,
@@ -192,19 +207,7 @@ test('a comparison with generator-bound rounds or a busy machine carries a cavea
   assert.equal(results.generatorBoundRounds('a', '512', 'airlock'), 1);
   const caveat = caveatFor(results, 'a', '512', ['airlock', 'squid-w2']);
   assert.equal(caveat, 'generator-bound in 1 round of airlock; other work used 0.80 cores during squid-w2');
-  const text = renderReport(
-    {
-      title: 'T',
-      preamble: [],
-      targets: [
-        { id: 'airlock', label: 'airlock' },
-        { id: 'squid-w2', label: 'squid-w2' },
-      ],
-      measurements: rows,
-      notes: [],
-    },
-    { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
-  );
+  const text = reportOf(rows, ['airlock', 'squid-w2']);
   assert.match(
     text,
     /\| +512 \| airlock +\| 6,050 \(6,000–6,100\) † \|/,
@@ -212,7 +215,7 @@ test('a comparison with generator-bound rounds or a busy machine carries a cavea
   );
   assert.match(
     text,
-    /tunnels\/s at concurrency 512, Airlock \/ Squid w2 +\| +1\.51 \| +≥ 1\.3 \| met +\| generator-bound/,
+    /tunnels\/s at concurrency 512, Airlock \/ Squid w2 +\| +1\.51 \| +1\.50–1\.52 \| +≥ 1\.3 \| met +\| generator-bound/,
   );
 });
 
@@ -434,7 +437,10 @@ test('the report renders ratios to both Squids and to direct', () => {
     { holdSeconds: 60, httpConnections: 32, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
   );
   assert.match(text, /\| +8 \| airlock +\| +2,000 \| +2\.00× \| +– \| +0\.50× \|/);
-  assert.match(text, /c: MB\/s on 8 tunnels, Airlock \/ direct \(keep\) +\| +0\.500 \| +≥ 0\.55 \| missed/);
+  assert.match(
+    text,
+    /c: MB\/s on 8 tunnels, Airlock \/ direct \(keep\) +\| +0\.500 \| +\| +≥ 0\.55 \| missed/,
+  );
   assert.match(text, /## Notes\n\n- n/);
 });
 
@@ -523,4 +529,42 @@ test('RSS per tunnel is also judged by what each tunnel added between the two la
   const step = byName.get('b: RSS KiB per tunnel added from 10,000 to 50,000 (Airlock, keep)');
   assert.equal(step?.actual, 3.18);
   assert.equal(verdict(step), 'missed');
+});
+
+test('each check also compares its targets round by round, and says when the rounds disagree', () => {
+  const rows: Measurement[] = [];
+  // Airlock against Squid w2 at 64: 1.2, 1.5, 1.4 round by round (median of medians 1.4).
+  const airlock = [2400, 3000, 2800];
+  airlock.forEach((rate, i) => {
+    rows.push(m('a', '64', 'airlock', i + 1, { rate, cpuPerOpUs: 100 + i }));
+    rows.push(m('a', '64', 'squid-w2', i + 1, { rate: 2000, cpuPerOpUs: 200 }));
+    rows.push(m('a', '64', 'squid-w1', i + 1, { rate: 1500, cpuPerOpUs: 300 }));
+  });
+  // A round one of them did not measure pairs with nothing.
+  rows.push(m('a', '64', 'airlock', 4, { rate: 9000, cpuPerOpUs: 100 }));
+  rows.unshift(m('a', '64', 'squid-w2', 0, { rate: 100, cpuPerOpUs: 200 }));
+  const results = new Results(rows);
+  assert.deepEqual(results.perRound('a', '64', 'airlock', 'squid-w2', 'rate'), [1.2, 1.5, 1.4]);
+  const checks = new Map(targetChecks(results).map((c) => [c.name, c]));
+  const rate = checks.get('a: tunnels/s at concurrency 64, Airlock / Squid w2')!;
+  assert.deepEqual(rate.rounds, { min: 1.2, max: 1.5, n: 3 });
+  assert.equal(verdict(rate), 'met', 'the medians decide');
+  assert.equal(straddles(rate), true, '1.2 misses 1.3, 1.5 meets it');
+  const cpu = checks.get('a: CPU per tunnel at concurrency 64, Airlock / the cheaper Squid')!;
+  assert.deepEqual(cpu.rounds, { min: 0.5, max: 0.51, n: 3 }, 'against the cheaper Squid, w2 here');
+  assert.equal(straddles(cpu), false);
+  const text = reportOf(rows, ['airlock', 'squid-w1', 'squid-w2']);
+  assert.match(
+    text,
+    /concurrency 64, Airlock \/ Squid w2 +\| +1\.45 \| +1\.20–1\.50 \| +≥ 1\.3 \| met +\| the rounds fall on both sides of the threshold +\|/,
+  );
+  assert.match(
+    text,
+    /CPU per tunnel at concurrency 64, Airlock \/ the cheaper Squid +\| +0\.502 \| +0\.500–0\.510 \| +≤ 0\.75 \| met +\| +\|/,
+  );
+  // One round: nothing to spread.
+  const one = targetChecks(
+    new Results([m('a', '64', 'airlock', 1, { rate: 1 }), m('a', '64', 'squid-w2', 1, { rate: 1 })]),
+  );
+  assert.equal(straddles(one[0]!), false);
 });
