@@ -50,33 +50,44 @@
 #define READS_PER_TURN 8
 
 /* How a tunnel ended (matches RelayEnd in src/gateway/native.ts). */
-enum end_reason {
-  END_CLOSED = 0,
-  END_CLIENT_ERROR = 1,
-  END_UPSTREAM_ERROR = 2,
-  END_IDLE = 3,
-  END_ABORTED = 4,
-  /* front only */
-  END_CLIENT_GONE = 5, /* the client left before the tunnel was established */
-  END_PEEK_TIMEOUT = 6,
-  END_CUT = 7,       /* JavaScript refused the ClientHello */
-  END_RESPONDED = 8, /* a refusal was written and the connection closed */
-};
+/*
+ * How a tunnel ended, and the front's events: numbered once here, and published to JavaScript
+ * as `contract` (see init), which refuses a build whose numbers differ from its own.
+ */
+#define END_REASONS(X)                                                                        \
+  X(END_CLOSED, 0, "closed")                                                                  \
+  X(END_CLIENT_ERROR, 1, "client_error")                                                      \
+  X(END_UPSTREAM_ERROR, 2, "upstream_error")                                                  \
+  X(END_IDLE, 3, "idle")                                                                      \
+  X(END_ABORTED, 4, "aborted")                                                                \
+  /* front only */                                                                            \
+  X(END_CLIENT_GONE, 5, "client_gone")   /* the client left before the tunnel was up */      \
+  X(END_PEEK_TIMEOUT, 6, "peek_timeout")                                                      \
+  X(END_CUT, 7, "cut")                   /* JavaScript refused the ClientHello */             \
+  X(END_RESPONDED, 8, "responded")       /* a refusal was written and the connection closed */
+
+#define AS_ENUM(name, value, text) name = value,
+#define AS_TEXT(name, value, text) " " text "=" #value
+enum end_reason { END_REASONS(AS_ENUM) };
 
 /* Where a front connection is; relayed tunnels are ST_RELAY from the start. */
 enum state { ST_RELAY = 0, ST_HEAD, ST_DECIDE, ST_CONNECT, ST_PEEK, ST_RESPOND };
 
 /* Front events (this thread to JavaScript). */
-enum event_kind {
-  EV_HEAD = 1,
-  EV_ADOPT = 2,
-  EV_CONNECTED = 3,
-  EV_CONNECT_FAILED = 4,
-  EV_PEEK = 5,
-  EV_ACCEPT = 6,
-  EV_HELLO_PASSED = 7, /* the front passed the ClientHello itself: it named the CONNECT host */
-  EV_GRANT_GONE = 8    /* a repeat grant expired or was revoked unused (addr: its client) */
-};
+#define EVENT_KINDS(X)                                                                        \
+  X(EV_HEAD, 1, "head")                                                                       \
+  X(EV_ADOPT, 2, "adopt")                                                                     \
+  X(EV_CONNECTED, 3, "connected")                                                             \
+  X(EV_CONNECT_FAILED, 4, "connect_failed")                                                   \
+  X(EV_PEEK, 5, "peek")                                                                       \
+  X(EV_ACCEPT, 6, "accept")                                                                   \
+  X(EV_HELLO_PASSED, 7, "hello_passed") /* the front passed the ClientHello: it named the host */ \
+  X(EV_GRANT_GONE, 8, "grant_gone")     /* a repeat grant expired or was revoked unused */
+
+enum event_kind { EVENT_KINDS(AS_ENUM) };
+
+/* "ends closed=0 client_error=1 …; events head=1 …": what JavaScript checks at load. */
+static const char CONTRACT[] = "ends" END_REASONS(AS_TEXT) "; events" EVENT_KINDS(AS_TEXT);
 
 /* Front commands (JavaScript to this thread). */
 enum cmd_kind { CMD_LISTEN = 1, CMD_UNLISTEN, CMD_CONNECT, CMD_RESPOND, CMD_VERDICT, CMD_GRANT, CMD_REVOKE };
@@ -2245,6 +2256,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"frontRevokeGrants", NULL, js_front_revoke_grants, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_value contract;
+  if (napi_create_string_utf8(env, CONTRACT, NAPI_AUTO_LENGTH, &contract) == napi_ok)
+    napi_set_named_property(env, exports, "contract", contract);
   return exports;
 }
 

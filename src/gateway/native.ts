@@ -68,19 +68,32 @@ export interface NativeAddon {
   scanClientHello(bytes: Buffer): string | 0 | 2;
   /** Gives malloc's free pages back to the system (malloc_trim); returns the microseconds it took. */
   trimMemory(): number;
+  /** The addon's end reasons and event kinds with their numbers (`contractMismatch`). */
+  readonly contract?: string;
 }
 
 /** Front events, six slots each: kind, id, a, b, bytes or null, address or null. */
 export type FrontEvents = readonly (number | Buffer | string | null)[];
 
-const EV_HEAD = 1;
-const EV_ADOPT = 2;
-const EV_CONNECTED = 3;
-const EV_CONNECT_FAILED = 4;
-const EV_PEEK = 5;
-const EV_ACCEPT = 6;
-const EV_HELLO_PASSED = 7;
-const EV_GRANT_GONE = 8;
+/** The kinds of front events, as the addon numbers them (checked against its `contract` at load). */
+export const FRONT_EVENTS = {
+  head: 1,
+  adopt: 2,
+  connected: 3,
+  connect_failed: 4,
+  peek: 5,
+  accept: 6,
+  hello_passed: 7,
+  grant_gone: 8,
+} as const;
+const EV_HEAD = FRONT_EVENTS.head;
+const EV_ADOPT = FRONT_EVENTS.adopt;
+const EV_CONNECTED = FRONT_EVENTS.connected;
+const EV_CONNECT_FAILED = FRONT_EVENTS.connect_failed;
+const EV_PEEK = FRONT_EVENTS.peek;
+const EV_ACCEPT = FRONT_EVENTS.accept;
+const EV_HELLO_PASSED = FRONT_EVENTS.hello_passed;
+const EV_GRANT_GONE = FRONT_EVENTS.grant_gone;
 
 /** Where the native front hands what it accepted: one per listening socket it owns. */
 export interface FrontListener {
@@ -134,7 +147,15 @@ export function loadNative(): { addon: NativeAddon | null; why: string | null } 
     // build of the addon (or a missing one, to run as on a machine without a C compiler).
     const require = createRequire(import.meta.url);
     const path = process.env.AIRLOCK_NATIVE_ADDON || '../../../build/Release/airlock_native.node';
-    loaded = { addon: require(path) as NativeAddon, why: null };
+    const addon = require(path) as NativeAddon;
+    const mismatch = contractMismatch(addon.contract);
+    loaded =
+      mismatch === null
+        ? { addon, why: null }
+        : {
+            addon: null,
+            why: `the native relay was built from other sources than this gateway (${mismatch}); run "npm rebuild"`,
+          };
   } catch (error) {
     loaded = {
       addon: null,
@@ -166,6 +187,25 @@ const ENDS: readonly RelayEnd[] = [
   'cut',
   'responded',
 ];
+
+/** The contract this module expects of the addon: its end reasons and event kinds, numbered. */
+export const NATIVE_CONTRACT = `ends ${ENDS.map((end, i) => `${end}=${i}`).join(' ')}; events ${Object.entries(
+  FRONT_EVENTS,
+)
+  .map(([kind, n]) => `${kind}=${n}`)
+  .join(' ')}`;
+
+/**
+ * Why an addon reporting `contract` cannot serve this module (a build left over from other
+ * sources numbers its events or ends differently), or null when it can.
+ */
+export function contractMismatch(contract: string | undefined): string | null {
+  if (contract === undefined) return 'it does not say how it numbers its events';
+  if (contract === NATIVE_CONTRACT) return null;
+  const theirs = new Set(contract.split(/;? /));
+  const differs = NATIVE_CONTRACT.split(/;? /).filter((item) => item.includes('=') && !theirs.has(item));
+  return `it numbers differently: expected ${differs.slice(0, 3).join(', ') || 'the same terms'}${differs.length > 3 ? ', …' : ''}`;
+}
 
 /** How an end the relay reports reads in the access log. */
 export const RELAY_ENDS: Record<RelayEnd, ReasonCode> = {

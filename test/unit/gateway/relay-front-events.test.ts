@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  FRONT_EVENTS,
   Relay,
   type FrontEvents,
   type FrontListener,
@@ -8,14 +9,15 @@ import {
   type NativeAddon,
 } from '../../../src/gateway/native.js';
 
-// The addon's event kinds (native/airlock_native.c, enum event_kind).
-const HEAD = 1;
-const ADOPT = 2;
-const CONNECTED = 3;
-const CONNECT_FAILED = 4;
-const PEEK = 5;
-const ACCEPT = 6;
-const HELLO_PASSED = 7;
+const {
+  head: HEAD,
+  adopt: ADOPT,
+  connected: CONNECTED,
+  connect_failed: CONNECT_FAILED,
+  peek: PEEK,
+  accept: ACCEPT,
+  hello_passed: HELLO_PASSED,
+} = FRONT_EVENTS;
 
 /** An addon whose front events the test delivers; the relay's calls into it do nothing. */
 function fakeFront(): { relay: Relay; deliver: (events: FrontEvents) => void } {
