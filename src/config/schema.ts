@@ -102,6 +102,8 @@ export const configSchema = z.strictObject({
       listen: z.enum(['auto', 'reuseport', 'handoff']).default('auto'),
       /** native: the relay thread accepts, reads CONNECT heads, connects and relays; decisions stay in JavaScript. */
       accept: z.enum(['auto', 'native', 'js']).default('auto'),
+      /** The native front's repeat grants (see FrontGrants): false turns the shortcut off. */
+      grants: z.boolean().default(true),
     })
     .prefault({}),
   pidFile: z.string().min(1).nullable().default(null),

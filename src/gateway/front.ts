@@ -68,14 +68,16 @@ export class FrontListenerSlot implements FrontListener {
   >();
   /** The front's slot for this listener, once it listens (the grants' listener). */
   index = -1;
-  readonly grants: FrontGrants;
+  /** Null when repeat grants are off (`engine.grants: false`). */
+  readonly grants: FrontGrants | null;
 
   constructor(
     private readonly parts: GatewayParts,
     private readonly relay: Relay,
     private readonly adoptConnection: AdoptConnection,
+    grants = true,
   ) {
-    this.grants = new FrontGrants(relay.addon, parts.admission, () => this.index);
+    this.grants = grants ? new FrontGrants(relay.addon, parts.admission, () => this.index) : null;
   }
 
   onAccept(id: number, peer: { address: string; port: number }): void {
@@ -117,7 +119,7 @@ export class FrontListenerSlot implements FrontListener {
     let grant: Grant | null = null;
     if (granted) {
       const peer = accepted?.peer ?? this.refused.get(id)?.peer;
-      grant = (peer === undefined ? undefined : this.grants.used(peer, accepted !== undefined)) ?? null;
+      grant = (peer === undefined ? undefined : this.grants?.used(peer, accepted !== undefined)) ?? null;
       if (accepted === undefined || grant === null) {
         // Refused at accept, but the front connected it on a grant before the refusal reached it
         // (the grant's reserved slot held it meanwhile): it is cut, its refusal logged already.
@@ -155,20 +157,26 @@ export class FrontListenerSlot implements FrontListener {
     if (parts.closing)
       return refuse('SHUTTING_DOWN', { method: 'CONNECT', host: target.host, port: target.port });
     const early = bytes.length > head.length ? bytes.subarray(head.length) : null;
-    new FrontTunnelSession(parts, client, this.relay, id, target.host, target.port, early, start, {
-      grants: this.grants,
-      peer: accepted.peer,
-      head: bytes.subarray(0, head.length),
-      grant,
-    }).open();
+    const grants = this.grants;
+    new FrontTunnelSession(
+      parts,
+      client,
+      this.relay,
+      id,
+      target.host,
+      target.port,
+      early,
+      start,
+      grants === null ? null : { grants, peer: accepted.peer, head: bytes.subarray(0, head.length), grant },
+    ).open();
   }
 
   onGrantGone(peer: string): void {
-    this.grants.gone(peer);
+    this.grants?.gone(peer);
   }
 
   onUnlisten(): void {
-    this.grants.clear();
+    this.grants?.clear();
   }
 
   onAdopt(id: number, fd: number, bytes: Buffer | null): void {

@@ -45,6 +45,8 @@ export interface GatewayOptions {
    * while every decision stays here.
    */
   readonly nativeFront?: boolean | undefined;
+  /** Whether the native front makes repeat grants (default true; see `FrontGrants`). */
+  readonly frontGrants?: boolean | undefined;
 }
 
 /** A listener the native front owns. */
@@ -234,8 +236,11 @@ export class Gateway {
       }
     }
     const port = relay.addon.boundPort(fd);
-    const front = new FrontListenerSlot(this.parts, relay, (socket, client, initial) =>
-      this.serve(socket, client, initial),
+    const front = new FrontListenerSlot(
+      this.parts,
+      relay,
+      (socket, client, initial) => this.serve(socket, client, initial),
+      this.options.frontGrants !== false,
     );
     const slot = relay.listen(
       fd,

@@ -49,6 +49,7 @@ export function buildGateway(
     limits: file.limits,
     relay,
     nativeFront: relay !== null && file.engine.accept !== 'js',
+    frontGrants: file.engine.grants,
     ...options,
   });
 }

@@ -204,5 +204,28 @@ describe(
       await reload([HOST, OTHER]);
       await nothingHeld();
     });
+
+    test('engine.grants: false: identical requests are each decided here, and no slot is reserved', async () => {
+      const off = await startGateway(`${yaml([HOST])}\nengine: { grants: false }`);
+      try {
+        const target = `${HOST}:${echo.port}`;
+        const before = grantsUsed();
+        for (let i = 0; i < 3; i++) {
+          const written = off.records.length;
+          const socket = await openTunnel(off.port, target);
+          assert.equal(await echoOnce(socket, 'ping'), 'ping');
+          assert.equal(off.gateway.stats().grantsHeld, 0);
+          socket.destroy();
+          await waitFor('its record', () => off.records.length > written);
+        }
+        assert.equal(grantsUsed(), before, 'no request came on a grant');
+        assert.deepEqual(
+          off.records.map((r) => r.decision),
+          ['allow', 'allow', 'allow'],
+        );
+      } finally {
+        await off.close();
+      }
+    });
   },
 );
