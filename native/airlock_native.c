@@ -340,16 +340,19 @@ static void push_done(tunnel_t *t, int reason) {
   due(0);
 }
 
+/* A copy of `len` (> 0) bytes in memory of its own; out of memory ends the process, as anywhere here. */
+static char *copy_of(const void *bytes, size_t len) {
+  char *copy = malloc(len);
+  if (copy == NULL) abort();
+  memcpy(copy, bytes, len);
+  return copy;
+}
+
 /* Queues a front event for JavaScript (of tunnel `t`, or of none: id 0); `data` is copied.
    `urgent`: JavaScript is woken for it at the end of this turn (see maybe_notify). */
 static void queue_event(int kind, tunnel_t *t, double a, double b, const char *data, size_t len, const char *addr,
                         int urgent) {
-  char *copy = NULL;
-  if (len > 0) {
-    copy = malloc(len);
-    if (copy == NULL) abort();
-    memcpy(copy, data, len);
-  }
+  char *copy = len > 0 ? copy_of(data, len) : NULL;
   pthread_mutex_lock(&E.lock);
   if (E.events_len == E.events_cap) {
     size_t cap = E.events_cap ? E.events_cap * 2 : 256;
@@ -616,9 +619,7 @@ static int flush(tunnel_t *t, int k) {
 }
 
 static void keep(direction_t *d, const char *bytes, size_t len) {
-  d->pending = malloc(len);
-  if (d->pending == NULL) abort();
-  memcpy(d->pending, bytes, len);
+  d->pending = copy_of(bytes, len);
   d->pending_len = (uint32_t)len;
   d->pending_off = 0;
 }
@@ -1914,9 +1915,7 @@ static napi_value js_front_connect(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (name_type == napi_string) {
-    c->data = malloc(name_len);
-    if (c->data == NULL) abort();
-    memcpy(c->data, name, name_len);
+    c->data = copy_of(name, name_len);
     c->len = (uint32_t)name_len;
   }
   c->id = id;
@@ -1949,11 +1948,7 @@ static napi_value js_front_respond(napi_env env, napi_callback_info info) {
   cmd_t *c = new_cmd(CMD_RESPOND);
   c->id = id;
   c->a = linger ? 1 : 0;
-  if (len > 0) {
-    c->data = malloc(len);
-    if (c->data == NULL) abort();
-    memcpy(c->data, data, len);
-  }
+  if (len > 0) c->data = copy_of(data, len);
   c->len = (uint32_t)len;
   queue_cmd(c);
   return NULL;
@@ -2014,14 +2009,10 @@ static napi_value js_front_grant(napi_env env, napi_callback_info info) {
                           "idleMs, passName, ttlMs)");
     return NULL;
   }
-  c->head = malloc(head_len);
-  if (c->head == NULL) abort();
-  memcpy(c->head, head, head_len);
+  c->head = copy_of(head, head_len);
   c->head_len = (uint32_t)head_len;
   if (name_type == napi_string) {
-    c->data = malloc(name_len);
-    if (c->data == NULL) abort();
-    memcpy(c->data, name, name_len);
+    c->data = copy_of(name, name_len);
     c->len = (uint32_t)name_len;
   }
   c->e = listener;
