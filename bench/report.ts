@@ -83,8 +83,8 @@ export class Results {
   }
 
   /**
-   * `combine(a, b)` for every round in which both targets measured `metric` (they ran back to
-   * back in it), in round order.
+   * `combine(a, b)` for every round in which both targets measured `metric` (interleaved with
+   * the other targets in it), in round order; a round only one of them measured is left out.
    */
   perRound(
     scenario: ScenarioId,
@@ -735,7 +735,7 @@ function sectionTargets(results: Results, input: ReportInput): string[] {
   return [
     '## Targets (medians of this run)',
     '',
-    '"keep": a figure the gateway already reached, which must not fall back. "rounds": the same comparison in each round alone (the targets ran back to back in every round), lowest and highest. A verdict with a caveat is not to be claimed from this run; where the rounds fall on both sides of the threshold, another run of the same code may well judge the other way.',
+    '"keep": a figure the gateway already reached, which must not fall back. "rounds": the same comparison in each round alone (every round runs all targets, interleaved), lowest and highest. A verdict with a caveat is not to be claimed from this run; where the rounds fall on both sides of the threshold, another run of the same code may well judge the other way.',
     '',
     markdownTable(
       ['target', 'measured', 'rounds (min–max)', 'required', 'verdict', 'caveat'],

@@ -130,8 +130,8 @@ export interface TargetCheck {
   /** What weakens the figure (e.g. rounds in which the load generator set the pace). */
   readonly caveat?: string;
   /**
-   * The same comparison round by round (the targets ran back to back in every round): its
-   * lowest and highest value, where the check compares targets measured in the same rounds.
+   * The same comparison round by round (every round runs all targets, interleaved): its lowest
+   * and highest value, where the check compares targets measured in the same rounds.
    */
   readonly rounds?: { readonly min: number; readonly max: number; readonly n: number };
 }

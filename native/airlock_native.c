@@ -49,7 +49,6 @@
 /* Reads per direction per wake-up before other tunnels get a turn. */
 #define READS_PER_TURN 8
 
-/* How a tunnel ended (matches RelayEnd in src/gateway/native.ts). */
 /*
  * How a tunnel ended, and the front's events: numbered once here, and published to JavaScript
  * as `contract` (see init), which refuses a build whose numbers differ from its own.

@@ -16,7 +16,7 @@ export interface NativeAddon {
   /** Relays by recv/send through one buffer, as where the kernel refuses splice (tests). */
   relayCopy(on: boolean): void;
   /** Since the start: bytes the relay wrote by splice and by send, and the pipes open now. */
-  relayStats(): [spliced: number, copied: number, pipesOpen: number, granted?: number];
+  relayStats(): [spliced: number, copied: number, pipesOpen: number, granted: number];
   listen(
     address: string,
     port: number,
@@ -69,7 +69,7 @@ export interface NativeAddon {
   /** Gives malloc's free pages back to the system (malloc_trim); returns the microseconds it took. */
   trimMemory(): number;
   /** The addon's end reasons and event kinds with their numbers (`contractMismatch`). */
-  readonly contract?: string;
+  readonly contract?: unknown;
 }
 
 /** Front events, six slots each: kind, id, a, b, bytes or null, address or null. */
@@ -199,12 +199,20 @@ export const NATIVE_CONTRACT = `ends ${ENDS.map((end, i) => `${end}=${i}`).join(
  * Why an addon reporting `contract` cannot serve this module (a build left over from other
  * sources numbers its events or ends differently), or null when it can.
  */
-export function contractMismatch(contract: string | undefined): string | null {
-  if (contract === undefined) return 'it does not say how it numbers its events';
+export function contractMismatch(contract: unknown): string | null {
+  if (typeof contract !== 'string') return 'it does not say how it numbers its events';
   if (contract === NATIVE_CONTRACT) return null;
-  const theirs = new Set(contract.split(/;? /));
-  const differs = NATIVE_CONTRACT.split(/;? /).filter((item) => item.includes('=') && !theirs.has(item));
-  return `it numbers differently: expected ${differs.slice(0, 3).join(', ') || 'the same terms'}${differs.length > 3 ? ', …' : ''}`;
+  const terms = (text: string): string[] => text.split(/;? /).filter((item) => item.includes('='));
+  const list = (items: string[]): string => `${items.slice(0, 3).join(', ')}${items.length > 3 ? ', …' : ''}`;
+  const ours = terms(NATIVE_CONTRACT);
+  const theirs = terms(contract);
+  const missing = ours.filter((item) => !theirs.includes(item));
+  const extra = theirs.filter((item) => !ours.includes(item));
+  const parts = [
+    ...(missing.length > 0 ? [`expected ${list(missing)}`] : []),
+    ...(extra.length > 0 ? [`it has ${list(extra)}`] : []),
+  ];
+  return `it numbers differently: ${parts.length > 0 ? parts.join('; ') : 'the same terms in another order'}`;
 }
 
 /** How an end the relay reports reads in the access log. */
@@ -415,7 +423,7 @@ export class Relay {
 
   /** Every repeat grant goes (a reload, a shutdown): the front reports each one gone. */
   revokeGrants(): void {
-    if (typeof this.addon.frontRevokeGrants === 'function') this.addon.frontRevokeGrants();
+    this.addon.frontRevokeGrants();
   }
 
   /** Stops keeping the event loop alive for tunnels still in the relay (shutdown). */

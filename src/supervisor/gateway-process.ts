@@ -46,9 +46,9 @@ export class GatewayProcess {
       rules: () => gateway?.currentPolicy.rules.length ?? 0,
       relay: () => {
         const addon = loadNative().addon;
-        // An addon built before relayStats existed (AIRLOCK_NATIVE_ADDON) has no counters to give.
-        if (addon === null || typeof addon.relayStats !== 'function') return null;
-        const [splicedBytes, copiedBytes, pipesOpen, granted = 0] = addon.relayStats();
+        // (An addon from other sources, which might lack these counters, is never loaded.)
+        if (addon === null) return null;
+        const [splicedBytes, copiedBytes, pipesOpen, granted] = addon.relayStats();
         return { splicedBytes, copiedBytes, pipesOpen, granted };
       },
     });

@@ -533,7 +533,7 @@ test('RSS per tunnel is also judged by what each tunnel added between the two la
 
 test('each check also compares its targets round by round, and says when the rounds disagree', () => {
   const rows: Measurement[] = [];
-  // Airlock against Squid w2 at 64: 1.2, 1.5, 1.4 round by round (median of medians 1.4).
+  // Airlock against Squid w2 at 64: 1.2, 1.5, 1.4 round by round; the medians take every round.
   const airlock = [2400, 3000, 2800];
   airlock.forEach((rate, i) => {
     rows.push(m('a', '64', 'airlock', i + 1, { rate, cpuPerOpUs: 100 + i }));
