@@ -15,7 +15,10 @@ export interface NativeAddon {
   ref(on: boolean): void;
   /** Relays by recv/send through one buffer, as where the kernel refuses splice (tests). */
   relayCopy(on: boolean): void;
-  /** Since the start: bytes the relay wrote by splice and by send, and the pipes open now. */
+  /**
+   * Since the start: bytes the relay wrote by splice and by send, the pipes open now, and the
+   * requests the front connected on a repeat grant.
+   */
   relayStats(): [spliced: number, copied: number, pipesOpen: number, granted: number];
   listen(
     address: string,
