@@ -1886,42 +1886,54 @@ static napi_value js_front_unlisten(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* frontConnect(id, address, port, timeoutMs, peek, idleMs, passName = null): with passName (a
-   lowercase DNS name of at most 253 bytes), a ClientHello naming it passes in the front. */
-static napi_value js_front_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  double id, idle;
+/*
+ * The arguments of a connect, from argv[0] on: address, port, timeoutMs, peek, idleMs, then
+ * passName (`n` = 5: absent; null: none; else a lowercase DNS name of at most 253 bytes), into
+ * `c` as a CMD_CONNECT carries them. 0 when one is not what it must be (nothing was kept then).
+ */
+static int read_connect_args(napi_env env, const napi_value *argv, size_t n, cmd_t *c) {
   int32_t port, timeout;
   bool peek;
+  double idle;
   size_t len;
   char name[256];
   size_t name_len = 0;
   napi_valuetype name_type = napi_undefined;
+  if (n < 5 || napi_get_value_string_utf8(env, argv[0], c->addr, sizeof c->addr, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &port) != napi_ok || napi_get_value_int32(env, argv[2], &timeout) != napi_ok ||
+      napi_get_value_bool(env, argv[3], &peek) != napi_ok || napi_get_value_double(env, argv[4], &idle) != napi_ok ||
+      (n > 5 && napi_typeof(env, argv[5], &name_type) != napi_ok) ||
+      (name_type == napi_string &&
+       (napi_get_value_string_utf8(env, argv[5], name, sizeof name, &name_len) != napi_ok || name_len == 0 ||
+        name_len > 253)))
+    return 0;
+  if (name_type == napi_string) {
+    c->data = copy_of(name, name_len);
+    c->len = (uint32_t)name_len;
+  }
+  c->a = port;
+  c->b = timeout;
+  c->c = peek ? 1 : 0;
+  c->idle = idle;
+  return 1;
+}
+
+/* frontConnect(id, address, port, timeoutMs, peek, idleMs, passName = null): with passName, a
+   ClientHello naming it passes in the front. */
+static napi_value js_front_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  double id;
   cmd_t *c = new_cmd(CMD_CONNECT);
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!E.started || argc < 6 || napi_get_value_double(env, argv[0], &id) != napi_ok ||
-      napi_get_value_string_utf8(env, argv[1], c->addr, sizeof c->addr, &len) != napi_ok ||
-      napi_get_value_int32(env, argv[2], &port) != napi_ok || napi_get_value_int32(env, argv[3], &timeout) != napi_ok ||
-      napi_get_value_bool(env, argv[4], &peek) != napi_ok || napi_get_value_double(env, argv[5], &idle) != napi_ok ||
-      (argc > 6 && napi_typeof(env, argv[6], &name_type) != napi_ok) ||
-      (name_type == napi_string &&
-       (napi_get_value_string_utf8(env, argv[6], name, sizeof name, &name_len) != napi_ok || name_len == 0 ||
-        name_len > 253))) {
+      !read_connect_args(env, argv + 1, argc - 1, c)) {
     free(c);
     napi_throw_type_error(env, NULL,
                           "airlock native: frontConnect(id, address, port, timeoutMs, peek, idleMs, passName)");
     return NULL;
   }
-  if (name_type == napi_string) {
-    c->data = copy_of(name, name_len);
-    c->len = (uint32_t)name_len;
-  }
   c->id = id;
-  c->a = port;
-  c->b = timeout;
-  c->c = peek ? 1 : 0;
-  c->idle = idle;
   queue_cmd(c);
   return NULL;
 }
@@ -1978,30 +1990,19 @@ static napi_value js_front_verdict(napi_env env, napi_callback_info info) {
 static napi_value js_front_grant(napi_env env, napi_callback_info info) {
   size_t argc = 10;
   napi_value argv[10];
-  int32_t listener, port, timeout, ttl;
-  double idle;
-  bool peek;
+  int32_t listener, ttl;
   size_t len;
   void *head;
   size_t head_len = 0;
   bool is_buffer = false;
-  char name[256];
-  size_t name_len = 0;
-  napi_valuetype name_type = napi_undefined;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   cmd_t *c = new_cmd(CMD_GRANT);
   if (!E.started || argc < 10 || napi_get_value_int32(env, argv[0], &listener) != napi_ok ||
       napi_get_value_string_utf8(env, argv[1], c->client, sizeof c->client, &len) != napi_ok || len == 0 ||
       napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer ||
       napi_get_buffer_info(env, argv[2], &head, &head_len) != napi_ok || head_len == 0 ||
-      napi_get_value_string_utf8(env, argv[3], c->addr, sizeof c->addr, &len) != napi_ok ||
-      napi_get_value_int32(env, argv[4], &port) != napi_ok || napi_get_value_int32(env, argv[5], &timeout) != napi_ok ||
-      napi_get_value_bool(env, argv[6], &peek) != napi_ok || napi_get_value_double(env, argv[7], &idle) != napi_ok ||
-      napi_typeof(env, argv[8], &name_type) != napi_ok ||
-      (name_type == napi_string &&
-       (napi_get_value_string_utf8(env, argv[8], name, sizeof name, &name_len) != napi_ok || name_len == 0 ||
-        name_len > 253)) ||
-      napi_get_value_int32(env, argv[9], &ttl) != napi_ok || ttl <= 0 || listener < 0 || listener >= MAX_LISTENERS) {
+      napi_get_value_int32(env, argv[9], &ttl) != napi_ok || ttl <= 0 || listener < 0 || listener >= MAX_LISTENERS ||
+      !read_connect_args(env, argv + 3, 6, c)) {
     free(c);
     napi_throw_type_error(env, NULL,
                           "airlock native: frontGrant(listener, client, head, address, port, timeoutMs, peek, "
@@ -2010,15 +2011,7 @@ static napi_value js_front_grant(napi_env env, napi_callback_info info) {
   }
   c->head = copy_of(head, head_len);
   c->head_len = (uint32_t)head_len;
-  if (name_type == napi_string) {
-    c->data = copy_of(name, name_len);
-    c->len = (uint32_t)name_len;
-  }
   c->e = listener;
-  c->a = port;
-  c->b = timeout;
-  c->c = peek ? 1 : 0;
-  c->idle = idle;
   c->ttl_ms = ttl;
   c->epoch = __atomic_load_n(&grant_epoch, __ATOMIC_ACQUIRE);
   queue_cmd(c);
