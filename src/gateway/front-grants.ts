@@ -71,9 +71,14 @@ export class FrontGrants {
     private readonly listener: () => number,
   ) {}
 
-  /** Makes a grant for `connect` if none is outstanding for its client and there is room. */
+  /** Whether a grant for `peer` could be made now: none is outstanding for it and there is room. */
+  canOffer(peer: string): boolean {
+    return !this.byPeer.has(peer) && this.byPeer.size < GRANTS_MAX;
+  }
+
+  /** Makes a grant for `connect` if `canOffer` its client and admission reserves a slot for it. */
   offer(connect: GrantedConnect): boolean {
-    if (this.byPeer.has(connect.peer) || this.byPeer.size >= GRANTS_MAX) return false;
+    if (!this.canOffer(connect.peer)) return false;
     this.failed.delete(connect.peer);
     if (!this.admission.reserve(connect.client)) return false;
     const { peer, client, policy, address } = connect;

@@ -473,6 +473,8 @@ export class FrontTunnelSession extends Session implements FrontTunnel {
     const parts = this.parts;
     if (
       repeat === null ||
+      // First: at high concurrency a client's grant is usually outstanding already.
+      !repeat.grants.canOffer(repeat.peer) ||
       repeat.head.length > GRANT_HEAD_MAX ||
       setup.address === null ||
       (repeat.grant !== null && repeat.grants.isBroken(repeat.peer)) ||
