@@ -5,6 +5,7 @@ import type { ClientIdentity } from './admission.js';
 import { ForwardSession } from './forward-session.js';
 import { parseRequestHead, type RequestHead } from './http-head.js';
 import type { GatewayParts } from './parts.js';
+import { own, type ReadPort } from './read-port.js';
 import { parseConnectTarget, parseHttpTarget } from './request-target.js';
 import { localResponse, responseFor } from './responses.js';
 import { Refusal } from './session.js';
@@ -28,6 +29,9 @@ const MAX_HEADERS = 100;
  * tunnel. A forwarded request is served to its end before the next head is read (pipelined
  * requests wait in a bounded buffer, and reading stops when it is full), so one connection
  * never has more than one exchange in flight.
+ *
+ * The bytes `onData` receives are borrowed (see ReadPort): a head is parsed where it lies, and
+ * only what must wait (a partial head, a pipelined request, a body piece to write) is copied.
  */
 export class ClientConnection {
   private phase = Phase.Head;
@@ -46,12 +50,15 @@ export class ClientConnection {
     readonly socket: Socket,
     readonly client: ClientIdentity,
     private readonly watch: HeadDeadlines,
+    /** Set when the socket is read through a port instead of 'data' events. */
+    private readonly reads: ReadPort | null = null,
   ) {}
 
   /** Starts reading; `initial` are bytes already read (after a PROXY protocol header). */
   start(initial: Buffer | null): void {
     const socket = this.socket;
-    socket.on('data', this.onData);
+    if (this.reads !== null) this.reads.deliver = this.onData;
+    else socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', ignore);
     socket.on('close', this.onClose);
@@ -74,22 +81,23 @@ export class ClientConnection {
         return;
       }
       if (this.phase !== Phase.Head) return;
+      if (this.buffered === null) return this.readHead(chunk, true);
       this.keep(chunk);
-      this.readHead();
+      this.readHead(this.buffered, false);
     } catch (error) {
       this.internalError(error);
     }
   };
 
-  /** Holds bytes that belong to the next request; stops reading when too many wait. */
+  /** Holds (a copy of) bytes that belong to the next request; stops reading when too many wait. */
   private keep(chunk: Buffer): void {
-    this.buffered = this.buffered === null ? chunk : Buffer.concat([this.buffered, chunk]);
+    this.buffered = this.buffered === null ? own(chunk) : Buffer.concat([this.buffered, chunk]);
     if (this.phase === Phase.Exchange && this.buffered.length > this.parts.limits.maxRequestHeadBytes)
       this.socket.pause();
   }
 
-  private readHead(): void {
-    const data = this.buffered!;
+  /** Reads a head from `data`: the bytes held (`buffered`), or borrowed ones when none were. */
+  private readHead(data: Buffer, borrowed: boolean): void {
     if (!this.headStarted) {
       this.headStarted = true;
       // From the first byte on, the head has timeouts.requestHead to arrive (not the keep-alive time).
@@ -101,6 +109,7 @@ export class ClientConnection {
       this.scanned,
     );
     if (result.status === 'incomplete') {
+      if (borrowed) this.buffered = own(data);
       this.scanned = data.length;
       return;
     }
@@ -108,7 +117,7 @@ export class ClientConnection {
     if (result.status === 'error') return this.refuseAndClose(result.reason);
     const head = result.head;
     const rest = data.length > head.length ? data.subarray(head.length) : null;
-    this.buffered = rest;
+    this.buffered = rest !== null && borrowed ? own(rest) : rest;
     this.scanned = 0;
     this.requests++;
     const start = Date.now();
@@ -124,7 +133,8 @@ export class ClientConnection {
     this.parts.connections.delete(this);
     const socket = this.socket;
     socket.pause();
-    socket.removeListener('data', this.onData);
+    if (this.reads !== null) this.reads.emitData(socket);
+    else socket.removeListener('data', this.onData);
     socket.removeListener('end', this.onEnd);
     socket.removeListener('close', this.onClose);
     const early = this.buffered ?? Buffer.alloc(0);
@@ -157,7 +167,21 @@ export class ClientConnection {
   takeBuffered(): Buffer | null {
     const data = this.buffered;
     this.buffered = null;
+    // Reading stopped while too many bytes waited for the upstream connection (keep): they
+    // are taken now, so the rest of the body can come.
+    if (data !== null && this.socket.isPaused()) this.socket.resume();
     return data;
+  }
+
+  /**
+   * Bytes taken with `takeBuffered` that were not the exchange's (a pipelined request after its
+   * body): held again, ahead of anything read since, with the same limit on what may wait.
+   */
+  putBack(bytes: Buffer): void {
+    const later = this.buffered;
+    this.buffered = null;
+    this.keep(bytes);
+    if (later !== null) this.keep(later);
   }
 
   /** Whether the connection can serve another request after the current one. */
@@ -189,7 +213,7 @@ export class ClientConnection {
   private readonly readBuffered = (): void => {
     if (this.phase !== Phase.Head || this.buffered === null || this.socket.destroyed) return;
     try {
-      this.readHead();
+      this.readHead(this.buffered, false);
     } catch (error) {
       this.internalError(error);
     }

@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import { AirlockError, type ReasonCode } from '../errors/index.js';
 import { checkResolvedAddress, normalizeHost, type Policy } from '../policy/index.js';
+import type { ReadPort } from './read-port.js';
 import type { ResolvedAddress, Resolver } from './resolver.js';
 
 /** Maps a socket error to the reason a client and the log see. */
@@ -50,10 +51,18 @@ export class Dialer {
     private readonly timeoutMs: number,
   ) {}
 
-  dial(host: string, port: number, policy: Policy, ticket: DialTicket, done: DialDone): void {
+  /** `reads`: the connection is read through this port instead of 'data' events. */
+  dial(
+    host: string,
+    port: number,
+    policy: Policy,
+    ticket: DialTicket,
+    done: DialDone,
+    reads: ReadPort | null = null,
+  ): void {
     this.permitted(host, policy, ticket, (error, addresses) => {
       if (addresses === null) return done(error, null);
-      this.attempt(addresses, 0, port, Date.now(), ticket, null, done);
+      this.attempt(addresses, 0, port, Date.now(), ticket, null, done, reads);
     });
   }
 
@@ -133,6 +142,7 @@ export class Dialer {
     ticket: DialTicket,
     last: NodeJS.ErrnoException | null,
     done: DialDone,
+    reads: ReadPort | null,
   ): void {
     if (ticket.aborted) return done(aborted(), null);
     const target = addresses[index];
@@ -140,11 +150,11 @@ export class Dialer {
       const error = last ?? Object.assign(new Error('no address to connect to'), { code: 'ENOTFOUND' });
       return done(new AirlockError(classifyConnectError(error), error.message, { cause: error }), null);
     }
-    const socket = new Socket();
+    const socket = new Socket(reads?.socketOptions());
     const onError = (error: NodeJS.ErrnoException): void => {
       clearTimeout(timer);
       socket.destroy();
-      this.attempt(addresses, index + 1, port, started, ticket, error, done);
+      this.attempt(addresses, index + 1, port, started, ticket, error, done, reads);
     };
     const timer = setTimeout(() => {
       socket.removeListener('error', onError);
@@ -153,7 +163,7 @@ export class Dialer {
       const error = Object.assign(new Error(`connect to ${target.address}:${port} timed out`), {
         code: 'ETIMEDOUT',
       });
-      this.attempt(addresses, index + 1, port, started, ticket, error, done);
+      this.attempt(addresses, index + 1, port, started, ticket, error, done, reads);
     }, this.timeoutMs);
     socket.once('error', onError);
     socket.connect({ host: target.address, port, family: target.family, noDelay: true }, () => {

@@ -1,12 +1,12 @@
-import type { Socket } from 'node:net';
 import type { AirlockError, ReasonCode } from '../errors/index.js';
 import { decide } from '../policy/index.js';
 import type { ClientConnection } from './client-connection.js';
 import type { DialTicket } from './dialer.js';
 import { forwardHeaders } from './headers.js';
-import { BodyReader, chunkFrame, LAST_CHUNK, type BodyFraming } from './http-body.js';
+import { BodyReader, bodyOut, LAST_CHUNK, type BodyFraming } from './http-body.js';
 import { parseResponseHead, type RequestHead, type ResponseHead } from './http-head.js';
 import type { GatewayParts } from './parts.js';
+import { own } from './read-port.js';
 import type { HttpTarget } from './request-target.js';
 import { responseFor } from './responses.js';
 import { Session } from './session.js';
@@ -56,6 +56,10 @@ export class ForwardSession extends Session implements LinkUser {
   private responseBytes = 0;
   private waitingUpstreamDrain = false;
   private waitingClientDrain = false;
+  /** The response head, until it leaves with the first body bytes (or alone). */
+  private headOut: string | null = null;
+  /** Whether the upstream bytes being read are ours to keep (see ReadPort). */
+  private upstreamOwned = false;
 
   constructor(
     parts: GatewayParts,
@@ -119,15 +123,18 @@ export class ForwardSession extends Session implements LinkUser {
     }
     socket.write(`${text}\r\n`, 'latin1');
     const chunked = head.chunked;
+    // Pieces are borrowed (see ReadPort): bodyOut copies them.
     this.requestBody = new BodyReader(framing, (piece) => {
       this.bytesFromClient += piece.length;
-      const ok = chunked ? writeAll(socket, chunkFrame(piece)) : socket.write(piece);
-      if (!ok) this.waitForUpstreamDrain();
+      if (!socket.write(bodyOut(piece, chunked))) this.waitForUpstreamDrain();
     });
     if (this.requestBody.done) this.requestSent = true;
     else {
       const pending = this.connection.takeBuffered();
-      if (pending !== null) this.feedRequest(pending);
+      if (pending === null) return;
+      // What follows the body (a pipelined request) goes back to wait for its turn.
+      const rest = this.feedRequest(pending);
+      if (rest !== null) this.connection.putBack(rest);
     }
   }
 
@@ -142,7 +149,10 @@ export class ForwardSession extends Session implements LinkUser {
     });
   }
 
-  /** Bytes from the client: this request's body, then whatever follows (returned). */
+  /**
+   * Bytes from the client: this request's body, then whatever follows (returned, a part of
+   * `chunk`). The bytes are borrowed (see ReadPort).
+   */
   onClientData(chunk: Buffer): Buffer | null {
     if (this.requestBody === null || this.requestSent) return chunk;
     return this.feedRequest(chunk);
@@ -179,8 +189,9 @@ export class ForwardSession extends Session implements LinkUser {
     this.finish(false);
   }
 
-  onUpstreamData(chunk: Buffer): void {
+  onUpstreamData(chunk: Buffer, owned: boolean): void {
     try {
+      this.upstreamOwned = owned;
       this.upstreamData(chunk);
     } catch (error) {
       this.parts.faults.report(error);
@@ -189,15 +200,19 @@ export class ForwardSession extends Session implements LinkUser {
     }
   }
 
+  /** Unless `upstreamOwned`, `chunk` is borrowed (see ReadPort): what is kept or written is copied. */
   private upstreamData(chunk: Buffer): void {
     this.responseBytes += chunk.length;
     if (this.phase === Phase.Sent) {
-      const data = this.responseBuffer === null ? chunk : Buffer.concat([this.responseBuffer, chunk]);
+      const held = this.responseBuffer;
+      const borrowed = held === null && !this.upstreamOwned;
+      const data = held === null ? chunk : Buffer.concat([held, chunk]);
       let offset = 0;
       for (;;) {
         const parsed = parseResponseHead(offset === 0 ? data : data.subarray(offset), RESPONSE_HEAD_LIMITS);
         if (parsed.status === 'incomplete') {
-          this.responseBuffer = offset === 0 ? data : data.subarray(offset);
+          const rest = offset === 0 ? data : data.subarray(offset);
+          this.responseBuffer = borrowed ? own(rest) : rest;
           return;
         }
         if (parsed.status === 'error') return this.upstreamFailed('FAIL_UPSTREAM_PROTOCOL');
@@ -206,16 +221,21 @@ export class ForwardSession extends Session implements LinkUser {
         if (status === 101) return this.upstreamFailed('FAIL_UPSTREAM_PROTOCOL');
         if (status < 200) continue; // interim responses (100 Continue, 103) are not passed on
         this.responseBuffer = null;
-        // The head and the body bytes that came with it leave in one write (a small response:
-        // one segment and one wake-up of the client instead of two).
+        const rest = data.subarray(offset);
+        this.respond(parsed.head, rest.length);
+        // (A response without a body completed in respond().)
+        if (rest.length === 0 || (this.phase as Phase) !== Phase.Streaming) return this.flushHead();
+        // The head leaves with the body bytes that came with it, in one buffer (a small
+        // response: one write, one segment and one wake-up of the client); the end of a
+        // chunked body joins them (corked).
         const client = this.connection.socket;
-        client.cork();
+        const cork = this.out === Out.Chunked;
+        if (cork) client.cork();
         try {
-          this.respond(parsed.head);
-          const rest = data.subarray(offset);
-          if (rest.length > 0) this.feedResponse(rest);
+          this.feedResponse(rest);
+          this.flushHead();
         } finally {
-          client.uncork();
+          if (cork) client.uncork();
         }
         return;
       }
@@ -223,7 +243,8 @@ export class ForwardSession extends Session implements LinkUser {
     if (this.phase === Phase.Streaming) this.feedResponse(chunk);
   }
 
-  private respond(response: ResponseHead): void {
+  /** `following`: bytes that came after the head in the same read. */
+  private respond(response: ResponseHead, following: number): void {
     const head = this.head;
     const client = this.connection.socket;
     this.response = response;
@@ -250,16 +271,36 @@ export class ForwardSession extends Session implements LinkUser {
     else if (this.out === Out.Chunked) text += 'Transfer-Encoding: chunked\r\n';
     if (!this.keepClient) text += 'Connection: close\r\n';
     else if (head.minor === 0) text += 'Connection: keep-alive\r\n';
-    client.write(`${text}\r\n`, 'latin1');
+    this.headOut = `${text}\r\n`;
     this.status = response.status;
     this.phase = Phase.Streaming;
     const chunked = this.out === Out.Chunked;
+    // A piece that is not ours (see ReadPort) is copied by bodyOut, the head joined before the
+    // first; pieces of a body that streams over many reads are read into buffers of their own
+    // and written as they are.
     this.responseBody = new BodyReader(framing, (piece) => {
       this.bytesToClient += piece.length;
-      const ok = chunked ? writeAll(client, chunkFrame(piece)) : client.write(piece);
-      if (!ok) this.waitForClientDrain();
+      const before = this.headOut;
+      this.headOut = null;
+      const out =
+        before === null && !chunked && this.upstreamOwned ? piece : bodyOut(piece, chunked, before ?? '');
+      if (!client.write(out)) this.waitForClientDrain();
     });
-    if (this.responseBody.done) this.complete();
+    // Only a body written as it is gains from reads of its own (chunked pieces are copied).
+    if (!chunked && framing.kind !== 'none') this.link!.reads.ownReads = true;
+    if (this.responseBody.done) {
+      // Bytes after a response without a body: the upstream is confused; never reuse it.
+      if (following > 0) this.link?.socket.destroy();
+      this.complete();
+    }
+  }
+
+  /** Writes the response head if no body bytes took it along. */
+  private flushHead(): void {
+    const text = this.headOut;
+    if (text === null) return;
+    this.headOut = null;
+    this.connection.socket.write(text, 'latin1');
   }
 
   private waitForClientDrain(): void {
@@ -284,6 +325,7 @@ export class ForwardSession extends Session implements LinkUser {
     const result = body.feed(chunk);
     if (result.error !== null) {
       // What was written (the head) goes out before the connection is cut.
+      this.flushHead();
       this.connection.socket.uncork();
       this.end ??= 'FAIL_UPSTREAM_PROTOCOL';
       return this.abortBoth();
@@ -296,6 +338,7 @@ export class ForwardSession extends Session implements LinkUser {
 
   /** The whole response has been written to the client. */
   private complete(): void {
+    this.flushHead();
     if (this.out === Out.Chunked) this.connection.socket.write(LAST_CHUNK);
     const response = this.response!;
     const reusable =
@@ -415,13 +458,4 @@ export class ForwardSession extends Session implements LinkUser {
     this.close();
     this.connection.exchangeDone(this.keepClient && !this.connection.socket.destroyed);
   }
-}
-
-/** Writes several buffers as one; false when the socket's buffer is full. */
-function writeAll(socket: Socket, buffers: readonly Buffer[]): boolean {
-  socket.cork();
-  let ok = true;
-  for (const buffer of buffers) ok = socket.write(buffer) && ok;
-  socket.uncork();
-  return ok;
 }

@@ -14,6 +14,7 @@ import { FrontGrants, GRANT_HEAD_MAX, GRANT_TTL_MS, type Grant } from './front-g
 import { parseRequestHead } from './http-head.js';
 import { RELAY_ENDS, type FrontListener, type FrontTunnel, type Relay, type RelayResult } from './native.js';
 import type { GatewayParts } from './parts.js';
+import { ReadPort } from './read-port.js';
 import { parseConnectTarget } from './request-target.js';
 import type { ResolvedAddress } from './resolver.js';
 import { responseFor } from './responses.js';
@@ -26,7 +27,13 @@ import { ClientHelloReader } from './tls-client-hello.js';
 const MAX_HEADERS = 100;
 
 /** How the gateway takes a connection the front hands over because it is not a CONNECT. */
-export type AdoptConnection = (socket: Socket, client: ClientIdentity, initial: Buffer | null) => void;
+/** Serves a connection the front handed over; its socket is read through `reads` (a ReadPort). */
+export type AdoptConnection = (
+  socket: Socket,
+  client: ClientIdentity,
+  initial: Buffer | null,
+  reads: ReadPort,
+) => void;
 
 /**
  * A front connection between its accept and its head: it holds the client's slot, and gives
@@ -206,8 +213,9 @@ export class FrontListenerSlot implements FrontListener {
       return;
     }
     let socket: Socket;
+    const reads = new ReadPort();
     try {
-      socket = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+      socket = new Socket(reads.socketOptions({ fd, readable: true, writable: true, allowHalfOpen: true }));
     } catch (error) {
       this.relay.addon.closeFd(fd);
       this.parts.admission.release(accepted.client.address);
@@ -216,7 +224,7 @@ export class FrontListenerSlot implements FrontListener {
     }
     socket.setNoDelay(true);
     // The slot taken at accept goes with the connection.
-    this.adoptConnection(socket, accepted.client, bytes);
+    this.adoptConnection(socket, accepted.client, bytes, reads);
   }
 }
 

@@ -17,6 +17,7 @@ import type {
   OriginFormResponder,
 } from './parts.js';
 import { ProxyProtocolFront } from './proxy-front.js';
+import type { ReadPort } from './read-port.js';
 import type { Resolver } from './resolver.js';
 import { responseFor } from './responses.js';
 import { Refusal, type Session } from './session.js';
@@ -239,7 +240,7 @@ export class Gateway {
     const front = new FrontListenerSlot(
       this.parts,
       relay,
-      (socket, client, initial) => this.serve(socket, client, initial),
+      (socket, client, initial, reads) => this.serve(socket, client, initial, reads),
       this.options.frontGrants !== false,
     );
     const slot = relay.listen(
@@ -298,9 +299,17 @@ export class Gateway {
     this.serve(socket, client, initial);
   };
 
-  /** Reads requests from an admitted client connection (its slot is taken). */
-  private serve(socket: Socket, client: ClientIdentity, initial: Buffer | null): void {
-    const connection = new ClientConnection(this.parts, socket, client, this.deadlines);
+  /**
+   * Reads requests from an admitted client connection (its slot is taken); `reads` when the
+   * socket is read through a port instead of 'data' events.
+   */
+  private serve(
+    socket: Socket,
+    client: ClientIdentity,
+    initial: Buffer | null,
+    reads: ReadPort | null = null,
+  ): void {
+    const connection = new ClientConnection(this.parts, socket, client, this.deadlines, reads);
     this.parts.connections.add(connection);
     connection.start(initial);
   }

@@ -307,12 +307,24 @@ function hexValue(c: number): number {
   return -1;
 }
 
-const CRLF = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
-/** One chunk of a chunked body, as the buffers to write. */
-export function chunkFrame(piece: Buffer): Buffer[] {
-  return [Buffer.from(`${piece.length.toString(16)}\r\n`, 'latin1'), piece, CRLF];
+/**
+ * Body bytes to write, in one new buffer: `before` (a response head, or nothing), then the
+ * piece as it is or as one chunk of a chunked body (size line, data, CRLF). The piece is copied,
+ * so it may be borrowed.
+ */
+export function bodyOut(piece: Buffer, chunked: boolean, before = ''): Buffer {
+  const size = chunked ? `${piece.length.toString(16)}\r\n` : '';
+  const start = before.length + size.length;
+  const out = Buffer.allocUnsafe(start + piece.length + (chunked ? 2 : 0));
+  if (start > 0) out.write(before + size, 0, 'latin1');
+  piece.copy(out, start);
+  if (chunked) {
+    out[out.length - 2] = 0x0d;
+    out[out.length - 1] = 0x0a;
+  }
+  return out;
 }
 
 export { LAST_CHUNK };

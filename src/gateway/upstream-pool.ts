@@ -3,18 +3,23 @@ import { AirlockError } from '../errors/index.js';
 import type { Policy } from '../policy/index.js';
 import type { Admission } from './admission.js';
 import type { DialTicket, Dialer } from './dialer.js';
+import { ReadPort } from './read-port.js';
 import { hostPort } from '../text/host-port.js';
 
 /** Who is using a pooled connection: the pool hands it the connection's events. */
 export interface LinkUser {
-  onUpstreamData(chunk: Buffer): void;
+  /** Bytes read: borrowed unless `owned`, i.e. valid only until the call returns (see ReadPort). */
+  onUpstreamData(chunk: Buffer, owned: boolean): void;
   onUpstreamEnd(): void;
   onUpstreamError(error: NodeJS.ErrnoException): void;
   onUpstreamClose(): void;
   onUpstreamTimeout(): void;
 }
 
-/** One keep-alive connection to an origin: its listeners are installed once and dispatch to the user. */
+/**
+ * One keep-alive connection to an origin, read through a ReadPort: its listeners are installed
+ * once and dispatch to the user.
+ */
 export class UpstreamLink {
   user: LinkUser | null = null;
   /** Exchanges this connection has carried. */
@@ -31,13 +36,15 @@ export class UpstreamLink {
     port: number,
     connectMs: number,
     private readonly pool: UpstreamPool,
+    /** How the connection is read (switchable: `ownReads` while a body streams). */
+    readonly reads: ReadPort,
   ) {
     this.peer = hostPort(address, port);
     this.connectMs = connectMs;
-    socket.on('data', (chunk: Buffer) => {
-      if (this.user !== null) this.user.onUpstreamData(chunk);
+    reads.deliver = (chunk, owned) => {
+      if (this.user !== null) this.user.onUpstreamData(chunk, owned);
       else socket.destroy(); // an idle connection has nothing to say
-    });
+    };
     socket.on('end', () => {
       if (this.user !== null) this.user.onUpstreamEnd();
       else socket.destroy();
@@ -194,16 +201,27 @@ export class UpstreamPool {
   ): void {
     origin.inUse++;
     this.total++;
-    this.dialer.dial(host, port, policy, ticket, (error, dialed) => {
-      if (dialed === null || this.destroyed) {
-        dialed?.socket.destroy();
-        origin.inUse--;
-        this.total--;
-        this.serveWaiters(origin, key);
-        return done(error ?? new AirlockError('SHUTTING_DOWN', 'gateway is shutting down'), null);
-      }
-      done(null, new UpstreamLink(dialed.socket, key, dialed.address.address, port, dialed.connectMs, this));
-    });
+    const reads = new ReadPort(true);
+    this.dialer.dial(
+      host,
+      port,
+      policy,
+      ticket,
+      (error, dialed) => {
+        if (dialed === null || this.destroyed) {
+          dialed?.socket.destroy();
+          origin.inUse--;
+          this.total--;
+          this.serveWaiters(origin, key);
+          return done(error ?? new AirlockError('SHUTTING_DOWN', 'gateway is shutting down'), null);
+        }
+        done(
+          null,
+          new UpstreamLink(dialed.socket, key, dialed.address.address, port, dialed.connectMs, this, reads),
+        );
+      },
+      reads,
+    );
   }
 
   /**
@@ -212,6 +230,7 @@ export class UpstreamPool {
    */
   release(link: UpstreamLink, reusable: boolean): void {
     link.user = null;
+    link.reads.ownReads = false;
     const origin = this.origin(link.key);
     origin.inUse--;
     if (!reusable || link.socket.destroyed || this.destroyed) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BodyReader, type BodyFraming } from '../../../src/gateway/http-body.js';
+import { BodyReader, bodyOut, type BodyFraming } from '../../../src/gateway/http-body.js';
 
 /** Feeds `input` split at every `step` bytes; returns the body, how much was consumed, and any error. */
 function read(framing: BodyFraming, input: string, step = input.length || 1) {
@@ -96,5 +96,28 @@ describe('BodyReader', () => {
     const short = new BodyReader({ kind: 'length', length: 5 }, () => undefined);
     short.feed(Buffer.from('abc'));
     assert.equal(short.finish(), false);
+  });
+});
+
+describe('bodyOut', () => {
+  test('a piece as it is: a copy, not a view of the input', () => {
+    const piece = Buffer.from('hello');
+    const out = bodyOut(piece, false);
+    assert.equal(out.toString(), 'hello');
+    piece[0] = 0x4a;
+    assert.equal(out.toString(), 'hello');
+  });
+
+  test('a chunk: size line in hex, the data, CRLF', () => {
+    const piece = Buffer.alloc(26, 0x61);
+    assert.equal(bodyOut(piece, true).toString('latin1'), `1a\r\n${'a'.repeat(26)}\r\n`);
+  });
+
+  test('the head before the first piece, as Latin-1 bytes', () => {
+    const head = 'HTTP/1.1 200 OK\r\nX-Name: caf\u00e9\r\n\r\n';
+    const plain = bodyOut(Buffer.from('xy'), false, head);
+    assert.deepEqual(plain, Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from('xy')]));
+    const chunked = bodyOut(Buffer.from('xy'), true, head);
+    assert.equal(chunked.toString('latin1'), `${head}2\r\nxy\r\n`);
   });
 });
