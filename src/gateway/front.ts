@@ -26,8 +26,10 @@ import { ClientHelloReader } from './tls-client-hello.js';
 /** Most header fields in one request head (as for connections read in JavaScript). */
 const MAX_HEADERS = 100;
 
-/** How the gateway takes a connection the front hands over because it is not a CONNECT. */
-/** Serves a connection the front handed over; its socket is read through `reads` (a ReadPort). */
+/**
+ * How the gateway takes a connection the front hands over because it is not a CONNECT; its
+ * socket is read through `reads` (a ReadPort).
+ */
 export type AdoptConnection = (
   socket: Socket,
   client: ClientIdentity,

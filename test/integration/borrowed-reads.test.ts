@@ -298,13 +298,26 @@ tls: { ports: [${echo.port}] }
     ]);
   });
 
-  // Each test first makes one request on its connection: the native front reads a connection's
-  // first request itself and hands it over with its bytes; what follows is read here.
-  test('a request head that arrives in two parts, with other connections read in between', async () => {
+  /**
+   * A client connection past its first request: the native front reads a connection's first
+   * request itself and hands it over with its bytes; what follows is read through the shared
+   * buffer, which is what these tests are about.
+   */
+  async function servedClient(): Promise<Client> {
     const client = await Client.open(gw.port);
     try {
       await client.write(get(origin.port, '/first'));
       assert.equal((await client.response()).status, 200);
+      return client;
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  }
+
+  test('a request head that arrives in two parts, with other connections read in between', async () => {
+    const client = await servedClient();
+    try {
       const head = get(origin.port, '/split-head', 'X-Marker: first-part-second-part\r\n');
       const cut = head.indexOf('second-part');
       await client.write(head.slice(0, cut));
@@ -322,10 +335,8 @@ tls: { ports: [${echo.port}] }
   });
 
   test('pipelined requests wait intact while the first is served', async () => {
-    const client = await Client.open(gw.port);
+    const client = await servedClient();
     try {
-      await client.write(get(origin.port, '/first'));
-      assert.equal((await client.response()).status, 200);
       const filler = `X-Filler: ${'f'.repeat(3000)}\r\n`;
       await client.write(
         get(origin.port, '/pipelined-1', filler) +
@@ -364,10 +375,8 @@ tls: { ports: [${echo.port}] }
 
   test('a request body the origin is slow to take reaches it byte for byte, other traffic beside it', async () => {
     const body = randomBytes(8 * 1024 * 1024);
-    const client = await Client.open(gw.port);
+    const client = await servedClient();
     try {
-      await client.write(get(origin.port, '/first'));
-      assert.equal((await client.response()).status, 200);
       const head =
         `POST http://${HOST}:${slowReader.port}/upload HTTP/1.1\r\nHost: ${HOST}:${slowReader.port}\r\n` +
         `Content-Length: ${body.length}\r\n\r\n`;
@@ -390,10 +399,8 @@ tls: { ports: [${echo.port}] }
   });
 
   test('a response body the client is slow to take arrives byte for byte, other traffic beside it', async () => {
-    const client = await Client.open(gw.port);
+    const client = await servedClient();
     try {
-      await client.write(get(origin.port, '/first'));
-      assert.equal((await client.response()).status, 200);
       client.socket.pause();
       await client.write(get(download.port, '/'));
       // The gateway's writes to this client queue up while other connections are read.
@@ -430,10 +437,8 @@ tls: { ports: [${echo.port}] }
   });
 
   test('a ClientHello in three parts after a plain request, other connections read in between', async () => {
-    const client = await Client.open(gw.port);
+    const client = await servedClient();
     try {
-      await client.write(get(origin.port, '/before-the-tunnel'));
-      assert.equal((await client.response()).status, 200);
       const third = Math.floor(hello.length / 3);
       // The first part comes with the CONNECT head (kept while the gateway connects), the
       // second is read on its own (kept while the hello is incomplete), then other traffic.
@@ -486,10 +491,8 @@ tls: { ports: [${echo.port}] }
   });
 
   test('a body that arrives in many short reads reaches a slow client byte for byte', async () => {
-    const client = await Client.open(gw.port);
+    const client = await servedClient();
     try {
-      await client.write(get(origin.port, '/first'));
-      assert.equal((await client.response()).status, 200);
       client.socket.pause();
       await client.write(get(trickle.port, '/'));
       await delay(1000);
@@ -503,10 +506,8 @@ tls: { ports: [${echo.port}] }
   });
 
   test('a CONNECT after a plain request on the same connection: its ClientHello is judged, then relayed', async () => {
-    const client = await Client.open(gw.port);
+    const client = await servedClient();
     try {
-      await client.write(get(origin.port, '/before-the-tunnel'));
-      assert.equal((await client.response()).status, 200);
       await client.write(`CONNECT ${HOST}:${echo.port} HTTP/1.1\r\nHost: ${HOST}:${echo.port}\r\n\r\n`);
       const established = await client.take((data) => data.includes('\r\n\r\n'));
       assert.match(established.toString('latin1'), /^HTTP\/1\.1 200/);
