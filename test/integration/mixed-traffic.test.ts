@@ -43,8 +43,8 @@ function generator(seed: number): (n: number) => number {
 }
 
 /**
- * A size: mostly small, often a few reads long, sometimes several times the shared buffer, now
- * and then more than the sockets between gateway and reader hold while the reader pauses.
+ * A size: mostly small, often a few reads long, sometimes several times the shared buffer
+ * (64 KiB), now and then up to three times `large`.
  */
 function size(rand: (n: number) => number, large: number): number {
   const pick = rand(100);
@@ -240,7 +240,7 @@ interface Sent {
 }
 
 /** A client connection to the gateway that reads answers in order, pausing now and then. */
-class ClientConnection {
+class MixClient {
   readonly outstanding: Sent[] = [];
   private readonly reader = new MessageReader(() => this.outstanding[0]?.method === 'HEAD');
   private wake: (() => void) | null = null;
@@ -277,11 +277,9 @@ class ClientConnection {
     setTimeout(() => this.socket.resume(), ms);
   }
 
-  static open(port: number, pauses: (n: number) => number): Promise<ClientConnection> {
+  static open(port: number, pauses: (n: number) => number): Promise<MixClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port }, () =>
-        resolve(new ClientConnection(socket, pauses)),
-      );
+      const socket = connect({ host: '127.0.0.1', port }, () => resolve(new MixClient(socket, pauses)));
       socket.once('error', reject);
     });
   }
@@ -334,7 +332,7 @@ async function client(gatewayPort: number, originPort: number, index: number): P
   const url = (path: string): string => `http://${HOST}:${originPort}${path}`;
   let answered = 0;
   while (answered < REQUESTS_PER_CONNECTION) {
-    const connection = await ClientConnection.open(gatewayPort, pauses);
+    const connection = await MixClient.open(gatewayPort, pauses);
     try {
       do {
         const depth = Math.min(1 + rand(3), REQUESTS_PER_CONNECTION - answered);
