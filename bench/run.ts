@@ -92,7 +92,7 @@ interface Settings {
   readonly idleMemorySettleMs: number;
   /**
    * Least time after the checks before it is read again ("settled"), and the most: the reading
-   * waits until the tree's RSS has not fallen by more than 1 MiB over 20 s (`settledSample`). A
+   * waits until no process of the tree has fallen by more than 1 MiB over 20 s (`settledSample`). A
    * Node.js process gives back about 10 MiB of start-up memory once, when V8's memory reducer
    * runs: 12–25 s after start on an idle machine, later while other proxies start beside it. A
    * reading at a fixed 20 s caught some processes before it and some after (64 or 74 MiB for

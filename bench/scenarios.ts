@@ -429,18 +429,19 @@ async function release(bench: Bench, group: string, generators: number): Promise
   );
 }
 
-/** How far the tree's RSS may still fall over `SETTLE_WINDOW_MS` and count as settled. */
+/** How far each process's RSS may still fall over `SETTLE_WINDOW_MS` and count as settled. */
 const SETTLE_FALL_KIB = 1024;
 const SETTLE_WINDOW_MS = 20_000;
 const SETTLE_EVERY_MS = 2_000;
 
 /**
  * The proxy tree's RSS once it has stopped giving start-up memory back: sampled every 2 s until
- * `minMs` has passed and the sum has not fallen by more than 1 MiB over the last 20 s, or taken
- * as it is at `maxMs` (`settled` false; null when `maxMs` leaves no room for a 20 s window, as in
- * the smoke run). A Node.js process shrinks its heap some seconds after start, and in a tree of
- * several processes that can come a minute later: a baseline read before it is high, and every
- * RSS-per-tunnel figure computed from it low.
+ * `minMs` has passed and no process of the tree has fallen by more than 1 MiB over the last 20 s,
+ * or taken as it is at `maxMs` (`settled` false; null when `maxMs` leaves no room for a 20 s
+ * window, as in the smoke run). A Node.js process shrinks its heap some seconds after start, and
+ * in a tree of several processes that can come a minute later: a baseline read before it is
+ * high, and every RSS-per-tunnel figure computed from it low. Each process is judged on its own:
+ * the tree's sum can hold still while one process still shrinks and another grows.
  */
 export async function settledSample(
   proxy: Pick<RunningProxy, 'sample'>,
@@ -452,20 +453,30 @@ export async function settledSample(
     await delay(minMs);
     return { sample: proxy.sample(true), waitedMs: Date.now() - started, settled: null };
   }
-  const history: { at: number; rssKiB: number }[] = [];
+  const history: { at: number; rss: Map<number, number> }[] = [];
   for (;;) {
     const sample = proxy.sample(true);
     const at = Date.now();
-    history.push({ at, rssKiB: sample.rssKiB });
+    const rss = new Map(sample.pids.map((pid, i) => [pid, sample.rssPerProcessKiB[i] ?? 0]));
+    history.push({ at, rss });
     const waitedMs = at - started;
     // The oldest sample still inside the window, when the window is covered.
     const from = history.find((h) => h.at >= at - SETTLE_WINDOW_MS);
     const covered = from !== undefined && at - from.at >= SETTLE_WINDOW_MS - SETTLE_EVERY_MS;
-    if (waitedMs >= minMs && covered && from.rssKiB - sample.rssKiB <= SETTLE_FALL_KIB)
-      return { sample, waitedMs, settled: true };
+    if (waitedMs >= minMs && covered && heldStill(from.rss, rss)) return { sample, waitedMs, settled: true };
     if (waitedMs >= maxMs) return { sample, waitedMs, settled: false };
     await delay(SETTLE_EVERY_MS);
   }
+}
+
+/** The same processes in both readings, none of them fallen by more than SETTLE_FALL_KIB. */
+export function heldStill(before: ReadonlyMap<number, number>, now: ReadonlyMap<number, number>): boolean {
+  if (before.size !== now.size) return false;
+  for (const [pid, kib] of now) {
+    const was = before.get(pid);
+    if (was === undefined || was - kib > SETTLE_FALL_KIB) return false;
+  }
+  return true;
 }
 
 /** Waits until the proxy has closed what the last scenario left (open files back near `base`). */

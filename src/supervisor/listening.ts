@@ -1,5 +1,6 @@
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { ipv6Only, listenFailure, nativeFor, type NativeAddon } from '../gateway/index.js';
+import type { Logger } from '../deps/pino.js';
 import type { LoadedConfig } from './load-config.js';
 import type { WorkerMember } from './members.js';
 
@@ -69,6 +70,7 @@ export function reservePorts(loaded: LoadedConfig, addon: NativeAddon): Listenin
 export async function acceptForWorkers(
   loaded: LoadedConfig,
   pick: () => WorkerMember | null,
+  ops: Logger,
 ): Promise<Listening> {
   const servers: TcpServer[] = [];
   for (const [index, listener] of loaded.listeners.entries()) {
@@ -88,10 +90,25 @@ export async function acceptForWorkers(
         },
         () => resolve(),
       );
-    }).catch((error: unknown) => {
-      for (const s of servers) s.close();
-      throw error;
-    });
+    })
+      .then(() => {
+        // Accept failures once listening (out of descriptors, EMFILE) leave the listener open:
+        // reported, at most every 10 s, and never fatal.
+        let reportedAt = 0;
+        server.on('error', (error: NodeJS.ErrnoException) => {
+          const now = Date.now();
+          if (now - reportedAt < 10_000) return;
+          reportedAt = now;
+          ops.error(
+            { event: 'accept_failed', code: error.code },
+            `${listener.text}: accepting failed: ${error.message}`,
+          );
+        });
+      })
+      .catch((error: unknown) => {
+        for (const s of servers) s.close();
+        throw error;
+      });
   }
   return { mode: 'handoff', servers };
 }

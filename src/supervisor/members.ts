@@ -71,6 +71,34 @@ export class LocalMember implements Member {
 
 let requestId = 0;
 
+/** How long a handed-over socket may go unacknowledged before the next one is sent anyway. */
+export const HAND_OFF_STALL_MS = 5000;
+
+/** A first-in first-out queue of sockets waiting to be handed over (amortized O(1) shift). */
+export class HandOffQueue {
+  private items: ({ index: number; socket: Socket } | undefined)[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(item: { index: number; socket: Socket }): void {
+    this.items.push(item);
+  }
+  shift(): { index: number; socket: Socket } | undefined {
+    if (this.head === this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
 /** How long a worker may take to apply a reload before the supervisor reports it as not answering. */
 const RELOAD_ANSWER_MS = 10_000;
 
@@ -80,6 +108,18 @@ export class WorkerMember implements Member {
   private listener: ((delta: StateDelta) => void) | null = null;
   /** Sockets handed over whose passing the channel has not finished: closed if the worker dies first. */
   private readonly passing = new Set<Socket>();
+  /**
+   * Accepted sockets waiting for the worker to take the one before them. Node.js passes one
+   * handle at a time over a channel and queues the rest until the receiver acknowledges; on
+   * every acknowledgement it sends the queue's first again and queues the others anew, which is
+   * quadratic in the queue's length: in a reconnect storm the supervisor spent its core on it
+   * and clients timed out waiting. So this queue is ours, and a socket goes out only once the
+   * worker has said it took the last one (after Node.js's acknowledgement, on the same channel).
+   */
+  private readonly waiting = new HandOffQueue();
+  /** When the socket on its way was sent (ms), 0 when none is. */
+  private sentAt = 0;
+  private stallTimer: NodeJS.Timeout | null = null;
   /** The worker said it serves; only then are connections handed to it. */
   ready = false;
 
@@ -87,10 +127,14 @@ export class WorkerMember implements Member {
   constructor(
     readonly worker: ChildProcess,
     inForce: () => LoadedConfig,
+    private readonly stallMs = HAND_OFF_STALL_MS,
   ) {
     worker.on('message', (message: FromWorker) => {
       if (message.t === 'hello') {
         this.send({ t: 'config', texts: inForce().texts });
+      } else if (message.t === 'took') {
+        this.sentAt = 0;
+        this.pump();
       } else if (message.t === 'ready') {
         this.ready = true;
       } else if (message.t === 'stats' || message.t === 'metrics') {
@@ -109,6 +153,11 @@ export class WorkerMember implements Member {
       // queued behind it) open for ever: the client would wait without an answer.
       for (const socket of this.passing) socket.destroy();
       this.passing.clear();
+      for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift())
+        next.socket.destroy();
+      this.sentAt = 0;
+      if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+      this.stallTimer = null;
       for (const resolve of this.pending.values()) resolve(null);
       this.pending.clear();
       for (const resolve of this.reloads.values())
@@ -122,17 +171,46 @@ export class WorkerMember implements Member {
   onState(listener: (delta: StateDelta) => void): void {
     this.listener = listener;
   }
-  /** Hands an accepted socket to this worker; false if it cannot take it. */
+  /** Sockets accepted for this worker and not yet taken by it. */
+  get backlog(): number {
+    return this.waiting.length + (this.sentAt === 0 ? 0 : 1);
+  }
+  /** Hands an accepted socket to this worker (in turn); false if it cannot take it. */
   handOff(index: number, socket: Socket): boolean {
     if (!this.ready || !this.worker.connected) return false;
+    this.waiting.push({ index, socket });
+    this.pump();
+    return true;
+  }
+  private pump(): void {
+    if (this.sentAt !== 0 || !this.worker.connected) return;
+    const next = this.waiting.shift();
+    if (next === undefined) return;
+    const { index, socket } = next;
     // keepOpen: this process closes its descriptor itself once the message is written (the
     // worker then holds its own), or when the worker dies before it was.
     this.passing.add(socket);
+    this.sentAt = Date.now();
     this.worker.send({ t: 'connection', index } satisfies ToWorker, socket, { keepOpen: true }, () => {
       this.passing.delete(socket);
       socket.destroy();
     });
-    return true;
+    // A handle the channel could not deliver (Node.js gives up after a few retransmissions and
+    // closes it) is never taken: after `stallMs` without word the next one goes anyway.
+    if (this.stallTimer === null) {
+      this.stallTimer = setTimeout(() => this.checkStall(), this.stallMs);
+      this.stallTimer.unref();
+    } else this.stallTimer.refresh();
+  }
+  private checkStall(): void {
+    if (this.sentAt === 0) return;
+    const waited = Date.now() - this.sentAt;
+    if (waited < this.stallMs) {
+      this.stallTimer?.refresh();
+      return;
+    }
+    this.sentAt = 0;
+    this.pump();
   }
   private ask<T>(t: 'stats' | 'metrics'): Promise<T | null> {
     if (!this.worker.connected) return Promise.resolve(null);

@@ -117,13 +117,38 @@ export async function supervise(options: ServeOptions): Promise<number> {
     let alive = workers;
     let crashes = 0;
     const how = listeningMode(current);
+    // Hand-off: the ready worker with the fewest sockets waiting for it (in turn among equals),
+    // so a worker that is busy gets fewer. Sockets waiting in the supervisor hold descriptors of
+    // its own: past its budget, a connection is closed at once rather than failing accept.
+    const waitingBudget = nofile === null ? 65_536 : Math.max(64, nofile - RESERVED_DESCRIPTORS);
     let next = 0;
     const pick = (): WorkerMember | null => {
-      for (let tries = 0; tries < fleet.members.length; tries++) {
-        const member = fleet.members[next++ % fleet.members.length];
-        if (member instanceof WorkerMember && member.ready && member.worker.connected) return member;
+      let best: WorkerMember | null = null;
+      let waiting = 0;
+      const n = fleet.members.length;
+      for (let i = 0; i < n; i++) {
+        const member = fleet.members[(next + i) % n];
+        if (!(member instanceof WorkerMember)) continue;
+        waiting += member.backlog;
+        if (member.ready && member.worker.connected && (best === null || member.backlog < best.backlog))
+          best = member;
       }
-      return null;
+      next = (next + 1) % Math.max(1, n);
+      if (waiting >= waitingBudget) {
+        handOffFull(waiting);
+        return null;
+      }
+      return best;
+    };
+    let fullSince = 0;
+    const handOffFull = (waiting: number): void => {
+      const now = Date.now();
+      if (now - fullSince < 10_000) return;
+      fullSince = now;
+      ops.warn(
+        { event: 'handoff_full', waiting },
+        `${waiting} accepted connections are waiting for workers to take them; new connections are closed until they do (raise LimitNOFILE or add workers)`,
+      );
     };
     // reuseport: the ports are reserved before the workers start; hand-off: the supervisor
     // listens once the workers are ready to take connections.
@@ -183,7 +208,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
           }, delay);
         },
       );
-      if (listening === null) listening = await acceptForWorkers(current, pick);
+      if (listening === null) listening = await acceptForWorkers(current, pick, ops);
     } catch (error) {
       closeListening(listening);
       throw error;

@@ -32,6 +32,8 @@ export type FromWorker =
   /** A worker starting asks for the configuration in force. */
   | { readonly t: 'hello' }
   | { readonly t: 'ready' }
+  /** A socket handed over (`connection`) arrived: the supervisor may send the next. */
+  | { readonly t: 'took' }
   | { readonly t: 'failed'; readonly message: string; readonly exit: number }
   | { readonly t: 'reloaded'; readonly ok: boolean; readonly message: string; readonly generation: number }
   /** What the worker saw since its last report (StateDelta as deltaToWire sends it). */

@@ -21,7 +21,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadNative } from '../../src/gateway/index.js';
 import { echoOnce, openTunnel, serve, stopServed, type Served } from '../helpers/cli.js';
-import { adminGet, adminPortOf, descriptors, localOrigins, metricValue } from '../helpers/faults.js';
+import {
+  adminGet,
+  adminPortOf,
+  childPids,
+  descriptors,
+  localOrigins,
+  metricValue,
+  sleep,
+} from '../helpers/faults.js';
 import { startOrigin, startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange } from '../helpers/run.js';
 import { waitFor } from '../helpers/wait.js';
@@ -295,3 +303,96 @@ timeouts: { drain: 1s }
     );
   });
 }
+
+/**
+ * Hand-off (`engine.listen: handoff`): the supervisor accepts and keeps each connection until
+ * a worker takes it. With both workers stopped (SIGSTOP) nothing is taken: the connections
+ * waiting must stay under the supervisor's own open-files limit (new ones are closed at once
+ * past it, and the log says so), and once the workers run again every one that waited is
+ * answered.
+ */
+describe('hand-off: workers that take nothing for a while', { timeout: 60_000 }, () => {
+  const LIMIT = 512;
+  // What the supervisor keeps for itself: 48 + 2 x 32 relay pipes (RESERVED_DESCRIPTORS).
+  const BUDGET = LIMIT - 112;
+  let echo: TestOrigin | undefined;
+  let gw: Served | undefined;
+  let stopped: number[] = [];
+
+  after(async () => {
+    for (const pid of stopped) process.kill(pid, 'SIGCONT');
+    await stopServed(gw);
+    await echo?.close();
+  });
+
+  test('past its budget the supervisor closes new connections at once; the waiting ones are served later', async () => {
+    echo = await startTcpEcho();
+    const file = join(mkdtempSync(join(tmpdir(), 'airlock-handoff-')), 'airlock.yaml');
+    writeFileSync(
+      file,
+      `workers: 2
+engine: { listen: handoff, tunnels: js }
+policy:
+  sources: [127.0.0.0/8]
+  destinations: [echo.example.test]
+  ports: { connect: [${echo.port}], http: [80] }
+hosts: { echo.example.test: 127.0.0.1 }
+dns: { servers: ["127.0.0.1:9"], hostsFile: null }
+limits: { newConnectionsPerClientPerSecond: 10000 }
+`,
+    );
+    gw = await serve(['--config', file, '--listen', '127.0.0.1:0'], 60_000, undefined, [
+      'prlimit',
+      `--nofile=${LIMIT}:${LIMIT}`,
+      '--',
+    ]);
+    const supervisor = gw.child.pid!;
+    stopped = childPids(supervisor);
+    assert.equal(stopped.length, 2);
+    for (const pid of stopped) process.kill(pid, 'SIGSTOP');
+
+    const target = `echo.example.test:${echo.port}`;
+    const clients = Array.from({ length: BUDGET + 40 }, (_, i) => {
+      const socket = connect({
+        host: '127.0.0.1',
+        port: gw!.port,
+        localAddress: `127.0.${1 + (i >> 7)}.${1 + (i & 127)}`,
+      });
+      const client = { socket, answer: '', closed: false };
+      socket.on('data', (c: Buffer) => (client.answer += c.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => (client.closed = true));
+      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+      return client;
+    });
+    try {
+      await waitFor(
+        'the supervisor to close the connections it cannot keep',
+        () => clients.filter((c) => c.closed).length >= 40,
+      );
+      await sleep(300);
+      const closed = clients.filter((c) => c.closed);
+      assert.ok(closed.length <= 60, `${closed.length} closed, about 40 expected`);
+      assert.ok(
+        closed.every((c) => c.answer === ''),
+        'closed without an answer',
+      );
+      assert.ok(descriptors(supervisor).total < LIMIT, 'the supervisor stayed under its limit');
+      assert.match(gw.stderr, /"event":"handoff_full"/);
+      assert.doesNotMatch(gw.stderr, /"event":"accept_failed"/);
+
+      for (const pid of stopped) process.kill(pid, 'SIGCONT');
+      stopped = [];
+      const waited = clients.filter((c) => !closed.includes(c));
+      await waitFor(
+        'every connection that waited answered',
+        () => waited.every((c) => c.answer.includes('\r\n\r\n')),
+        { timeoutMs: 20_000 },
+      );
+      const statuses = tally(waited.map((c) => c.answer.slice(9, 12)));
+      assert.ok((statuses['200'] ?? 0) >= waited.length * 0.9, JSON.stringify(statuses));
+    } finally {
+      for (const c of clients) c.socket.destroy();
+    }
+  });
+});

@@ -28,6 +28,7 @@ hosts: { echo.example.test: 127.0.0.1, other.example.test: 127.0.0.1 }
 dns: { servers: ["127.0.0.1:9"], hostsFile: null }
 admin: { listen: "127.0.0.1:0" }
 timeouts: { drain: 5s }
+limits: { newConnectionsPerClientPerSecond: 10000 }
 `;
 }
 
@@ -102,6 +103,27 @@ for (const variant of ENGINES) {
         for (const [name, value] of Object.entries(GATEWAY_ENV))
           assert.ok(environ.includes(`${name}=${process.env[name] ?? value}`), `worker ${pid}: ${name}`);
       }
+    });
+
+    test('a burst of 400 connections at once: every one is handed over and served', async () => {
+      // With hand-off the supervisor queues the burst and passes one socket per worker at a
+      // time: a worker that never says it took one, or a queue that stops moving, leaves
+      // clients waiting here until the deadline.
+      const burst = Promise.all(
+        Array.from({ length: 400 }, () => openTunnel(gw.port, `echo.example.test:${echo.port}`)),
+      );
+      const tunnels = await Promise.race([
+        burst,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('the burst was not served within 30 s')), 30_000).unref(),
+        ),
+      ]);
+      const answers = await Promise.all(tunnels.map((t, i) => echoOnce(t, `burst ${i}`)));
+      assert.deepEqual(
+        answers,
+        tunnels.map((_, i) => `burst ${i}`),
+      );
+      for (const t of tunnels) t.destroy();
     });
 
     test('a reload reaches every worker', async () => {

@@ -9,7 +9,7 @@ import {
   Results,
   targetChecks,
 } from '../../../bench/report.js';
-import { coreShares, measureIdleMemory, type Measurement } from '../../../bench/scenarios.js';
+import { coreShares, heldStill, measureIdleMemory, type Measurement } from '../../../bench/scenarios.js';
 import {
   addCounts,
   busiestThreadShare,
@@ -567,4 +567,16 @@ test('each check also compares its targets round by round, and says when the rou
     new Results([m('a', '64', 'airlock', 1, { rate: 1 }), m('a', '64', 'squid-w2', 1, { rate: 1 })]),
   );
   assert.equal(straddles(one[0]!), false);
+});
+
+test('idle memory is settled once no process of the tree still falls, not once their sum holds', () => {
+  const readings = (...pairs: [number, number][]): Map<number, number> => new Map(pairs);
+  assert.equal(heldStill(readings([1, 70_000], [2, 64_000]), readings([1, 69_500], [2, 64_600])), true);
+  // The supervisor gives back 8 MiB while a worker grows by as much: the sum holds, it is not settled.
+  assert.equal(heldStill(readings([1, 72_000], [2, 60_000]), readings([1, 64_000], [2, 68_000])), false);
+  // Growing is not falling.
+  assert.equal(heldStill(readings([1, 60_000]), readings([1, 80_000])), true);
+  // A process that came or went since the window's start: not the same tree yet.
+  assert.equal(heldStill(readings([1, 60_000]), readings([1, 60_000], [3, 50_000])), false);
+  assert.equal(heldStill(readings([1, 60_000], [2, 1]), readings([1, 60_000], [3, 1])), false);
 });
