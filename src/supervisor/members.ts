@@ -74,17 +74,20 @@ let requestId = 0;
 /** How long a handed-over socket may go unacknowledged before the next one is sent anyway. */
 export const HAND_OFF_STALL_MS = 5000;
 
-/** A first-in first-out queue of sockets waiting to be handed over (amortized O(1) shift). */
-export class HandOffQueue {
-  private items: ({ index: number; socket: Socket } | undefined)[] = [];
+/** A first-in first-out queue (amortized O(1) shift), for what waits to be sent to a worker. */
+export class HandOffQueue<T> {
+  private items: (T | undefined)[] = [];
   private head = 0;
   get length(): number {
     return this.items.length - this.head;
   }
-  push(item: { index: number; socket: Socket }): void {
+  push(item: T): void {
     this.items.push(item);
   }
-  shift(): { index: number; socket: Socket } | undefined {
+  peek(): T | undefined {
+    return this.head === this.items.length ? undefined : this.items[this.head];
+  }
+  shift(): T | undefined {
     if (this.head === this.items.length) return undefined;
     const item = this.items[this.head];
     this.items[this.head++] = undefined;
@@ -99,6 +102,10 @@ export class HandOffQueue {
   }
 }
 
+/** What waits to go to a worker, in order: an accepted socket, or a message. */
+type Outgoing =
+  { readonly socket: Socket; readonly index: number } | { readonly socket: null; readonly message: ToWorker };
+
 /** How long a worker may take to apply a reload before the supervisor reports it as not answering. */
 const RELOAD_ANSWER_MS = 10_000;
 
@@ -109,16 +116,23 @@ export class WorkerMember implements Member {
   /** Sockets handed over whose passing the channel has not finished: closed if the worker dies first. */
   private readonly passing = new Set<Socket>();
   /**
-   * Accepted sockets waiting for the worker to take the one before them. Node.js passes one
-   * handle at a time over a channel and queues the rest until the receiver acknowledges; on
-   * every acknowledgement it sends the queue's first again and queues the others anew, which is
-   * quadratic in the queue's length: in a reconnect storm the supervisor spent its core on it
-   * and clients timed out waiting. So this queue is ours, and a socket goes out only once the
-   * worker has said it took the last one (after Node.js's acknowledgement, on the same channel).
+   * What waits to go to this worker: accepted sockets, and the messages sent after them. Node.js
+   * passes one handle at a time over a channel and queues everything after it until the
+   * receiver acknowledges; on every acknowledgement it sends the queue's first again and queues
+   * the others anew, which is quadratic in the queue's length: in a reconnect storm the
+   * supervisor spent its core on it and clients timed out waiting. So the queue is ours: a
+   * socket goes out once the worker has said it took the last one (its `took` comes after
+   * Node.js's acknowledgement, on the same channel), and a message goes out once every socket
+   * before it has, as Node.js's own queue would have ordered it (a shutdown does not overtake
+   * the connections accepted before it).
    */
-  private readonly waiting = new HandOffQueue();
-  /** When the socket on its way was sent (ms), 0 when none is. */
+  private readonly outbox = new HandOffQueue<Outgoing>();
+  /** Sockets in the outbox. */
+  private queuedSockets = 0;
+  /** The number of the socket on its way (0 when none) and when it was sent (performance.now()). */
+  private inFlight = 0;
   private sentAt = 0;
+  private sent = 0;
   private stallTimer: NodeJS.Timeout | null = null;
   /** The worker said it serves; only then are connections handed to it. */
   ready = false;
@@ -133,7 +147,9 @@ export class WorkerMember implements Member {
       if (message.t === 'hello') {
         this.send({ t: 'config', texts: inForce().texts });
       } else if (message.t === 'took') {
-        this.sentAt = 0;
+        // A late answer, for a socket the stall guard gave up waiting for, changes nothing.
+        if (message.seq !== this.inFlight) return;
+        this.inFlight = 0;
         this.pump();
       } else if (message.t === 'ready') {
         this.ready = true;
@@ -147,17 +163,16 @@ export class WorkerMember implements Member {
         this.listener?.(deltaFromWire(message.delta));
       }
     });
+    // A channel closed before the process exits (a worker draining with its supervisor gone
+    // from it) takes nothing more: what waits for it is closed now, not at its exit.
+    worker.on('disconnect', () => this.dropSockets());
     worker.on('exit', () => {
       this.ready = false;
       // Node keeps a handle sent to a worker that died before acknowledging it (and every one
       // queued behind it) open for ever: the client would wait without an answer.
       for (const socket of this.passing) socket.destroy();
       this.passing.clear();
-      for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift())
-        next.socket.destroy();
-      this.sentAt = 0;
-      if (this.stallTimer !== null) clearTimeout(this.stallTimer);
-      this.stallTimer = null;
+      this.dropSockets();
       for (const resolve of this.pending.values()) resolve(null);
       this.pending.clear();
       for (const resolve of this.reloads.values())
@@ -166,51 +181,80 @@ export class WorkerMember implements Member {
     });
   }
   private send(message: ToWorker): void {
-    if (this.worker.connected) this.worker.send(message);
+    if (!this.worker.connected) return;
+    if (this.outbox.length === 0) this.worker.send(message);
+    else this.outbox.push({ socket: null, message });
   }
   onState(listener: (delta: StateDelta) => void): void {
     this.listener = listener;
   }
   /** Sockets accepted for this worker and not yet taken by it. */
+  /** Sockets accepted for this worker that this process still holds (waiting, or being written). */
   get backlog(): number {
-    return this.waiting.length + (this.sentAt === 0 ? 0 : 1);
+    return this.queuedSockets + this.passing.size;
   }
-  /** Hands an accepted socket to this worker (in turn); false if it cannot take it. */
+  /** Hands an accepted socket to this worker (after those before it); false if it cannot take it. */
   handOff(index: number, socket: Socket): boolean {
     if (!this.ready || !this.worker.connected) return false;
-    this.waiting.push({ index, socket });
+    this.outbox.push({ socket, index });
+    this.queuedSockets++;
     this.pump();
     return true;
   }
   private pump(): void {
-    if (this.sentAt !== 0 || !this.worker.connected) return;
-    const next = this.waiting.shift();
-    if (next === undefined) return;
-    const { index, socket } = next;
-    // keepOpen: this process closes its descriptor itself once the message is written (the
-    // worker then holds its own), or when the worker dies before it was.
-    this.passing.add(socket);
-    this.sentAt = Date.now();
-    this.worker.send({ t: 'connection', index } satisfies ToWorker, socket, { keepOpen: true }, () => {
-      this.passing.delete(socket);
-      socket.destroy();
-    });
-    // A handle the channel could not deliver (Node.js gives up after a few retransmissions and
-    // closes it) is never taken: after `stallMs` without word the next one goes anyway.
-    if (this.stallTimer === null) {
-      this.stallTimer = setTimeout(() => this.checkStall(), this.stallMs);
-      this.stallTimer.unref();
-    } else this.stallTimer.refresh();
-  }
-  private checkStall(): void {
-    if (this.sentAt === 0) return;
-    const waited = Date.now() - this.sentAt;
-    if (waited < this.stallMs) {
-      this.stallTimer?.refresh();
-      return;
+    for (let next = this.outbox.peek(); next !== undefined; next = this.outbox.peek()) {
+      if (!this.worker.connected) return;
+      if (next.socket === null) {
+        this.outbox.shift();
+        this.worker.send(next.message);
+        continue;
+      }
+      if (this.inFlight !== 0) return;
+      this.outbox.shift();
+      this.queuedSockets--;
+      const { index, socket } = next;
+      // keepOpen: this process closes its descriptor itself once the message is written (the
+      // worker then holds its own), or when the worker dies before it was.
+      this.passing.add(socket);
+      const seq = (this.sent = (this.sent % 0x7fffffff) + 1);
+      this.inFlight = seq;
+      this.sentAt = performance.now();
+      this.worker.send({ t: 'connection', index, seq } satisfies ToWorker, socket, { keepOpen: true }, () => {
+        this.passing.delete(socket);
+        socket.destroy();
+      });
+      this.armStallGuard(this.stallMs);
     }
-    this.sentAt = 0;
-    this.pump();
+  }
+  /**
+   * A handle the receiving side could not read (Node.js answers NODE_HANDLE_NACK and the
+   * message is lost; this process has closed its copy, so the client sees its connection
+   * close) is never taken: after `stallMs` without word the next socket goes anyway.
+   */
+  private armStallGuard(ms: number): void {
+    if (this.stallTimer !== null) return;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = null;
+      if (this.inFlight === 0) return;
+      const left = this.stallMs - (performance.now() - this.sentAt);
+      if (left > 0) return this.armStallGuard(left);
+      this.inFlight = 0;
+      this.pump();
+    }, ms);
+    this.stallTimer.unref();
+  }
+  /** Closes every socket still waiting here; the messages among them go out as they are. */
+  private dropSockets(): void {
+    const messages: ToWorker[] = [];
+    for (let next = this.outbox.shift(); next !== undefined; next = this.outbox.shift()) {
+      if (next.socket === null) messages.push(next.message);
+      else next.socket.destroy();
+    }
+    this.queuedSockets = 0;
+    this.inFlight = 0;
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+    for (const message of messages) this.send(message);
   }
   private ask<T>(t: 'stats' | 'metrics'): Promise<T | null> {
     if (!this.worker.connected) return Promise.resolve(null);
@@ -254,7 +298,12 @@ export class WorkerMember implements Member {
   metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[] | null> {
     return this.ask('metrics');
   }
+  /**
+   * Tells the worker to drain: after the sockets accepted before this (a shutdown does not
+   * overtake them), or at once, closing those, with a deadline of 0.
+   */
   stop(deadlineMs?: number): void {
+    if (deadlineMs === 0) this.dropSockets();
     this.send({ t: 'shutdown', deadlineMs });
   }
 }

@@ -28,7 +28,7 @@ export function workerCount(value: string | number): number {
   return n;
 }
 
-/** Gateway-wide limits shared out over the workers (connections are spread round-robin). */
+/** Gateway-wide limits shared out over the workers (connections are spread about evenly). */
 export function perWorker(loaded: LoadedConfig, workers: number): LoadedConfig {
   if (workers === 1) return loaded;
   const file = loaded.config.file;

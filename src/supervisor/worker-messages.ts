@@ -18,7 +18,7 @@ export type ToWorker =
   | { readonly t: 'stats'; readonly id: number }
   | { readonly t: 'metrics'; readonly id: number }
   /** Sent with a socket the supervisor accepted (hand-off listening): serve it as listener `index`. */
-  | { readonly t: 'connection'; readonly index: number };
+  | { readonly t: 'connection'; readonly index: number; readonly seq: number };
 
 /**
  * How a worker listens (environment AIRLOCK_LISTEN, JSON): on SO_REUSEPORT sockets of its own
@@ -32,8 +32,8 @@ export type FromWorker =
   /** A worker starting asks for the configuration in force. */
   | { readonly t: 'hello' }
   | { readonly t: 'ready' }
-  /** A socket handed over (`connection`) arrived: the supervisor may send the next. */
-  | { readonly t: 'took' }
+  /** The socket handed over as `connection` number `seq` arrived: the supervisor may send the next. */
+  | { readonly t: 'took'; readonly seq: number }
   | { readonly t: 'failed'; readonly message: string; readonly exit: number }
   | { readonly t: 'reloaded'; readonly ok: boolean; readonly message: string; readonly generation: number }
   /** What the worker saw since its last report (StateDelta as deltaToWire sends it). */

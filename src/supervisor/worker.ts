@@ -139,7 +139,7 @@ export async function runWorker(options: ServeOptions): Promise<number> {
           process.send?.({ t: 'stats', id: message.id, value: gp.stats() } satisfies FromWorker);
           return;
         case 'connection':
-          process.send?.({ t: 'took' } satisfies FromWorker);
+          process.send?.({ t: 'took', seq: message.seq } satisfies FromWorker);
           if (socket !== undefined) gp.gateway.accept(message.index, socket as Socket);
           return;
         case 'metrics':

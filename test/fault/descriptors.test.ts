@@ -320,7 +320,13 @@ describe('hand-off: workers that take nothing for a while', { timeout: 60_000 },
   let stopped: number[] = [];
 
   after(async () => {
-    for (const pid of stopped) process.kill(pid, 'SIGCONT');
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // Gone already.
+      }
+    }
     await stopServed(gw);
     await echo?.close();
   });
@@ -352,7 +358,7 @@ limits: { newConnectionsPerClientPerSecond: 10000 }
     for (const pid of stopped) process.kill(pid, 'SIGSTOP');
 
     const target = `echo.example.test:${echo.port}`;
-    const clients = Array.from({ length: BUDGET + 40 }, (_, i) => {
+    const clients = Array.from({ length: BUDGET + 60 }, (_, i) => {
       const socket = connect({
         host: '127.0.0.1',
         port: gw!.port,
@@ -368,16 +374,16 @@ limits: { newConnectionsPerClientPerSecond: 10000 }
     try {
       await waitFor(
         'the supervisor to close the connections it cannot keep',
-        () => clients.filter((c) => c.closed).length >= 40,
+        () => clients.filter((c) => c.closed).length >= 50,
       );
       await sleep(300);
       const closed = clients.filter((c) => c.closed);
-      assert.ok(closed.length <= 60, `${closed.length} closed, about 40 expected`);
-      assert.ok(
-        closed.every((c) => c.answer === ''),
-        'closed without an answer',
-      );
-      assert.ok(descriptors(supervisor).total < LIMIT, 'the supervisor stayed under its limit');
+      // 60 over the budget, less the one socket each stopped worker was sent (not held here).
+      assert.ok(closed.length <= 60, `${closed.length} closed, 58 expected`);
+      // It holds the connections waiting (its budget) and its own few: room is left for what
+      // it must still open (a worker's replacement, a reopened log, an admin request).
+      const held = descriptors(supervisor).total;
+      assert.ok(held <= BUDGET + 40, `the supervisor holds ${held} descriptors of ${LIMIT}`);
       assert.match(gw.stderr, /"event":"handoff_full"/);
       assert.doesNotMatch(gw.stderr, /"event":"accept_failed"/);
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -109,21 +110,32 @@ for (const variant of ENGINES) {
       // With hand-off the supervisor queues the burst and passes one socket per worker at a
       // time: a worker that never says it took one, or a queue that stops moving, leaves
       // clients waiting here until the deadline.
+      const opened: Socket[] = [];
       const burst = Promise.all(
-        Array.from({ length: 400 }, () => openTunnel(gw.port, `echo.example.test:${echo.port}`)),
-      );
-      const tunnels = await Promise.race([
-        burst,
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error('the burst was not served within 30 s')), 30_000).unref(),
+        Array.from({ length: 400 }, () =>
+          openTunnel(gw.port, `echo.example.test:${echo.port}`).then((t) => {
+            opened.push(t);
+            return t;
+          }),
         ),
-      ]);
-      const answers = await Promise.all(tunnels.map((t, i) => echoOnce(t, `burst ${i}`)));
-      assert.deepEqual(
-        answers,
-        tunnels.map((_, i) => `burst ${i}`),
       );
-      for (const t of tunnels) t.destroy();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const tunnels = await Promise.race([
+          burst,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('the burst was not served within 30 s')), 30_000);
+          }),
+        ]);
+        const answers = await Promise.all(tunnels.map((t, i) => echoOnce(t, `burst ${i}`)));
+        assert.deepEqual(
+          answers,
+          tunnels.map((_, i) => `burst ${i}`),
+        );
+      } finally {
+        clearTimeout(timer);
+        for (const t of opened) t.destroy();
+      }
     });
 
     test('a reload reaches every worker', async () => {

@@ -9,7 +9,7 @@ import { HandOffQueue, WorkerMember, type LoadedConfig } from '../../../src/supe
 class FakeWorker extends EventEmitter {
   connected = true;
   readonly pid = 4242;
-  readonly sent: { message: { t: string; index?: number }; handle: unknown }[] = [];
+  readonly sent: { message: { t: string; index?: number; seq?: number }; handle: unknown }[] = [];
   send(message: { t: string }, handle?: unknown, _options?: unknown, written?: () => void): boolean {
     this.sent.push({ message, handle });
     written?.();
@@ -17,6 +17,16 @@ class FakeWorker extends EventEmitter {
   }
   handles(): unknown[] {
     return this.sent.filter((s) => s.message.t === 'connection').map((s) => s.handle);
+  }
+  /** The worker's answer to the last socket it was sent. */
+  took(): void {
+    const last = this.sent.filter((s) => s.message.t === 'connection').at(-1);
+    this.emit('message', { t: 'took', seq: last?.message.seq });
+  }
+  kinds(): string[] {
+    return this.sent.map((s) =>
+      s.message.t === 'connection' ? `socket ${String(s.message.index)}` : s.message.t,
+    );
   }
 }
 
@@ -50,20 +60,58 @@ describe('handing accepted sockets to a worker', () => {
     const sockets = [0, 1, 2, 3].map((i) => fakeSocket(`s${i}`));
     for (const [i, s] of sockets.entries()) assert.equal(m.handOff(i % 2, s), true);
     assert.deepEqual(worker.handles(), [sockets[0]]);
-    assert.equal(m.backlog, 4);
-    worker.emit('message', { t: 'took' });
+    // The first was written (this process closed its copy); three wait.
+    assert.equal(m.backlog, 3);
+    worker.took();
     assert.deepEqual(worker.handles(), [sockets[0], sockets[1]]);
-    worker.emit('message', { t: 'took' });
-    worker.emit('message', { t: 'took' });
+    worker.took();
+    worker.took();
     assert.deepEqual(worker.handles(), sockets);
     assert.deepEqual(
       worker.sent.map((s) => s.message.index),
       [0, 1, 0, 1],
     );
-    worker.emit('message', { t: 'took' });
+    worker.took();
     assert.equal(m.backlog, 0);
-    // This process closes its copy once the message is written.
     assert.ok(sockets.every((s) => s.destroyed));
+  });
+
+  test('an answer that does not name the socket on its way sends nothing more', () => {
+    const { worker, m } = member();
+    for (const i of [0, 1, 2]) m.handOff(0, fakeSocket(`s${i}`));
+    const [first] = worker.sent;
+    worker.emit('message', { t: 'took', seq: (first!.message.seq ?? 0) + 7 });
+    assert.equal(worker.handles().length, 1);
+    worker.emit('message', { t: 'took', seq: first!.message.seq });
+    assert.equal(worker.handles().length, 2);
+    // The same answer again (late, or twice) does not release the second.
+    worker.emit('message', { t: 'took', seq: first!.message.seq });
+    assert.equal(worker.handles().length, 2);
+  });
+
+  test('messages keep their place behind the sockets accepted before them', () => {
+    const { worker, m } = member();
+    for (const i of [0, 1]) m.handOff(i, fakeSocket(`s${i}`));
+    m.reopen();
+    void m.stats();
+    m.stop();
+    assert.deepEqual(worker.kinds(), ['socket 0']);
+    worker.took();
+    assert.deepEqual(worker.kinds(), ['socket 0', 'socket 1', 'reopen', 'stats', 'shutdown']);
+    // With nothing waiting, a message goes at once.
+    worker.took();
+    m.reopen();
+    assert.equal(worker.kinds().at(-1), 'reopen');
+  });
+
+  test('a shutdown with no time to drain closes the waiting sockets and goes at once', () => {
+    const { worker, m } = member();
+    const sockets = [0, 1, 2].map((i) => fakeSocket(`s${i}`));
+    for (const s of sockets) m.handOff(0, s);
+    m.stop(0);
+    assert.deepEqual(worker.kinds(), ['socket 0', 'shutdown']);
+    assert.ok(sockets.every((s) => s.destroyed));
+    assert.equal(m.backlog, 0);
   });
 
   test('a worker that is not ready, or gone, takes nothing', () => {
@@ -76,42 +124,46 @@ describe('handing accepted sockets to a worker', () => {
     assert.equal(worker.handles().length, 0);
   });
 
-  test('a worker that dies closes every socket still waiting for it', () => {
-    const { worker, m } = member();
-    const sockets = [0, 1, 2].map((i) => fakeSocket(`s${i}`));
-    for (const s of sockets) m.handOff(0, s);
-    assert.equal(sockets[1]!.destroyed, false);
-    worker.connected = false;
-    worker.emit('exit', 1, null);
-    assert.ok(sockets.every((s) => s.destroyed));
-    assert.equal(m.backlog, 0);
-  });
+  for (const ending of ['exit', 'disconnect'] as const) {
+    test(`a worker whose channel ends (${ending}) closes every socket still waiting for it`, () => {
+      const { worker, m } = member();
+      const sockets = [0, 1, 2].map((i) => fakeSocket(`s${i}`));
+      for (const s of sockets) m.handOff(0, s);
+      assert.equal(sockets[1]!.destroyed, false);
+      worker.connected = false;
+      worker.emit(ending, 1, null);
+      assert.ok(sockets.every((s) => s.destroyed));
+      assert.equal(m.backlog, 0);
+    });
+  }
 
   test('a socket never acknowledged holds the queue only until the stall time', async () => {
-    const { worker, m } = member(60);
+    const { worker, m } = member(400);
     const sockets = [0, 1].map((i) => fakeSocket(`s${i}`));
     for (const s of sockets) m.handOff(0, s);
     assert.equal(worker.handles().length, 1);
-    await sleep(20);
+    await sleep(40);
     assert.equal(worker.handles().length, 1);
-    await sleep(200);
+    const deadline = Date.now() + 5000;
+    while (worker.handles().length < 2 && Date.now() < deadline) await sleep(20);
     assert.deepEqual(worker.handles(), sockets);
   });
 });
 
 describe('HandOffQueue', () => {
   test('first in, first out across many pushes and shifts (compaction keeps the order)', () => {
-    const q = new HandOffQueue();
-    const socket = {} as Socket;
+    const q = new HandOffQueue<number>();
     let pushed = 0;
     let shifted = 0;
     for (let round = 0; round < 5; round++) {
-      for (let i = 0; i < 3000; i++) q.push({ index: pushed++, socket });
-      for (let i = 0; i < 2500; i++) assert.equal(q.shift()?.index, shifted++);
+      for (let i = 0; i < 3000; i++) q.push(pushed++);
+      assert.equal(q.peek(), shifted);
+      for (let i = 0; i < 2500; i++) assert.equal(q.shift(), shifted++);
       assert.equal(q.length, pushed - shifted);
     }
-    while (q.length > 0) assert.equal(q.shift()?.index, shifted++);
+    while (q.length > 0) assert.equal(q.shift(), shifted++);
     assert.equal(shifted, pushed);
     assert.equal(q.shift(), undefined);
+    assert.equal(q.peek(), undefined);
   });
 });
