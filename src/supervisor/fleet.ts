@@ -3,7 +3,7 @@ import type { Logger } from '../deps/pino.js';
 import { AirlockError } from '../errors/index.js';
 import type { LoadedConfig } from './load-config.js';
 import { withGatewayEnv, withGatewayFlags } from './node-flags.js';
-import { WorkerMember, type Member } from './members.js';
+import { WorkerMember, type HandOffOptions, type Member } from './members.js';
 import type { FromWorker, WorkerListen } from './worker-messages.js';
 
 export interface Fleet {
@@ -39,13 +39,14 @@ export async function startWorkers(
   ops: Logger,
   inForce: () => LoadedConfig,
   onExit: (worker: ChildProcess, code: number | null, signal: string | null) => void,
+  handOff: HandOffOptions = {},
 ): Promise<Fleet> {
   const fleet: Fleet = { members: [], children: new Set() };
   const starting: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
     const worker = forkWorker(count, i, listen, proxyPort);
     fleet.children.add(worker);
-    fleet.members.push(new WorkerMember(worker, inForce));
+    fleet.members.push(new WorkerMember(worker, inForce, handOff));
     starting.push(
       new Promise<void>((resolve, reject) => {
         const onMessage = (message: FromWorker): void => {

@@ -102,6 +102,19 @@ export class HandOffQueue<T> {
   }
 }
 
+/** How a worker member hands sockets over, beyond the defaults. */
+export interface HandOffOptions {
+  /** How long a socket on its way may go unacknowledged before the next goes (HAND_OFF_STALL_MS). */
+  readonly stallMs?: number;
+  /** Called when that time ran out (the worker's pid). */
+  readonly onStall?: (pid: number | undefined) => void;
+  /**
+   * Offered each socket this worker never received when its channel ends (it died, or
+   * disconnected): true when another worker took it; otherwise the socket is closed.
+   */
+  readonly rehome?: (index: number, socket: Socket) => boolean;
+}
+
 /** What waits to go to a worker, in order: an accepted socket, or a message. */
 type Outgoing =
   { readonly socket: Socket; readonly index: number } | { readonly socket: null; readonly message: ToWorker };
@@ -134,6 +147,7 @@ export class WorkerMember implements Member {
   private sentAt = 0;
   private sent = 0;
   private stallTimer: NodeJS.Timeout | null = null;
+  private readonly stallMs: number;
   /** The worker said it serves; only then are connections handed to it. */
   ready = false;
 
@@ -141,8 +155,9 @@ export class WorkerMember implements Member {
   constructor(
     readonly worker: ChildProcess,
     inForce: () => LoadedConfig,
-    private readonly stallMs = HAND_OFF_STALL_MS,
+    private readonly handOffOptions: HandOffOptions = {},
   ) {
+    this.stallMs = handOffOptions.stallMs ?? HAND_OFF_STALL_MS;
     worker.on('message', (message: FromWorker) => {
       if (message.t === 'hello') {
         this.send({ t: 'config', texts: inForce().texts });
@@ -165,14 +180,14 @@ export class WorkerMember implements Member {
     });
     // A channel closed before the process exits (a worker draining with its supervisor gone
     // from it) takes nothing more: what waits for it is closed now, not at its exit.
-    worker.on('disconnect', () => this.dropSockets());
+    worker.on('disconnect', () => this.dropSockets(true));
     worker.on('exit', () => {
       this.ready = false;
       // Node keeps a handle sent to a worker that died before acknowledging it (and every one
       // queued behind it) open for ever: the client would wait without an answer.
       for (const socket of this.passing) socket.destroy();
       this.passing.clear();
-      this.dropSockets();
+      this.dropSockets(true);
       for (const resolve of this.pending.values()) resolve(null);
       this.pending.clear();
       for (const resolve of this.reloads.values())
@@ -238,17 +253,27 @@ export class WorkerMember implements Member {
       if (this.inFlight === 0) return;
       const left = this.stallMs - (performance.now() - this.sentAt);
       if (left > 0) return this.armStallGuard(left);
+      this.handOffOptions.onStall?.(this.worker.pid);
       this.inFlight = 0;
       this.pump();
     }, ms);
     this.stallTimer.unref();
   }
-  /** Closes every socket still waiting here; the messages among them go out as they are. */
-  private dropSockets(): void {
+  /**
+   * Gives up every socket still waiting here: offered to another worker when `rehome` (the
+   * channel ended: this worker never saw them), closed otherwise; the messages among them go
+   * out as they are.
+   */
+  private dropSockets(rehome = false): void {
     const messages: ToWorker[] = [];
+    const offer = rehome ? this.handOffOptions.rehome : undefined;
     for (let next = this.outbox.shift(); next !== undefined; next = this.outbox.shift()) {
-      if (next.socket === null) messages.push(next.message);
-      else next.socket.destroy();
+      if (next.socket === null) {
+        messages.push(next.message);
+        continue;
+      }
+      this.queuedSockets--;
+      if (offer?.(next.index, next.socket) !== true) next.socket.destroy();
     }
     this.queuedSockets = 0;
     this.inFlight = 0;

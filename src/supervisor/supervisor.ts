@@ -28,7 +28,7 @@ import {
   type Listening,
 } from './listening.js';
 import { loadConfig, type LoadedConfig } from './load-config.js';
-import { LocalMember, WorkerMember, type Member } from './members.js';
+import { HAND_OFF_STALL_MS, LocalMember, WorkerMember, type HandOffOptions, type Member } from './members.js';
 import { openFilesLimit, proxyPortOf, restartOnly, workerCount, type ServeOptions } from './options.js';
 import { OperatorView } from './operator-view.js';
 import {
@@ -140,6 +140,16 @@ export async function supervise(options: ServeOptions): Promise<number> {
       }
       return best;
     };
+    // Sockets a worker never received when it died go to another; a worker slow to take one
+    // is reported.
+    const handOff: HandOffOptions = {
+      rehome: (index, socket) => pick()?.handOff(index, socket) === true,
+      onStall: (pid) =>
+        ops.warn(
+          { event: 'handoff_stalled', pid, afterMs: HAND_OFF_STALL_MS },
+          `worker ${String(pid)} did not take a connection within ${HAND_OFF_STALL_MS / 1000} s; sending it the next anyway`,
+        ),
+    };
     let fullSince = 0;
     const handOffFull = (waiting: number): void => {
       const now = Date.now();
@@ -192,7 +202,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
             }
             const replacement = forkWorker(workers, index, listen, proxyPort, generation);
             fleet.children.add(replacement);
-            const member = new WorkerMember(replacement, inForce);
+            const member = new WorkerMember(replacement, inForce, handOff);
             member.onState((delta) => view.apply(delta, String(replacement.pid)));
             if (index >= 0) fleet.members[index] = member;
             replacement.on('message', (message: FromWorker) => {
@@ -207,6 +217,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
             replacement.on('exit', (c, s) => onExit(replacement, c, s));
           }, delay);
         },
+        handOff,
       );
       if (listening === null) listening = await acceptForWorkers(current, pick, ops);
     } catch (error) {

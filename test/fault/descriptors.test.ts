@@ -32,7 +32,7 @@ import {
 } from '../helpers/faults.js';
 import { startOrigin, startTcpEcho, type TestOrigin } from '../helpers/origins.js';
 import { rawExchange } from '../helpers/run.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitForEvent } from '../helpers/wait.js';
 
 const NOFILE = 256;
 const BYSTANDER = '127.0.0.2';
@@ -311,7 +311,7 @@ timeouts: { drain: 1s }
  * past it, and the log says so), and once the workers run again every one that waited is
  * answered.
  */
-describe('hand-off: workers that take nothing for a while', { timeout: 60_000 }, () => {
+describe('hand-off: workers that take nothing for a while', { timeout: 90_000 }, () => {
   const LIMIT = 512;
   // What the supervisor keeps for itself: 48 + 2 x 32 relay pipes (RESERVED_DESCRIPTORS).
   const BUDGET = LIMIT - 112;
@@ -319,7 +319,7 @@ describe('hand-off: workers that take nothing for a while', { timeout: 60_000 },
   let gw: Served | undefined;
   let stopped: number[] = [];
 
-  after(async () => {
+  const resume = (): void => {
     for (const pid of stopped) {
       try {
         process.kill(pid, 'SIGCONT');
@@ -327,12 +327,14 @@ describe('hand-off: workers that take nothing for a while', { timeout: 60_000 },
         // Gone already.
       }
     }
-    await stopServed(gw);
-    await echo?.close();
-  });
+    stopped = [];
+  };
 
-  test('past its budget the supervisor closes new connections at once; the waiting ones are served later', async () => {
-    echo = await startTcpEcho();
+  /** A gateway of two workers under the open-files LIMIT, both workers stopped (SIGSTOP). */
+  async function stoppedGateway(): Promise<{ supervisor: number; target: string }> {
+    resume();
+    await stopServed(gw);
+    echo ??= await startTcpEcho();
     const file = join(mkdtempSync(join(tmpdir(), 'airlock-handoff-')), 'airlock.yaml');
     writeFileSync(
       file,
@@ -356,9 +358,12 @@ limits: { newConnectionsPerClientPerSecond: 10000 }
     stopped = childPids(supervisor);
     assert.equal(stopped.length, 2);
     for (const pid of stopped) process.kill(pid, 'SIGSTOP');
+    return { supervisor, target: `echo.example.test:${echo.port}` };
+  }
 
-    const target = `echo.example.test:${echo.port}`;
-    const clients = Array.from({ length: BUDGET + 60 }, (_, i) => {
+  /** `n` clients, each from an address of its own, each sending a CONNECT to `target`. */
+  function clientsOf(n: number, target: string): { socket: Socket; answer: string; closed: boolean }[] {
+    return Array.from({ length: n }, (_, i) => {
       const socket = connect({
         host: '127.0.0.1',
         port: gw!.port,
@@ -371,6 +376,17 @@ limits: { newConnectionsPerClientPerSecond: 10000 }
       socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
       return client;
     });
+  }
+
+  after(async () => {
+    resume();
+    await stopServed(gw);
+    await echo?.close();
+  });
+
+  test('past its budget the supervisor closes new connections at once; the waiting ones are served later', async () => {
+    const { supervisor, target } = await stoppedGateway();
+    const clients = clientsOf(BUDGET + 60, target);
     try {
       await waitFor(
         'the supervisor to close the connections it cannot keep',
@@ -384,11 +400,10 @@ limits: { newConnectionsPerClientPerSecond: 10000 }
       // it must still open (a worker's replacement, a reopened log, an admin request).
       const held = descriptors(supervisor).total;
       assert.ok(held <= BUDGET + 40, `the supervisor holds ${held} descriptors of ${LIMIT}`);
-      assert.match(gw.stderr, /"event":"handoff_full"/);
-      assert.doesNotMatch(gw.stderr, /"event":"accept_failed"/);
+      assert.match(gw!.stderr, /"event":"handoff_full"/);
+      assert.doesNotMatch(gw!.stderr, /"event":"accept_failed"/);
 
-      for (const pid of stopped) process.kill(pid, 'SIGCONT');
-      stopped = [];
+      resume();
       const waited = clients.filter((c) => !closed.includes(c));
       await waitFor(
         'every connection that waited answered',
@@ -397,6 +412,31 @@ limits: { newConnectionsPerClientPerSecond: 10000 }
       );
       const statuses = tally(waited.map((c) => c.answer.slice(9, 12)));
       assert.ok((statuses['200'] ?? 0) >= waited.length * 0.9, JSON.stringify(statuses));
+    } finally {
+      for (const c of clients) c.socket.destroy();
+    }
+  });
+
+  test('a worker that dies with connections waiting for it: the other worker serves them', async () => {
+    const { target } = await stoppedGateway();
+    // Few enough for one worker's own limits (200 tunnels under this open-files limit).
+    const clients = clientsOf(150, target);
+    try {
+      await sleep(500);
+      assert.equal(clients.filter((c) => c.closed).length, 0);
+      const [victim, survivor] = stopped;
+      process.kill(victim!, 'SIGKILL');
+      await waitForEvent(gw!, 'worker_exited');
+      process.kill(survivor!, 'SIGCONT');
+      stopped = [];
+      // The one socket on its way to the victim went with it; every other one is served.
+      await waitFor(
+        'the connections that waited answered or closed',
+        () => clients.every((c) => c.closed || c.answer.includes('\r\n\r\n')),
+        { timeoutMs: 20_000 },
+      );
+      const statuses = tally(clients.map((c) => (c.answer === '' ? 'closed' : c.answer.slice(9, 12))));
+      assert.ok((statuses['200'] ?? 0) >= 149, JSON.stringify(statuses));
     } finally {
       for (const c of clients) c.socket.destroy();
     }

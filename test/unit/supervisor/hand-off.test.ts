@@ -3,7 +3,12 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import { HandOffQueue, WorkerMember, type LoadedConfig } from '../../../src/supervisor/index.js';
+import {
+  HandOffQueue,
+  WorkerMember,
+  type HandOffOptions,
+  type LoadedConfig,
+} from '../../../src/supervisor/index.js';
 
 /** A worker process as the member sees it: messages in, `send` calls recorded. */
 class FakeWorker extends EventEmitter {
@@ -41,12 +46,12 @@ function fakeSocket(name: string): FakeSocket {
   return socket;
 }
 
-function member(stallMs?: number): { worker: FakeWorker; m: WorkerMember } {
+function member(options: HandOffOptions = {}): { worker: FakeWorker; m: WorkerMember } {
   const worker = new FakeWorker();
   const m = new WorkerMember(
     worker as unknown as ChildProcess,
     () => ({ texts: [] }) as unknown as LoadedConfig,
-    stallMs,
+    options,
   );
   worker.emit('message', { t: 'ready' });
   return { worker, m };
@@ -137,8 +142,28 @@ describe('handing accepted sockets to a worker', () => {
     });
   }
 
+  test('sockets a dying worker never received are offered to another; those not taken are closed', () => {
+    const offered: string[] = [];
+    const { worker, m } = member({
+      rehome: (index, socket) => {
+        offered.push(`${(socket as FakeSocket).name}@${index}`);
+        return offered.length === 1;
+      },
+    });
+    const sockets = [0, 1, 2].map((i) => fakeSocket(`s${i}`));
+    for (const [i, s] of sockets.entries()) m.handOff(i, s);
+    worker.connected = false;
+    worker.emit('exit', 1, null);
+    // s0 was on its way (this process had closed its copy): not offered.
+    assert.deepEqual(offered, ['s1@1', 's2@2']);
+    assert.equal(sockets[1]!.destroyed, false, 'taken by another worker');
+    assert.equal(sockets[2]!.destroyed, true);
+    assert.equal(m.backlog, 0);
+  });
+
   test('a socket never acknowledged holds the queue only until the stall time', async () => {
-    const { worker, m } = member(400);
+    const stalls: (number | undefined)[] = [];
+    const { worker, m } = member({ stallMs: 400, onStall: (pid) => stalls.push(pid) });
     const sockets = [0, 1].map((i) => fakeSocket(`s${i}`));
     for (const s of sockets) m.handOff(0, s);
     assert.equal(worker.handles().length, 1);
@@ -147,6 +172,7 @@ describe('handing accepted sockets to a worker', () => {
     const deadline = Date.now() + 5000;
     while (worker.handles().length < 2 && Date.now() < deadline) await sleep(20);
     assert.deepEqual(worker.handles(), sockets);
+    assert.deepEqual(stalls, [4242]);
   });
 });
 
