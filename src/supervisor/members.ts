@@ -203,7 +203,6 @@ export class WorkerMember implements Member {
   onState(listener: (delta: StateDelta) => void): void {
     this.listener = listener;
   }
-  /** Sockets accepted for this worker and not yet taken by it. */
   /** Sockets accepted for this worker that this process still holds (waiting, or being written). */
   get backlog(): number {
     return this.queuedSockets + this.passing.size;
