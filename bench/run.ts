@@ -405,7 +405,7 @@ function openFilesLimit(): string {
   return m ? `${m[1]} soft / ${m[2]} hard` : 'unknown';
 }
 
-/** The commit the Airlock under test was built from, and whether the tree had changes. */
+/** The commit the tree is at, and whether it has changes (read at the start: what was built). */
 function gitDescription(repoRoot: string): string {
   try {
     const run = (...args: string[]): string =>
@@ -466,6 +466,8 @@ async function main(): Promise<number> {
   }
   const s = options.settings;
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+  // Read now, when the build under test is the tree's: the tree may change while the run goes.
+  const treeAtStart = gitDescription(repoRoot);
   if (!existsSync(join(repoRoot, 'dist/src/cli/main.js'))) {
     log('bench: dist/src/cli/main.js is missing; run `npm run build` first');
     return 1;
@@ -875,7 +877,7 @@ async function main(): Promise<number> {
       `Load average (1 min) at the start ${loadAtStart.toFixed(2)}, at the end ${loadAtEnd.toFixed(2)}; before each scenario in the table "How busy the machine was". ` +
       'The "other" column of every table is the CPU the rest of the machine used inside the window: well above 0 means other work shared the cores and the figures are not to be claimed.',
     '',
-    `Proxies: Airlock (${gitDescription(repoRoot)}${hasWorkers ? '' : ', no --workers support'}), ${squidVersion ?? 'Squid: not installed'}, ${tinyproxyVersion ?? 'tinyproxy: not installed'}. ` +
+    `Proxies: Airlock (${treeAtStart}${gitDescription(repoRoot) === treeAtStart ? '' : `; the tree changed while the run went, now ${gitDescription(repoRoot)}`}${hasWorkers ? '' : ', no --workers support'}), ${squidVersion ?? 'Squid: not installed'}, ${tinyproxyVersion ?? 'tinyproxy: not installed'}. ` +
       `Open files per process: ${openFilesLimit()}; ephemeral ports ${portRange()}.`,
     '',
     `Load: the C generator (bench/loadgen-c, ${s.generatorThreads} thread${s.generatorThreads === 1 ? '' : 's'}) for a and d, from ${s.clientSources} source addresses (${FIRST_CLIENT} upward); Node generators for b, c and the storm. ` +
