@@ -94,3 +94,25 @@ test('at shutdown a burst of final records beyond the in-memory limit is written
   assert.equal(count(join(dir, 'draining.log')), 8000);
   assert.equal(accessLogTrouble().linesDropped - before, dropped, 'nothing dropped while draining');
 });
+
+test('an idle log writes nothing; a line below a batch still reaches the file within about a second', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'airlock-log-')), 'access.log');
+  const log = new AccessLog({ format: 'json', file, ops: quiet });
+  const writes: number[] = [];
+  (destinationOf(log) as unknown as { on(event: 'write', listener: (bytes: number) => void): void }).on(
+    'write',
+    (bytes) => writes.push(bytes),
+  );
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  // The once-a-second timer flushes what waits; with nothing waiting it must not write (zero
+  // bytes is still a system call and its garbage, every second of an idle gateway).
+  await sleep(2300);
+  assert.deepEqual(writes, [], 'no write while idle');
+  log.write({ ...TUNNEL_RECORD, id: 'lonely' });
+  const deadline = Date.now() + 5000;
+  while (!readFileSync(file, 'utf8').includes('"lonely"') && Date.now() < deadline) await sleep(50);
+  assert.match(readFileSync(file, 'utf8'), /"lonely"/);
+  await sleep(2300);
+  assert.equal(writes.length, 1, `writes of ${writes.join(', ')} bytes`);
+  await log.flush();
+});
