@@ -825,6 +825,9 @@ const HTTP_MESSAGE_SEEDS = [
   'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n',
   'HTTP/1.0 304 Not Modified\r\nETag: "x"\r\n\r\n',
   'HTTP/1.1 204 \r\n\r\n',
+  // Whitespace around the framing fields' values (llhttp refuses a tab after them).
+  'POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nContent-Length:\t4 \r\n\r\nabcd',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding:\tchunked \r\n\r\n4\r\nabcd\r\n0\r\n\r\n',
 ];
 
 export const httpMessageTarget: FuzzTarget = {

@@ -163,6 +163,7 @@ function parseFields(
       case 14:
         if (name.toLowerCase() === 'content-length') {
           if (out.contentLength !== null) return error(framing, 'more than one Content-Length');
+          if (tabAfter(text, end, eol)) return error(framing, 'a tab after the Content-Length value');
           if (!/^[0-9]{1,15}$/.test(value))
             return error(framing, `Content-Length "${value}" is not a number`);
           out.contentLength = Number(value);
@@ -171,6 +172,7 @@ function parseFields(
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') {
           transferEncodings++;
+          if (tabAfter(text, end, eol)) return error(framing, 'a tab after the Transfer-Encoding value');
           if (transferEncodings > 1 || value.toLowerCase() !== 'chunked')
             return error(framing, `Transfer-Encoding "${value}" (only a single "chunked" is accepted)`);
           out.chunked = true;
@@ -180,6 +182,16 @@ function parseFields(
     pos = eol + 2;
   }
   return error(bad, 'head ended without a blank line');
+}
+
+/**
+ * Whitespace after a framing field's value holds a tab. HTTP allows a tab there, but llhttp
+ * (Node.js's parser, and so many origins) refuses Content-Length and Transfer-Encoding with one:
+ * a gateway that framed such a message would read it where they refuse it, so it refuses too.
+ */
+function tabAfter(text: string, end: number, eol: number): boolean {
+  for (let k = end; k < eol; k++) if (text.charCodeAt(k) === 0x09) return true;
+  return false;
 }
 
 /** Framing rules both directions share; null when the fields are consistent. */

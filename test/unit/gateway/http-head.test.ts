@@ -56,6 +56,16 @@ describe('parseRequestHead()', () => {
     assert.ok(cl.status === 'ok' && cl.head.contentLength === 12 && !cl.head.chunked);
     const te = request('POST http://a/ HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n');
     assert.ok(te.status === 'ok' && te.head.chunked && te.head.contentLength === null);
+    // A tab before the value and spaces after it are whitespace llhttp reads as we do.
+    const ows = request('POST http://a/ HTTP/1.1\r\nContent-Length:\t12  \r\n\r\n');
+    assert.ok(ows.status === 'ok' && ows.head.contentLength === 12);
+  });
+
+  test('a response whose framing field has a tab after its value is refused', () => {
+    for (const field of ['Content-Length: 3\t', 'Transfer-Encoding: chunked\t']) {
+      const r = response(`HTTP/1.1 200 OK\r\n${field}\r\n\r\n`);
+      assert.ok(r.status === 'error' && r.reason === 'FAIL_UPSTREAM_PROTOCOL', field);
+    }
   });
 
   test('incomplete until the blank line, however the bytes are split', () => {
@@ -101,6 +111,10 @@ describe('parseRequestHead()', () => {
     ['a coding other than chunked', 'POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 'BAD_FRAMING'],
     ['chunked twice', 'POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', 'BAD_FRAMING'],
     ['chunked in HTTP/1.0', 'POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 'BAD_FRAMING'],
+    // HTTP allows a tab as whitespace after a value; llhttp refuses one after these two.
+    ['a tab after Content-Length', 'POST http://a/ HTTP/1.1\r\nContent-Length: 4\t\r\n\r\n', 'BAD_FRAMING'],
+    ['a space and a tab after Content-Length', 'POST http://a/ HTTP/1.1\r\nContent-Length: 4 \t\r\n\r\n', 'BAD_FRAMING'],
+    ['a tab after Transfer-Encoding', 'POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\t\r\n\r\n', 'BAD_FRAMING'],
     ['Connection naming Content-Length', 'GET http://a/ HTTP/1.1\r\nConnection: Content-Length\r\nContent-Length: 3\r\n\r\n', 'BAD_FRAMING'],
     ['Connection naming Transfer-Encoding', 'POST http://a/ HTTP/1.1\r\nConnection: close, transfer-encoding\r\n\r\n', 'BAD_FRAMING'],
     ['Connection naming Host', 'GET http://a/ HTTP/1.1\r\nConnection: host\r\n\r\n', 'BAD_FRAMING'],
