@@ -871,13 +871,14 @@ async function main(): Promise<number> {
       `Request-log lines written while a, c, d and the storm ran: ${logged.map((l) => `${l.label} ${l.lines.toLocaleString('en-US')}`).join('; ')}.`,
     );
   const anyBound = measurements.some((m) => (m.values.generatorBound ?? 0) > 0);
+  const treeAtEnd = gitDescription(repoRoot);
   const preamble = [
     `${options.smoke ? 'Smoke run (tiny counts: checks that the harness works, the numbers mean nothing). ' : ''}` +
       `Run ${new Date(began).toISOString()} on ${cpus().length} × ${cpuModel}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; took ${minutes.toFixed(1)} min. ` +
       `Load average (1 min) at the start ${loadAtStart.toFixed(2)}, at the end ${loadAtEnd.toFixed(2)}; before each scenario in the table "How busy the machine was". ` +
       'The "other" column of every table is the CPU the rest of the machine used inside the window: well above 0 means other work shared the cores and the figures are not to be claimed.',
     '',
-    `Proxies: Airlock (${treeAtStart}${gitDescription(repoRoot) === treeAtStart ? '' : `; the tree changed while the run went, now ${gitDescription(repoRoot)}`}${hasWorkers ? '' : ', no --workers support'}), ${squidVersion ?? 'Squid: not installed'}, ${tinyproxyVersion ?? 'tinyproxy: not installed'}. ` +
+    `Proxies: Airlock (${treeAtStart}${treeAtEnd === treeAtStart ? '' : `; the tree changed while the run went, now ${treeAtEnd}`}${hasWorkers ? '' : ', no --workers support'}), ${squidVersion ?? 'Squid: not installed'}, ${tinyproxyVersion ?? 'tinyproxy: not installed'}. ` +
       `Open files per process: ${openFilesLimit()}; ephemeral ports ${portRange()}.`,
     '',
     `Load: the C generator (bench/loadgen-c, ${s.generatorThreads} thread${s.generatorThreads === 1 ? '' : 's'}) for a and d, from ${s.clientSources} source addresses (${FIRST_CLIENT} upward); Node generators for b, c and the storm. ` +

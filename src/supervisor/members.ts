@@ -271,10 +271,10 @@ export class WorkerMember implements Member {
         messages.push(next.message);
         continue;
       }
+      // Counted down one by one: `rehome` asks the supervisor, which reads every backlog.
       this.queuedSockets--;
       if (offer?.(next.index, next.socket) !== true) next.socket.destroy();
     }
-    this.queuedSockets = 0;
     this.inFlight = 0;
     if (this.stallTimer !== null) clearTimeout(this.stallTimer);
     this.stallTimer = null;
