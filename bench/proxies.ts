@@ -579,17 +579,27 @@ export interface ReferenceProcess {
 }
 
 /**
- * An empty Node.js script run with the gateway's binary, Node.js flags and environment: what any
- * Node.js process of that binary holds at idle, the part of Airlock's figure that is not Airlock.
+ * A Node.js script run with the gateway's binary, Node.js flags and environment: without
+ * `module`, an empty one (what any Node.js process of that binary holds at idle, the part of
+ * Airlock's figure that is not Airlock); with it, an ES module evaluated in `cwd` (the libraries'
+ * reference: see serving-libraries.ts).
  */
-export function startNodeReference(): ReferenceProcess {
-  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '-e', 'setInterval(() => {}, 2 ** 30)'], {
+export function startNodeReference(module?: {
+  readonly source: string;
+  readonly cwd: string;
+}): ReferenceProcess {
+  const args =
+    module === undefined
+      ? ['-e', 'setInterval(() => {}, 2 ** 30)']
+      : ['--input-type=module', '-e', module.source];
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...args], {
     detached: true,
     stdio: 'ignore',
     env: withGatewayEnv(process.env),
+    ...(module === undefined ? {} : { cwd: module.cwd }),
   });
   const pid = child.pid;
-  if (pid === undefined) throw new Error('the empty Node.js reference process could not be started');
+  if (pid === undefined) throw new Error('a Node.js reference process could not be started');
   liveGroups.add(pid);
   return {
     pid,

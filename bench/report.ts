@@ -5,6 +5,7 @@
  * open-files cap.
  */
 import type { Measurement, ScenarioId } from './scenarios.js';
+import type { LibraryLoad } from './serving-libraries.js';
 import {
   addCounts,
   formatCounts,
@@ -44,6 +45,8 @@ export interface ReportInput {
    * observation-off target was not run.
    */
   readonly observationSupported?: boolean | null;
+  /** What the libraries' idle-memory reference loaded (see serving-libraries.ts). */
+  readonly servingLibraries?: readonly LibraryLoad[];
 }
 
 const SQUID_W1 = 'squid-w1';
@@ -52,6 +55,12 @@ const DIRECT = 'direct';
 /** The idle-memory reference: an empty Node.js script with the gateway's binary, flags and environment. */
 export const NODE_REFERENCE = 'node-empty';
 export const NODE_REFERENCE_LABEL = 'Node.js, empty script (reference)';
+/**
+ * The second reference: the same, loading only the libraries a serving gateway loads at start-up,
+ * the way it loads them, and none of its own code.
+ */
+export const NODE_LIBRARIES_REFERENCE = 'node-libraries';
+export const NODE_LIBRARIES_REFERENCE_LABEL = "Node.js, serve's libraries only (reference)";
 /** Other work on the machine above this many cores (median over rounds) weakens a figure. */
 export const BUSY_OTHER_CORES = 0.25;
 
@@ -231,7 +240,11 @@ function sectionA(results: Results, input: ReportInput): string[] {
 function sectionMemory(results: Results, input: ReportInput): string[] {
   const rows: string[][] = [];
   for (const phase of MEMORY_PHASES)
-    for (const t of [...input.targets, { id: NODE_REFERENCE, label: NODE_REFERENCE_LABEL }]) {
+    for (const t of [
+      ...input.targets,
+      { id: NODE_REFERENCE, label: NODE_REFERENCE_LABEL },
+      { id: NODE_LIBRARIES_REFERENCE, label: NODE_LIBRARIES_REFERENCE_LABEL },
+    ]) {
       if (results.of('mem', phase, t.id).length === 0) continue;
       const m = (metric: string): string => f(results.median('mem', phase, t.id, metric), 3);
       rows.push([
@@ -249,25 +262,38 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
   if (rows.length === 0) return [];
   // What Airlock's largest process holds beyond any Node.js process of the same binary.
   const phase = judgedMemoryPhase(results);
-  const above = (metric: string): number | undefined => {
+  const above = (metric: string, reference: string): number | undefined => {
     if (phase === undefined) return undefined;
     const airlock = results.median('mem', phase, 'airlock', metric);
-    const node = results.median('mem', phase, NODE_REFERENCE, metric);
+    const node = results.median('mem', phase, reference, metric);
     return airlock === undefined || node === undefined ? undefined : airlock - node;
   };
-  const rss = above('largestMiB');
-  const anon = above('largestAnonMiB');
-  const added =
-    rss === undefined || anon === undefined
-      ? []
-      : [
-          `Above the reference (${phase}): Airlock's largest process holds ${formatNumber(rss, 3)} MiB more RSS than an empty Node.js script, ${formatNumber(anon, 3)} MiB more of its own (anonymous).`,
-          '',
-        ];
+  const added: string[] = [];
+  const rss = above('largestMiB', NODE_REFERENCE);
+  const anon = above('largestAnonMiB', NODE_REFERENCE);
+  if (rss !== undefined && anon !== undefined)
+    added.push(
+      `Above the reference (${phase}): Airlock's largest process holds ${formatNumber(rss, 3)} MiB more RSS than an empty Node.js script, ${formatNumber(anon, 3)} MiB more of its own (anonymous).`,
+      '',
+    );
+  const libraries =
+    phase === undefined ? undefined : results.median('mem', phase, NODE_LIBRARIES_REFERENCE, 'largestMiB');
+  const librariesAnon =
+    phase === undefined
+      ? undefined
+      : results.median('mem', phase, NODE_LIBRARIES_REFERENCE, 'largestAnonMiB');
+  const overLibraries = above('largestMiB', NODE_LIBRARIES_REFERENCE);
+  if (libraries !== undefined && librariesAnon !== undefined && overLibraries !== undefined) {
+    const loaded = (input.servingLibraries ?? []).map((l) => `${l.specifier} (${l.via})`).join(', ');
+    added.push(
+      `The libraries alone (${phase}): a Node.js script that loads the third-party packages \`airlock serve\` loads at start-up, as it loads them (found by following its static imports: ${loaded === '' ? 'none found' : loaded}), and none of its code, holds ${formatNumber(libraries, 3)} MiB (${formatNumber(librariesAnon, 3)} MiB of its own); Airlock's largest process holds ${formatNumber(overLibraries, 3)} MiB more.`,
+      '',
+    );
+  }
   return [
     '## Memory at idle',
     '',
-    'VmRSS after the proxy started and passed its functional checks, before any load: "start" soon after the checks, "settled" at least 45 s after the checks and once no process of the tree has fallen by more than 1 MiB over 20 s (at most 90 s): a Node.js process gives back about 10 MiB of start-up memory once, when V8\'s memory reducer runs, 12–25 s after start on an idle machine and later while other proxies start beside it (Squid and tinyproxy do not change). The targets use "settled". The first process is the one started (Airlock\'s supervisor, Squid\'s master); the others are its workers and helpers. "anonymous" is the largest RssAnon among the processes: memory of their own, without the file pages of the binary and libraries, which every process of the same binary shares (an empty Node.js script already has about 34 MiB of those). The rows "Node.js, empty script (reference)" are such a script, run beside the proxies with the gateway\'s binary, Node.js flags and environment: what any Node.js process of that binary holds at idle.',
+    'VmRSS after the proxy started and passed its functional checks, before any load: "start" soon after the checks, "settled" at least 45 s after the checks and once no process of the tree has fallen by more than 1 MiB over 20 s (at most 90 s): a Node.js process gives back about 10 MiB of start-up memory once, when V8\'s memory reducer runs, 12–25 s after start on an idle machine and later while other proxies start beside it (Squid and tinyproxy do not change). The targets use "settled". The first process is the one started (Airlock\'s supervisor, Squid\'s master); the others are its workers and helpers. "anonymous" is the largest RssAnon among the processes: memory of their own, without the file pages of the binary and libraries, which every process of the same binary shares (an empty Node.js script already has about 34 MiB of those). The rows "Node.js, empty script (reference)" are such a script, run beside the proxies with the gateway\'s binary, Node.js flags and environment: what any Node.js process of that binary holds at idle. The rows "Node.js, serve\'s libraries only (reference)" are the same with the third-party packages a serving gateway loads at start-up loaded into it, and nothing else.',
     '',
     markdownTable(
       [

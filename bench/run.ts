@@ -35,7 +35,15 @@ import {
 } from './proxies.js';
 import { configSchema } from '../src/config/index.js';
 import { workerCount } from '../src/supervisor/options.js';
-import { NODE_REFERENCE, NODE_REFERENCE_LABEL, renderReport, type LoadPoint } from './report.js';
+import {
+  NODE_LIBRARIES_REFERENCE,
+  NODE_LIBRARIES_REFERENCE_LABEL,
+  NODE_REFERENCE,
+  NODE_REFERENCE_LABEL,
+  renderReport,
+  type LoadPoint,
+} from './report.js';
+import { libraryLoads, referenceScript } from './serving-libraries.js';
 import { GENERATOR_BOUND_SHARE } from './stats.js';
 import type { TreeSample } from './procfs.js';
 import {
@@ -472,6 +480,18 @@ async function main(): Promise<number> {
     log('bench: dist/src/cli/main.js is missing; run `npm run build` first');
     return 1;
   }
+  // The libraries `airlock serve` loads at start-up (static imports from its entry points).
+  const dependencies = Object.keys(
+    (
+      JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+        dependencies?: Record<string, string>;
+      }
+    ).dependencies ?? {},
+  );
+  const servingLibraries = libraryLoads(
+    [join(repoRoot, 'dist/src/cli/main.js'), join(repoRoot, 'dist/src/cli/commands/serve.js')],
+    dependencies,
+  );
   const began = Date.now();
   const loadAtStart = loadavg()[0]!;
   const notes: string[] = [];
@@ -525,7 +545,7 @@ async function main(): Promise<number> {
   // Squid and tinyproxy drop root privileges: they must be able to reach their directories.
   chmodSync(workDir, 0o755);
   const running = new Set<RunningProxy>();
-  let reference: ReferenceProcess | null = null;
+  let references: { id: string; label: string; proc: ReferenceProcess }[] = [];
   let origins: Origins | null = null;
   let cOrigin: COrigin | null = null;
   let pool: GeneratorPool | null = null;
@@ -535,7 +555,7 @@ async function main(): Promise<number> {
     cleaned = true;
     await Promise.all([...running].map((p) => p.stop()));
     running.clear();
-    await reference?.stop();
+    await Promise.all(references.map((r) => r.proc.stop()));
     await pool?.stop();
     await origins?.stop();
     await cOrigin?.stop();
@@ -706,7 +726,16 @@ async function main(): Promise<number> {
       const wanted = targetIds.filter((id) => options.only.some((x) => runsIn(id, x)));
       // Beside the proxies, an empty Node.js script with the gateway's binary, flags and
       // environment: the part of Airlock's idle memory that any Node.js process holds.
-      if (wanted.some((id) => id.startsWith('airlock'))) reference = startNodeReference();
+      // Beside it, a script that loads only the libraries a serving gateway loads at start-up, the
+      // way it loads them: the part of its idle memory that its libraries account for.
+      if (wanted.some((id) => id.startsWith('airlock'))) {
+        references.push({ id: NODE_REFERENCE, label: NODE_REFERENCE_LABEL, proc: startNodeReference() });
+        references.push({
+          id: NODE_LIBRARIES_REFERENCE,
+          label: NODE_LIBRARIES_REFERENCE_LABEL,
+          proc: startNodeReference({ source: referenceScript(servingLibraries), cwd: repoRoot }),
+        });
+      }
       // Every start settles before a failure is thrown, so cleanup finds every proxy started.
       const started = await Promise.allSettled(wanted.map((id) => start(id, false)));
       const failed = started.find((r) => r.status === 'rejected');
@@ -726,11 +755,8 @@ async function main(): Promise<number> {
       await delay(Math.max(0, checked + s.idleMemorySettleMs - Date.now()));
       const measured: { target: Target; proc: Pick<RunningProxy, 'sample'> }[] = [];
       for (const t of targets) if (t.proxy !== null) measured.push({ target: t, proc: t.proxy });
-      if (reference !== null)
-        measured.push({
-          target: { id: NODE_REFERENCE, label: NODE_REFERENCE_LABEL, proxy: null },
-          proc: reference,
-        });
+      for (const r of references)
+        measured.push({ target: { id: r.id, label: r.label, proxy: null }, proc: r.proc });
       for (const { target, proc } of measured) idleMemory(target, 'start', proc.sample());
       const sinceChecks = Date.now() - checked;
       await Promise.all(
@@ -744,8 +770,8 @@ async function main(): Promise<number> {
           idleMemory(target, 'settled', sample);
         }),
       );
-      await reference?.stop();
-      reference = null;
+      await Promise.all(references.map((r) => r.proc.stop()));
+      references = [];
       const observationOff = targets.find((t) => t.id === 'airlock-obs-off');
       if (observationOff?.proxy !== undefined && observationOff.proxy !== null)
         observationSupported = observationOff.proxy.observation === 'off';
@@ -905,6 +931,7 @@ async function main(): Promise<number> {
       notes,
       loads,
       observationSupported,
+      servingLibraries,
     },
     {
       holdSeconds: s.idle.holdMs / 1000,

@@ -4,6 +4,7 @@ import { parseMachineBusy } from '../../../bench/procfs.js';
 import {
   busyMachine,
   caveatFor,
+  NODE_LIBRARIES_REFERENCE,
   NODE_REFERENCE,
   renderReport,
   Results,
@@ -361,6 +362,55 @@ test('idle memory: the empty Node.js reference has rows of its own and the diffe
     { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 },
   );
   assert.doesNotMatch(without, /Above the reference/, 'no sentence without a reference reading');
+});
+
+test("idle memory: the libraries' reference is reported with what it loaded, and judges nothing", () => {
+  const memory = (target: string, largestMiB: number, largestAnonMiB: number): Measurement[] =>
+    (['start', 'settled'] as const).map((phase) =>
+      m('mem', phase, target, 1, {
+        processes: 1,
+        totalMiB: largestMiB,
+        rootMiB: largestMiB,
+        largestChildMiB: Number.NaN,
+        largestMiB,
+        largestAnonMiB,
+      }),
+    );
+  const rows = [
+    ...memory('airlock', 63.5, 20.5),
+    ...memory(NODE_REFERENCE, 42, 7),
+    ...memory(NODE_LIBRARIES_REFERENCE, 55.5, 14.5),
+  ];
+  const input = {
+    title: 'T',
+    preamble: [],
+    targets: [{ id: 'airlock', label: 'airlock' }],
+    measurements: rows,
+    notes: [],
+    servingLibraries: [
+      { specifier: 'pino', via: 'require' as const },
+      { specifier: 'zod', via: 'import' as const },
+    ],
+  };
+  const params = { holdSeconds: 60, httpConnections: 64, stormSpreadMs: 2000, stormTimeoutMs: 10_000 };
+  const text = renderReport(input, params);
+  assert.match(text, /\| node-libraries +\| settled \| +1 \| +55\.5 \|/, 'its row, settled');
+  assert.match(
+    text,
+    /The libraries alone \(settled\): .*static imports: pino \(require\), zod \(import\)\).* holds 55\.5 MiB \(14\.5 MiB of its own\); Airlock's largest process holds 8 MiB more\./,
+  );
+  assert.match(
+    text,
+    /holds 21\.5 MiB more RSS than an empty Node\.js script/,
+    'the empty reference as before',
+  );
+  const largest = targetChecks(new Results(rows)).find((c) => c.name.startsWith('idle: RSS of the largest'))!;
+  assert.equal(largest.actual, 63.5, 'the target judges the gateway, not a reference');
+  const alone = renderReport(
+    { ...input, measurements: [...memory('airlock', 63.5, 20.5), ...memory(NODE_REFERENCE, 42, 7)] },
+    params,
+  );
+  assert.doesNotMatch(alone, /The libraries alone/, 'no sentence without its reading');
 });
 
 test('histogram quantiles interpolate inside the bucket that holds the rank', () => {
