@@ -23,6 +23,7 @@ export const METRIC_NAMES = {
   lastReload: 'airlock_last_reload_timestamp_seconds',
   lastReloadSuccess: 'airlock_last_reload_success',
   configGeneration: 'airlock_config_generation',
+  workersStale: 'airlock_workers_metrics_stale',
   logWriteErrors: 'airlock_log_write_errors_total',
   logLinesDropped: 'airlock_log_lines_dropped_total',
   relayBytes: 'airlock_relay_bytes_total',
@@ -407,6 +408,7 @@ export class SupervisorMetrics {
   private readonly lastReload: Gauge;
   private readonly lastReloadSuccess: Gauge;
   private readonly generation: Gauge;
+  private readonly workersStale: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -435,6 +437,16 @@ export class SupervisorMetrics {
       registers,
     });
     this.generation.set(1);
+    this.workersStale = new Gauge({
+      name: METRIC_NAMES.workersStale,
+      help: 'Workers whose figures in this scrape are those of their last answer: they did not answer within 2 s',
+      registers,
+    });
+  }
+
+  /** How many workers' figures in the scrape being assembled are their last answer's. */
+  staleWorkers(count: number): void {
+    this.workersStale.set(count);
   }
 
   reloaded(ok: boolean, at: number, generation: number): void {

@@ -135,9 +135,10 @@ export class WorkerMember implements Member {
    * the others anew, which is quadratic in the queue's length: in a reconnect storm the
    * supervisor spent its core on it and clients timed out waiting. So the queue is ours: a
    * socket goes out once the worker has said it took the last one (its `took` comes after
-   * Node.js's acknowledgement, on the same channel), and a message goes out once every socket
-   * before it has, as Node.js's own queue would have ordered it (a shutdown does not overtake
-   * the connections accepted before it).
+   * Node.js's acknowledgement, on the same channel). A shutdown goes out once every socket
+   * before it has, as Node.js's own queue would have ordered it (it does not overtake the
+   * connections accepted before it); questions (stats, metrics), reloads and log reopening go
+   * ahead of the waiting sockets (`sendNow`).
    */
   private readonly outbox = new HandOffQueue<Outgoing>();
   /** Sockets in the outbox. */
@@ -160,7 +161,7 @@ export class WorkerMember implements Member {
     this.stallMs = handOffOptions.stallMs ?? HAND_OFF_STALL_MS;
     worker.on('message', (message: FromWorker) => {
       if (message.t === 'hello') {
-        this.send({ t: 'config', texts: inForce().texts });
+        this.sendNow({ t: 'config', texts: inForce().texts });
       } else if (message.t === 'took') {
         // A late answer, for a socket the stall guard gave up waiting for, changes nothing.
         if (message.seq !== this.inFlight) return;
@@ -195,10 +196,19 @@ export class WorkerMember implements Member {
       this.reloads.clear();
     });
   }
+  /** In order: after the sockets accepted before it (a shutdown drains them). */
   private send(message: ToWorker): void {
     if (!this.worker.connected) return;
     if (this.outbox.length === 0) this.worker.send(message);
     else this.outbox.push({ socket: null, message });
+  }
+  /**
+   * Ahead of the sockets waiting here: a question or an instruction that does not depend on them
+   * (in a reconnect storm they can wait for seconds). It waits at most for the one socket on its
+   * way, which Node.js's channel sends first.
+   */
+  private sendNow(message: ToWorker): void {
+    if (this.worker.connected) this.worker.send(message);
   }
   onState(listener: (delta: StateDelta) => void): void {
     this.listener = listener;
@@ -292,7 +302,7 @@ export class WorkerMember implements Member {
         clearTimeout(timer);
         resolve(value as T);
       });
-      this.send({ t, id });
+      this.sendNow({ t, id });
     });
   }
   reload(trigger: string, next: LoadedConfig, generation: number): Promise<MemberReload> {
@@ -310,11 +320,14 @@ export class WorkerMember implements Member {
         clearTimeout(timer);
         resolve(result);
       });
-      this.send({ t: 'reload', trigger, generation, texts: next.texts });
+      // Ahead of the waiting sockets: which configuration serves one of them depends on when the
+      // worker reads its request, not on when it arrives, and the answer's deadline is the
+      // worker's own time to apply the reload.
+      this.sendNow({ t: 'reload', trigger, generation, texts: next.texts });
     });
   }
   reopen(): void {
-    this.send({ t: 'reopen' });
+    this.sendNow({ t: 'reopen' });
   }
   stats(): Promise<ProcessStats | null> {
     return this.ask<ProcessStats>('stats');

@@ -280,12 +280,31 @@ export async function supervise(options: ServeOptions): Promise<number> {
 
   let admin: AdminServer | null = null;
   if (file.admin.listen !== null) {
+    /** Each worker's last answer to a metrics request. */
+    const lastMetrics = new WeakMap<Member, MetricObjectWithValues<MetricValue<string>>[]>();
     const metricsSource = {
       contentType: localContentType ?? 'text/plain; version=0.0.4; charset=utf-8',
       async metrics(): Promise<string> {
-        const parts = (await Promise.all(all().map((m) => m.metrics()))).filter(
-          (p): p is MetricObjectWithValues<MetricValue<string>>[] => p !== null,
-        );
+        const members = all();
+        const answers = await Promise.all(members.map((m) => m.metrics()));
+        const parts: MetricObjectWithValues<MetricValue<string>>[][] = [];
+        let stale = 0;
+        members.forEach((m, i) => {
+          const answer = answers[i] ?? null;
+          if (answer !== null) {
+            lastMetrics.set(m, answer);
+            parts.push(answer);
+            return;
+          }
+          // A worker that did not answer in time (a busy event loop) counts with its last
+          // answer: left out, its counters would fall in the sum and read as a reset.
+          const last = lastMetrics.get(m);
+          if (last !== undefined) {
+            parts.push(last);
+            stale++;
+          }
+        });
+        supervisorMetrics.staleWorkers(stale);
         parts.push(await supervisorMetrics.registry.getMetricsAsJSON());
         return AggregatorRegistry.aggregate(parts).metrics();
       },

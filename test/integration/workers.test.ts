@@ -33,11 +33,11 @@ limits: { newConnectionsPerClientPerSecond: 10000 }
 `;
 }
 
-async function admin(path: string): Promise<string> {
+async function admin(path: string, timeoutMs = 2000): Promise<string> {
   const reply = await rawExchange(
     adminPort,
     `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
-    2000,
+    timeoutMs,
   );
   return reply.slice(reply.indexOf('\r\n\r\n') + 4);
 }
@@ -104,6 +104,26 @@ for (const variant of ENGINES) {
         for (const [name, value] of Object.entries(GATEWAY_ENV))
           assert.ok(environ.includes(`${name}=${process.env[name] ?? value}`), `worker ${pid}: ${name}`);
       }
+    });
+
+    test('workers that do not answer count in /metrics with their last figures, marked stale', async () => {
+      const allowed = /^airlock_requests_total\{kind="connect",decision="allow",reason="ALLOWED"\} (\d+)$/m;
+      const stale = /^airlock_workers_metrics_stale (\d+)$/m;
+      const before = await admin('/metrics');
+      assert.equal(stale.exec(before)?.[1], '0');
+      const counted = allowed.exec(before)?.[1];
+      assert.ok(counted !== undefined && Number(counted) > 0, 'tunnels counted before');
+      const pids = workerPids();
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      try {
+        // Each worker is asked and given 2 s: the scrape takes that long, and answers.
+        const during = await admin('/metrics', 10_000);
+        assert.equal(allowed.exec(during)?.[1], counted, 'the counter did not fall');
+        assert.equal(stale.exec(during)?.[1], String(pids.length));
+      } finally {
+        for (const pid of pids) process.kill(pid, 'SIGCONT');
+      }
+      await waitFor('fresh figures again', async () => stale.exec(await admin('/metrics'))?.[1] === '0');
     });
 
     test('a burst of 400 connections at once: every one is handed over and served', async () => {

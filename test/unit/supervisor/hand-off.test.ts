@@ -94,19 +94,34 @@ describe('handing accepted sockets to a worker', () => {
     assert.equal(worker.handles().length, 2);
   });
 
-  test('messages keep their place behind the sockets accepted before them', () => {
+  test('a shutdown keeps its place behind the sockets accepted before it', () => {
     const { worker, m } = member();
     for (const i of [0, 1]) m.handOff(i, fakeSocket(`s${i}`));
-    m.reopen();
-    void m.stats();
     m.stop();
     assert.deepEqual(worker.kinds(), ['socket 0']);
     worker.took();
-    assert.deepEqual(worker.kinds(), ['socket 0', 'socket 1', 'reopen', 'stats', 'shutdown']);
-    // With nothing waiting, a message goes at once.
+    assert.deepEqual(worker.kinds(), ['socket 0', 'socket 1', 'shutdown']);
     worker.took();
+    assert.deepEqual(worker.kinds(), ['socket 0', 'socket 1', 'shutdown'], 'sent once');
+  });
+
+  test('questions, reloads and log reopening go ahead of the waiting sockets', async () => {
+    const { worker, m } = member();
+    for (const i of [0, 1, 2]) m.handOff(i, fakeSocket(`s${i}`));
     m.reopen();
-    assert.equal(worker.kinds().at(-1), 'reopen');
+    const stats = m.stats();
+    const reload = m.reload('SIGHUP', { texts: [] } as unknown as LoadedConfig, 2);
+    assert.deepEqual(worker.kinds(), ['socket 0', 'reopen', 'stats', 'reload']);
+    // Answered while two sockets still wait here.
+    const asked = worker.sent.find((x) => x.message.t === 'stats')!.message as unknown as { id: number };
+    worker.emit('message', { t: 'stats', id: asked.id, value: { sessions: 7 } });
+    worker.emit('message', { t: 'reloaded', generation: 2, ok: true });
+    assert.deepEqual(await stats, { sessions: 7 });
+    assert.deepEqual(await reload, { ok: true, message: undefined });
+    assert.equal(m.backlog, 2);
+    worker.took();
+    worker.took();
+    assert.deepEqual(worker.kinds(), ['socket 0', 'reopen', 'stats', 'reload', 'socket 1', 'socket 2']);
   });
 
   test('a shutdown with no time to drain closes the waiting sockets and goes at once', () => {
