@@ -121,14 +121,23 @@ function windowFrom(
   return { startAt, windowStart, windowEnd: windowStart + s.windowMs };
 }
 
-/** CPU-seconds at one instant: the proxy's process tree, the origins, the whole machine. */
-interface CpuSample {
+/**
+ * CPU-seconds at one instant: the proxy's process tree, the origins, the whole machine, and each
+ * of `generators` (load generator processes read from /proc, in the order given).
+ */
+export interface CpuSample {
   readonly proxy: number;
   readonly origins: number;
   readonly machine: number;
+  readonly generators: readonly number[];
 }
 
-function cpuAt(bench: Bench, target: Target, at: number): Promise<CpuSample> {
+function cpuAt(
+  bench: Bench,
+  target: Target,
+  at: number,
+  generators: readonly number[] = [],
+): Promise<CpuSample> {
   return new Promise((resolve) =>
     setTimeout(
       () =>
@@ -136,10 +145,16 @@ function cpuAt(bench: Bench, target: Target, at: number): Promise<CpuSample> {
           proxy: target.proxy === null ? 0 : target.proxy.sample().cpuSeconds,
           origins: bench.originPids.reduce((n, pid) => n + processCpuSeconds(pid), 0),
           machine: machineBusySeconds(),
+          generators: generators.map((pid) => processCpuSeconds(pid)),
         }),
       Math.max(0, at - Date.now()),
     ),
   );
+}
+
+/** What each generator process used between two samples, in CPU-seconds. */
+export function generatorDeltas(a: CpuSample, b: CpuSample): number[] {
+  return b.generators.map((v, i) => v - (a.generators[i] ?? Number.NaN));
 }
 
 /** Where the cores went over a window, in cores (CPU-seconds per second). */
@@ -277,8 +292,10 @@ export async function measureBulk(
   // The tunnels are opened before startAt (500 ms lead); the origins stream from startAt on.
   const window = windowFrom(500, s);
   const shares = split(tunnels, s.generators);
-  const c0 = cpuAt(bench, target, window.windowStart);
-  const c1 = cpuAt(bench, target, window.windowEnd);
+  // The generators' CPU is read from /proc at the window's edges, as the proxy's is.
+  const generatorPids = shares.map((_, g) => nodePool(bench).pids[g % nodePool(bench).size]!);
+  const c0 = cpuAt(bench, target, window.windowStart, generatorPids);
+  const c1 = cpuAt(bench, target, window.windowEnd, generatorPids);
   const results = (await Promise.all(
     shares.map((share, g) =>
       nodePool(bench).run(g, {
@@ -302,15 +319,13 @@ export async function measureBulk(
   const opened = results.reduce((n, r) => n + r.opened, 0);
   if (opened < tunnels) errors['not-opened'] = tunnels - opened;
   const proxyCpuS = target.proxy === null ? Number.NaN : b.proxy - a.proxy;
-  // The Node generators count their CPU from the job's start (tunnel setup, warm-up and window).
-  const spanS = (window.windowEnd - window.startAt + 500) / 1000;
-  const perProcess = results.map((r) => r.cpuSeconds);
+  const perProcess = generatorDeltas(a, b);
   const core = coreShares(
     a,
     b,
     s.windowMs / 1000,
-    (perProcess.reduce((n, v) => n + v, 0) * (s.windowMs / 1000)) / spanS,
-    perProcess.map((v) => (v * (s.windowMs / 1000)) / spanS),
+    perProcess.reduce((n, v) => n + v, 0),
+    perProcess,
     target.proxy !== null,
   );
   return {

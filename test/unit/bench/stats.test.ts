@@ -10,7 +10,13 @@ import {
   Results,
   targetChecks,
 } from '../../../bench/report.js';
-import { coreShares, heldStill, measureIdleMemory, type Measurement } from '../../../bench/scenarios.js';
+import {
+  coreShares,
+  generatorDeltas,
+  heldStill,
+  measureIdleMemory,
+  type Measurement,
+} from '../../../bench/scenarios.js';
 import {
   addCounts,
   busiestThreadShare,
@@ -448,8 +454,8 @@ test('the busiest generator thread is its share of one core', () => {
 });
 
 test('cores over a window split into proxy, generator, origins and other work', () => {
-  const a = { proxy: 10, origins: 5, machine: 100 };
-  const b = { proxy: 13, origins: 5.3, machine: 105 };
+  const a = { proxy: 10, origins: 5, machine: 100, generators: [] };
+  const b = { proxy: 13, origins: 5.3, machine: 105, generators: [] };
   const shares = coreShares(a, b, 3, 0.9, [0.9], true);
   assert.equal(shares.proxy, 1);
   assert.ok(Math.abs(shares.generator - 0.3) < 1e-12);
@@ -457,6 +463,21 @@ test('cores over a window split into proxy, generator, origins and other work', 
   assert.ok(Math.abs(shares.other - (5 / 3 - 1 - 0.3 - 0.1)) < 1e-12);
   assert.equal(coreShares(a, b, 3, 0.9, [0.9], false).proxy, 0, 'direct has no proxy');
   assert.equal(coreShares(a, { ...b, machine: 100.5 }, 3, 0.9, [0.9], true).other, 0, 'never below zero');
+});
+
+test("the generators' CPU over a window is what each process used between the window's edges", () => {
+  const a = { proxy: 0, origins: 0, machine: 0, generators: [10, 20] };
+  const b = { proxy: 0, origins: 0, machine: 0, generators: [11.5, 20.25] };
+  assert.deepEqual(generatorDeltas(a, b), [1.5, 0.25]);
+  // Its work before the window (setting up tunnels) does not dilute the window's share.
+  const shares = coreShares(a, { ...b, machine: 3 }, 2, 1.75, generatorDeltas(a, b), false);
+  assert.equal(shares.generator, 0.875);
+  assert.equal(shares.generatorThread, 0.75);
+  assert.equal(shares.other, 1.5 - 0.875);
+  assert.ok(
+    Number.isNaN(generatorDeltas({ ...a, generators: [] }, b)[0]!),
+    'a process read at one edge only',
+  );
 });
 
 test('machine busy time comes from the first line of /proc/stat', () => {
