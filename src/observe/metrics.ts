@@ -439,7 +439,7 @@ export class SupervisorMetrics {
     this.generation.set(1);
     this.workersStale = new Gauge({
       name: METRIC_NAMES.workersStale,
-      help: 'Workers whose figures in this scrape are those of their last answer: they did not answer within 2 s',
+      help: 'Workers whose figures in this scrape are those of their last answer: they did not answer within 2 s, or exited and wait for their replacement',
       registers,
     });
   }

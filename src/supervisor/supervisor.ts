@@ -285,19 +285,21 @@ export async function supervise(options: ServeOptions): Promise<number> {
     const metricsSource = {
       contentType: localContentType ?? 'text/plain; version=0.0.4; charset=utf-8',
       async metrics(): Promise<string> {
-        const members = all();
-        const answers = await Promise.all(members.map((m) => m.metrics()));
+        // A copy: a crashed worker's replacement takes its place in the list while this waits.
+        const asked = [...all()];
+        const answers = await Promise.all(asked.map((m) => m.metrics()));
         const parts: MetricObjectWithValues<MetricValue<string>>[][] = [];
         let stale = 0;
-        members.forEach((m, i) => {
+        asked.forEach((m, i) => {
           const answer = answers[i] ?? null;
           if (answer !== null) {
             lastMetrics.set(m, answer);
             parts.push(answer);
             return;
           }
-          // A worker that did not answer in time (a busy event loop) counts with its last
-          // answer: left out, its counters would fall in the sum and read as a reset.
+          // A worker that did not answer in time (a busy event loop), or exited and waits for
+          // its replacement, counts with its last answer: left out, its counters would fall in
+          // the sum and read as a reset while it is slow, then rise again.
           const last = lastMetrics.get(m);
           if (last !== undefined) {
             parts.push(last);
