@@ -293,7 +293,8 @@ export async function measureBulk(
   const window = windowFrom(500, s);
   const shares = split(tunnels, s.generators);
   // The generators' CPU is read from /proc at the window's edges, as the proxy's is.
-  const generatorPids = shares.map((_, g) => nodePool(bench).pids[g % nodePool(bench).size]!);
+  // (`split` gives at most one share per generator: job g runs on generator g.)
+  const generatorPids = nodePool(bench).pids.slice(0, shares.length);
   const c0 = cpuAt(bench, target, window.windowStart, generatorPids);
   const c1 = cpuAt(bench, target, window.windowEnd, generatorPids);
   const results = (await Promise.all(
