@@ -399,6 +399,7 @@ function sectionC(results: Results, input: ReportInput): string[] {
   if (results.params('c').length === 0) return [];
   const rows = ratioRows(results, input, 'c', 'mbps', (param, target) => [
     f(results.median('c', param, target, 'cpuPerGB'), 3),
+    f(results.median('c', param, target, 'endpointCpuPerGB'), 3),
     ...shareCells(results, 'c', param, target),
     formatCounts(results.errors('c', param, target), 3),
   ]);
@@ -407,10 +408,16 @@ function sectionC(results: Results, input: ReportInput): string[] {
     '',
     'Each tunnel sends the ClientHello, then the origin streams without end; bytes received by the clients inside the window. ' +
       'MB = 10⁶ bytes, GB = 10⁹ bytes; proxy CPU = utime + stime of all proxy processes over the window. ' +
+      '"clients + origins CPU-s / GB": what the Node generators and the origins used over the window per GB moved (they share the machine with the proxy: where it is full, what they spend per byte with a proxy between them limits its throughput too). ' +
       SHARE_TEXT +
-      ' (The Node generators of this scenario report their CPU over the whole job, spread evenly over it here.)',
+      " (The Node generators' CPU is read from /proc at the window's edges, as the proxy's is.)",
     '',
-    ratioTable(['tunnels', 'right'], 'MB/s', ['proxy CPU-s / GB', ...SHARE_HEADERS], rows),
+    ratioTable(
+      ['tunnels', 'right'],
+      'MB/s',
+      ['proxy CPU-s / GB', 'clients + origins CPU-s / GB', ...SHARE_HEADERS],
+      rows,
+    ),
     '',
   ];
 }

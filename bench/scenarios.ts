@@ -338,6 +338,11 @@ export async function measureBulk(
     values: {
       mbps: bytes / 1e6 / (s.windowMs / 1000),
       cpuPerGB: bytes > 0 ? proxyCpuS / (bytes / 1e9) : Number.NaN,
+      // What the clients and origins spent per GB with this proxy between them: a proxy that
+      // hands bytes on in smaller pieces costs them more, and on a full machine that is
+      // throughput the proxy takes from them.
+      endpointCpuPerGB:
+        bytes > 0 ? ((core.generator + core.origins) * (s.windowMs / 1000)) / (bytes / 1e9) : Number.NaN,
       opened,
       ...shareValues(core, proxyCpuS),
     },
