@@ -262,10 +262,11 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
   if (rows.length === 0) return [];
   // What Airlock's largest process holds beyond any Node.js process of the same binary.
   const phase = judgedMemoryPhase(results);
+  const at = (target: string, metric: string): number | undefined =>
+    phase === undefined ? undefined : results.median('mem', phase, target, metric);
   const above = (metric: string, reference: string): number | undefined => {
-    if (phase === undefined) return undefined;
-    const airlock = results.median('mem', phase, 'airlock', metric);
-    const node = results.median('mem', phase, reference, metric);
+    const airlock = at('airlock', metric);
+    const node = at(reference, metric);
     return airlock === undefined || node === undefined ? undefined : airlock - node;
   };
   const added: string[] = [];
@@ -276,12 +277,8 @@ function sectionMemory(results: Results, input: ReportInput): string[] {
       `Above the reference (${phase}): Airlock's largest process holds ${formatNumber(rss, 3)} MiB more RSS than an empty Node.js script, ${formatNumber(anon, 3)} MiB more of its own (anonymous).`,
       '',
     );
-  const libraries =
-    phase === undefined ? undefined : results.median('mem', phase, NODE_LIBRARIES_REFERENCE, 'largestMiB');
-  const librariesAnon =
-    phase === undefined
-      ? undefined
-      : results.median('mem', phase, NODE_LIBRARIES_REFERENCE, 'largestAnonMiB');
+  const libraries = at(NODE_LIBRARIES_REFERENCE, 'largestMiB');
+  const librariesAnon = at(NODE_LIBRARIES_REFERENCE, 'largestAnonMiB');
   const overLibraries = above('largestMiB', NODE_LIBRARIES_REFERENCE);
   if (libraries !== undefined && librariesAnon !== undefined && overLibraries !== undefined) {
     const loaded = (input.servingLibraries ?? []).map((l) => `${l.specifier} (${l.via})`).join(', ');

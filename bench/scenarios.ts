@@ -321,14 +321,8 @@ export async function measureBulk(
   if (opened < tunnels) errors['not-opened'] = tunnels - opened;
   const proxyCpuS = target.proxy === null ? Number.NaN : b.proxy - a.proxy;
   const perProcess = generatorDeltas(a, b);
-  const core = coreShares(
-    a,
-    b,
-    s.windowMs / 1000,
-    perProcess.reduce((n, v) => n + v, 0),
-    perProcess,
-    target.proxy !== null,
-  );
+  const generatorCpuS = perProcess.reduce((n, v) => n + v, 0);
+  const core = coreShares(a, b, s.windowMs / 1000, generatorCpuS, perProcess, target.proxy !== null);
   return {
     scenario: 'c',
     param: String(tunnels),
@@ -341,8 +335,7 @@ export async function measureBulk(
       // What the clients and origins spent per GB with this proxy between them: a proxy that
       // hands bytes on in smaller pieces costs them more, and on a full machine that is
       // throughput the proxy takes from them.
-      endpointCpuPerGB:
-        bytes > 0 ? ((core.generator + core.origins) * (s.windowMs / 1000)) / (bytes / 1e9) : Number.NaN,
+      endpointCpuPerGB: bytes > 0 ? (generatorCpuS + b.origins - a.origins) / (bytes / 1e9) : Number.NaN,
       opened,
       ...shareValues(core, proxyCpuS),
     },
