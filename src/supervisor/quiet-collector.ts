@@ -66,21 +66,27 @@ export class QuietCollector {
  * stop. Without `--expose-gc` (one of the gateway's Node.js flags) there is nothing to call,
  * and nothing starts.
  */
-export function startQuietCollector(intervalMs = QUIET_CHECK_MS): () => void {
+export function startQuietCollector(
+  intervalMs = QUIET_CHECK_MS,
+  options: QuietCollectorOptions = QUIET_COLLECTOR_DEFAULTS,
+): () => void {
   const exposed = (globalThis as { gc?: unknown }).gc;
   if (typeof exposed !== 'function') return () => undefined;
   const gc = exposed as () => void;
   let last: EventLoopUtilization = performance.eventLoopUtilization();
-  const collector = new QuietCollector({
-    collect: () => gc(),
-    heapUsed: () => v8.getHeapStatistics().used_heap_size,
-    busy: () => {
-      const now = performance.eventLoopUtilization();
-      const delta = performance.eventLoopUtilization(now, last);
-      last = now;
-      return delta.utilization;
+  const collector = new QuietCollector(
+    {
+      collect: () => gc(),
+      heapUsed: () => v8.getHeapStatistics().used_heap_size,
+      busy: () => {
+        const now = performance.eventLoopUtilization();
+        const delta = performance.eventLoopUtilization(now, last);
+        last = now;
+        return delta.utilization;
+      },
     },
-  });
+    options,
+  );
   // The first check at a random point of the first interval: workers started together do not
   // all collect at the same moment.
   let timer: NodeJS.Timeout = setTimeout(
