@@ -79,6 +79,8 @@ function isStrictAddress(text: string): boolean {
  * dual-stack listener reports for IPv4 clients) is returned as the IPv4 address it carries.
  */
 export function parseAddress(text: string): ParsedAddress | null {
+  const word = dottedQuad(text);
+  if (word !== null) return { family: 4, words: [word] };
   let addr: IPv4 | IPv6;
   try {
     addr = ipaddr.parse(text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text);
@@ -89,6 +91,40 @@ export function parseAddress(text: string): ParsedAddress | null {
     addr = (addr as IPv6).toIPv4Address();
   }
   return { family: addr.kind() === 'ipv4' ? 4 : 6, words: toWords(addr) };
+}
+
+/**
+ * The 32-bit word of canonical dotted-quad IPv4 text ("10.1.2.3": four decimal octets, none
+ * above 255, no leading zeros), or null for anything else, which `parseAddress` then hands to
+ * the full parser (which reads a leading zero as octal, and accepts shorthands). A socket reports
+ * every IPv4 peer this way, so a connection's address costs no allocation here.
+ */
+function dottedQuad(text: string): number | null {
+  const n = text.length;
+  if (n < 7 || n > 15) return null;
+  let word = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return null;
+      word = word * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return null; // a leading zero
+      octet = octet * 10 + (c - 48);
+      if (octet > 255) return null;
+      digits++;
+    } else {
+      return null;
+    }
+  }
+  if (dots !== 3 || digits === 0) return null;
+  return word * 256 + octet;
 }
 
 export function cidrContains(cidr: Cidr, address: ParsedAddress): boolean {
