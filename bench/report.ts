@@ -234,6 +234,45 @@ function sectionA(results: Results, input: ReportInput): string[] {
       rows,
     ),
     '',
+    ...tunnelPhases(results, input),
+  ];
+}
+
+const PHASES = ['connectUs', 'setupUs', 'echoUs', 'closeUs'] as const;
+
+/**
+ * Where one tunnel's time goes at the lowest concurrency, where a slot waits on every step: the
+ * generator's phases (means per tunnel, medians over rounds) beside the loop's period.
+ */
+function tunnelPhases(results: Results, input: ReportInput): string[] {
+  const param = results.params('a').sort((x, y) => Number(x) - Number(y))[0];
+  if (param === undefined) return [];
+  const rows: string[][] = [];
+  for (const t of input.targets) {
+    if (results.summary('a', param, t.id, 'rate').n === 0) continue;
+    const phases = PHASES.map((k) => results.median('a', param, t.id, k));
+    if (phases.some((v) => v === undefined || !Number.isFinite(v))) continue;
+    const rate = results.median('a', param, t.id, 'rate');
+    const sum = phases.reduce<number>((n, v) => n + (v ?? 0), 0);
+    rows.push([
+      labelsFor(results, 'a', param, t.id, t.label),
+      ...phases.map((v) => f(v, 3)),
+      f(sum, 3),
+      rate === undefined || rate <= 0 ? '–' : f((1e6 * Number(param)) / rate, 3),
+    ]);
+  }
+  if (rows.length === 0) return [];
+  return [
+    `Where a tunnel's time goes at concurrency ${param}, in µs (the generator's clock; means per tunnel, medians over rounds): ` +
+      'TCP connect → connected; `CONNECT` written → 200 read; ClientHello written → its echo read; echo read → the close read. ' +
+      '"period": the window over the tunnels each slot completed in it; what it has beyond the phases is the generator between two tunnels.',
+    '',
+    markdownTable(
+      ['target', 'connect', 'CONNECT → 200', 'ClientHello → echo', 'echo → close', 'sum', 'period'],
+      rows,
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ),
+    '',
   ];
 }
 

@@ -249,6 +249,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --idle-rounds N         rounds for the idle holds (default 1)
   --hold SECONDS          idle hold (default 60)
   --idle-sizes LIST       idle tunnel counts (default 10000,50000)
+  --concurrency LIST      connection slots of a (default 1,64,512)
   --storm-clients N       reconnect-storm clients (default 20000)
   --storm-timeout SECONDS a storm client that is not up after this has failed (default 10)
   --workers W             Airlock workers for a, c, d (default: what airlock serve defaults to)
@@ -343,6 +344,9 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       case '--idle-sizes':
         s = { ...s, idleSizes: list(value()).map((x) => int(x, arg)) };
+        break;
+      case '--concurrency':
+        s = { ...s, concurrency: list(value()).map((x) => int(x, arg)) };
         break;
       case '--storm-clients':
         s = { ...s, storm: { ...s.storm, clients: int(value(), arg) } };

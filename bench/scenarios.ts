@@ -267,6 +267,11 @@ export async function measureConnectRate(
       p99: histogramQuantile(result.histogramUs, 0.99) / 1000,
       failed: result.failed,
       cpuPerOpUs: completed > 0 ? (proxyCpuS * 1e6) / completed : Number.NaN,
+      // Where a tunnel's time goes, in µs (means over the tunnels finished in the window).
+      connectUs: completed > 0 ? result.phaseUs[0] / completed : Number.NaN,
+      setupUs: completed > 0 ? result.phaseUs[1] / completed : Number.NaN,
+      echoUs: completed > 0 ? result.phaseUs[2] / completed : Number.NaN,
+      closeUs: completed > 0 ? result.phaseUs[3] / completed : Number.NaN,
       ...shareValues(shares, proxyCpuS),
     },
     errors: result.errors,

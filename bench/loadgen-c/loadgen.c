@@ -193,6 +193,9 @@ struct conn {
   uint64_t echoed;
   uint64_t t0;      /* connect started */
   uint64_t t_sent;  /* CONNECT or request written */
+  uint64_t t_up;    /* connect mode: connected, then the 200 read (payload written), then echo read */
+  uint64_t t_ok;
+  uint64_t t_echoed;
   uint64_t deadline;
   uint64_t retry_at;  /* after a failure, the slot waits until then (a refusal must not spin) */
   uint64_t remaining; /* body bytes (length or chunk) */
@@ -212,6 +215,9 @@ struct worker {
   uint64_t ops;    /* operations started (bounded by max_ops / threads) */
   uint64_t completed, failed, attempted_in_window, connects, responses, bytes;
   uint64_t hist[HIST_BUCKETS];
+  /* connect mode, tunnels completed in the window: µs summed per phase (connect, CONNECT → 200,
+     payload → echo, echo → close) */
+  uint64_t phase_us[4];
   struct counts counts;
   double cpu0_user, cpu0_sys, cpu1_user, cpu1_sys;
   int cpu0_taken, cpu1_taken;
@@ -562,6 +568,7 @@ static void on_connect_mode_data(struct worker *w, struct conn *c, const unsigne
       return;
     }
     if (in_window(now)) w->hist[hist_index(now - c->t_sent)]++;
+    c->t_ok = now;
     int err = send_all(c->fd, opt.payload, opt.payload_len);
     if (err != 0) {
       fail_errno(w, c, err, now);
@@ -573,7 +580,10 @@ static void on_connect_mode_data(struct worker *w, struct conn *c, const unsigne
   if (c->state == S_ECHO) {
     c->echoed += n - i;
     if (c->echoed > opt.payload_len) fail_named(w, c, E_ECHO_TOO_LONG, now);
-    else if (c->echoed == opt.payload_len) c->state = S_CLOSING;
+    else if (c->echoed == opt.payload_len) {
+      c->state = S_CLOSING;
+      c->t_echoed = now;
+    }
     return;
   }
   if (c->state == S_CLOSING && n > i) fail_named(w, c, E_DATA_AFTER_ECHO, now);
@@ -594,12 +604,14 @@ static void on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.u64 = (uint64_t)(c - w->conns)};
     epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
     int err;
+    c->t_up = now;
     if (opt.mode == MODE_HTTP) {
       send_request(w, c, now);
       return;
     }
     if (opt.direct) {
       if (in_window(now)) w->hist[hist_index(now - c->t0)]++;
+      c->t_sent = c->t_ok = now; /* no CONNECT phase */
       err = send_all(c->fd, opt.payload, opt.payload_len);
       c->state = S_ECHO;
     } else {
@@ -627,7 +639,13 @@ static void on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t
       /* The peer closed. */
       if (opt.mode == MODE_CONNECT) {
         if (c->state == S_CLOSING) {
-          if (in_window(now)) w->completed++;
+          if (in_window(now)) {
+            w->completed++;
+            w->phase_us[0] += c->t_up - c->t0;
+            w->phase_us[1] += c->t_ok - c->t_sent;
+            w->phase_us[2] += c->t_echoed - c->t_ok;
+            w->phase_us[3] += now - c->t_echoed;
+          }
           close_conn(w, c);
         } else {
           fail_named(w, c, c->state == S_HEAD ? E_CLOSED_HEAD : E_CLOSED_ECHO, now);
@@ -793,6 +811,7 @@ static int run_clients(void) {
   struct counts counts;
   memset(&counts, 0, sizeof counts);
   uint64_t completed = 0, failed = 0, connects = 0, responses = 0, bytes = 0;
+  uint64_t phase_us[4] = {0};
   double user = 0, sys = 0;
   for (int t = 0; t < opt.threads; t++) {
     struct worker *w = &workers[t];
@@ -801,6 +820,7 @@ static int run_clients(void) {
     for (int i = 0; i < 600; i++) counts.status[i] += w->counts.status[i];
     for (int i = 0; i < ERRNO_MAX; i++) counts.errnos[i] += w->counts.errnos[i];
     completed += w->completed;
+    for (int i = 0; i < 4; i++) phase_us[i] += w->phase_us[i];
     failed += w->failed;
     connects += w->connects;
     responses += w->responses;
@@ -818,7 +838,9 @@ static int run_clients(void) {
     struct worker *w = &workers[t];
     printf("%s%.6f", t == 0 ? "" : ",", (w->cpu1_user - w->cpu0_user) + (w->cpu1_sys - w->cpu0_sys));
   }
-  printf("],\"errors\":{");
+  printf("],\"phaseUs\":[%llu,%llu,%llu,%llu]", (unsigned long long)phase_us[0], (unsigned long long)phase_us[1],
+         (unsigned long long)phase_us[2], (unsigned long long)phase_us[3]);
+  printf(",\"errors\":{");
   int first = 1;
   print_counts(&counts, &first);
   printf("},\"histogramUs\":[");

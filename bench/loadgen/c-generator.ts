@@ -88,6 +88,12 @@ export interface ClientResult {
   readonly errors: Readonly<Record<string, number>>;
   /** connect: setup latency (CONNECT written → 200 read; direct: TCP connect); http: request → last byte. */
   readonly histogramUs: readonly HistogramBucket[];
+  /**
+   * connect: microseconds summed over the tunnels finished inside the window, per phase: TCP
+   * connect, CONNECT written → 200 read (direct: 0), payload written → echo read, echo read →
+   * the origin's close read. Divided by `completed`, where one tunnel's time goes.
+   */
+  readonly phaseUs: readonly [number, number, number, number];
 }
 
 export function clientArgs(job: ClientJob): string[] {
@@ -139,6 +145,9 @@ export function parseClientResult(text: string): ClientResult {
   const threadCpu = o.threadCpuS;
   const hist = o.histogramUs;
   const errors = o.errors;
+  const phases = o.phaseUs;
+  if (!Array.isArray(phases) || phases.length !== 4)
+    throw new Error('generator output: phaseUs is not [connect, setup, echo, close]');
   if (!Array.isArray(threadCpu) || !Array.isArray(hist) || errors === null || typeof errors !== 'object')
     throw new Error('generator output lacks threadCpuS, histogramUs or errors');
   const buckets = hist.map((b: unknown): HistogramBucket => {
@@ -163,6 +172,12 @@ export function parseClientResult(text: string): ClientResult {
     threadCpuS: threadCpu.map((v: unknown) => num(v, 'threadCpuS')),
     errors: errs,
     histogramUs: buckets,
+    phaseUs: [
+      num(phases[0], 'phaseUs'),
+      num(phases[1], 'phaseUs'),
+      num(phases[2], 'phaseUs'),
+      num(phases[3], 'phaseUs'),
+    ],
   };
 }
 

@@ -14,6 +14,7 @@ import {
   runClient,
   startCOrigin,
   type ClientJob,
+  type ClientResult,
   type COrigin,
 } from '../../../bench/loadgen/c-generator.js';
 
@@ -37,6 +38,7 @@ const sample = {
     [640, 660, 10],
     [1024, 1056, 3],
   ],
+  phaseUs: [90000, 450000, 270000, 180000],
 };
 
 test('the generator output is checked and typed', () => {
@@ -49,6 +51,9 @@ test('the generator output is checked and typed', () => {
   assert.throws(() => parseClientResult(JSON.stringify({ ...sample, mode: 'x' })), /no mode/);
   assert.throws(() => parseClientResult(JSON.stringify({ ...sample, completed: 'many' })), /completed/);
   assert.throws(() => parseClientResult(JSON.stringify({ ...sample, histogramUs: [[1, 2]] })), /bucket/);
+  assert.deepEqual(r.phaseUs, [90000, 450000, 270000, 180000]);
+  assert.throws(() => parseClientResult(JSON.stringify({ ...sample, phaseUs: [1, 2, 3] })), /phaseUs/);
+  assert.throws(() => parseClientResult(JSON.stringify({ ...sample, phaseUs: [1, 2, 'x', 4] })), /phaseUs/);
 });
 
 test('jobs become command lines: through a proxy or direct, threads never above connections', () => {
@@ -140,8 +145,15 @@ describe('the C generator against real sockets', { skip: hasCompiler() ? false :
     timeoutMs: 2_000,
   };
 
-  /** A CONNECT proxy in Node: answers `status`, and with 200 splices to the named port. */
-  async function tinyProxy(status: number): Promise<number> {
+  /**
+   * A CONNECT proxy in Node: answers `status`, and with 200 splices to the named port; with
+   * `delays`, it waits that long before its 200 (setup) or before passing the client's first
+   * bytes upstream (echo).
+   */
+  async function tinyProxy(
+    status: number,
+    delays: { setupMs?: number; echoMs?: number } = {},
+  ): Promise<number> {
     const server = createServer((client: Socket) => {
       client.on('error', () => undefined);
       let head = '';
@@ -156,8 +168,16 @@ describe('the C generator against real sockets', { skip: hasCompiler() ? false :
         }
         const port = Number(/^CONNECT [^:]+:(\d+) /.exec(head)?.[1]);
         const upstream = connect(port, '127.0.0.1', () => {
-          client.write('HTTP/1.1 200 Connection established\r\n\r\n');
-          client.pipe(upstream).pipe(client);
+          setTimeout(() => {
+            client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+            upstream.pipe(client);
+            client.once('data', (first: Buffer) => {
+              setTimeout(() => {
+                upstream.write(first);
+                client.pipe(upstream);
+              }, delays.echoMs ?? 0);
+            });
+          }, delays.setupMs ?? 0);
         });
         upstream.on('error', () => client.destroy());
       };
@@ -213,6 +233,37 @@ describe('the C generator against real sockets', { skip: hasCompiler() ? false :
     assert.equal(denied.completed, 0);
     assert.ok((denied.errors['status-403'] ?? 0) > 0);
     assert.ok(denied.failed > 0);
+  });
+
+  test("where a tunnel's time goes: each phase gets its own share", async () => {
+    const mean = (r: ClientResult, i: number): number => (r.phaseUs[i] ?? 0) / r.completed / 1000;
+    const run = (port: number): Promise<ClientResult> =>
+      runClient(binary, {
+        ...common,
+        ...windowed(600),
+        mode: 'connect',
+        via: { kind: 'proxy', host: '127.0.0.1', port },
+        concurrency: 2,
+        ports: origin.close,
+        payloadFile: join(dir, 'payload'),
+      });
+    const slowSetup = await run(await tinyProxy(200, { setupMs: 30 }));
+    const slowEcho = await run(await tinyProxy(200, { echoMs: 30 }));
+    for (const r of [slowSetup, slowEcho]) {
+      assert.ok(r.completed > 5, `completed ${r.completed}`);
+      assert.deepEqual(r.errors, {});
+    }
+    // The 30 ms lands in the phase it was spent in, and not in the other.
+    assert.ok(
+      mean(slowSetup, 1) >= 29 && mean(slowSetup, 2) < 20,
+      `setup ${mean(slowSetup, 1)}, echo ${mean(slowSetup, 2)}`,
+    );
+    assert.ok(
+      mean(slowEcho, 2) >= 29 && mean(slowEcho, 1) < 20,
+      `setup ${mean(slowEcho, 1)}, echo ${mean(slowEcho, 2)}`,
+    );
+    for (const r of [slowSetup, slowEcho])
+      assert.ok(mean(r, 0) < 20 && mean(r, 3) < 20, `connect/close ${r.phaseUs.join(', ')}`);
   });
 
   test('a failed slot waits before it retries: a refused port is not hammered in a busy loop', async () => {

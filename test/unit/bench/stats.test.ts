@@ -651,3 +651,37 @@ test('idle memory is settled once no process of the tree still falls, not once t
   assert.equal(heldStill(readings([1, 60_000]), readings([1, 60_000], [3, 50_000])), false);
   assert.equal(heldStill(readings([1, 60_000], [2, 1]), readings([1, 60_000], [3, 1])), false);
 });
+
+test("section a: where a tunnel's time goes at the lowest concurrency, beside the loop's period", () => {
+  const a = (param: string, target: string, round: number, rate: number, phases: number[]): Measurement =>
+    m('a', param, target, round, {
+      rate,
+      p50: 0.1,
+      p99: 0.3,
+      cpuPerOpUs: 150,
+      connectUs: phases[0]!,
+      setupUs: phases[1]!,
+      echoUs: phases[2]!,
+      closeUs: phases[3]!,
+    });
+  const rows = [
+    a('1', 'airlock', 1, 4000, [14, 110, 125, 1]),
+    a('1', 'airlock', 2, 3000, [16, 130, 145, 3]),
+    a('1', 'airlock', 3, 3500, [15, 120, 135, 2]),
+    a('1', 'tinyproxy', 1, 4000, [28, 100, 95, 2]),
+    // Higher concurrencies queue in every phase: only the lowest gets the table.
+    a('64', 'airlock', 1, 14000, [500, 2600, 900, 40]),
+  ];
+  const text = reportOf(rows, ['airlock', 'tinyproxy']);
+  assert.match(text, /Where a tunnel's time goes at concurrency 1,/);
+  // Medians per phase over rounds; their sum; the period 1e6 × slots / tunnels per second.
+  assert.match(text, /\| airlock +\| +15 \| +120 \| +135 \| +2 \| +272 \| +286 \|/);
+  assert.match(text, /\| tinyproxy +\| +28 \| +100 \| +95 \| +2 \| +225 \| +250 \|/);
+  assert.doesNotMatch(text, /time goes at concurrency 64/);
+  // A run without phases (an older generator's figures) has no such table.
+  const bare = reportOf(
+    [m('a', '1', 'airlock', 1, { rate: 4000, p50: 0.1, p99: 0.3, cpuPerOpUs: 150 })],
+    ['airlock'],
+  );
+  assert.doesNotMatch(bare, /Where a tunnel's time goes/);
+});
