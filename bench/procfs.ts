@@ -87,6 +87,37 @@ export function processCpuSeconds(pid: number): number {
   return readStat(pid)?.cpuSeconds ?? 0;
 }
 
+/** Read and write system calls of a process and the bytes they moved (/proc/PID/io). */
+export interface ProcessIo {
+  readonly reads: number;
+  readonly readBytes: number;
+  readonly writes: number;
+  readonly writeBytes: number;
+}
+
+/** Parses /proc/PID/io: syscr, rchar, syscw and wchar (every read and write, sockets included). */
+export function parseProcessIo(text: string): ProcessIo {
+  const field = (name: string): number =>
+    Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    reads: field('syscr'),
+    readBytes: field('rchar'),
+    writes: field('syscw'),
+    writeBytes: field('wchar'),
+  };
+}
+
+const NO_IO: ProcessIo = { reads: 0, readBytes: 0, writes: 0, writeBytes: 0 };
+
+/** What one process has read and written since it started; zeros when it is gone or not readable. */
+export function processIo(pid: number): ProcessIo {
+  try {
+    return parseProcessIo(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  } catch {
+    return NO_IO;
+  }
+}
+
 export interface TreeSample {
   readonly pids: readonly number[];
   /** Sum of VmRSS over the tree. */

@@ -436,6 +436,7 @@ function sectionC(results: Results, input: ReportInput): string[] {
   const rows = ratioRows(results, input, 'c', 'mbps', (param, target) => [
     f(results.median('c', param, target, 'cpuPerGB'), 3),
     f(results.median('c', param, target, 'endpointCpuPerGB'), 3),
+    f(results.median('c', param, target, 'clientKiBPerRead'), 3),
     ...shareCells(results, 'c', param, target),
     formatCounts(results.errors('c', param, target), 3),
   ]);
@@ -445,13 +446,14 @@ function sectionC(results: Results, input: ReportInput): string[] {
     'Each tunnel sends the ClientHello, then the origin streams without end; bytes received by the clients inside the window. ' +
       'MB = 10⁶ bytes, GB = 10⁹ bytes; proxy CPU = utime + stime of all proxy processes over the window. ' +
       '"clients + origins CPU-s / GB": what the Node generators and the origins used over the window per GB moved (they share the machine with the proxy: where it is full, what they spend per byte with a proxy between them limits its throughput too). ' +
+      '"client KiB / read": the bytes the generator processes read over the window per read call (/proc/PID/io), in what pieces the proxy handed the bytes on. ' +
       SHARE_TEXT +
       " (The Node generators' CPU is read from /proc at the window's edges, as the proxy's is.)",
     '',
     ratioTable(
       ['tunnels', 'right'],
       'MB/s',
-      ['proxy CPU-s / GB', 'clients + origins CPU-s / GB', ...SHARE_HEADERS],
+      ['proxy CPU-s / GB', 'clients + origins CPU-s / GB', 'client KiB / read', ...SHARE_HEADERS],
       rows,
     ),
     '',

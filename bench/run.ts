@@ -800,7 +800,10 @@ async function main(): Promise<number> {
           for (let round = 1; round <= s.rounds; round++)
             for (const t of among('c')) {
               const m = await measureBulk(bench, t, n, round, s.bulk);
-              record(m, `${(m.values.mbps ?? 0).toFixed(0)} MB/s; ${shares(m)}`);
+              record(
+                m,
+                `${(m.values.mbps ?? 0).toFixed(0)} MB/s, clients ${(m.values.clientKiBPerRead ?? 0).toFixed(1)} KiB per read, origins ${(m.values.originKiBPerWrite ?? 0).toFixed(1)} KiB per write; ${shares(m)}`,
+              );
             }
       }
       if (has('d')) {

@@ -18,7 +18,13 @@ import type {
   Via,
 } from './loadgen/protocol.js';
 import type { Origins } from './origins.js';
-import { machineBusySeconds, processCpuSeconds, type TreeSample } from './procfs.js';
+import {
+  machineBusySeconds,
+  processCpuSeconds,
+  processIo,
+  type ProcessIo,
+  type TreeSample,
+} from './procfs.js';
 import type { RunningProxy } from './proxies.js';
 import {
   addCounts,
@@ -130,6 +136,30 @@ export interface CpuSample {
   readonly origins: number;
   readonly machine: number;
   readonly generators: readonly number[];
+  /** Reads and writes of the generator processes given, summed (/proc/PID/io). */
+  readonly generatorIo: ProcessIo;
+  /** The same of the origin processes. */
+  readonly originIo: ProcessIo;
+}
+
+function sumIo(pids: readonly number[]): ProcessIo {
+  let reads = 0;
+  let readBytes = 0;
+  let writes = 0;
+  let writeBytes = 0;
+  for (const pid of pids) {
+    const io = processIo(pid);
+    reads += io.reads;
+    readBytes += io.readBytes;
+    writes += io.writes;
+    writeBytes += io.writeBytes;
+  }
+  return { reads, readBytes, writes, writeBytes };
+}
+
+/** Mean KiB per call over a window: `bytes` moved in `calls` (NaN without calls). */
+export function kibPerCall(bytes: number, calls: number): number {
+  return calls > 0 ? bytes / calls / 1024 : Number.NaN;
 }
 
 function cpuAt(
@@ -146,6 +176,8 @@ function cpuAt(
           origins: bench.originPids.reduce((n, pid) => n + processCpuSeconds(pid), 0),
           machine: machineBusySeconds(),
           generators: generators.map((pid) => processCpuSeconds(pid)),
+          generatorIo: sumIo(generators),
+          originIo: sumIo(bench.originPids),
         }),
       Math.max(0, at - Date.now()),
     ),
@@ -337,10 +369,19 @@ export async function measureBulk(
     values: {
       mbps: bytes / 1e6 / (s.windowMs / 1000),
       cpuPerGB: bytes > 0 ? proxyCpuS / (bytes / 1e9) : Number.NaN,
-      // What the clients and origins spent per GB with this proxy between them: a proxy that
-      // hands bytes on in smaller pieces costs them more, and on a full machine that is
-      // throughput the proxy takes from them.
+      // What the clients and origins spent per GB with this proxy between them: on a full
+      // machine, what they spend more per byte is throughput the proxy takes from them.
       endpointCpuPerGB: bytes > 0 ? (generatorCpuS + b.origins - a.origins) / (bytes / 1e9) : Number.NaN,
+      // In what pieces the bytes reached the clients and left the origins: mean KiB per read
+      // of the generator processes and per write of the origins over the window.
+      clientKiBPerRead: kibPerCall(
+        b.generatorIo.readBytes - a.generatorIo.readBytes,
+        b.generatorIo.reads - a.generatorIo.reads,
+      ),
+      originKiBPerWrite: kibPerCall(
+        b.originIo.writeBytes - a.originIo.writeBytes,
+        b.originIo.writes - a.originIo.writes,
+      ),
       opened,
       ...shareValues(core, proxyCpuS),
     },

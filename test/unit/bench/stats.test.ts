@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseMachineBusy } from '../../../bench/procfs.js';
+import { parseMachineBusy, parseProcessIo, processIo } from '../../../bench/procfs.js';
 import {
   busyMachine,
   caveatFor,
@@ -14,6 +14,7 @@ import {
   coreShares,
   generatorDeltas,
   heldStill,
+  kibPerCall,
   measureIdleMemory,
   type Measurement,
 } from '../../../bench/scenarios.js';
@@ -453,9 +454,11 @@ test('the busiest generator thread is its share of one core', () => {
   assert.ok(Number.isNaN(busiestThreadShare([1], 0)));
 });
 
+const NO_IO = { reads: 0, readBytes: 0, writes: 0, writeBytes: 0 };
+
 test('cores over a window split into proxy, generator, origins and other work', () => {
-  const a = { proxy: 10, origins: 5, machine: 100, generators: [] };
-  const b = { proxy: 13, origins: 5.3, machine: 105, generators: [] };
+  const a = { proxy: 10, origins: 5, machine: 100, generators: [], generatorIo: NO_IO, originIo: NO_IO };
+  const b = { proxy: 13, origins: 5.3, machine: 105, generators: [], generatorIo: NO_IO, originIo: NO_IO };
   const shares = coreShares(a, b, 3, 0.9, [0.9], true);
   assert.equal(shares.proxy, 1);
   assert.ok(Math.abs(shares.generator - 0.3) < 1e-12);
@@ -466,8 +469,15 @@ test('cores over a window split into proxy, generator, origins and other work', 
 });
 
 test("the generators' CPU over a window is what each process used between the window's edges", () => {
-  const a = { proxy: 0, origins: 0, machine: 0, generators: [10, 20] };
-  const b = { proxy: 0, origins: 0, machine: 0, generators: [11.5, 20.25] };
+  const a = { proxy: 0, origins: 0, machine: 0, generators: [10, 20], generatorIo: NO_IO, originIo: NO_IO };
+  const b = {
+    proxy: 0,
+    origins: 0,
+    machine: 0,
+    generators: [11.5, 20.25],
+    generatorIo: NO_IO,
+    originIo: NO_IO,
+  };
   assert.deepEqual(generatorDeltas(a, b), [1.5, 0.25]);
   // Its work before the window (setting up tunnels) does not dilute the window's share.
   const shares = coreShares(a, { ...b, machine: 3 }, 2, 1.75, generatorDeltas(a, b), false);
@@ -684,4 +694,33 @@ test("section a: where a tunnel's time goes at the lowest concurrency, beside th
     ['airlock'],
   );
   assert.doesNotMatch(bare, /Where a tunnel's time goes/);
+});
+
+test('/proc/PID/io: the calls and bytes of reads and writes, and KiB per call over a window', () => {
+  const io = parseProcessIo(
+    'rchar: 2097152\nwchar: 65536\nsyscr: 64\nsyscw: 16\nread_bytes: 0\nwrite_bytes: 4096\ncancelled_write_bytes: 0\n',
+  );
+  assert.deepEqual(io, { reads: 64, readBytes: 2097152, writes: 16, writeBytes: 65536 });
+  assert.equal(kibPerCall(io.readBytes, io.reads), 32);
+  assert.equal(kibPerCall(io.writeBytes, io.writes), 4);
+  assert.ok(Number.isNaN(kibPerCall(100, 0)), 'no calls in the window');
+  assert.ok(Number.isNaN(parseProcessIo('').reads), 'a file without the field');
+  // The process running this test has read its own files.
+  assert.ok(processIo(process.pid).reads > 0);
+  assert.deepEqual(processIo(2 ** 22 + 7), { reads: 0, readBytes: 0, writes: 0, writeBytes: 0 }, 'gone');
+});
+
+test('section c: the pieces the clients read in, beside what the proxy and the endpoints spent per GB', () => {
+  const c = (target: string, round: number, clientKiBPerRead: number): Measurement =>
+    m('c', '8', target, round, {
+      mbps: 1500,
+      cpuPerGB: 0.3,
+      endpointCpuPerGB: 1.1,
+      clientKiBPerRead,
+      originKiBPerWrite: 190,
+    });
+  const text = reportOf([c('airlock', 1, 63.9), c('airlock', 2, 64), c('airlock', 3, 12.5)], ['airlock']);
+  assert.match(text, /\| client KiB \/ read \|/);
+  // The median over rounds, after the endpoints' column.
+  assert.match(text, /\| +8 \| airlock +\| .*\| +0\.300 \| +1\.10 \| +63\.9 \|/);
 });
