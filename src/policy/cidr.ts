@@ -97,7 +97,7 @@ export function parseAddress(text: string): ParsedAddress | null {
  * The 32-bit word of canonical dotted-quad IPv4 text ("10.1.2.3": four decimal octets, none
  * above 255, no leading zeros), or null for anything else, which `parseAddress` then hands to
  * the full parser (which reads a leading zero as octal, and accepts shorthands). A socket reports
- * every IPv4 peer this way, so a connection's address costs no allocation here.
+ * every IPv4 peer this way, so a connection's address is read without the parser's objects.
  */
 function dottedQuad(text: string): number | null {
   const n = text.length;
