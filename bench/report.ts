@@ -245,15 +245,16 @@ const PHASES = ['connectUs', 'setupUs', 'echoUs', 'closeUs'] as const;
  * generator's phases (means per tunnel, medians over rounds) beside the loop's period.
  */
 function tunnelPhases(results: Results, input: ReportInput): string[] {
-  const param = results.params('a').sort((x, y) => Number(x) - Number(y))[0];
+  // `params` lists numeric parameters in ascending order.
+  const param = results.params('a')[0];
   if (param === undefined) return [];
   const rows: string[][] = [];
   for (const t of input.targets) {
-    if (results.summary('a', param, t.id, 'rate').n === 0) continue;
-    const phases = PHASES.map((k) => results.median('a', param, t.id, k));
-    if (phases.some((v) => v === undefined || !Number.isFinite(v))) continue;
+    const phases = PHASES.map((k) => results.median('a', param, t.id, k) ?? Number.NaN);
+    // Not measured here, or by a generator without phases.
+    if (!phases.every(Number.isFinite)) continue;
     const rate = results.median('a', param, t.id, 'rate');
-    const sum = phases.reduce<number>((n, v) => n + (v ?? 0), 0);
+    const sum = phases.reduce((n, v) => n + v, 0);
     rows.push([
       labelsFor(results, 'a', param, t.id, t.label),
       ...phases.map((v) => f(v, 3)),

@@ -287,6 +287,7 @@ export async function measureConnectRate(
     ...window,
   }));
   const completed = result.completed;
+  const perTunnel = (total: number): number => (completed > 0 ? total / completed : Number.NaN);
   return {
     scenario: 'a',
     param: String(concurrency),
@@ -298,12 +299,12 @@ export async function measureConnectRate(
       p50: histogramQuantile(result.histogramUs, 0.5) / 1000,
       p99: histogramQuantile(result.histogramUs, 0.99) / 1000,
       failed: result.failed,
-      cpuPerOpUs: completed > 0 ? (proxyCpuS * 1e6) / completed : Number.NaN,
+      cpuPerOpUs: perTunnel(proxyCpuS * 1e6),
       // Where a tunnel's time goes, in µs (means over the tunnels finished in the window).
-      connectUs: completed > 0 ? result.phaseUs[0] / completed : Number.NaN,
-      setupUs: completed > 0 ? result.phaseUs[1] / completed : Number.NaN,
-      echoUs: completed > 0 ? result.phaseUs[2] / completed : Number.NaN,
-      closeUs: completed > 0 ? result.phaseUs[3] / completed : Number.NaN,
+      connectUs: perTunnel(result.phaseUs[0]),
+      setupUs: perTunnel(result.phaseUs[1]),
+      echoUs: perTunnel(result.phaseUs[2]),
+      closeUs: perTunnel(result.phaseUs[3]),
       ...shareValues(shares, proxyCpuS),
     },
     errors: result.errors,
