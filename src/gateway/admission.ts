@@ -3,6 +3,7 @@ import { formatWords, parseAddress, type ParsedAddress } from '../policy/index.j
 import { ConnectionRate } from './connection-rate.js';
 import { RELAY_PIPES_MAX } from './native.js';
 import type { GatewayLimits } from './parts.js';
+import { SlotMap } from '../collections/slot-map.js';
 
 /** Who is on the other end of a client connection, as the policy and the log see it. */
 export interface ClientIdentity {
@@ -45,7 +46,7 @@ export class Admission {
   private open = 0;
   /** Of those, slots reserved for repeat grants (no connection yet). */
   private reservedSlots = 0;
-  private readonly perClient = new Map<string, number>();
+  private readonly perClient = new SlotMap<string, number>();
   private readonly rate: ConnectionRate;
   private readonly descriptorBudget: number;
   /** Descriptors held outside client connections (idle pooled upstream sockets, lingering refusals). */

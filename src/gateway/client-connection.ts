@@ -8,6 +8,7 @@ import type { GatewayParts } from './parts.js';
 import { own, type ReadPort } from './read-port.js';
 import { parseConnectTarget, parseHttpTarget } from './request-target.js';
 import { localResponse, responseFor } from './responses.js';
+import { Registry } from '../collections/registry.js';
 import { Refusal } from './session.js';
 import { TunnelSession } from './tunnel-session.js';
 
@@ -44,6 +45,10 @@ export class ClientConnection {
   deadline = 0;
   /** Whether any byte of the awaited head has arrived (a silent keep-alive connection is not logged). */
   private headStarted = false;
+  /** Its place among the gateway's connections; -1 while it is not there. */
+  connected = -1;
+  /** Its place among the connections HeadDeadlines watches; -1 while it is not there. */
+  awaiting = -1;
 
   constructor(
     private readonly parts: GatewayParts,
@@ -304,7 +309,7 @@ export class ClientConnection {
  * instead of a timer per connection.
  */
 export class HeadDeadlines {
-  private readonly waiting = new Set<ClientConnection>();
+  private readonly waiting = new Registry<'awaiting', ClientConnection>('awaiting');
   private readonly timer: NodeJS.Timeout;
 
   constructor(intervalMs: number) {

@@ -2,6 +2,7 @@ import type { Policy } from '../policy/index.js';
 import type { Admission } from './admission.js';
 import type { NativeAddon } from './native.js';
 import type { ResolvedAddress } from './resolver.js';
+import { SlotMap } from '../collections/slot-map.js';
 
 /**
  * How long a repeat grant holds: a client that reconnects with the same request within this
@@ -58,7 +59,7 @@ export interface GrantedConnect extends Grant {
  */
 export class FrontGrants {
   /** Outstanding grants by the client's address as the front reports it. */
-  private readonly byPeer = new Map<string, Grant>();
+  private readonly byPeer = new SlotMap<string, Grant>();
   /**
    * Clients whose last granted connect failed: a tunnel that came on a grant makes the next
    * grant only once one of theirs has connected again (`offer` from a connected tunnel).

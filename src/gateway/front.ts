@@ -22,6 +22,7 @@ import { Refusal, Session } from './session.js';
 import { hostPort } from '../text/host-port.js';
 import { keptText } from '../text/kept.js';
 import { ClientHelloReader } from './tls-client-hello.js';
+import { SlotMap } from '../collections/slot-map.js';
 
 /** Most header fields in one request head (as for connections read in JavaScript). */
 const MAX_HEADERS = 100;
@@ -44,7 +45,7 @@ export type AdoptConnection = (
 class Accepted implements FrontTunnel {
   constructor(
     private readonly parts: GatewayParts,
-    private readonly waiting: Map<number, Accepted>,
+    private readonly waiting: SlotMap<number, Accepted>,
     private readonly id: number,
     readonly client: ClientIdentity,
     /** The client's address as the front reported it (the key of its repeat grant). */
@@ -66,12 +67,12 @@ class Accepted implements FrontTunnel {
  * everything else becomes an ordinary JavaScript connection.
  */
 export class FrontListenerSlot implements FrontListener {
-  private readonly waiting = new Map<number, Accepted>();
+  private readonly waiting = new SlotMap<number, Accepted>();
   /**
    * Connections refused at accept, with their answer, until the front reports them over or
    * hands them here; `done` gives back the admission's lingering descriptor (once).
    */
-  private readonly refused = new Map<
+  private readonly refused = new SlotMap<
     number,
     { raw: Buffer; linger: boolean; done: () => void; peer: string }
   >();

@@ -20,7 +20,8 @@ import { ProxyProtocolFront } from './proxy-front.js';
 import type { ReadPort } from './read-port.js';
 import type { Resolver } from './resolver.js';
 import { responseFor } from './responses.js';
-import { Refusal, type Session } from './session.js';
+import { Registry } from '../collections/registry.js';
+import { Refusal, sessionRegistry } from './session.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export interface GatewayOptions {
@@ -108,11 +109,11 @@ export class Gateway {
         idleTimeoutMs: timeouts.upstreamKeepAlive,
         waitMs: timeouts.connect,
       }),
-      sessions: new Set<Session>(),
+      sessions: sessionRegistry(),
       log: options.accessLog,
       relay: options.relay ?? null,
       originForm: options.originForm ?? null,
-      connections: new Set(),
+      connections: new Registry('connected'),
       faults: options.faults ?? { report: () => undefined },
       closing: false,
       relayed: 0,

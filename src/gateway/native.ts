@@ -1,5 +1,6 @@
 import { AirlockError, type ReasonCode } from '../errors/index.js';
 import { createRequire } from 'node:module';
+import { SlotMap } from '../collections/slot-map.js';
 
 /** The compiled addon (`native/airlock_native.c`, built by `npm ci` through node-gyp). */
 export interface NativeAddon {
@@ -252,7 +253,7 @@ export const TRIM_INTERVAL_MS = 30_000;
  * descriptors; the relay thread moves the bytes and reports each tunnel once when it is over.
  */
 export class Relay {
-  private readonly tunnels = new Map<number, RelayedTunnel>();
+  private readonly tunnels = new SlotMap<number, RelayedTunnel>();
   private readonly listeners: (FrontListener | null)[] = [];
   /** Connections taken on or finished since the last trim. */
   private churn = 0;

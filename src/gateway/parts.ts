@@ -5,6 +5,7 @@ import type { ClientConnection } from './client-connection.js';
 import type { Dialer } from './dialer.js';
 import type { Relay } from './native.js';
 import type { SessionRegistry } from './session.js';
+import type { Registry } from '../collections/registry.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 export interface GatewayTimeouts {
@@ -67,7 +68,7 @@ export interface GatewayParts {
   readonly relay: Relay | null;
   readonly originForm: OriginFormResponder | null;
   /** Client connections reading requests (tunnels leave it when they take their socket). */
-  readonly connections: Set<ClientConnection>;
+  readonly connections: Registry<'connected', ClientConnection>;
   /** Where an unexpected exception inside a session goes (logged, counted); the session ends. */
   readonly faults: FaultReporter;
   /** Set at shutdown: new requests are refused, kept-alive connections close after their exchange. */

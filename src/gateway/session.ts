@@ -3,9 +3,14 @@ import { newRecordId, type AccessRecord } from '../observe/index.js';
 import { catalogRefFor, type Decision } from '../policy/index.js';
 import type { ClientIdentity } from './admission.js';
 import type { GatewayParts } from './parts.js';
+import { Registry } from '../collections/registry.js';
 
 /** Everything in flight that shutdown waits for or cuts. */
-export type SessionRegistry = Set<Session>;
+export type SessionRegistry = Registry<'registered', Session>;
+
+export function sessionRegistry(): SessionRegistry {
+  return new Registry('registered');
+}
 
 /**
  * One request's life: opened (head read) → decided (policy) → connected (upstream) →
@@ -15,6 +20,8 @@ export type SessionRegistry = Set<Session>;
  */
 export abstract class Session {
   readonly id = newRecordId();
+  /** Its place in the gateway's SessionRegistry; -1 while it is not there. */
+  registered = -1;
   readonly start: number;
   protected decision: Decision | null = null;
   /** Destination as the log shows it: normalised once decided, as written before. */

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from '..
 import { accessLogTrouble } from './access-log.js';
 import type { AccessRecord } from './access-record.js';
 import { failureKind } from './outcome.js';
+import { SlotMap } from '../collections/slot-map.js';
 
 /** Metric names: the fixed vocabulary for dashboards and alerts. Labels never take free-form values. */
 export const METRIC_NAMES = {
@@ -208,7 +209,7 @@ export class GatewayMetrics {
   private readonly upstreamConnect: TallyHistogram;
   private readonly dnsAnswers = new Tally(['result'] as const);
   /** Tunnels counted in airlock_tunnels_open, by record id: the final record takes its own labels back out. */
-  private readonly openTunnels = new Map<string, { product: string; service: string }>();
+  private readonly openTunnels = new SlotMap<string, { product: string; service: string }>();
 
   constructor(gauges: GatewayGauges) {
     const registers = [this.registry];

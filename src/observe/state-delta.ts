@@ -1,6 +1,7 @@
 import type { ReasonCode } from '../errors/index.js';
 import type { AccessRecord, RecordCatalog } from './access-record.js';
 import { failureKind, isSuccess, serviceKey, type FailureKind } from './outcome.js';
+import { SlotMap } from '../collections/slot-map.js';
 
 /**
  * What a gateway process saw since its last report, aggregated by key: one entry per client,
@@ -144,7 +145,7 @@ function emptyTotals(): Totals {
  * counter updates; memory is bounded by what one report may hold.
  */
 export class StateRecorder {
-  private opened = new Map<string, TunnelInfo>();
+  private opened = new SlotMap<string, TunnelInfo>();
   private closed: string[] = [];
   private clients = new Map<string, ClientDelta>();
   private services = new Map<string, ServiceDelta>();
@@ -350,7 +351,7 @@ export class StateRecorder {
       return null;
     const delta: StateDelta = {
       at: this.now(),
-      opened: [...this.opened.values()],
+      opened: this.opened.values(),
       closed: this.closed,
       clients: [...this.clients.values()],
       services: [...this.services.values()],
@@ -359,7 +360,7 @@ export class StateRecorder {
       dropped: this.dropped,
       totals: this.totals,
     };
-    this.opened = new Map();
+    this.opened = new SlotMap();
     this.closed = [];
     this.clients = new Map();
     this.services = new Map();

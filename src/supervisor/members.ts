@@ -126,8 +126,12 @@ export class WorkerMember implements Member {
   private readonly pending = new Map<number, (value: unknown) => void>();
   private readonly reloads = new Map<number, (result: MemberReload) => void>();
   private listener: ((delta: StateDelta) => void) | null = null;
-  /** Sockets handed over whose passing the channel has not finished: closed if the worker dies first. */
-  private readonly passing = new Set<Socket>();
+  /**
+   * Sockets handed over whose passing the channel has not finished: closed if the worker dies
+   * first. A few at most (one is in flight at a time); an array, because a Set that gains and
+   * loses a member per connection costs the garbage collector dearly (collections/registry.ts).
+   */
+  private readonly passing: Socket[] = [];
   /**
    * What waits to go to this worker: accepted sockets, and the messages sent after them. Node.js
    * passes one handle at a time over a channel and queues everything after it until the
@@ -186,8 +190,7 @@ export class WorkerMember implements Member {
       this.ready = false;
       // Node keeps a handle sent to a worker that died before acknowledging it (and every one
       // queued behind it) open for ever: the client would wait without an answer.
-      for (const socket of this.passing) socket.destroy();
-      this.passing.clear();
+      for (const socket of this.passing.splice(0)) socket.destroy();
       this.dropSockets(true);
       for (const resolve of this.pending.values()) resolve(null);
       this.pending.clear();
@@ -215,7 +218,7 @@ export class WorkerMember implements Member {
   }
   /** Sockets accepted for this worker that this process still holds (waiting, or being written). */
   get backlog(): number {
-    return this.queuedSockets + this.passing.size;
+    return this.queuedSockets + this.passing.length;
   }
   /** Hands an accepted socket to this worker (after those before it); false if it cannot take it. */
   handOff(index: number, socket: Socket): boolean {
@@ -239,12 +242,13 @@ export class WorkerMember implements Member {
       const { index, socket } = next;
       // keepOpen: this process closes its descriptor itself once the message is written (the
       // worker then holds its own), or when the worker dies before it was.
-      this.passing.add(socket);
+      this.passing.push(socket);
       const seq = (this.sent = (this.sent % 0x7fffffff) + 1);
       this.inFlight = seq;
       this.sentAt = performance.now();
       this.worker.send({ t: 'connection', index, seq } satisfies ToWorker, socket, { keepOpen: true }, () => {
-        this.passing.delete(socket);
+        const at = this.passing.indexOf(socket);
+        if (at !== -1) this.passing.splice(at, 1);
         socket.destroy();
       });
       this.armStallGuard(this.stallMs);

@@ -1,0 +1,143 @@
+/**
+ * A map for the gateway's per-connection bookkeeping (tunnels by id, connections waiting for a
+ * decision, counts per client): entries come and go at the rate connections do. An open-
+ * addressing table in two arrays (linear probing, at most half full, deletion by moving later
+ * entries back instead of leaving markers), grown and shrunk by copying into new arrays.
+ *
+ * Not a Map, for the reason registry.ts gives for not using a Set: V8 replaces a Map's table
+ * whenever insertions and deletions have filled it, and the replaced table keeps its entries
+ * and a pointer to its successor. Any full collection moves the live table to the old
+ * generation; from then on each replaced table keeps the next one, and everything its entries
+ * pointed to, alive through the young-generation collections, for as long as the gateway runs.
+ */
+export class SlotMap<K extends string | number, V> {
+  private keys: (K | undefined)[];
+  private vals: (V | undefined)[];
+  private mask: number;
+  private count = 0;
+  /** The table never shrinks below this (a power of two). */
+  private readonly minCapacity: number;
+
+  constructor(minCapacity = 16) {
+    const capacity = powerOfTwo(Math.max(4, minCapacity));
+    this.minCapacity = capacity;
+    this.keys = new Array<K | undefined>(capacity).fill(undefined);
+    this.vals = new Array<V | undefined>(capacity).fill(undefined);
+    this.mask = capacity - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(key: K): V | undefined {
+    const at = this.find(key);
+    return at === -1 ? undefined : this.vals[at];
+  }
+
+  has(key: K): boolean {
+    return this.find(key) !== -1;
+  }
+
+  set(key: K, value: V): this {
+    let at = home(key) & this.mask;
+    for (;;) {
+      const k = this.keys[at];
+      if (k === undefined) break;
+      if (k === key) {
+        this.vals[at] = value;
+        return this;
+      }
+      at = (at + 1) & this.mask;
+    }
+    this.keys[at] = key;
+    this.vals[at] = value;
+    this.count++;
+    if (this.count * 2 > this.keys.length) this.resize(this.keys.length * 2);
+    return this;
+  }
+
+  delete(key: K): boolean {
+    let hole = this.find(key);
+    if (hole === -1) return false;
+    const mask = this.mask;
+    // Entries after the hole whose probe passed through it move back into it.
+    for (let at = (hole + 1) & mask; ; at = (at + 1) & mask) {
+      const k = this.keys[at];
+      if (k === undefined) break;
+      const want = home(k) & mask;
+      // Whether `want` lies cyclically outside (hole, at]: then the entry may fill the hole.
+      const fits = hole <= at ? want <= hole || want > at : want <= hole && want > at;
+      if (fits) {
+        this.keys[hole] = k;
+        this.vals[hole] = this.vals[at];
+        hole = at;
+      }
+    }
+    this.keys[hole] = undefined;
+    this.vals[hole] = undefined;
+    this.count--;
+    const capacity = this.keys.length;
+    if (capacity > this.minCapacity && this.count * 8 < capacity) this.resize(capacity / 2);
+    return true;
+  }
+
+  clear(): void {
+    this.keys.fill(undefined);
+    this.vals.fill(undefined);
+    this.count = 0;
+  }
+
+  /** The values as they are now (a copy: the map may change while they are walked). */
+  values(): V[] {
+    const out: V[] = [];
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] !== undefined) out.push(this.vals[i] as V);
+    return out;
+  }
+
+  private find(key: K): number {
+    for (let at = home(key) & this.mask; ; at = (at + 1) & this.mask) {
+      const k = this.keys[at];
+      if (k === undefined) return -1;
+      if (k === key) return at;
+    }
+  }
+
+  private resize(capacity: number): void {
+    const keys = this.keys;
+    const vals = this.vals;
+    this.keys = new Array<K | undefined>(capacity).fill(undefined);
+    this.vals = new Array<V | undefined>(capacity).fill(undefined);
+    this.mask = capacity - 1;
+    this.count = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (k !== undefined) this.set(k, vals[i] as V);
+    }
+    // The old arrays are garbage now; emptied, they keep nothing alive until they are collected.
+    keys.fill(undefined);
+    vals.fill(undefined);
+  }
+}
+
+function powerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** A well-mixed 32-bit hash: of a number's integer part, or of a string's characters (FNV-1a). */
+function home(key: string | number): number {
+  let h: number;
+  if (typeof key === 'number') {
+    const lo = (key % 4294967296) | 0;
+    const hi = Math.floor(key / 4294967296) | 0;
+    h = lo ^ Math.imul(hi, 0x9e3779b1);
+  } else {
+    h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
