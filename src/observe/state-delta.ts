@@ -351,7 +351,8 @@ export class StateRecorder {
       return null;
     const delta: StateDelta = {
       at: this.now(),
-      opened: this.opened.values(),
+      // In the order they opened (the table keeps them in no order).
+      opened: this.opened.values().sort((a, b) => a.since - b.since),
       closed: this.closed,
       clients: [...this.clients.values()],
       services: [...this.services.values()],
