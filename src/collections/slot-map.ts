@@ -6,9 +6,12 @@
  *
  * Not a Map, for the reason registry.ts gives for not using a Set: V8 replaces a Map's table
  * whenever insertions and deletions have filled it, and the replaced table keeps its entries
- * and a pointer to its successor. Any full collection moves the live table to the old
- * generation; from then on each replaced table keeps the next one, and everything its entries
- * pointed to, alive through the young-generation collections, for as long as the gateway runs.
+ * and a pointer to its successor; once the live table is in the old generation, each replaced
+ * table keeps the next one, and everything its entries pointed to, alive through the
+ * young-generation collections, for as long as the gateway runs.
+ *
+ * Keys that clients choose (their addresses) must not be able to pile up in one run of the
+ * table: the hash is seeded with a random value per process, as V8 seeds its own.
  */
 export class SlotMap<K extends string | number, V> {
   private keys: (K | undefined)[];
@@ -126,15 +129,18 @@ function powerOfTwo(n: number): number {
   return p;
 }
 
-/** A well-mixed 32-bit hash: of a number's integer part, or of a string's characters (FNV-1a). */
+/** This process's hash seed (see SlotMap). */
+const SEED = crypto.getRandomValues(new Uint32Array(1))[0]!;
+
+/** A well-mixed, seeded 32-bit hash: of a number's integer part, or of a string's characters (FNV-1a). */
 function home(key: string | number): number {
   let h: number;
   if (typeof key === 'number') {
     const lo = (key % 4294967296) | 0;
     const hi = Math.floor(key / 4294967296) | 0;
-    h = lo ^ Math.imul(hi, 0x9e3779b1);
+    h = lo ^ Math.imul(hi, 0x9e3779b1) ^ SEED;
   } else {
-    h = 0x811c9dc5;
+    h = 0x811c9dc5 ^ SEED;
     for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   }
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { promotedBytes } from '../../helpers/promoted.js';
 import { SlotMap } from '../../../src/collections/slot-map.js';
@@ -101,4 +102,21 @@ test('a long churn promotes no removed entry into the old generation', () => {
   `;
   const promoted = promotedBytes(script);
   assert.ok(promoted < 20e6, `promoted ${(promoted / 1e6).toFixed(1)} MB`);
+});
+
+test('each process hashes with a seed of its own (clients cannot pile their addresses up)', () => {
+  // The same addresses in the same order: the table's order (values()) differs between two
+  // processes only if the hash does. Unseeded, it would be the same every time.
+  const moduleUrl = new URL('../../../src/collections/slot-map.js', import.meta.url).href;
+  const script = `
+    const { SlotMap } = await import(${JSON.stringify(moduleUrl)});
+    const map = new SlotMap(128);
+    for (let i = 0; i < 40; i++) map.set('10.1.' + (i >> 4) + '.' + i, i);
+    process.stdout.write(map.values().join(','));
+  `;
+  const orders = [1, 2, 3].map(() =>
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+  );
+  assert.equal(orders[0]!.split(',').length, 40);
+  assert.ok(new Set(orders).size > 1, `the same order in three processes: ${orders[0]}`);
 });
