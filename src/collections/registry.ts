@@ -11,8 +11,8 @@
  * runs when it goes quiet, or a spell in which it outlived two young ones), each replaced table
  * keeps the next one, and every session that table held, alive through the young-generation
  * collections until the next full one, and each of those tables reaches the old generation in
- * turn, so the chain does not end. A gateway in that state promoted about 0.5 MB per young collection
- * instead of a few KB, ran a full collection every 0.6 s and forwarded 15–20 % fewer
+ * turn, so the chain does not end. A gateway in that state promoted about 0.5 MB per young
+ * collection instead of a few KB, ran a full collection every 0.6 s and forwarded 15–20 % fewer
  * plain-HTTP requests per second, for as long as it ran.
  */
 export class Registry<K extends string, T extends Record<K, number>> {

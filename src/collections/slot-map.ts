@@ -43,15 +43,10 @@ export class SlotMap<K extends string | number, V> {
   }
 
   set(key: K, value: V): this {
-    let at = home(key) & this.mask;
-    for (;;) {
-      const k = this.keys[at];
-      if (k === undefined) break;
-      if (k === key) {
-        this.vals[at] = value;
-        return this;
-      }
-      at = (at + 1) & this.mask;
+    const at = this.probe(key);
+    if (this.keys[at] !== undefined) {
+      this.vals[at] = value;
+      return this;
     }
     this.keys[at] = key;
     this.vals[at] = value;
@@ -98,12 +93,17 @@ export class SlotMap<K extends string | number, V> {
     return out;
   }
 
+  /** Where `key` is, or the empty slot where its probe ends. */
+  private probe(key: K): number {
+    let at = home(key) & this.mask;
+    for (let k = this.keys[at]; k !== undefined && k !== key; k = this.keys[at]) at = (at + 1) & this.mask;
+    return at;
+  }
+
+  /** Where `key` is, or -1. */
   private find(key: K): number {
-    for (let at = home(key) & this.mask; ; at = (at + 1) & this.mask) {
-      const k = this.keys[at];
-      if (k === undefined) return -1;
-      if (k === key) return at;
-    }
+    const at = this.probe(key);
+    return this.keys[at] === undefined ? -1 : at;
   }
 
   private resize(capacity: number): void {
