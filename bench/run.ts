@@ -44,6 +44,7 @@ import {
   type LoadPoint,
 } from './report.js';
 import { libraryLoads, referenceScript } from './serving-libraries.js';
+import { AUTOGROUP_SETTING, describeAutogroups, switchOffAutogroups } from './scheduler.js';
 import { GENERATOR_BOUND_SHARE } from './stats.js';
 import type { TreeSample } from './procfs.js';
 import {
@@ -232,6 +233,7 @@ interface Options {
   readonly settings: Settings;
   readonly note: string | null;
   readonly accessLog: boolean;
+  readonly keepAutogroup: boolean;
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -255,6 +257,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --workers W             Airlock workers for a, c, d (default: what airlock serve defaults to)
   --wide-workers W        Airlock workers for b and the storm (default 8)
   --no-access-log         no proxy logs requests (default: every proxy logs every request)
+  --keep-autogroup        leave the kernel's session autogroups on (default: off for the run,
+                          then restored; see bench/README.md)
   --note TEXT             a line for the report (e.g. what else ran on the machine)
   --out FILE              also write the report here`;
 
@@ -269,6 +273,7 @@ function parseArgs(argv: readonly string[]): Options {
   let out: string | null = null;
   let note: string | null = null;
   let accessLog = true;
+  let keepAutogroup = false;
   const int = (v: string | undefined, name: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} needs a positive integer`);
@@ -363,6 +368,9 @@ function parseArgs(argv: readonly string[]): Options {
       case '--no-access-log':
         accessLog = false;
         break;
+      case '--keep-autogroup':
+        keepAutogroup = true;
+        break;
       case '--note':
         note = value();
         break;
@@ -376,7 +384,7 @@ function parseArgs(argv: readonly string[]): Options {
         throw new UsageError(`unknown option ${arg}`);
     }
   }
-  return { smoke, only, targets, out, settings: s, note, accessLog };
+  return { smoke, only, targets, out, settings: s, note, accessLog, keepAutogroup };
 }
 
 // ---------------------------------------------------------------- helpers
@@ -549,6 +557,13 @@ async function main(): Promise<number> {
   // Squid and tinyproxy drop root privileges: they must be able to reach their directories.
   chmodSync(workDir, 0o755);
   const running = new Set<RunningProxy>();
+  // Before anything is started: where each proxy was started must not decide how it is scheduled.
+  const autogroups = switchOffAutogroups(options.keepAutogroup, AUTOGROUP_SETTING, (message) =>
+    log(`bench: ${message}`),
+  );
+  const restoreAutogroups = (): void => {
+    if (autogroups.kind === 'switched-off') autogroups.restore();
+  };
   let references: { id: string; label: string; proc: ReferenceProcess }[] = [];
   let origins: Origins | null = null;
   let cOrigin: COrigin | null = null;
@@ -564,6 +579,7 @@ async function main(): Promise<number> {
     await origins?.stop();
     await cOrigin?.stop();
     rmSync(workDir, { recursive: true, force: true });
+    restoreAutogroups();
   };
   const onSignal = (signal: NodeJS.Signals): void => {
     log(`bench: ${signal}, stopping everything this run started`);
@@ -571,7 +587,10 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  process.once('exit', killSpawnedGroupsSync);
+  process.once('exit', () => {
+    killSpawnedGroupsSync();
+    restoreAutogroups();
+  });
 
   const measurements: Measurement[] = [];
   const loads: LoadPoint[] = [];
@@ -912,7 +931,7 @@ async function main(): Promise<number> {
       'The "other" column of every table is the CPU the rest of the machine used inside the window: well above 0 means other work shared the cores and the figures are not to be claimed.',
     '',
     `Proxies: Airlock (${treeAtStart}${treeAtEnd === treeAtStart ? '' : `; the tree changed while the run went, now ${treeAtEnd}`}${hasWorkers ? '' : ', no --workers support'}), ${squidVersion ?? 'Squid: not installed'}, ${tinyproxyVersion ?? 'tinyproxy: not installed'}. ` +
-      `Open files per process: ${openFilesLimit()}; ephemeral ports ${portRange()}.`,
+      `Open files per process: ${openFilesLimit()}; ephemeral ports ${portRange()}. ${describeAutogroups(autogroups)}`,
     '',
     `Load: the C generator (bench/loadgen-c, ${s.generatorThreads} thread${s.generatorThreads === 1 ? '' : 's'}) for a and d, from ${s.clientSources} source addresses (${FIRST_CLIENT} upward); Node generators for b, c and the storm. ` +
       `Rounds: ${s.rounds} for a, c and d, ${s.stormRounds} for the storm (targets interleaved A B C … within each round); ${s.idleRounds} for the idle holds. ` +
