@@ -572,14 +572,18 @@ async function main(): Promise<number> {
   const cleanup = async (): Promise<void> => {
     if (cleaned) return;
     cleaned = true;
-    await Promise.all([...running].map((p) => p.stop()));
-    running.clear();
-    await Promise.all(references.map((r) => r.proc.stop()));
-    await pool?.stop();
-    await origins?.stop();
-    await cOrigin?.stop();
-    rmSync(workDir, { recursive: true, force: true });
-    restoreAutogroups();
+    try {
+      await Promise.all([...running].map((p) => p.stop()));
+      running.clear();
+      await Promise.all(references.map((r) => r.proc.stop()));
+      await pool?.stop();
+      await origins?.stop();
+      await cOrigin?.stop();
+      rmSync(workDir, { recursive: true, force: true });
+    } finally {
+      // Also when stopping something failed (the exit handler would otherwise be the only one).
+      restoreAutogroups();
+    }
   };
   const onSignal = (signal: NodeJS.Signals): void => {
     log(`bench: ${signal}, stopping everything this run started`);
