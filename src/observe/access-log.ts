@@ -288,7 +288,7 @@ export class AccessLog implements AccessLogSink {
       };
       const deadline = setTimeout(() => finish(false), this.failingSince !== 0 ? 0 : FLUSH_WAIT_MS);
       try {
-        this.dest.flush((err?: Error) => finish(err === null || err === undefined));
+        this.dest.flush((err?: NodeJS.ErrnoException | null) => finish(writtenOut(err)));
       } catch {
         // Nothing open yet, or a write in flight that the deadline waits for.
         if (this.failingSince === 0 && !this.writing()) finish(true);
@@ -300,6 +300,17 @@ export class AccessLog implements AccessLogSink {
   private writing(): boolean {
     return (this.dest as unknown as { _writing?: boolean })._writing === true;
   }
+}
+
+/**
+ * Whether a flush's outcome means every line was handed to the destination. The flush calls
+ * back once the last write has completed, with what fsync(2) then answered: a pipe, a socket or
+ * a terminal (stdout under systemd, a container runtime or a shell) cannot be synced and answers
+ * EINVAL (or EROFS), which says nothing about the lines, already written. Any other error (EIO,
+ * ENOSPC, a write that failed) means lines may be lost.
+ */
+function writtenOut(err: NodeJS.ErrnoException | null | undefined): boolean {
+  return err === null || err === undefined || err.code === 'EINVAL' || err.code === 'EROFS';
 }
 
 /** Operational messages (startup, warnings, errors) as JSON lines on stderr. */
