@@ -1,5 +1,5 @@
 import type { Logger } from '../deps/pino.js';
-import { loadNative, type Gateway, type OriginFormResponder } from '../gateway/index.js';
+import { loadNative, type Gateway, type OriginFormResponder, type ShutdownResult } from '../gateway/index.js';
 import {
   AccessLog,
   GatewayMetrics,
@@ -127,7 +127,7 @@ export class GatewayProcess {
    * Drains and stops, once: a second call (a second signal) cuts what is left now and
    * resolves with the first call, so `stopped` is logged once.
    */
-  stop(deadlineMs: number | undefined, ops: Logger | null): Promise<void> {
+  stop(deadlineMs: number | undefined, ops: Logger | null): Promise<ShutdownResult> {
     if (this.stopping !== null) {
       void this.gateway.shutdown(0);
       return this.stopping;
@@ -141,10 +141,11 @@ export class GatewayProcess {
           : `${plural(result.cut, 'session')} cut at the drain deadline`,
       );
       await this.accessLog.flush();
+      return result;
     })();
     return this.stopping;
   }
-  private stopping: Promise<void> | null = null;
+  private stopping: Promise<ShutdownResult> | null = null;
 }
 
 /** "1 session", "2 sessions". */

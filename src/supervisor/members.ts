@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from '../deps/pino.js';
+import type { ShutdownResult } from '../gateway/index.js';
 import type { MetricObjectWithValues, MetricValue } from '../deps/prom-client.js';
 import { deltaFromWire, type StateDelta } from '../observe/index.js';
-import type { GatewayProcess, ProcessStats } from './gateway-process.js';
+import { plural, type GatewayProcess, type ProcessStats } from './gateway-process.js';
 import type { LoadedConfig } from './load-config.js';
 import type { FromWorker, ToWorker } from './worker-messages.js';
 
@@ -67,6 +68,34 @@ export class LocalMember implements Member {
       this.onStopped();
     });
   }
+}
+
+/**
+ * The supervisor's `stopped` line for a fleet: the sessions its workers cut at the drain
+ * deadline, summed, and the workers that ended without saying how (killed at the deadline's
+ * grace, or crashed while draining: their sessions are cut too, uncounted).
+ */
+export function fleetStopped(results: readonly (ShutdownResult | null)[]): {
+  readonly fields: { drained: boolean; cut: number; unreported: number };
+  readonly message: string;
+} {
+  let cut = 0;
+  let unreported = 0;
+  for (const r of results) {
+    if (r === null) unreported++;
+    else cut += r.cut;
+  }
+  const drained = unreported === 0 && results.every((r) => r?.drained === true);
+  const parts = [
+    drained ? 'all sessions drained' : `${plural(cut, 'session')} cut at the drain deadline`,
+    ...(unreported > 0
+      ? [`${plural(unreported, 'worker')} ended without reporting (killed or crashed)`]
+      : []),
+  ];
+  return {
+    fields: { drained, cut, unreported },
+    message: `all ${plural(results.length, 'worker')} stopped: ${parts.join('; ')}`,
+  };
 }
 
 let requestId = 0;
@@ -155,6 +184,8 @@ export class WorkerMember implements Member {
   private readonly stallMs: number;
   /** The worker said it serves; only then are connections handed to it. */
   ready = false;
+  /** How the worker's shutdown ended, as it reported before exiting (null: it has not). */
+  stopResult: ShutdownResult | null = null;
 
   /** `inForce`: the configuration a starting worker is to run (asked for with `hello`). */
   constructor(
@@ -181,6 +212,8 @@ export class WorkerMember implements Member {
         this.reloads.delete(message.generation);
       } else if (message.t === 'state') {
         this.listener?.(deltaFromWire(message.delta));
+      } else if (message.t === 'stopped') {
+        this.stopResult = { drained: message.drained, cut: message.cut };
       }
     });
     // A channel closed before the process exits (a worker draining with its supervisor gone

@@ -28,7 +28,14 @@ import {
   type Listening,
 } from './listening.js';
 import { loadConfig, type LoadedConfig } from './load-config.js';
-import { HAND_OFF_STALL_MS, LocalMember, WorkerMember, type HandOffOptions, type Member } from './members.js';
+import {
+  fleetStopped,
+  HAND_OFF_STALL_MS,
+  LocalMember,
+  WorkerMember,
+  type HandOffOptions,
+  type Member,
+} from './members.js';
 import { openFilesLimit, proxyPortOf, restartOnly, workerCount, type ServeOptions } from './options.js';
 import { OperatorView } from './operator-view.js';
 import {
@@ -512,7 +519,12 @@ export async function supervise(options: ServeOptions): Promise<number> {
   );
 
   await stopped;
-  if (workers > 1) ops.info({ event: 'stopped', workers }, 'all workers stopped');
+  if (workers > 1) {
+    const { fields, message } = fleetStopped(
+      all().map((m) => (m instanceof WorkerMember ? m.stopResult : null)),
+    );
+    ops.info({ event: 'stopped', workers, ...fields }, message);
+  }
   await admin?.close();
   if (file.pidFile !== null) {
     for (const path of [file.pidFile, reloadResultPath(file.pidFile)]) {

@@ -39,6 +39,8 @@ export type FromWorker =
   /** What the worker saw since its last report (StateDelta as deltaToWire sends it). */
   | { readonly t: 'state'; readonly delta: unknown }
   | { readonly t: 'stats'; readonly id: number; readonly value: ProcessStats }
+  /** The worker has drained (or cut at the deadline) and written its log: it exits next. */
+  | { readonly t: 'stopped'; readonly drained: boolean; readonly cut: number }
   | {
       readonly t: 'metrics';
       readonly id: number;

@@ -96,9 +96,12 @@ export async function runWorker(options: ServeOptions): Promise<number> {
       }
       stopping = true;
       stopCollector();
-      void gp.stop(deadlineMs, null).then(() => {
+      void gp.stop(deadlineMs, null).then((result) => {
         clearInterval(reporting);
         report();
+        // The supervisor's `stopped` line sums what each worker drained and cut.
+        if (process.connected)
+          process.send?.({ t: 'stopped', drained: result.drained, cut: result.cut } satisfies FromWorker);
         resolve(0);
       });
     };

@@ -199,7 +199,10 @@ for (const variant of ENGINES) {
       for (const [i, t] of tunnels.entries()) assert.equal(await echoOnce(t, `still ${i}`), `still ${i}`);
       for (const t of tunnels) t.end();
       assert.equal(await gw.exited, 0);
-      assert.match(gw.stderr, /"event":"stopped","workers":3/);
+      // Each worker reports how its drain ended; the one line sums them.
+      assert.match(gw.stderr, /"event":"stopped","workers":3,"drained":true,"cut":0,"unreported":0,/);
+      assert.match(gw.stderr, /all 3 workers stopped: all sessions drained/);
+      assert.doesNotMatch(gw.stderr, /access_log_unflushed/);
       assert.equal(gw.stdout.split('\n').filter((l) => l.includes('"end":"CLOSED"')).length >= 4, true);
     });
   });
