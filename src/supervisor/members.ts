@@ -186,6 +186,11 @@ export class WorkerMember implements Member {
   ready = false;
   /** How the worker's shutdown ended, as it reported before exiting (null: it has not). */
   stopResult: ShutdownResult | null = null;
+  /**
+   * Resolves once the worker has exited and its channel has closed: every message it sent has
+   * been read by then (its `exit` can come first).
+   */
+  readonly closed: Promise<void>;
 
   /** `inForce`: the configuration a starting worker is to run (asked for with `hello`). */
   constructor(
@@ -194,6 +199,7 @@ export class WorkerMember implements Member {
     private readonly handOffOptions: HandOffOptions = {},
   ) {
     this.stallMs = handOffOptions.stallMs ?? HAND_OFF_STALL_MS;
+    this.closed = new Promise((resolve) => worker.once('close', () => resolve()));
     worker.on('message', (message: FromWorker) => {
       if (message.t === 'hello') {
         this.sendNow({ t: 'config', texts: inForce().texts });

@@ -520,6 +520,16 @@ export async function supervise(options: ServeOptions): Promise<number> {
 
   await stopped;
   if (workers > 1) {
+    // A worker's report can still be unread when its exit is seen: wait until every channel
+    // has closed, at most a second (the line must not wait on a channel that never reports).
+    const closed = all().flatMap((m) => (m instanceof WorkerMember ? [m.closed] : []));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      void Promise.all(closed).then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     const { fields, message } = fleetStopped(
       all().map((m) => (m instanceof WorkerMember ? m.stopResult : null)),
     );
