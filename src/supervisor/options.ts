@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { AirlockError } from '../errors/index.js';
 import type { LoadedConfig, LoadOptions } from './load-config.js';
 
@@ -8,6 +9,72 @@ export type ServeOptions = LoadOptions & {
   /** --workers: "auto" or a number; overrides the configuration's `workers`. */
   readonly workers?: string | undefined;
 };
+
+/**
+ * The CPUs a cgroup CPU limit lets this process use (a container's `--cpus`, a Kubernetes CPU
+ * limit, systemd's CPUQuota=): the tightest quota / period of its cgroup and every ancestor,
+ * rounded down, at least 1; null when there is none or it cannot be read. Node.js 20's
+ * availableParallelism() counts the CPUs the process may run on and ignores such limits, so
+ * `workers: auto` in a container limited to 2 CPUs on a 32-core host would start 32 workers.
+ * cgroup v2 (`cpu.max`: "max 100000" or "200000 100000") and v1 (`cpu.cfs_quota_us`, -1 for
+ * none, over `cpu.cfs_period_us`). `root` stands for / (tests).
+ */
+export function cgroupCpuLimit(root = '/'): number | null {
+  let cgroups: string;
+  try {
+    cgroups = readFileSync(join(root, 'proc/self/cgroup'), 'utf8');
+  } catch {
+    return null;
+  }
+  let limit: number | null = null;
+  const consider = (quota: number, period: number): void => {
+    if (!(quota > 0 && period > 0)) return;
+    const cpus = Math.max(1, Math.floor(quota / period));
+    limit = limit === null ? cpus : Math.min(limit, cpus);
+  };
+  const read = (path: string): string | null => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  };
+  for (const line of cgroups.split('\n')) {
+    const match = /^(\d+):([^:]*):(\/.*)$/.exec(line);
+    if (match === null) continue;
+    const [, id, controllers, path] = match as unknown as [string, string, string, string];
+    // Where a container sees its own cgroup as the root, the path names its parent's view:
+    // every ancestor is tried, and those not mounted here are skipped.
+    const dirs = ancestors(path);
+    if (id === '0' && controllers === '') {
+      for (const dir of dirs) {
+        const max = read(join(root, 'sys/fs/cgroup', dir, 'cpu.max'))?.split(' ');
+        if (max !== undefined && max[0] !== 'max') consider(Number(max[0]), Number(max[1]));
+      }
+    } else if (controllers.split(',').includes('cpu')) {
+      for (const mount of ['cpu', 'cpu,cpuacct', 'cpuacct,cpu']) {
+        for (const dir of dirs) {
+          const base = join(root, 'sys/fs/cgroup', mount, dir);
+          consider(
+            Number(read(join(base, 'cpu.cfs_quota_us'))),
+            Number(read(join(base, 'cpu.cfs_period_us'))),
+          );
+        }
+      }
+    }
+  }
+  return limit;
+}
+
+/** "/a/b" → ["/a/b", "/a", "/"]. */
+function ancestors(path: string): string[] {
+  const dirs = [path];
+  for (let p = path; p !== '/' && p !== '';) {
+    p = p.slice(0, p.lastIndexOf('/')) || '/';
+    dirs.push(p);
+  }
+  return dirs;
+}
 
 /** Reads the open-files limit; null where /proc is not there. */
 export function openFilesLimit(): number | null {
@@ -20,7 +87,7 @@ export function openFilesLimit(): number | null {
 }
 
 export function workerCount(value: string | number): number {
-  if (value === 'auto') return availableParallelism();
+  if (value === 'auto') return Math.min(availableParallelism(), cgroupCpuLimit() ?? Infinity);
   const n = typeof value === 'number' ? value : /^[1-9][0-9]{0,2}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > 256) {
     throw new AirlockError('USAGE', `--workers: "${String(value)}" is not "auto" or a number from 1 to 256`);
