@@ -25,7 +25,8 @@ function oneCpuCgroup(): { dir: string } | { why: string } {
     if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
       if (!readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').split(/\s+/).includes('cpu'))
         return { why: 'cgroup v2 without the cpu controller' };
-      writeFileSync('/sys/fs/cgroup/cgroup.subtree_control', '+cpu');
+      const control = '/sys/fs/cgroup/cgroup.subtree_control';
+      if (!readFileSync(control, 'utf8').split(/\s+/).includes('cpu')) writeFileSync(control, '+cpu');
       const dir = join('/sys/fs/cgroup', name);
       mkdirSync(dir);
       writeFileSync(join(dir, 'cpu.max'), '100000 100000');
