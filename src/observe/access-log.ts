@@ -1,4 +1,4 @@
-import { fstat, mkdir, open, stat, close } from 'node:fs';
+import { fstat, fstatSync, mkdir, open, stat, close } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from '../deps/pino.js';
 import { SonicBoom } from '../deps/sonic-boom.js';
@@ -287,30 +287,50 @@ export class AccessLog implements AccessLogSink {
         resolve();
       };
       const deadline = setTimeout(() => finish(false), this.failingSince !== 0 ? 0 : FLUSH_WAIT_MS);
-      try {
-        this.dest.flush((err?: NodeJS.ErrnoException | null) => finish(writtenOut(err)));
-      } catch {
-        // Nothing open yet, or a write in flight that the deadline waits for.
-        if (this.failingSince === 0 && !this.writing()) finish(true);
-      }
+      const attempt = (): void => {
+        try {
+          this.dest.flush((err?: NodeJS.ErrnoException | null) => {
+            if (!this.written(err)) return finish(false);
+            // sonic-boom reports a drain when a write completes with less than a batch left
+            // behind it (lines handed over while that write was on its way): another round.
+            if (this.waitingBytes() > 0) return attempt();
+            finish(true);
+          });
+        } catch {
+          // Nothing open yet, or a write in flight that the deadline waits for.
+          if (this.failingSince === 0 && !this.writing()) finish(true);
+        }
+      };
+      attempt();
     });
+  }
+
+  /**
+   * Whether what a flush answered means every line handed over was written. The flush calls back
+   * once a write has completed, with what fsync(2) then answered: a pipe, a socket or a terminal
+   * (stdout under systemd, a container runtime or a shell) cannot be synced and answers EINVAL
+   * (or EROFS), which says nothing about the lines. The same answers for a regular file, or any
+   * write's error, mean lines may be lost.
+   */
+  private written(err: NodeJS.ErrnoException | null | undefined): boolean {
+    if (err === null || err === undefined) return true;
+    if (err.syscall !== 'fsync' || (err.code !== 'EINVAL' && err.code !== 'EROFS')) return false;
+    try {
+      return !fstatSync((this.dest as unknown as { fd: number }).fd).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Bytes handed to the destination and not written yet (sonic-boom's own count). */
+  private waitingBytes(): number {
+    return (this.dest as unknown as { _len: number })._len;
   }
 
   /** Whether the destination has a write in flight (sonic-boom's own flag). */
   private writing(): boolean {
     return (this.dest as unknown as { _writing?: boolean })._writing === true;
   }
-}
-
-/**
- * Whether a flush's outcome means every line was handed to the destination. The flush calls
- * back once the last write has completed, with what fsync(2) then answered: a pipe, a socket or
- * a terminal (stdout under systemd, a container runtime or a shell) cannot be synced and answers
- * EINVAL (or EROFS), which says nothing about the lines, already written. Any other error (EIO,
- * ENOSPC, a write that failed) means lines may be lost.
- */
-function writtenOut(err: NodeJS.ErrnoException | null | undefined): boolean {
-  return err === null || err === undefined || err.code === 'EINVAL' || err.code === 'EROFS';
 }
 
 /** Operational messages (startup, warnings, errors) as JSON lines on stderr. */

@@ -116,3 +116,42 @@ test('an idle log writes nothing; a line below a batch still reaches the file wi
   assert.equal(writes.length, 1, `writes of ${writes.join(', ')} bytes`);
   await log.flush();
 });
+
+test('flush writes the lines that arrive while a batch is being written', async () => {
+  // sonic-boom says it has drained when a write completes with less than a batch left behind
+  // it; a shutdown flush at that moment must still write those lines before the process exits.
+  const file = join(mkdtempSync(join(tmpdir(), 'airlock-log-')), 'access.log');
+  const log = new AccessLog({ format: 'json', file, ops: quiet });
+  const dest = destinationOf(log) as unknown as { _writing: boolean; once(e: 'ready', f: () => void): void };
+  await new Promise<void>((resolve) => dest.once('ready', resolve));
+  let i = 0;
+  // One batch: handed over, and its write starts (it completes on a later turn of the loop).
+  while (!dest._writing && i < 10_000) log.write({ ...TUNNEL_RECORD, id: `r${i++}` });
+  assert.ok(dest._writing, 'a write is in flight');
+  // Three more lines, far below a batch, then the stop.
+  for (let k = 0; k < 3; k++) log.write({ ...TUNNEL_RECORD, id: `r${i++}` });
+  await log.flush();
+  const ids = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { id: string }).id);
+  assert.equal(ids.length, i, `${ids.length} of ${i} lines written`);
+  assert.equal(ids.at(-1), `r${i - 1}`);
+});
+
+test('a flush answered EINVAL or EROFS counts as written only from fsync on what is not a file', async () => {
+  // fsync(2) on a pipe, a socket or a terminal answers EINVAL: the lines were written. On a
+  // regular file the same answer (or EROFS: a file system remounted read-only) means they may not be.
+  const file = join(mkdtempSync(join(tmpdir(), 'airlock-log-')), 'access.log');
+  const log = new AccessLog({ format: 'json', file, ops: quiet });
+  const dest = destinationOf(log) as unknown as { once(e: 'ready', f: () => void): void };
+  await new Promise<void>((resolve) => dest.once('ready', resolve));
+  const written = (err: Partial<NodeJS.ErrnoException> | null): boolean =>
+    (log as unknown as { written(e: unknown): boolean }).written(err);
+  assert.equal(written(null), true);
+  assert.equal(written({ syscall: 'fsync', code: 'EINVAL' }), false, 'a regular file that cannot be synced');
+  assert.equal(written({ syscall: 'fsync', code: 'EROFS' }), false);
+  assert.equal(written({ syscall: 'write', code: 'EROFS' }), false);
+  assert.equal(written({ syscall: 'fsync', code: 'EIO' }), false);
+  await log.flush();
+});
