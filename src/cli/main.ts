@@ -42,7 +42,7 @@ function buildProgram(): Command {
     .addOption(
       new Option(
         '--workers <n>',
-        'gateway processes sharing the listeners: "auto" (one per core) or a number',
+        'gateway processes sharing the listeners: "auto" (one per CPU, a cgroup CPU limit included) or a number',
       ),
     )
     .action(

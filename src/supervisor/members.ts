@@ -86,12 +86,13 @@ export function fleetStopped(results: readonly (ShutdownResult | null)[]): {
     else cut += r.cut;
   }
   const drained = unreported === 0 && results.every((r) => r?.drained === true);
-  const parts = [
-    drained ? 'all sessions drained' : `${plural(cut, 'session')} cut at the drain deadline`,
-    ...(unreported > 0
-      ? [`${plural(unreported, 'worker')} ended without reporting (killed or crashed)`]
-      : []),
-  ];
+  const parts: string[] = [];
+  if (drained) parts.push('all sessions drained');
+  else if (cut > 0 || unreported === 0) parts.push(`${plural(cut, 'session')} cut at the drain deadline`);
+  if (unreported > 0)
+    parts.push(
+      `${plural(unreported, 'worker')} ended without reporting (killed or crashed: ${unreported === 1 ? 'its' : 'their'} sessions were cut, uncounted)`,
+    );
   return {
     fields: { drained, cut, unreported },
     message: `all ${plural(results.length, 'worker')} stopped: ${parts.join('; ')}`,
@@ -188,7 +189,8 @@ export class WorkerMember implements Member {
   stopResult: ShutdownResult | null = null;
   /**
    * Resolves once the worker has exited and its channel has closed: every message it sent has
-   * been read by then (its `exit` can come first).
+   * been read by then (its `exit` can come first). Nothing here calls `worker.disconnect()`,
+   * after which `close` would never come.
    */
   readonly closed: Promise<void>;
 

@@ -43,6 +43,8 @@ export function cgroupCpuLimit(root = '/'): number | null {
     const match = /^(\d+):([^:]*):(\/.*)$/.exec(line);
     if (match === null) continue;
     const [, id, controllers, path] = match as unknown as [string, string, string, string];
+    // A cgroup outside this process's cgroup namespace ("/../x") is not under the mount here.
+    if (path.split('/').includes('..')) continue;
     // Where a container sees its own cgroup as the root, the path names its parent's view:
     // every ancestor is tried, and those not mounted here are skipped.
     const dirs = ancestors(path);

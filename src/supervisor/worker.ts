@@ -99,10 +99,15 @@ export async function runWorker(options: ServeOptions): Promise<number> {
       void gp.stop(deadlineMs, null).then((result) => {
         clearInterval(reporting);
         report();
-        // The supervisor's `stopped` line sums what each worker drained and cut.
-        if (process.connected)
-          process.send?.({ t: 'stopped', drained: result.drained, cut: result.cut } satisfies FromWorker);
-        resolve(0);
+        // The supervisor's `stopped` line sums what each worker drained and cut. The process
+        // exits as soon as this resolves, so only once the report (and the state report before
+        // it, in order on the channel) has been written, or after a second at most.
+        if (!process.connected || process.send === undefined) return resolve(0);
+        const timer = setTimeout(() => resolve(0), 1000);
+        process.send({ t: 'stopped', drained: result.drained, cut: result.cut } satisfies FromWorker, () => {
+          clearTimeout(timer);
+          resolve(0);
+        });
       });
     };
     handle = (message: ToWorker, socket?: unknown) => {

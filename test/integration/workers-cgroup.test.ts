@@ -11,7 +11,7 @@ import { requirement } from '../helpers/skip.js';
  * A cgroup of this test's own that allows one CPU (cgroup v1's cpu controller, or v2 with the cpu
  * controller enabled below the root), or why there cannot be one here.
  */
-function oneCpuCgroup(): { dir: string } | { why: string } {
+function oneCpuCgroup(): { dir: string; undo?: () => void } | { why: string } {
   if (process.getuid?.() !== 0) return { why: 'needs root to make a cgroup' };
   if (availableParallelism() < 2) return { why: 'needs two CPUs to tell a limit of one from none' };
   const name = `airlock-test-${process.pid}`;
@@ -26,11 +26,15 @@ function oneCpuCgroup(): { dir: string } | { why: string } {
       if (!readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').split(/\s+/).includes('cpu'))
         return { why: 'cgroup v2 without the cpu controller' };
       const control = '/sys/fs/cgroup/cgroup.subtree_control';
-      if (!readFileSync(control, 'utf8').split(/\s+/).includes('cpu')) writeFileSync(control, '+cpu');
+      const enabled = !readFileSync(control, 'utf8').split(/\s+/).includes('cpu');
+      if (enabled) writeFileSync(control, '+cpu');
+      const undo = (): void => {
+        if (enabled) writeFileSync(control, '-cpu');
+      };
       const dir = join('/sys/fs/cgroup', name);
       mkdirSync(dir);
       writeFileSync(join(dir, 'cpu.max'), '100000 100000');
-      return { dir };
+      return { dir, undo };
     }
     return { why: 'no cgroup CPU controller mounted' };
   } catch (error) {
@@ -43,7 +47,7 @@ const suite = 'workers: auto inside a cgroup CPU limit';
 
 describe(suite, { skip: requirement(suite, 'why' in cgroup ? cgroup.why : null) }, () => {
   test('starts one worker per CPU the limit allows, not one per core, and serves', async () => {
-    const { dir } = cgroup as { dir: string };
+    const { dir, undo } = cgroup as { dir: string; undo?: () => void };
     const echo = await startTcpEcho();
     const config = join(mkdtempSync(join(tmpdir(), 'airlock-cgroup-')), 'airlock.yaml');
     writeFileSync(
@@ -78,6 +82,12 @@ timeouts: { drain: 1s }
         } catch {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
+      }
+      // The cpu controller goes back to how it was below the root (v2), as far as it can.
+      try {
+        undo?.();
+      } catch {
+        // Another cgroup uses it now.
       }
     }
   });

@@ -75,6 +75,15 @@ describe('the CPUs a cgroup limit allows (workers: auto)', () => {
     assert.equal(cgroupCpuLimit(free), null);
   });
 
+  test('a cgroup outside the namespace ("/../x") is not looked for above the mount', () => {
+    const r = root({
+      'proc/self/cgroup': '0::/../other\n',
+      'sys/other/cpu.max': '100000 100000\n',
+      'sys/fs/cgroup/cpu.max': 'max 100000\n',
+    });
+    assert.equal(cgroupCpuLimit(r), null);
+  });
+
   test('nothing to read (no /proc, garbage): no limit', () => {
     assert.equal(cgroupCpuLimit(root({})), null);
     assert.equal(cgroupCpuLimit(root({ 'proc/self/cgroup': 'not a cgroup line\n' })), null);

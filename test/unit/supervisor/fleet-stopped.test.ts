@@ -29,7 +29,16 @@ describe("the supervisor's stopped line", () => {
     assert.deepEqual(fields, { drained: false, cut: 0, unreported: 1 });
     assert.equal(
       message,
-      'all 2 workers stopped: 0 sessions cut at the drain deadline; 1 worker ended without reporting (killed or crashed)',
+      'all 2 workers stopped: 1 worker ended without reporting (killed or crashed: its sessions were cut, uncounted)',
+    );
+  });
+
+  test('counted cuts and unreported workers are both said', () => {
+    const { fields, message } = fleetStopped([{ drained: false, cut: 2 }, null, null]);
+    assert.deepEqual(fields, { drained: false, cut: 2, unreported: 2 });
+    assert.equal(
+      message,
+      'all 3 workers stopped: 2 sessions cut at the drain deadline; 2 workers ended without reporting (killed or crashed: their sessions were cut, uncounted)',
     );
   });
 
