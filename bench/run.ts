@@ -558,8 +558,14 @@ async function main(): Promise<number> {
   chmodSync(workDir, 0o755);
   const running = new Set<RunningProxy>();
   // Before anything is started: where each proxy was started must not decide how it is scheduled.
-  const autogroups = switchOffAutogroups(options.keepAutogroup, AUTOGROUP_SETTING, (message) =>
-    log(`bench: ${message}`),
+  const autogroups = switchOffAutogroups(
+    options.keepAutogroup,
+    AUTOGROUP_SETTING,
+    (message) => log(`bench: ${message}`),
+    (message) => {
+      log(`bench: ${message}`);
+      notes.push(`Before the run: ${message}.`);
+    },
   );
   const restoreAutogroups = (): void => {
     if (autogroups.kind === 'switched-off') autogroups.restore();

@@ -12,9 +12,55 @@
  * the shell's group. With autogroups off, every thread is scheduled on its own whatever session
  * it is in, so where the proxy was started no longer matters.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const AUTOGROUP_SETTING = '/proc/sys/kernel/sched_autogroup_enabled';
+
+/**
+ * While a run has autogroups switched off it says so in this file (its pid and the value to put
+ * back), and removes it when it restores the setting: a run that is killed (SIGKILL, the
+ * machine's out-of-memory killer) cannot restore it, and the next run does, first thing.
+ */
+export const AUTOGROUP_MARKER = join(tmpdir(), 'airlock-bench-autogroup.json');
+
+/** The marker for a setting: the real one's, or one beside a setting of a test's own. */
+function markerFor(path: string): string {
+  return path === AUTOGROUP_SETTING ? AUTOGROUP_MARKER : `${path}.run.json`;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Puts back what an earlier run left switched off: when its marker names a process that is gone.
+ * Returns what was done, for the log (null: nothing).
+ */
+function recoverLeftover(path: string, marker: string): string | null {
+  let left: { pid?: unknown; value?: unknown; path?: unknown };
+  try {
+    left = JSON.parse(readFileSync(marker, 'utf8')) as typeof left;
+  } catch {
+    return null;
+  }
+  if (left.path !== path || typeof left.pid !== 'number' || typeof left.value !== 'string') return null;
+  // Another run is going on: its setting is its own to restore.
+  if (left.pid !== process.pid && alive(left.pid)) return null;
+  try {
+    writeFileSync(path, `${left.value}\n`);
+    rmSync(marker, { force: true });
+    return `${path} set back to ${left.value}: an earlier run (pid ${left.pid}) switched autogroups off and ended without restoring them`;
+  } catch (error) {
+    return `${path} could not be set back to ${left.value} for an earlier run (pid ${left.pid}): ${(error as Error).message}`;
+  }
+}
 
 export type AutogroupState =
   /** The kernel has no autogroups (or does not say): nothing to do. */
@@ -43,7 +89,11 @@ export function switchOffAutogroups(
   keep: boolean,
   path: string = AUTOGROUP_SETTING,
   onRestoreError: (message: string) => void = () => {},
+  onRecovered: (message: string) => void = () => {},
 ): AutogroupState {
+  const marker = markerFor(path);
+  const recovered = recoverLeftover(path, marker);
+  if (recovered !== null) onRecovered(recovered);
   const value = read(path);
   if (value === null) return { kind: 'absent' };
   if (value === '0') return { kind: 'off' };
@@ -54,6 +104,11 @@ export function switchOffAutogroups(
     return { kind: 'on', reason: `${path} could not be written (${(error as Error).message})` };
   }
   if (read(path) !== '0') return { kind: 'on', reason: `${path} did not take the value 0` };
+  try {
+    writeFileSync(marker, JSON.stringify({ pid: process.pid, value, path }));
+  } catch {
+    // Without it only a killed run goes unrepaired; the run itself restores as before.
+  }
   let restored = false;
   return {
     kind: 'switched-off',
@@ -62,6 +117,7 @@ export function switchOffAutogroups(
       restored = true;
       try {
         writeFileSync(path, `${value}\n`);
+        rmSync(marker, { force: true });
       } catch (error) {
         onRestoreError(`could not set ${path} back to ${value}: ${(error as Error).message}`);
       }

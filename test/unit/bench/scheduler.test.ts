@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -65,4 +66,41 @@ test('a failed restore is reported, not thrown', () => {
   if (state.kind === 'switched-off') assert.doesNotThrow(() => state.restore());
   assert.equal(messages.length, 1);
   assert.match(messages[0]!, /could not set .* back to 1/);
+});
+
+test('a run that was killed with autogroups off: the next run puts the setting back first', () => {
+  const s = setting('0\n');
+  try {
+    // What a killed run leaves: the setting switched off, and its marker naming a process gone.
+    const gone = spawnSync('true').pid;
+    writeFileSync(`${s.path}.run.json`, JSON.stringify({ pid: gone, value: '1', path: s.path }));
+    const said: string[] = [];
+    const state = switchOffAutogroups(false, s.path, undefined, (m) => said.push(m));
+    assert.equal(said.length, 1);
+    assert.match(said[0]!, new RegExp(`set back to 1: an earlier run \\(pid ${gone}\\)`));
+    // Then this run switches them off itself, and marks it with its own pid.
+    assert.equal(state.kind, 'switched-off');
+    assert.equal(readFileSync(s.path, 'utf8').trim(), '0');
+    const marker = JSON.parse(readFileSync(`${s.path}.run.json`, 'utf8')) as { pid: number; value: string };
+    assert.deepEqual([marker.pid, marker.value], [process.pid, '1']);
+    if (state.kind === 'switched-off') state.restore();
+    assert.equal(readFileSync(s.path, 'utf8').trim(), '1');
+    assert.equal(existsSync(`${s.path}.run.json`), false, 'the marker goes with the restore');
+  } finally {
+    s.done();
+  }
+});
+
+test('another run still going: its marker and the setting are left alone', () => {
+  const s = setting('0\n');
+  try {
+    writeFileSync(`${s.path}.run.json`, JSON.stringify({ pid: process.ppid, value: '1', path: s.path }));
+    const said: string[] = [];
+    assert.equal(switchOffAutogroups(false, s.path, undefined, (m) => said.push(m)).kind, 'off');
+    assert.deepEqual(said, []);
+    assert.equal(readFileSync(s.path, 'utf8').trim(), '0');
+    assert.equal(existsSync(`${s.path}.run.json`), true);
+  } finally {
+    s.done();
+  }
 });
