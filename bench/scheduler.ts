@@ -13,17 +13,18 @@
  * it is in, so where the proxy was started no longer matters.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 export const AUTOGROUP_SETTING = '/proc/sys/kernel/sched_autogroup_enabled';
 
 /**
  * While a run has autogroups switched off it says so in this file (its pid and the value to put
  * back), and removes it when it restores the setting: a run that is killed (SIGKILL, the
- * machine's out-of-memory killer) cannot restore it, and the next run does, first thing.
+ * machine's out-of-memory killer) cannot restore it, and the next run does, first thing. In
+ * /run, which only root writes (only root can switch the setting) and which, like the setting,
+ * does not outlive a reboot; never in a directory anyone may write, where a file planted there
+ * would have root write the setting or follow a link.
  */
-export const AUTOGROUP_MARKER = join(tmpdir(), 'airlock-bench-autogroup.json');
+export const AUTOGROUP_MARKER = '/run/airlock-bench-autogroup.json';
 
 /** The marker for a setting: the real one's, or one beside a setting of a test's own. */
 function markerFor(path: string): string {
@@ -50,7 +51,8 @@ function recoverLeftover(path: string, marker: string): string | null {
   } catch {
     return null;
   }
-  if (left.path !== path || typeof left.pid !== 'number' || typeof left.value !== 'string') return null;
+  if (left.path !== path || typeof left.pid !== 'number' || (left.value !== '0' && left.value !== '1'))
+    return null;
   // Another run is going on: its setting is its own to restore.
   if (left.pid !== process.pid && alive(left.pid)) return null;
   try {

@@ -104,3 +104,17 @@ test('another run still going: its marker and the setting are left alone', () =>
     s.done();
   }
 });
+
+test('a marker that does not name 0 or 1 is not written to the setting', () => {
+  const s = setting('0\n');
+  try {
+    const gone = spawnSync('true').pid;
+    writeFileSync(`${s.path}.run.json`, JSON.stringify({ pid: gone, value: '1; reboot', path: s.path }));
+    const said: string[] = [];
+    assert.equal(switchOffAutogroups(false, s.path, undefined, (m) => said.push(m)).kind, 'off');
+    assert.deepEqual(said, []);
+    assert.equal(readFileSync(s.path, 'utf8').trim(), '0');
+  } finally {
+    s.done();
+  }
+});
