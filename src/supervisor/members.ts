@@ -85,7 +85,8 @@ export function fleetStopped(results: readonly (ShutdownResult | null)[]): {
     if (r === null) unreported++;
     else cut += r.cut;
   }
-  const drained = unreported === 0 && results.every((r) => r?.drained === true);
+  // An unreported worker (null) is not drained.
+  const drained = results.every((r) => r?.drained === true);
   const parts: string[] = [];
   if (drained) parts.push('all sessions drained');
   else if (cut > 0 || unreported === 0) parts.push(`${plural(cut, 'session')} cut at the drain deadline`);

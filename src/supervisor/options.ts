@@ -20,24 +20,13 @@ export type ServeOptions = LoadOptions & {
  * none, over `cpu.cfs_period_us`). `root` stands for / (tests).
  */
 export function cgroupCpuLimit(root = '/'): number | null {
-  let cgroups: string;
-  try {
-    cgroups = readFileSync(join(root, 'proc/self/cgroup'), 'utf8');
-  } catch {
-    return null;
-  }
+  const cgroups = readOrNull(join(root, 'proc/self/cgroup'));
+  if (cgroups === null) return null;
   let limit: number | null = null;
   const consider = (quota: number, period: number): void => {
     if (!(quota > 0 && period > 0)) return;
     const cpus = Math.max(1, Math.floor(quota / period));
     limit = limit === null ? cpus : Math.min(limit, cpus);
-  };
-  const read = (path: string): string | null => {
-    try {
-      return readFileSync(path, 'utf8').trim();
-    } catch {
-      return null;
-    }
   };
   for (const line of cgroups.split('\n')) {
     const match = /^(\d+):([^:]*):(\/.*)$/.exec(line);
@@ -50,7 +39,9 @@ export function cgroupCpuLimit(root = '/'): number | null {
     const dirs = ancestors(path);
     if (id === '0' && controllers === '') {
       for (const dir of dirs) {
-        const max = read(join(root, 'sys/fs/cgroup', dir, 'cpu.max'))?.split(' ');
+        const max = readOrNull(join(root, 'sys/fs/cgroup', dir, 'cpu.max'))
+          ?.trim()
+          .split(' ');
         if (max !== undefined && max[0] !== 'max') consider(Number(max[0]), Number(max[1]));
       }
     } else if (controllers.split(',').includes('cpu')) {
@@ -58,8 +49,8 @@ export function cgroupCpuLimit(root = '/'): number | null {
         for (const dir of dirs) {
           const base = join(root, 'sys/fs/cgroup', mount, dir);
           consider(
-            Number(read(join(base, 'cpu.cfs_quota_us'))),
-            Number(read(join(base, 'cpu.cfs_period_us'))),
+            Number(readOrNull(join(base, 'cpu.cfs_quota_us'))),
+            Number(readOrNull(join(base, 'cpu.cfs_period_us'))),
           );
         }
       }
@@ -78,14 +69,19 @@ function ancestors(path: string): string[] {
   return dirs;
 }
 
-/** Reads the open-files limit; null where /proc is not there. */
-export function openFilesLimit(): number | null {
+/** A file's text; null where it cannot be read (absent, or /proc not there). */
+function readOrNull(path: string): string | null {
   try {
-    const match = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
-    return match ? Number(match[1]) : null;
+    return readFileSync(path, 'utf8');
   } catch {
     return null;
   }
+}
+
+/** Reads the open-files limit; null where /proc is not there. */
+export function openFilesLimit(): number | null {
+  const match = /Max open files\s+(\d+)/.exec(readOrNull('/proc/self/limits') ?? '');
+  return match ? Number(match[1]) : null;
 }
 
 export function workerCount(value: string | number): number {
