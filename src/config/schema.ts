@@ -93,7 +93,7 @@ const hostsEntry = z
 export const configSchema = z.strictObject({
   version: z.literal(1, { error: 'only version 1 is supported' }).default(1),
   mode: z.enum(['enforce', 'audit']).default('enforce'),
-  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
   engine: z
     .strictObject({
       /** native: established tunnels move to the relay thread (C, epoll); js: spliced streams. */

@@ -352,6 +352,9 @@ export class GatewayMetrics {
       name: METRIC_NAMES.rules,
       help: 'Destination rules in the policy in force',
       registers,
+      // Every worker holds the whole policy: across workers this is one number, not a sum. The
+      // smallest: right after a reload it reads the new count once every worker has it.
+      aggregator: 'min',
       collect() {
         this.set(gauges.rules());
       },

@@ -127,8 +127,9 @@ limits: { newConnectionsPerClientPerSecond: 100000 }
 timeouts: { drain: 1s }
 `,
       );
+      // One process, whose open-files limit is the one that runs out.
       gw = await serve(
-        ['--config', join(dir, 'airlock.yaml'), '--listen', '127.0.0.1:0'],
+        ['--config', join(dir, 'airlock.yaml'), '--listen', '127.0.0.1:0', '--workers', '1'],
         30_000,
         undefined,
         ['prlimit', `--nofile=${NOFILE}:${NOFILE}`, '--'],

@@ -41,7 +41,8 @@ after(async () => {
 
 describe('airlock serve: lifecycle', () => {
   test('SIGTERM stops accepting, lets an open tunnel drain, and exits 0 when it closes', async () => {
-    const gw = await serve(['--config', config, '--listen', '127.0.0.1:0']);
+    // One process (workers.test.ts stops a fleet).
+    const gw = await serve(['--config', config, '--listen', '127.0.0.1:0', '--workers', '1']);
     const tunnel = await openTunnel(gw.port, `echo.example.test:${echo.port}`);
     assert.equal(await echoOnce(tunnel, 'before'), 'before');
     gw.child.kill('SIGTERM');

@@ -160,3 +160,19 @@ test("the native relay's counters: bytes by path, pipes open and grants used, re
   assert.equal((await samples(without, 'airlock_relay_bytes_total')).get('path=splice'), 0);
   assert.equal((await samples(without, 'airlock_front_granted_total')).get(''), 0);
 });
+
+test("across workers the supervisor sums what each worker carries, but the policy's rule count is one number", async () => {
+  const worker = (rules: number, connections: number): GatewayMetrics =>
+    new GatewayMetrics({ ...GAUGES, rules: () => rules, connections: () => connections });
+  const fleet = [worker(3, 10), worker(3, 4)];
+  const text = async (workers: GatewayMetrics[]): Promise<string> =>
+    AggregatorRegistry.aggregate(
+      await Promise.all(workers.map((w) => w.registry.getMetricsAsJSON())),
+    ).metrics();
+  const summed = await text(fleet);
+  assert.match(summed, /^airlock_connections_open 14$/m);
+  assert.match(summed, /^airlock_policy_rules 3$/m);
+  // Mid-reload, one worker on the new policy: the count is the new one once every worker has it.
+  assert.match(await text([worker(3, 0), worker(5, 0)]), /^airlock_policy_rules 3$/m);
+  assert.match(await text([worker(5, 0), worker(5, 0)]), /^airlock_policy_rules 5$/m);
+});
