@@ -60,8 +60,20 @@ export interface ProxyEnv {
 
 /** `engine` of the Airlock configuration; absent: the defaults (native relay, SO_REUSEPORT). */
 export interface AirlockEngine {
-  readonly tunnels: 'native' | 'js';
-  readonly listen: 'reuseport' | 'handoff';
+  readonly tunnels?: 'native' | 'js';
+  readonly listen?: 'reuseport' | 'handoff';
+  /** The relay thread's busy polling, in microseconds. */
+  readonly busyPollUs?: number;
+}
+
+/** What a target's label says of its engine settings ('' for the defaults). */
+function engineLabel(engine: AirlockEngine | undefined): string {
+  if (engine === undefined) return '';
+  const parts: string[] = [];
+  if (engine.tunnels !== undefined) parts.push(`${engine.tunnels} tunnels`);
+  if (engine.listen !== undefined) parts.push(engine.listen);
+  if (engine.busyPollUs !== undefined) parts.push(`busy poll ${engine.busyPollUs} µs`);
+  return parts.length === 0 ? '' : ` ${parts.join(', ')}`;
 }
 
 /**
@@ -506,7 +518,7 @@ export async function startProxy(
   const processes = processTree(pid).length;
   const label =
     spec.kind === 'airlock'
-      ? `Airlock${spec.engine ? ` ${spec.engine.tunnels} tunnels, ${spec.engine.listen}` : ''}${spec.observation === 'off' ? ', observation off' : ''} (${processes <= 1 ? '1 process' : `${processes - 1} workers`})`
+      ? `Airlock${engineLabel(spec.engine)}${spec.observation === 'off' ? ', observation off' : ''} (${processes <= 1 ? '1 process' : `${processes - 1} workers`})`
       : spec.kind === 'squid'
         ? `Squid (workers ${spec.workers})`
         : 'tinyproxy';

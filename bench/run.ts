@@ -35,6 +35,7 @@ import {
 } from './proxies.js';
 import { configSchema } from '../src/config/index.js';
 import { workerCount } from '../src/supervisor/options.js';
+import { loadNative } from '../src/gateway/native.js';
 import {
   NODE_LIBRARIES_REFERENCE,
   NODE_LIBRARIES_REFERENCE_LABEL,
@@ -89,6 +90,8 @@ interface Settings {
   /** null: the product's default (no --workers flag). */
   readonly airlockWorkers: string | null;
   readonly airlockWideWorkers: string;
+  /** engine.busyPollUs of airlock-poll. */
+  readonly busyPollUs: number;
   /** b starts every proxy afresh (a clean RSS baseline); the smoke run reuses the running ones. */
   readonly freshIdleProxies: boolean;
   /** Threads of the C generator (each runs its own epoll loop; one core at most each). */
@@ -138,6 +141,7 @@ const FULL: Settings = {
   bulkProcesses: 2,
   airlockWorkers: null,
   airlockWideWorkers: '8',
+  busyPollUs: 100,
   freshIdleProxies: true,
   generatorThreads: 1,
   clientSources: 8,
@@ -174,7 +178,8 @@ const SCENARIOS: readonly ScenarioId[] = ['a', 'b', 'c', 'd', 'storm'];
 /**
  * airlock: the default `workers`; airlock-w1: `workers: 1` (the default must never be slower);
  * airlock-js: JavaScript tunnels and supervisor hand-off (what runs without the native addon);
- * airlock-obs-off: the default with the gateway's observation state switched off.
+ * airlock-obs-off: the default with the gateway's observation state switched off;
+ * airlock-poll: `workers: 1` with the relay thread busy polling (`engine.busyPollUs`).
  */
 const TARGETS = [
   'direct',
@@ -182,6 +187,7 @@ const TARGETS = [
   'airlock-w1',
   'airlock-js',
   'airlock-obs-off',
+  'airlock-poll',
   'squid-w1',
   'squid-w2',
   'tinyproxy',
@@ -191,6 +197,7 @@ type TargetId = (typeof TARGETS)[number];
 const ONLY_IN: Partial<Record<TargetId, readonly ScenarioId[]>> = {
   'airlock-w1': ['a', 'd'],
   'airlock-obs-off': ['a'],
+  'airlock-poll': ['a'],
 };
 const runsIn = (id: string, scenario: ScenarioId): boolean =>
   ONLY_IN[id as TargetId]?.includes(scenario) ?? true;
@@ -256,6 +263,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --storm-timeout SECONDS a storm client that is not up after this has failed (default 10)
   --workers W             Airlock workers for a, c, d (default: what airlock serve defaults to)
   --wide-workers W        Airlock workers for b and the storm (default 8)
+  --busy-poll-us N        engine.busyPollUs of airlock-poll (default 100)
   --no-access-log         no proxy logs requests (default: every proxy logs every request)
   --keep-autogroup        leave the kernel's session autogroups on (default: off for the run,
                           then restored; see bench/README.md)
@@ -364,6 +372,9 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       case '--wide-workers':
         s = { ...s, airlockWideWorkers: value() };
+        break;
+      case '--busy-poll-us':
+        s = { ...s, busyPollUs: int(value(), arg) };
         break;
       case '--no-access-log':
         accessLog = false;
@@ -515,13 +526,15 @@ async function main(): Promise<number> {
   const smpProblem = squidVersion === null ? null : squidSmpUsable();
   const hasWorkers = airlockHasWorkers(repoRoot);
   const available = (id: TargetId): boolean =>
-    id === 'direct' || id === 'airlock' || id === 'airlock-js'
-      ? true
-      : id === 'tinyproxy'
-        ? tinyproxyVersion !== null
-        : id === 'squid-w2'
-          ? squidVersion !== null && smpProblem === null
-          : squidVersion !== null;
+    id === 'airlock-poll'
+      ? loadNative().addon !== null
+      : id === 'direct' || id.startsWith('airlock')
+        ? true
+        : id === 'tinyproxy'
+          ? tinyproxyVersion !== null
+          : id === 'squid-w2'
+            ? squidVersion !== null && smpProblem === null
+            : squidVersion !== null;
   // `workers 1` is measured beside the default only where they differ: with the default at one
   // process the two targets are one configuration, and their ratio would be run-to-run noise.
   const defaultWorkers = workerCount(s.airlockWorkers ?? configSchema.parse({}).workers);
@@ -691,6 +704,10 @@ async function main(): Promise<number> {
           return { kind: 'airlock', workers, engine: { tunnels: 'js', listen: 'handoff' } };
         case 'airlock-obs-off':
           return { kind: 'airlock', workers, observation: 'off' };
+        case 'airlock-poll':
+          // Beside airlock-w1: with more workers each relay thread sees a share of the clients,
+          // with gaps between their events too long to poll through.
+          return { kind: 'airlock', workers: '1', engine: { busyPollUs: s.busyPollUs } };
         case 'squid-w1':
           return { kind: 'squid', workers: 1 };
         case 'squid-w2':

@@ -86,7 +86,7 @@ enum state { ST_RELAY = 0, ST_HEAD, ST_DECIDE, ST_CONNECT, ST_PEEK, ST_RESPOND }
 enum event_kind { EVENT_KINDS(AS_ENUM) };
 
 /* "ends closed=0 client_error=1 …; events head=1 …": what JavaScript checks at load. */
-static const char CONTRACT[] = "ends" END_REASONS(AS_TEXT) "; events" EVENT_KINDS(AS_TEXT);
+static const char CONTRACT[] = "ends" END_REASONS(AS_TEXT) "; events" EVENT_KINDS(AS_TEXT) "; stats 6";
 
 /* Front commands (JavaScript to this thread). */
 enum cmd_kind { CMD_LISTEN = 1, CMD_UNLISTEN, CMD_CONNECT, CMD_RESPOND, CMD_VERDICT, CMD_GRANT, CMD_REVOKE };
@@ -1535,12 +1535,62 @@ static void scan_time(int64_t now, int idle_too) {
   }
 }
 
+/* Busy polling (engine.busyPollUs): set by JavaScript, read by the relay thread every turn. */
+static int64_t busy_poll_max_ns;
+/* Nanoseconds the relay thread polled before events came, and before it slept after all. */
+static uint64_t busy_poll_found_ns, busy_poll_slept_ns;
+/* Engine thread only: how long the next wait polls before it sleeps. */
+static int64_t poll_limit_ns;
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * epoll_wait, polling first for up to poll_limit_ns when busy polling is on. An idle virtual CPU
+ * halts, and waking the thread on it again costs far more than the event that woke it; polling
+ * keeps the CPU awake through short gaps. The window adapts as the kernel's haltpoll governor's
+ * does: an idle spell longer than the maximum halves it (so an idle relay soon stops polling),
+ * one that ended after the window but within the maximum doubles it.
+ */
+static int wait_events(struct epoll_event *events, int timeout) {
+  int64_t max = __atomic_load_n(&busy_poll_max_ns, __ATOMIC_RELAXED);
+  if (max <= 0 || timeout == 0) return epoll_wait(E.epfd, events, EVENTS_PER_WAIT, timeout);
+  if (poll_limit_ns > max) poll_limit_ns = max;
+  int64_t start = now_ns(), now = start;
+  if (poll_limit_ns > 0) {
+    int64_t end = start + poll_limit_ns;
+    do {
+      int n = epoll_wait(E.epfd, events, EVENTS_PER_WAIT, 0);
+      if (n != 0) {
+        __atomic_fetch_add(&busy_poll_found_ns, (uint64_t)(now_ns() - start), __ATOMIC_RELAXED);
+        return n;
+      }
+      now = now_ns();
+    } while (now < end);
+    __atomic_fetch_add(&busy_poll_slept_ns, (uint64_t)(now - start), __ATOMIC_RELAXED);
+  }
+  int n = epoll_wait(E.epfd, events, EVENTS_PER_WAIT, timeout);
+  int64_t idle = now_ns() - start;
+  if (n == 0 || idle > max) {
+    poll_limit_ns /= 2;
+    if (poll_limit_ns < 1000) poll_limit_ns = 0;
+  } else if (idle > poll_limit_ns) {
+    int64_t grown = poll_limit_ns * 2;
+    if (grown < max / 4) grown = max / 4;
+    poll_limit_ns = grown > max ? max : grown;
+  }
+  return n;
+}
+
 static void *engine_main(void *arg) {
   (void)arg;
   struct epoll_event events[EVENTS_PER_WAIT];
   for (;;) {
     int timeout = again_len > 0 ? 0 : lazy_since != 0 ? 1 : E.front_waits > 0 ? 100 : 1000;
-    int n = epoll_wait(E.epfd, events, EVENTS_PER_WAIT, timeout);
+    int n = wait_events(events, timeout);
     if (n < 0 && errno != EINTR) abort();
     int commands = 0;
     for (int i = 0; i < n; i++) {
@@ -1747,15 +1797,34 @@ static napi_value js_relay_copy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* relayStats(): [bytes written by splice, bytes written by send, pipes open], since the start. */
+/* busyPoll(maxUs): poll for up to maxUs microseconds before sleeping (0: never). */
+static napi_value js_busy_poll(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  double us = -1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_double(env, argv[0], &us) != napi_ok || !(us >= 0 && us <= 1000000)) {
+    napi_throw_range_error(env, NULL, "airlock native: busyPoll(maxUs) takes microseconds from 0 to 1000000");
+    return NULL;
+  }
+  __atomic_store_n(&busy_poll_max_ns, (int64_t)(us * 1000), __ATOMIC_RELAXED);
+  return NULL;
+}
+
+/*
+ * relayStats(): [bytes written by splice, bytes written by send, pipes open, heads connected on a
+ * grant, ns polled before events came, ns polled before sleeping], since the start.
+ */
 static napi_value js_relay_stats(napi_env env, napi_callback_info info) {
   napi_value out, v;
-  double values[4] = {(double)__atomic_load_n(&spliced_bytes, __ATOMIC_RELAXED),
+  double values[6] = {(double)__atomic_load_n(&spliced_bytes, __ATOMIC_RELAXED),
                       (double)__atomic_load_n(&copied_bytes, __ATOMIC_RELAXED),
                       (double)__atomic_load_n(&pipes_open, __ATOMIC_RELAXED),
-                      (double)__atomic_load_n(&grants_used, __ATOMIC_RELAXED)};
-  CHECK(napi_create_array_with_length(env, 4, &out));
-  for (uint32_t i = 0; i < 4; i++) {
+                      (double)__atomic_load_n(&grants_used, __ATOMIC_RELAXED),
+                      (double)__atomic_load_n(&busy_poll_found_ns, __ATOMIC_RELAXED),
+                      (double)__atomic_load_n(&busy_poll_slept_ns, __ATOMIC_RELAXED)};
+  CHECK(napi_create_array_with_length(env, 6, &out));
+  for (uint32_t i = 0; i < 6; i++) {
     CHECK(napi_create_double(env, values[i], &v));
     CHECK(napi_set_element(env, out, i, v));
   }
@@ -2223,6 +2292,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"relayCopy", NULL, js_relay_copy, NULL, NULL, NULL, napi_default, NULL},
       {"relayStats", NULL, js_relay_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"busyPoll", NULL, js_busy_poll, NULL, NULL, NULL, napi_default, NULL},
       {"add", NULL, js_add, NULL, NULL, NULL, napi_default, NULL},
       {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},

@@ -104,6 +104,8 @@ export const configSchema = z.strictObject({
       accept: z.enum(['auto', 'native', 'js']).default('auto'),
       /** The native front's repeat grants (see FrontGrants): false turns the shortcut off. */
       grants: z.boolean().default(true),
+      /** The relay thread's busy polling before it sleeps, in microseconds (0: off). */
+      busyPollUs: z.number().int().min(0).max(1000).default(0),
     })
     .prefault({}),
   pidFile: z.string().min(1).nullable().default(null),

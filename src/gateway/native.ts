@@ -17,10 +17,20 @@ export interface NativeAddon {
   /** Relays by recv/send through one buffer, as where the kernel refuses splice (tests). */
   relayCopy(on: boolean): void;
   /**
-   * Since the start: bytes the relay wrote by splice and by send, the pipes open now, and the
-   * requests the front connected on a repeat grant.
+   * Since the start: bytes the relay wrote by splice and by send, the pipes open now, the
+   * requests the front connected on a repeat grant, and the nanoseconds the relay thread busy
+   * polled before events came and before it slept after all.
    */
-  relayStats(): [spliced: number, copied: number, pipesOpen: number, granted: number];
+  relayStats(): [
+    spliced: number,
+    copied: number,
+    pipesOpen: number,
+    granted: number,
+    polledFoundNs: number,
+    polledSleptNs: number,
+  ];
+  /** The relay thread polls for up to `maxUs` microseconds before it sleeps (0: never; `engine.busyPollUs`). */
+  busyPoll(maxUs: number): void;
   listen(
     address: string,
     port: number,
@@ -197,7 +207,7 @@ export const NATIVE_CONTRACT = `ends ${ENDS.map((end, i) => `${end}=${i}`).join(
   FRONT_EVENTS,
 )
   .map(([kind, n]) => `${kind}=${n}`)
-  .join(' ')}`;
+  .join(' ')}; stats 6`;
 
 /**
  * Why an addon reporting `contract` cannot serve this module (a build left over from other

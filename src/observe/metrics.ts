@@ -30,6 +30,7 @@ export const METRIC_NAMES = {
   relayBytes: 'airlock_relay_bytes_total',
   relayPipes: 'airlock_relay_pipes_open',
   frontGranted: 'airlock_front_granted_total',
+  relayBusyPoll: 'airlock_relay_busy_poll_seconds_total',
 } as const;
 
 /** How a DNS lookup for an upstream was answered. A fixed set: it is a metric label. */
@@ -188,6 +189,10 @@ export interface RelayCounters {
   readonly pipesOpen: number;
   /** Request heads the native front connected on a repeat grant, since the start. */
   readonly granted: number;
+  /** Nanoseconds the relay thread busy polled before events came (`engine.busyPollUs`). */
+  readonly polledFoundNs: number;
+  /** Nanoseconds it busy polled and then slept all the same. */
+  readonly polledSleptNs: number;
 }
 
 /**
@@ -318,7 +323,14 @@ export class GatewayMetrics {
       },
     });
     const relay = (): RelayCounters =>
-      gauges.relay?.() ?? { splicedBytes: 0, copiedBytes: 0, pipesOpen: 0, granted: 0 };
+      gauges.relay?.() ?? {
+        splicedBytes: 0,
+        copiedBytes: 0,
+        pipesOpen: 0,
+        granted: 0,
+        polledFoundNs: 0,
+        polledSleptNs: 0,
+      };
     new Counter({
       name: METRIC_NAMES.relayBytes,
       help: "Bytes the native relay wrote to tunnel sockets, by path: splice (bulk transfers, past a direction's first 64 KiB) or copy",
@@ -346,6 +358,18 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         this.inc(relay().granted);
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.relayBusyPoll,
+      help: 'Time the native relay thread spent busy polling (engine.busyPollUs), by outcome: found (events came while it polled) or slept (none came: CPU spent for nothing)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const now = relay();
+        this.reset();
+        this.inc({ outcome: 'found' }, now.polledFoundNs / 1e9);
+        this.inc({ outcome: 'slept' }, now.polledSleptNs / 1e9);
       },
     });
     new Gauge({

@@ -38,6 +38,13 @@ export function buildGateway(
       'engine.accept: native needs the native relay (engine.tunnels: auto or native, and the addon built)',
     );
   }
+  if (relay === null && file.engine.busyPollUs > 0) {
+    throw new AirlockError(
+      'CONFIG_INVALID',
+      "engine.busyPollUs: busy polling is the native relay thread's (engine.tunnels: auto or native, and the addon built)",
+    );
+  }
+  relay?.addon.busyPoll(file.engine.busyPollUs);
   return new Gateway({
     listeners: loaded.listeners,
     policy: loaded.policy,

@@ -48,8 +48,9 @@ export class GatewayProcess {
         const addon = loadNative().addon;
         // (An addon from other sources, which might lack these counters, is never loaded.)
         if (addon === null) return null;
-        const [splicedBytes, copiedBytes, pipesOpen, granted] = addon.relayStats();
-        return { splicedBytes, copiedBytes, pipesOpen, granted };
+        const [splicedBytes, copiedBytes, pipesOpen, granted, polledFoundNs, polledSleptNs] =
+          addon.relayStats();
+        return { splicedBytes, copiedBytes, pipesOpen, granted, polledFoundNs, polledSleptNs };
       },
     });
     this.enricher = new RecordEnricher(file.observe.clientNames, file.catalog);

@@ -140,8 +140,15 @@ test('a tally histogram is served exactly as a prom-client Histogram with the sa
   assert.match(await ours.metrics(), /h_seconds_bucket\{le="\+Inf",kind="http"\} \d+/);
 });
 
-test("the native relay's counters: bytes by path, pipes open and grants used, read at scrape time; zero without a relay", async () => {
-  let counters = { splicedBytes: 5_000_000, copiedBytes: 70_000, pipesOpen: 3, granted: 12 };
+test("the native relay's counters: bytes by path, pipes open, grants used and busy polling, read at scrape time; zero without a relay", async () => {
+  let counters = {
+    splicedBytes: 5_000_000,
+    copiedBytes: 70_000,
+    pipesOpen: 3,
+    granted: 12,
+    polledFoundNs: 1_500_000_000,
+    polledSleptNs: 250_000,
+  };
   const metrics = new GatewayMetrics({ ...GAUGES, relay: () => counters });
   assert.deepEqual(
     await samples(metrics, 'airlock_relay_bytes_total'),
@@ -152,13 +159,22 @@ test("the native relay's counters: bytes by path, pipes open and grants used, re
   );
   assert.deepEqual(await samples(metrics, 'airlock_relay_pipes_open'), new Map([['', 3]]));
   assert.deepEqual(await samples(metrics, 'airlock_front_granted_total'), new Map([['', 12]]));
-  counters = { splicedBytes: 6_000_000, copiedBytes: 70_000, pipesOpen: 0, granted: 15 };
+  assert.deepEqual(
+    await samples(metrics, 'airlock_relay_busy_poll_seconds_total'),
+    new Map([
+      ['outcome=found', 1.5],
+      ['outcome=slept', 0.00025],
+    ]),
+  );
+  counters = { ...counters, splicedBytes: 6_000_000, pipesOpen: 0, granted: 15, polledSleptNs: 2e9 };
   assert.equal((await samples(metrics, 'airlock_relay_bytes_total')).get('path=splice'), 6_000_000);
   assert.equal((await samples(metrics, 'airlock_relay_pipes_open')).get(''), 0);
   assert.equal((await samples(metrics, 'airlock_front_granted_total')).get(''), 15);
+  assert.equal((await samples(metrics, 'airlock_relay_busy_poll_seconds_total')).get('outcome=slept'), 2);
   const without = new GatewayMetrics(GAUGES);
   assert.equal((await samples(without, 'airlock_relay_bytes_total')).get('path=splice'), 0);
   assert.equal((await samples(without, 'airlock_front_granted_total')).get(''), 0);
+  assert.equal((await samples(without, 'airlock_relay_busy_poll_seconds_total')).get('outcome=found'), 0);
 });
 
 test("across workers the supervisor sums what each worker carries, but the policy's rule count is one number", async () => {
