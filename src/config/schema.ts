@@ -107,6 +107,15 @@ export const configSchema = z.strictObject({
       /** The relay thread's busy polling before it sleeps, in microseconds (0: off). */
       busyPollUs: z.number().int().min(0).max(1000).default(0),
     })
+    .superRefine((engine, ctx) => {
+      if (engine.tunnels === 'js' && engine.busyPollUs > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['busyPollUs'],
+          message: "busy polling is the native relay thread's, and engine.tunnels is js",
+        });
+      }
+    })
     .prefault({}),
   pidFile: z.string().min(1).nullable().default(null),
   listeners: z

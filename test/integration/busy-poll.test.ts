@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadNative } from '../../src/gateway/native.js';
+import { loadConfig } from '../../src/supervisor/index.js';
 import { echoOnce, openTunnel } from '../helpers/cli.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startTcpEcho, type TestOrigin } from '../helpers/origins.js';
@@ -94,9 +98,17 @@ describe('engine.busyPollUs in the configuration', () => {
   });
 
   test('busy polling with JavaScript tunnels is refused: only the relay thread polls', async () => {
-    await assert.rejects(
-      startGateway(config('{ tunnels: js, busyPollUs: 100 }')),
-      /engine\.busyPollUs: busy polling is the native relay thread's/,
-    );
+    // Already when the file is read (config-check says so too), not only when serving starts.
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-busypoll-'));
+    const file = join(dir, 'airlock.yaml');
+    writeFileSync(file, config('{ tunnels: js, busyPollUs: 100 }'));
+    try {
+      await assert.rejects(
+        loadConfig({ configFile: file }),
+        /engine\.busyPollUs: busy polling is the native relay thread's, and engine\.tunnels is js/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
