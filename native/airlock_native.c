@@ -233,11 +233,13 @@ static int notify_due;
 /* Engine thread only: when the oldest event queued without a wake-up was queued (0: none). */
 static int64_t lazy_since;
 
-static int64_t now_us(void) {
+static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+static int64_t now_us(void) { return now_ns() / 1000; }
 
 static void due(int urgent) {
   if (urgent) notify_due = 1;
@@ -1541,12 +1543,6 @@ static int64_t busy_poll_max_ns;
 static uint64_t busy_poll_found_ns, busy_poll_slept_ns;
 /* Engine thread only: how long the next wait polls before it sleeps. */
 static int64_t poll_limit_ns;
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /*
  * epoll_wait, polling first for up to poll_limit_ns when busy polling is on. An idle virtual CPU
