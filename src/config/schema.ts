@@ -108,6 +108,13 @@ export const configSchema = z.strictObject({
       busyPollUs: z.number().int().min(0).max(1000).default(0),
     })
     .superRefine((engine, ctx) => {
+      if (engine.tunnels === 'js' && engine.accept === 'native') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accept'],
+          message: 'the native front hands its tunnels to the native relay thread, and engine.tunnels is js',
+        });
+      }
       if (engine.tunnels === 'js' && engine.busyPollUs > 0) {
         ctx.addIssue({
           code: 'custom',

@@ -132,6 +132,22 @@ limitz: 3
     assert.equal(errors[1], 'log.format: "xml" is not one of json, squid (airlock.yaml:4)');
   });
 
+  test('engine settings that contradict each other are refused where the file is read', () => {
+    // The native front and busy polling both live in the native relay thread, which JavaScript
+    // tunnels leave out; each names its own field and line.
+    assert.deepEqual(errorsOf('engine:\n  tunnels: js\n  accept: native\n  busyPollUs: 50\n'), [
+      'engine.accept: the native front hands its tunnels to the native relay thread, and engine.tunnels is js (airlock.yaml:3)',
+      "engine.busyPollUs: busy polling is the native relay thread's, and engine.tunnels is js (airlock.yaml:4)",
+    ]);
+    for (const engine of [
+      '{ tunnels: js, accept: auto }',
+      '{ tunnels: js, accept: js }',
+      '{ accept: native, busyPollUs: 50 }',
+    ]) {
+      assert.equal(parseConfig(`engine: ${engine}\n`, 'airlock.yaml').ok, true, engine);
+    }
+  });
+
   test('unsupported version', () => {
     assert.match(errorsOf('version: 2\n')[0]!, /^version: only version 1 is supported \(airlock\.yaml:1\)$/);
   });
