@@ -173,3 +173,34 @@ export function machineBusySeconds(): number {
     return Number.NaN;
   }
 }
+
+/**
+ * Inter-processor interrupts that wake a thread on another core, machine-wide since boot: the
+ * "RES" (rescheduling) and "CAL" (function call: the kernel queues a wake-up on the target core's
+ * list and interrupts it) rows of /proc/interrupts, summed over the cores. A wake-up that stays
+ * on the waker's core sends neither. In a virtual machine whose idle cores halt, each one costs a
+ * trip through the hypervisor on both sides, which at low concurrency is much of a tunnel's time.
+ */
+export function parseWakeIpis(interrupts: string): number {
+  let total = 0;
+  let seen = 0;
+  for (const line of interrupts.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] !== 'RES:' && f[0] !== 'CAL:') continue;
+    seen++;
+    // The per-core counts follow the name; the description after them is words.
+    for (const v of f.slice(1)) {
+      if (!/^\d+$/.test(v)) break;
+      total += Number(v);
+    }
+  }
+  return seen === 2 ? total : Number.NaN;
+}
+
+export function machineWakeIpis(): number {
+  try {
+    return parseWakeIpis(readFileSync('/proc/interrupts', 'utf8'));
+  } catch {
+    return Number.NaN;
+  }
+}

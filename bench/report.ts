@@ -254,24 +254,37 @@ function tunnelPhases(results: Results, input: ReportInput): string[] {
     // Not measured here, or by a generator without phases.
     if (!phases.every(Number.isFinite)) continue;
     const rate = results.median('a', param, t.id, 'rate');
+    const ipis = results.median('a', param, t.id, 'wakeIpis');
     const sum = phases.reduce((n, v) => n + v, 0);
     rows.push([
       labelsFor(results, 'a', param, t.id, t.label),
       ...phases.map((v) => f(v, 3)),
       f(sum, 3),
       rate === undefined || rate <= 0 ? '–' : f((1e6 * Number(param)) / rate, 3),
+      ipis === undefined || !Number.isFinite(ipis) ? '–' : f(ipis, 2),
     ]);
   }
   if (rows.length === 0) return [];
   return [
     `Where a tunnel's time goes at concurrency ${param}, in µs (the generator's clock; means per tunnel, medians over rounds): ` +
       'TCP connect → connected; `CONNECT` written → 200 read; ClientHello written → its echo read; echo read → the close read. ' +
-      '"period": the window over the tunnels each slot completed in it; what it has beyond the phases is the generator between two tunnels.',
+      '"period": the window over the tunnels each slot completed in it; what it has beyond the phases is the generator between two tunnels. ' +
+      '"wake-up IPIs": interrupts one core sent another to wake a thread there (/proc/interrupts RES and CAL, the whole machine: generator, origins and proxy), per tunnel; ' +
+      "a wake-up that stays on the waker's core sends none, and where idle cores halt (a virtual machine) each one costs a trip through the hypervisor on both sides.",
     '',
     markdownTable(
-      ['target', 'connect', 'CONNECT → 200', 'ClientHello → echo', 'echo → close', 'sum', 'period'],
+      [
+        'target',
+        'connect',
+        'CONNECT → 200',
+        'ClientHello → echo',
+        'echo → close',
+        'sum',
+        'period',
+        'wake-up IPIs',
+      ],
       rows,
-      ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
     '',
   ];

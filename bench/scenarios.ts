@@ -20,6 +20,7 @@ import type {
 import type { Origins } from './origins.js';
 import {
   machineBusySeconds,
+  machineWakeIpis,
   processCpuSeconds,
   processIo,
   type ProcessIo,
@@ -135,6 +136,8 @@ export interface CpuSample {
   readonly proxy: number;
   readonly origins: number;
   readonly machine: number;
+  /** Cross-core wake-up interrupts, machine-wide (`machineWakeIpis`). */
+  readonly wakeIpis: number;
   readonly generators: readonly number[];
   /** Reads and writes of the generator processes given, summed (/proc/PID/io). */
   readonly generatorIo: ProcessIo;
@@ -175,6 +178,7 @@ function cpuAt(
           proxy: target.proxy === null ? 0 : target.proxy.sample().cpuSeconds,
           origins: bench.originPids.reduce((n, pid) => n + processCpuSeconds(pid), 0),
           machine: machineBusySeconds(),
+          wakeIpis: machineWakeIpis(),
           generators: generators.map((pid) => processCpuSeconds(pid)),
           generatorIo: sumIo(generators),
           originIo: sumIo(bench.originPids),
@@ -227,7 +231,7 @@ async function overCWindow(
   target: Target,
   s: { readonly warmupMs: number; readonly windowMs: number },
   job: (window: MeasureWindow) => ClientJob,
-): Promise<{ result: ClientResult; shares: CoreShares; proxyCpuS: number }> {
+): Promise<{ result: ClientResult; shares: CoreShares; proxyCpuS: number; wakeIpis: number }> {
   const window = windowFrom(300, s);
   const c0 = cpuAt(bench, target, window.windowStart);
   const c1 = cpuAt(bench, target, window.windowEnd);
@@ -242,7 +246,12 @@ async function overCWindow(
     result.threadCpuS,
     target.proxy !== null,
   );
-  return { result, shares, proxyCpuS: target.proxy === null ? Number.NaN : b.proxy - a.proxy };
+  return {
+    result,
+    shares,
+    proxyCpuS: target.proxy === null ? Number.NaN : b.proxy - a.proxy,
+    wakeIpis: b.wakeIpis - a.wakeIpis,
+  };
 }
 
 /** The values every windowed C-generator measurement carries about where the CPU went. */
@@ -273,7 +282,7 @@ export async function measureConnectRate(
   round: number,
   s: RateSettings,
 ): Promise<Measurement> {
-  const { result, shares, proxyCpuS } = await overCWindow(bench, target, s, (window) => ({
+  const { result, shares, proxyCpuS, wakeIpis } = await overCWindow(bench, target, s, (window) => ({
     mode: 'connect',
     via: via(target),
     destName: bench.destName,
@@ -305,6 +314,8 @@ export async function measureConnectRate(
       setupUs: perTunnel(result.phaseUs[1]),
       echoUs: perTunnel(result.phaseUs[2]),
       closeUs: perTunnel(result.phaseUs[3]),
+      // Machine-wide (generator, origins and proxy): the wake-ups that crossed cores.
+      wakeIpis: perTunnel(wakeIpis),
       ...shareValues(shares, proxyCpuS),
     },
     errors: result.errors,

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseMachineBusy, parseProcessIo, processIo } from '../../../bench/procfs.js';
+import {
+  machineWakeIpis,
+  parseMachineBusy,
+  parseProcessIo,
+  parseWakeIpis,
+  processIo,
+} from '../../../bench/procfs.js';
 import {
   busyMachine,
   caveatFor,
@@ -457,8 +463,24 @@ test('the busiest generator thread is its share of one core', () => {
 const NO_IO = { reads: 0, readBytes: 0, writes: 0, writeBytes: 0 };
 
 test('cores over a window split into proxy, generator, origins and other work', () => {
-  const a = { proxy: 10, origins: 5, machine: 100, generators: [], generatorIo: NO_IO, originIo: NO_IO };
-  const b = { proxy: 13, origins: 5.3, machine: 105, generators: [], generatorIo: NO_IO, originIo: NO_IO };
+  const a = {
+    proxy: 10,
+    origins: 5,
+    machine: 100,
+    wakeIpis: 0,
+    generators: [],
+    generatorIo: NO_IO,
+    originIo: NO_IO,
+  };
+  const b = {
+    proxy: 13,
+    origins: 5.3,
+    machine: 105,
+    wakeIpis: 0,
+    generators: [],
+    generatorIo: NO_IO,
+    originIo: NO_IO,
+  };
   const shares = coreShares(a, b, 3, 0.9, [0.9], true);
   assert.equal(shares.proxy, 1);
   assert.ok(Math.abs(shares.generator - 0.3) < 1e-12);
@@ -469,11 +491,20 @@ test('cores over a window split into proxy, generator, origins and other work', 
 });
 
 test("the generators' CPU over a window is what each process used between the window's edges", () => {
-  const a = { proxy: 0, origins: 0, machine: 0, generators: [10, 20], generatorIo: NO_IO, originIo: NO_IO };
+  const a = {
+    proxy: 0,
+    origins: 0,
+    machine: 0,
+    wakeIpis: 0,
+    generators: [10, 20],
+    generatorIo: NO_IO,
+    originIo: NO_IO,
+  };
   const b = {
     proxy: 0,
     origins: 0,
     machine: 0,
+    wakeIpis: 0,
     generators: [11.5, 20.25],
     generatorIo: NO_IO,
     originIo: NO_IO,
@@ -488,6 +519,22 @@ test("the generators' CPU over a window is what each process used between the wi
     Number.isNaN(generatorDeltas({ ...a, generators: [] }, b)[0]!),
     'a process read at one edge only',
   );
+});
+
+test('cross-core wake-up interrupts: the RES and CAL rows of /proc/interrupts, over every core', () => {
+  const interrupts = [
+    '           CPU0       CPU1       ',
+    '  0:         40          0   IO-APIC    2-edge      timer',
+    'LOC:    5174711    5003947   Local timer interrupts',
+    'RES:    1327676    1304137   Rescheduling interrupts',
+    'CAL:    5728651    5880707   Function call interrupts',
+    'TLB:     182564     190142   TLB shootdowns',
+  ].join('\n');
+  assert.equal(parseWakeIpis(interrupts), 1327676 + 1304137 + 5728651 + 5880707);
+  // Without both rows (another kernel, another architecture) there is no figure, not a zero.
+  assert.ok(Number.isNaN(parseWakeIpis(interrupts.replace(/^CAL:.*$/m, ''))));
+  // This machine's own file reads as a count (Linux, where the benchmark runs).
+  assert.ok(machineWakeIpis() >= 0);
 });
 
 test('machine busy time comes from the first line of /proc/stat', () => {
@@ -663,7 +710,14 @@ test('idle memory is settled once no process of the tree still falls, not once t
 });
 
 test("section a: where a tunnel's time goes at the lowest concurrency, beside the loop's period", () => {
-  const a = (param: string, target: string, round: number, rate: number, phases: number[]): Measurement =>
+  const a = (
+    param: string,
+    target: string,
+    round: number,
+    rate: number,
+    phases: number[],
+    ipis?: number,
+  ): Measurement =>
     m('a', param, target, round, {
       rate,
       p50: 0.1,
@@ -673,11 +727,12 @@ test("section a: where a tunnel's time goes at the lowest concurrency, beside th
       setupUs: phases[1]!,
       echoUs: phases[2]!,
       closeUs: phases[3]!,
+      ...(ipis === undefined ? {} : { wakeIpis: ipis }),
     });
   const rows = [
-    a('1', 'airlock', 1, 4000, [14, 110, 125, 1]),
-    a('1', 'airlock', 2, 3000, [16, 130, 145, 3]),
-    a('1', 'airlock', 3, 3500, [15, 120, 135, 2]),
+    a('1', 'airlock', 1, 4000, [14, 110, 125, 1], 5.2),
+    a('1', 'airlock', 2, 3000, [16, 130, 145, 3], 4.6),
+    a('1', 'airlock', 3, 3500, [15, 120, 135, 2], 4.9),
     a('1', 'tinyproxy', 1, 4000, [28, 100, 95, 2]),
     // Higher concurrencies queue in every phase: only the lowest gets the table.
     a('64', 'airlock', 1, 14000, [500, 2600, 900, 40]),
@@ -685,8 +740,9 @@ test("section a: where a tunnel's time goes at the lowest concurrency, beside th
   const text = reportOf(rows, ['airlock', 'tinyproxy']);
   assert.match(text, /Where a tunnel's time goes at concurrency 1,/);
   // Medians per phase over rounds; their sum; the period 1e6 × slots / tunnels per second.
-  assert.match(text, /\| airlock +\| +15 \| +120 \| +135 \| +2 \| +272 \| +286 \|/);
-  assert.match(text, /\| tinyproxy +\| +28 \| +100 \| +95 \| +2 \| +225 \| +250 \|/);
+  // The wake-up IPIs per tunnel, a median too; "–" where a run did not read them.
+  assert.match(text, /\| airlock +\| +15 \| +120 \| +135 \| +2 \| +272 \| +286 \| +4\.9 \|/);
+  assert.match(text, /\| tinyproxy +\| +28 \| +100 \| +95 \| +2 \| +225 \| +250 \| +– \|/);
   assert.doesNotMatch(text, /time goes at concurrency 64/);
   // A run without phases (an older generator's figures) has no such table.
   const bare = reportOf(
