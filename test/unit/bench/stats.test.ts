@@ -23,6 +23,7 @@ import {
   heldStill,
   kibPerCall,
   measureIdleMemory,
+  type CpuSample,
   type Measurement,
 } from '../../../bench/scenarios.js';
 import {
@@ -463,25 +464,21 @@ test('the busiest generator thread is its share of one core', () => {
 
 const NO_IO = { reads: 0, readBytes: 0, writes: 0, writeBytes: 0 };
 
+/** A CPU sample at a window's edge: zeros and no I/O but for what a test sets. */
+const sample = (values: Partial<CpuSample>): CpuSample => ({
+  proxy: 0,
+  origins: 0,
+  machine: 0,
+  wakeIpis: 0,
+  generators: [],
+  generatorIo: NO_IO,
+  originIo: NO_IO,
+  ...values,
+});
+
 test('cores over a window split into proxy, generator, origins and other work', () => {
-  const a = {
-    proxy: 10,
-    origins: 5,
-    machine: 100,
-    wakeIpis: 0,
-    generators: [],
-    generatorIo: NO_IO,
-    originIo: NO_IO,
-  };
-  const b = {
-    proxy: 13,
-    origins: 5.3,
-    machine: 105,
-    wakeIpis: 0,
-    generators: [],
-    generatorIo: NO_IO,
-    originIo: NO_IO,
-  };
+  const a = sample({ proxy: 10, origins: 5, machine: 100 });
+  const b = sample({ proxy: 13, origins: 5.3, machine: 105 });
   const shares = coreShares(a, b, 3, 0.9, [0.9], true);
   assert.equal(shares.proxy, 1);
   assert.ok(Math.abs(shares.generator - 0.3) < 1e-12);
@@ -492,24 +489,8 @@ test('cores over a window split into proxy, generator, origins and other work', 
 });
 
 test("the generators' CPU over a window is what each process used between the window's edges", () => {
-  const a = {
-    proxy: 0,
-    origins: 0,
-    machine: 0,
-    wakeIpis: 0,
-    generators: [10, 20],
-    generatorIo: NO_IO,
-    originIo: NO_IO,
-  };
-  const b = {
-    proxy: 0,
-    origins: 0,
-    machine: 0,
-    wakeIpis: 0,
-    generators: [11.5, 20.25],
-    generatorIo: NO_IO,
-    originIo: NO_IO,
-  };
+  const a = sample({ generators: [10, 20] });
+  const b = sample({ generators: [11.5, 20.25] });
   assert.deepEqual(generatorDeltas(a, b), [1.5, 0.25]);
   // Its work before the window (setting up tunnels) does not dilute the window's share.
   const shares = coreShares(a, { ...b, machine: 3 }, 2, 1.75, generatorDeltas(a, b), false);
