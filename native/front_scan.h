@@ -14,19 +14,34 @@
 /* Empty lines (CRLF) a client may send before its request line (RFC 9112 section 2.2). */
 #define SCAN_MAX_LEADING_CRLF 4
 
-/* 1: the first `len` bytes may still be a CONNECT request; 0: they cannot. */
-static inline int scan_may_be_connect(const char *buf, uint32_t len) {
+/*
+ * Where the request line starts: after the empty lines (complete CRLFs, at most
+ * SCAN_MAX_LEADING_CRLF) a client may send before it, which JavaScript's parser skips the same
+ * way (src/gateway/http-head.ts).
+ */
+static inline uint32_t scan_line_start(const char *buf, uint32_t len) {
   uint32_t i = 0;
   while (i + 1 < len && i < 2 * SCAN_MAX_LEADING_CRLF && buf[i] == '\r' && buf[i + 1] == '\n') i += 2;
+  return i;
+}
+
+/* 1: the first `len` bytes may still be a CONNECT request; 0: they cannot. */
+static inline int scan_may_be_connect(const char *buf, uint32_t len) {
+  uint32_t i = scan_line_start(buf, len);
   size_t prefix = sizeof SCAN_CONNECT_PREFIX - 1;
   size_t have = len - i < prefix ? len - i : prefix;
   return memcmp(buf + i, SCAN_CONNECT_PREFIX, have) == 0;
 }
 
-/* The index just after the first CRLF CRLF in buf[0..len), or -1. */
+/*
+ * The index just after the head's CRLF CRLF in buf[0..len), or -1: the first one after the
+ * request line starts, as JavaScript finds it. Searching from byte 0 instead would end the head
+ * at the leading empty lines and pass the real head on to the destination as tunnel bytes.
+ */
 static inline int64_t scan_head_end(const char *buf, uint32_t len) {
-  if (len < 4) return -1;
-  const char *end = memmem(buf, len, "\r\n\r\n", 4);
+  uint32_t from = scan_line_start(buf, len);
+  if (len - from < 4) return -1;
+  const char *end = memmem(buf + from, len - from, "\r\n\r\n", 4);
   return end == NULL ? -1 : (int64_t)(end + 4 - buf);
 }
 

@@ -3,7 +3,8 @@
  * head to JavaScript. The input is split into reads the way a socket delivers them (the first
  * byte chooses the read size), appended to a growing buffer as the front does, and after every
  * read the scanner's answers are checked against plain reference loops:
- *   - the head ends exactly after the first CRLF CRLF, and nowhere else;
+ *   - the head ends exactly after the first CRLF CRLF that follows at most four leading CRLFs
+ *     (the empty lines JavaScript's parser skips before the request line), and nowhere else;
  *   - "may be a CONNECT" holds exactly when, after at most four leading CRLFs, the bytes are a
  *     prefix of "CONNECT " or start with it, and once false it stays false as bytes arrive;
  *   - the early bytes after the head are what follows it, never more than were read.
@@ -16,19 +17,21 @@
 
 #include "front_scan.h"
 
+static uint32_t reference_skip(const char *b, uint32_t n) {
+  uint32_t i = 0;
+  for (int pairs = 0; pairs < SCAN_MAX_LEADING_CRLF && i + 1 < n && b[i] == '\r' && b[i + 1] == '\n'; pairs++)
+    i += 2;
+  return i;
+}
+
 static int64_t reference_end(const char *b, uint32_t n) {
-  for (uint32_t i = 0; i + 3 < n; i++)
+  for (uint32_t i = reference_skip(b, n); i + 3 < n; i++)
     if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') return (int64_t)i + 4;
   return -1;
 }
 
 static int reference_connect(const char *b, uint32_t n) {
-  uint32_t i = 0;
-  int pairs = 0;
-  while (pairs < SCAN_MAX_LEADING_CRLF && i + 1 < n && b[i] == '\r' && b[i + 1] == '\n') {
-    i += 2;
-    pairs++;
-  }
+  uint32_t i = reference_skip(b, n);
   const char *p = SCAN_CONNECT_PREFIX;
   for (uint32_t k = 0; p[k] != 0 && i + k < n; k++)
     if (b[i + k] != p[k]) return 0;
