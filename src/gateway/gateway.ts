@@ -133,8 +133,10 @@ export class Gateway {
   }): void {
     this.options.resolver.setStaticHosts(update.hosts, update.systemHosts);
     this.parts.policy = update.policy;
-    // No request may be connected on a decision made under the policy replaced here.
+    // No request may be connected on a decision made under the policy replaced here, nor
+    // carried on an upstream connection dialed under it.
     this.parts.relay?.revokeGrants();
+    this.parts.pool.retire();
   }
 
   get currentPolicy(): Policy {

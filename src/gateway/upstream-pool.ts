@@ -32,6 +32,8 @@ export class UpstreamLink {
   constructor(
     readonly socket: Socket,
     readonly key: string,
+    /** The pool's generation when this connection was dialed (UpstreamPool.retire). */
+    readonly generation: number,
     address: string,
     port: number,
     connectMs: number,
@@ -71,6 +73,8 @@ interface Waiter {
   readonly host: string;
   readonly port: number;
   readonly policy: Policy;
+  /** The generation `policy` belongs to. */
+  readonly generation: number;
 }
 
 interface Origin {
@@ -101,6 +105,11 @@ export class UpstreamPool {
   private total = 0;
   private idleTotal = 0;
   private destroyed = false;
+  /**
+   * Counts retirements: a connection dialed in an earlier generation carries no more exchanges,
+   * because the address it went to was judged under a policy and static hosts since replaced.
+   */
+  private generation = 0;
 
   constructor(
     private readonly dialer: Dialer,
@@ -133,7 +142,7 @@ export class UpstreamPool {
     const idle = this.takeIdle(origin);
     if (idle !== null) return done(null, idle);
     if (origin.inUse < this.limits.perOrigin && this.makeRoom()) {
-      this.open(origin, key, host, port, policy, ticket, done);
+      this.open(origin, key, host, port, policy, this.generation, ticket, done);
       return;
     }
     const waiter: Waiter = {
@@ -142,6 +151,7 @@ export class UpstreamPool {
       host,
       port,
       policy,
+      generation: this.generation,
       timer: setTimeout(() => {
         const at = origin.waiting.indexOf(waiter);
         if (at !== -1) origin.waiting.splice(at, 1);
@@ -196,6 +206,8 @@ export class UpstreamPool {
     host: string,
     port: number,
     policy: Policy,
+    /** The generation `policy` belongs to: the connection's, however long the dial takes. */
+    generation: number,
     ticket: DialTicket,
     done: LinkDone,
   ): void {
@@ -217,7 +229,16 @@ export class UpstreamPool {
         }
         done(
           null,
-          new UpstreamLink(dialed.socket, key, dialed.address.address, port, dialed.connectMs, this, reads),
+          new UpstreamLink(
+            dialed.socket,
+            key,
+            generation,
+            dialed.address.address,
+            port,
+            dialed.connectMs,
+            this,
+            reads,
+          ),
         );
       },
       reads,
@@ -233,7 +254,7 @@ export class UpstreamPool {
     link.reads.ownReads = false;
     const origin = this.origin(link.key);
     origin.inUse--;
-    if (!reusable || link.socket.destroyed || this.destroyed) {
+    if (!reusable || link.socket.destroyed || this.destroyed || link.generation !== this.generation) {
       link.socket.destroy();
       this.serveWaiters(origin, link.key);
       return;
@@ -289,7 +310,16 @@ export class UpstreamPool {
     while (origin.waiting.length > 0 && origin.inUse < this.limits.perOrigin && this.makeRoom()) {
       const waiter = this.nextWaiter(origin);
       if (waiter === null) return;
-      this.open(origin, key, waiter.host, waiter.port, waiter.policy, waiter.ticket, waiter.done);
+      this.open(
+        origin,
+        key,
+        waiter.host,
+        waiter.port,
+        waiter.policy,
+        waiter.generation,
+        waiter.ticket,
+        waiter.done,
+      );
     }
   }
 
@@ -298,6 +328,23 @@ export class UpstreamPool {
       if (origin.waiting.length > 0) {
         this.serveWaiters(origin, key);
         return;
+      }
+    }
+  }
+
+  /**
+   * A reload: every connection open now was dialed to an address the replaced configuration
+   * chose and judged (its static hosts, internal networks, destinations). Idle ones close now;
+   * those carrying an exchange finish it and close instead of going idle. Each request after
+   * this dials afresh, so the new configuration decides where it goes.
+   */
+  retire(): void {
+    this.generation++;
+    for (const origin of this.origins.values()) {
+      for (const link of origin.idle.splice(0)) {
+        this.idleTotal--;
+        this.admission.holdDescriptors(-1);
+        link.socket.destroy();
       }
     }
   }

@@ -3,7 +3,9 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
+import { writeFileSync } from 'node:fs';
 import { loadNative } from '../../src/gateway/index.js';
+import { loadConfig } from '../../src/supervisor/index.js';
 import { openTunnel } from '../helpers/cli.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startOrigin, startTcpEcho, type TestOrigin } from '../helpers/origins.js';
@@ -224,6 +226,94 @@ timeouts: { upstreamResponse: 5s, upstreamKeepAlive: 1s }
       await gw.close();
       for (const socket of opened) socket.destroy();
       origin.close();
+    }
+  });
+});
+
+/**
+ * A keep-alive origin on `host`:`port` (0: any free port) that answers every request with its
+ * own name as the body; /slow after `slowMs`. Not startOrigin(): node:http closes idle
+ * connections itself after 5 s.
+ */
+async function startNamedOrigin(
+  name: string,
+  host: string,
+  port: number,
+  slowMs = 0,
+): Promise<{ port: number; requests: string[]; close(): void }> {
+  const requests: string[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    let buffered = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      let end: number;
+      while ((end = buffered.indexOf('\r\n\r\n')) !== -1) {
+        const path = buffered.split(' ')[1] ?? '';
+        buffered = buffered.slice(end + 4);
+        requests.push(path);
+        const answer = () => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${name.length}\r\n\r\n${name}`);
+        if (path === '/slow') setTimeout(answer, slowMs);
+        else answer();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('pooled upstream connections across a reload', () => {
+  test('after a reload that points the name elsewhere, no request goes to the old address on a pooled connection', async () => {
+    const before = await startNamedOrigin('before', '127.0.0.1', 0, 600);
+    const afterwards = await startNamedOrigin('after', '127.0.0.2', before.port);
+    const yaml = (address: string) => `
+policy:
+  sources: [127.0.0.1/32]
+  destinations: [moved.example.test]
+  ports: { connect: [443], http: [${before.port}] }
+hosts: { moved.example.test: ${address} }
+timeouts: { upstreamKeepAlive: 30s }
+dns: { servers: ["127.0.0.1:9"], hostsFile: null }
+`;
+    const gw = await startGateway(yaml('127.0.0.1'));
+    const get = (path: string) =>
+      rawExchange(
+        gw.port,
+        `GET http://moved.example.test:${before.port}${path} HTTP/1.1\r\nHost: moved.example.test:${before.port}\r\n\r\n`,
+        1500,
+      );
+    const reload = async () => {
+      writeFileSync(gw.configFile, yaml('127.0.0.2'));
+      const next = await loadConfig({ configFile: gw.configFile, listen: ['127.0.0.1:0'] });
+      gw.gateway.reload({ policy: next.policy, hosts: next.hosts, systemHosts: next.systemHosts });
+    };
+    try {
+      // Two connections to the old address: one carrying an exchange at the reload, one idle.
+      const carrying = get('/slow');
+      await waitFor('the slow exchange at the old origin', () => before.requests.includes('/slow'));
+      assert.match(await get('/first'), /\r\n\r\nbefore$/);
+      await reload();
+      assert.match(await carrying, /\r\n\r\nbefore$/, 'the exchange under way finishes where it began');
+      for (let i = 0; i < 3; i++) {
+        const reply = await get(`/next-${i}`);
+        assert.match(reply, /\r\n\r\nafter$/, reply);
+      }
+      assert.deepEqual(before.requests, ['/slow', '/first']);
+      assert.deepEqual(afterwards.requests, ['/next-0', '/next-1', '/next-2']);
+    } finally {
+      await gw.close();
+      before.close();
+      afterwards.close();
     }
   });
 });
