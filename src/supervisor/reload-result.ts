@@ -1,5 +1,6 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { AirlockError, fileErrorWords } from '../errors/index.js';
+import { writeFileWhole } from '../files/index.js';
 import type { ConfigFile } from '../config/index.js';
 
 /** How the last reload went; written beside the pid file so that `airlock reload` can wait for it. */
@@ -23,9 +24,7 @@ export function reloadResultPath(pidFile: string): string {
 
 /** Writes the result atomically (a reader never sees half a file). */
 export async function writeReloadResult(pidFile: string, result: ReloadResult): Promise<void> {
-  const path = reloadResultPath(pidFile);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(result)}\n`);
-  await rename(`${path}.tmp`, path);
+  await writeFileWhole(reloadResultPath(pidFile), `${JSON.stringify(result)}\n`);
 }
 
 /** The last result, or null when there is none yet (or it cannot be read). */

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import {
   builtinCatalog,
@@ -32,6 +32,7 @@ import {
 } from '../../catalog/tools.js';
 import { DEFAULTS } from '../../config/index.js';
 import { AirlockError, unreadableFile } from '../../errors/index.js';
+import { writeFileWhole } from '../../files/index.js';
 import { parseDstdomain } from '../../policy/index.js';
 import { loadConfig } from '../../supervisor/index.js';
 import { fitAlignedTable } from '../../text/table.js';
@@ -44,14 +45,11 @@ async function readBytes(path: string, what: string): Promise<Uint8Array> {
   }
 }
 
-/** Writes through a temporary file in the same directory and renames it, so a failed write leaves nothing behind. */
+/** Writes `path` whole (see writeFileWhole), with a message naming it when that fails. */
 async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    await writeFile(temporary, content);
-    await rename(temporary, path);
+    await writeFileWhole(path, content);
   } catch (error) {
-    await rm(temporary, { force: true });
     throw new AirlockError('FILE_UNREADABLE', `cannot write ${path}: ${(error as Error).message}`, {
       cause: error,
     });

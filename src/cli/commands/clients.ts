@@ -1,8 +1,9 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { builtinCatalog } from '../../catalog/index.js';
 import { buildClientPlan, planPac, type ClientFile, type PacRule } from '../../clients/index.js';
 import { AirlockError } from '../../errors/index.js';
+import { commitStaged, stageFile, type StagedFile } from '../../files/index.js';
 import { loadConfig } from '../../supervisor/index.js';
 import { PROCESS_IO, type CommandIo } from './catalog.js';
 import { hostPort } from '../../text/host-port.js';
@@ -43,7 +44,7 @@ interface OutputFile {
  */
 async function writeAll(dir: string, files: readonly OutputFile[]): Promise<void> {
   const root = resolve(dir);
-  const staged: { temp: string; final: string }[] = [];
+  const staged: StagedFile[] = [];
   const created: string[] = [];
   try {
     for (const file of files) {
@@ -51,13 +52,11 @@ async function writeAll(dir: string, files: readonly OutputFile[]): Promise<void
       if (!final.startsWith(root + sep)) throw new Error(`${file.path} would leave ${dir}`);
       const made = await mkdir(dirname(final), { recursive: true });
       if (made !== undefined) created.push(made);
-      const temp = join(dirname(final), `.${basename(final)}.${process.pid}.tmp`);
-      staged.push({ temp, final });
-      await writeFile(temp, file.contents, { mode: file.path.endsWith('.sh') ? 0o755 : 0o644 });
+      staged.push(await stageFile(final, file.contents, file.path.endsWith('.sh') ? 0o755 : 0o644));
     }
-    for (const { temp, final } of staged) await rename(temp, final);
+    for (const file of staged) await commitStaged(file);
   } catch (error) {
-    await Promise.all(staged.map((s) => rm(s.temp, { force: true })));
+    await Promise.all(staged.map((s) => rm(s.temporary, { force: true })));
     for (const path of created.reverse()) await rm(path, { recursive: true, force: true });
     throw new AirlockError('FILE_UNREADABLE', `cannot write ${dir}: ${(error as Error).message}`, {
       cause: error,

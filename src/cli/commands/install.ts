@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { chmod, lstat, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig, type ConfigFile } from '../../config/index.js';
 import { AirlockError } from '../../errors/index.js';
+import { writeFileWhole } from '../../files/index.js';
 import {
   PATHS,
   RAISE_ONLY_KEYS,
@@ -165,15 +166,13 @@ async function inspect(plan: Plan, root: string | null, pending: readonly string
   return withCommandStatuses(plan, statuses, root !== null, pending);
 }
 
-/** Writes a file next to its target and renames it over, so a reader never sees half of it. */
+/**
+ * Writes a file whole with exactly `mode` (see writeFileWhole): a link planted at the path is
+ * replaced, never written through.
+ */
 async function writeAtomically(path: string, content: string, mode: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const temp = join(dirname(path), `.${path.split('/').pop() ?? 'file'}.airlock-new`);
-  await writeFile(temp, content, { mode });
-  await chmod(temp, mode);
-  const stat = await lstat(path).catch(() => null);
-  if (stat !== null && !stat.isFile()) await unlink(path);
-  await rename(temp, path);
+  await writeFileWhole(path, content, mode);
 }
 
 async function applyOne(action: Action, status: ActionStatus, root: string | null, run: CommandRunner) {

@@ -1,0 +1,1 @@
+export { commitStaged, stageFile, writeFileWhole, type StagedFile } from './write-whole.js';
