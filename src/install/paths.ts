@@ -16,6 +16,8 @@ export const PATHS = {
   logDir: '/var/log/airlock',
   /** systemd's RuntimeDirectory=airlock: the only place the service may write its pid file. */
   runDir: '/run/airlock',
+  /** Where systemd puts the unit's credentials (LoadCredential=), readable by the service alone. */
+  credentials: '/run/credentials/airlock.service',
   nft: '/usr/sbin/nft',
 } as const;
 

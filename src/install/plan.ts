@@ -12,7 +12,7 @@ import {
   type SshAccess,
 } from './firewall.js';
 import { LOGROTATE_SPECIAL, renderLogrotate } from './logrotate.js';
-import { FIREWALL_UNIT_NAME, PATHS, UNIT_NAME, hiddenFromService, isInside } from './paths.js';
+import { FIREWALL_UNIT_NAME, PATHS, UNIT_NAME, formatMode, hiddenFromService, isInside } from './paths.js';
 import { MAX_NR_OPEN, sizing } from './sizing.js';
 import { renderSysctl, type KernelFacts } from './sysctl.js';
 import type { Action, DirAction, FileAction, FirewallKind, Plan } from './types.js';
@@ -240,6 +240,26 @@ export function planInstall(input: InstallInput): Plan {
   if (file.mode === 'audit') {
     warnings.push(
       'mode: audit: destinations the policy would refuse are let through and logged as would_deny',
+    );
+  }
+  // The configuration is installed readable by every local user (the service runs as a dynamic
+  // user, which must read it), so a secret does not belong in it or in a file beside it.
+  const credential = `${PATHS.credentials}/admin-token`;
+  const handOver =
+    `keep the token root-only (sudo install -m 0600 /dev/stdin ${PATHS.configDir}/admin.token), hand it to the ` +
+    `service as a systemd credential (sudo systemctl edit airlock: [Service] LoadCredential=admin-token:${PATHS.configDir}/admin.token) ` +
+    `and set admin.tokenFile: ${credential}`;
+  if (file.admin.token !== null) {
+    problem(
+      `admin.token: ${PATHS.config} is readable by every local user (mode ${formatMode(FILE_MODE)}), and so would the admin token be: remove it; ${handOver}`,
+    );
+  }
+  if (
+    file.admin.tokenFile !== null &&
+    !posix.normalize(file.admin.tokenFile).startsWith(`${PATHS.credentials}/`)
+  ) {
+    warnings.push(
+      `admin.tokenFile ${shown(file.admin.tokenFile)}: the service's dynamic user can read it only if every local user can; ${handOver}`,
     );
   }
 

@@ -48,6 +48,31 @@ function fresh(plan: Plan, underRoot: boolean): ActionStatus[] {
 }
 
 describe('planInstall()', () => {
+  test('an admin token written in the configuration is refused on the system, where every local user could read it', () => {
+    const text = 'admin:\n  listen: 10.1.2.3:9090\n  token: 0123456789abcdef0123\n';
+    const system = planInstall(input(text, { target: 'system' }));
+    const refusal = system.errors.find((e) => e.startsWith('admin.token:'));
+    assert.ok(refusal, system.errors.join('\n'));
+    assert.match(refusal, /readable by every local user \(mode 0644\)/);
+    assert.match(refusal, /LoadCredential=admin-token:\/etc\/airlock\/admin\.token/);
+    assert.match(refusal, /admin\.tokenFile: \/run\/credentials\/airlock\.service\/admin-token/);
+    assert.ok(!refusal.includes('0123456789abcdef0123'), 'the message repeats the secret');
+    // Staged under --root it is a warning: the files are not the ones the service will read yet.
+    const staged = planInstall(input(text));
+    assert.ok(!staged.errors.some((e) => e.startsWith('admin.token:')));
+    assert.ok(staged.warnings.some((w) => w.startsWith('admin.token:')));
+  });
+
+  test('a token file the dynamic user can read is a warning; a systemd credential is not', () => {
+    const at = (file: string) =>
+      planInstall(input(`admin:\n  listen: 10.1.2.3:9090\n  tokenFile: ${file}\n`, { target: 'system' }));
+    const beside = at('/etc/airlock/admin.token');
+    assert.ok(beside.warnings.some((w) => w.startsWith('admin.tokenFile /etc/airlock/admin.token:')));
+    assert.ok(!beside.errors.some((e) => e.startsWith('admin.')));
+    const credential = at('/run/credentials/airlock.service/admin-token');
+    assert.ok(!credential.warnings.some((w) => w.startsWith('admin.')), credential.warnings.join('\n'));
+  });
+
   test('the default configuration parses and installs', () => {
     const plan = planInstall(input(defaultConfigText()));
     assert.deepEqual(plan.errors, []);
