@@ -67,9 +67,14 @@ export function pacProxyList(proxies: readonly string[]): string {
   return proxies.map((p) => `PROXY ${p}`).join('; ');
 }
 
+/**
+ * A lookup table of names. Each key is the name after a "=", which no name starts with: a
+ * property named `__proto__` in an object literal would set the object's prototype instead of
+ * becoming a key (and a host named so would then miss its rule), in every JavaScript edition.
+ */
 function objectLiteral(names: readonly string[]): string {
   if (names.length === 0) return '{}';
-  return `{\n${names.map((n) => `  ${JSON.stringify(n)}: 1`).join(',\n')}\n}`;
+  return `{\n${names.map((n) => `  ${JSON.stringify(`=${n}`)}: 1`).join(',\n')}\n}`;
 }
 
 /** The unique names of one kind, in first-seen order. */
@@ -114,7 +119,7 @@ export function renderPac(rules: readonly PacRule[], options: PacOptions): strin
     'var AIRLOCK_LABEL = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/;',
     'var AIRLOCK_NUMERIC = /^(0x[0-9a-f]*|[0-9]+)$/;',
     'function airlockHas(table, name) {',
-    '  return Object.prototype.hasOwnProperty.call(table, name);',
+    '  return Object.prototype.hasOwnProperty.call(table, "=" + name);',
     '}',
     '// A DNS name the gateway would accept: labels of letters, digits, "-" and "_", a non-numeric last label.',
     'function airlockIsName(h) {',

@@ -73,6 +73,17 @@ test('PAC with a corporate proxy for everything else', async () => {
   assert.equal(await find('https://login.live.com/', 'login.live.com'), 'PROXY gw1.contoso.test:3128');
 });
 
+test('a rule named __proto__ is a name like any other, in every table', async () => {
+  const pac = renderPac(rules('__proto__', '.__proto__', '*.__proto__.test'), { proxies: PROXIES });
+  const find = createPacResolver(await QuickJS.create(), pac);
+  const proxied = 'PROXY gw1.contoso.test:3128; PROXY gw2.contoso.test:3128';
+  assert.equal(await find('https://x/', '__proto__'), proxied);
+  assert.equal(await find('https://x/', 'a.__proto__'), proxied);
+  assert.equal(await find('https://x/', 'a.__proto__.test'), proxied);
+  assert.equal(await find('https://x/', '__proto__.test'), 'DIRECT');
+  assert.equal(await find('https://x/', 'toString'), 'DIRECT');
+});
+
 test('PAC with no rules sends everything to the fallback', async () => {
   const find = createPacResolver(await QuickJS.create(), renderPac([], { proxies: PROXIES }));
   assert.equal(await find('https://login.live.com/', 'login.live.com'), 'DIRECT');
