@@ -21,6 +21,7 @@ import { proxyErrorCode, type CheckErrorCode } from './outcomes.js';
 
 import { anchorOf, publishedRootPems, spkiSha256 } from './trust-anchors.js';
 import { bracketHost, hostPort } from '../text/host-port.js';
+import { printable } from '../text/printable.js';
 
 /**
  * One attempt at one URL over one route, stage by stage: resolve the name (of the origin, or
@@ -64,12 +65,17 @@ export interface RouteProbe {
 const HEAD_LIMIT = 64 * 1024;
 const MAX_ADDRESSES = 3;
 
+/**
+ * Why a stage failed, as the report prints it. The message may quote what the other end sent or
+ * what the system made of it (a reason phrase, a TLS library error), so its invisible characters
+ * are escaped here too; text already escaped is left as it is.
+ */
 class StageFailure extends Error {
   constructor(
     readonly code: CheckErrorCode,
     message: string,
   ) {
-    super(message);
+    super(printable(message));
   }
 }
 
@@ -81,11 +87,17 @@ export const systemLookup: Lookup = async (host) => {
   );
 };
 
+/**
+ * The name a certificate's subject or issuer goes by, with its invisible characters escaped:
+ * whoever presents the certificate (an inspecting middlebox) chose it, and the report prints it.
+ */
 function commonName(part: unknown): string {
   if (part === null || typeof part !== 'object') return '';
   const record = part as Record<string, string | string[] | undefined>;
   const pick = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
-  return pick(record.CN) ?? pick(record.O) ?? Object.values(record).map(pick).filter(Boolean).join(', ');
+  return printable(
+    pick(record.CN) ?? pick(record.O) ?? Object.values(record).map(pick).filter(Boolean).join(', '),
+  );
 }
 
 function keyHash(raw: Buffer | undefined): string | undefined {

@@ -1,6 +1,17 @@
+import { printable } from '../text/printable.js';
+
+/**
+ * The head of a proxy's or an origin's response. Whatever of it the report shows (the reason
+ * phrase, a Proxy-Status error, authentication schemes, a malformed line) was written by whoever
+ * answered, a proxy or a TLS-inspecting middlebox on the way, so it leaves this module with its
+ * invisible characters escaped: an escape sequence in it would otherwise reach the terminal that
+ * prints the report, and could retitle it, clear it or fake a line.
+ */
+
 /** The head of an HTTP/1.x response, parsed once it has fully arrived. */
 export interface ResponseHead {
   readonly status: number;
+  /** Invisible characters escaped (\x1b). */
   readonly reason: string;
   /** Lower-case names; repeated headers keep every value. */
   readonly headers: ReadonlyMap<string, readonly string[]>;
@@ -17,23 +28,25 @@ export function findHeadEnd(buffer: Buffer): number {
 export function parseResponseHead(text: string): ResponseHead | { error: string } {
   const lines = text.split('\r\n').filter((l, i) => i === 0 || l !== '');
   const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0] ?? '');
-  if (m === null) return { error: `not an HTTP/1.x status line: "${(lines[0] ?? '').slice(0, 60)}"` };
+  if (m === null)
+    return { error: `not an HTTP/1.x status line: "${printable((lines[0] ?? '').slice(0, 60))}"` };
   const headers = new Map<string, string[]>();
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
-    if (colon <= 0) return { error: `malformed header line "${line.slice(0, 60)}"` };
+    if (colon <= 0) return { error: `malformed header line "${printable(line.slice(0, 60))}"` };
     const name = line.slice(0, colon).trim().toLowerCase();
     const list = headers.get(name) ?? [];
     list.push(line.slice(colon + 1).trim());
     headers.set(name, list);
   }
-  return { status: Number(m[1]), reason: m[2] ?? '', headers };
+  return { status: Number(m[1]), reason: printable(m[2] ?? ''), headers };
 }
 
 /** Authentication schemes a 407 offers (`Basic realm="corp"` → `Basic`). */
 export function authSchemes(head: ResponseHead): string[] {
   const values = head.headers.get('proxy-authenticate') ?? [];
-  return [...new Set(values.map((v) => v.split(/[\s,]/)[0] ?? '').filter((s) => s !== ''))];
+  const schemes = values.map((v) => printable(v.split(/[\s,]/)[0] ?? '')).filter((s) => s !== '');
+  return [...new Set(schemes)];
 }
 
 /**
@@ -44,7 +57,7 @@ export function authSchemes(head: ResponseHead): string[] {
 export function proxyStatusError(head: ResponseHead): string | null {
   for (const value of head.headers.get('proxy-status') ?? []) {
     const details = /;\s*details="([^"]*)"/i.exec(value);
-    if (details?.[1]) return details[1];
+    if (details?.[1]) return printable(details[1]);
     const error = /;\s*error=([A-Za-z0-9_-]+)/i.exec(value);
     if (error?.[1]) return error[1];
   }

@@ -2,6 +2,7 @@ import { createPacResolver } from 'pac-resolver';
 import { QuickJS } from 'quickjs-wasi';
 import { parseAddress } from '../policy/index.js';
 import { hostPort } from '../text/host-port.js';
+import { CONTROL, printable } from '../text/printable.js';
 
 /**
  * Proxy auto-config evaluation. The script runs in a QuickJS (WebAssembly) sandbox through
@@ -13,6 +14,10 @@ import { hostPort } from '../text/host-port.js';
  * call and the error comes back to the caller. Names a script asks for are learnt by running
  * it: a first run records every name it looked up, the caller's resolver answers them, and the
  * script runs again with those answers, until it asks for nothing new (a few rounds at most).
+ *
+ * The script comes from whoever serves the PAC URL (a WPAD server, say), so what it returns,
+ * throws or passes to alert() leaves this module with its invisible characters escaped: the
+ * report prints it, and an escape sequence in it would reach the terminal.
  */
 
 export type PacEntry =
@@ -24,10 +29,10 @@ export type PacEntry =
     };
 
 export interface PacDecision {
-  /** The script's answer as returned. */
+  /** The script's answer as returned, its invisible characters escaped (\x1b). */
   readonly raw: string;
   readonly entries: readonly PacEntry[];
-  /** Messages the script passed to alert(). */
+  /** Messages the script passed to alert(), escaped the same way. */
   readonly alerts: readonly string[];
 }
 
@@ -71,12 +76,17 @@ export function parsePacResult(text: string): PacEntry[] | { error: string } {
       continue;
     }
     if (!(kind in DEFAULT_PORTS) || address === undefined || extra.length > 0) {
-      return { error: `"${item}" is not DIRECT, PROXY host:port, HTTPS host:port or SOCKS host:port` };
+      return {
+        error: `"${printable(item)}" is not DIRECT, PROXY host:port, HTTPS host:port or SOCKS host:port`,
+      };
     }
     const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(address);
     const port = m?.[3] === undefined ? DEFAULT_PORTS[kind]! : Number(m[3]);
-    if (m === null || port < 1 || port > 65535) return { error: `"${item}": bad host:port` };
-    entries.push({ kind: kind as Exclude<PacEntry['kind'], 'DIRECT'>, host: (m[1] ?? m[2])!, port });
+    const host = m?.[1] ?? m?.[2];
+    // A host with invisible characters in it names no proxy, and would be printed in the route.
+    if (host === undefined || CONTROL.test(host) || port < 1 || port > 65535)
+      return { error: `"${printable(item)}": bad host:port` };
+    entries.push({ kind: kind as Exclude<PacEntry['kind'], 'DIRECT'>, host, port });
   }
   if (entries.length === 0) return { error: 'empty answer' };
   return entries;
@@ -130,7 +140,7 @@ class Evaluator implements PacEvaluator {
         },
         myIpAddress: () => options.myIpAddress ?? '127.0.0.1',
         alert: (message: unknown) => {
-          if (this.alerts.length < 50) this.alerts.push(String(message));
+          if (this.alerts.length < 50) this.alerts.push(printable(String(message)));
         },
       },
     });
@@ -179,9 +189,10 @@ class Evaluator implements PacEvaluator {
       );
     }
     const entries = parsePacResult(raw);
+    const answer = printable(raw);
     if ('error' in entries)
-      throw new PacError(`FindProxyForURL("${url}") returned "${raw}": ${entries.error}`);
-    return { raw, entries, alerts: [...this.alerts] };
+      throw new PacError(`FindProxyForURL("${url}") returned "${answer}": ${entries.error}`);
+    return { raw: answer, entries, alerts: [...this.alerts] };
   }
 
   dispose(): void {
@@ -191,13 +202,17 @@ class Evaluator implements PacEvaluator {
   }
 }
 
-/** A PAC script that cannot be compiled or evaluated; the message says which and why. */
+/**
+ * A PAC script that cannot be had, compiled or evaluated; the message says which and why. It may
+ * quote what the script threw or what its server answered, so its invisible characters are
+ * escaped here; text already escaped is left as it is.
+ */
 export class PacError extends Error {
   constructor(
     message: string,
     readonly code: 'PAC_FAILED' | 'PAC_DOWNLOAD_FAILED' = 'PAC_FAILED',
   ) {
-    super(message);
+    super(printable(message));
     this.name = 'PacError';
   }
 }

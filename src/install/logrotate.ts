@@ -1,6 +1,7 @@
 import type { ConfigFile } from '../config/index.js';
 import { PATHS, UNIT_NAME } from './paths.js';
-import { forbiddenCharacter, shown } from './values.js';
+import { shown } from '../text/printable.js';
+import { forbiddenCharacter } from './values.js';
 
 /**
  * Characters of a log path logrotate would not take literally: braces open and close a block,

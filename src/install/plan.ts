@@ -17,7 +17,8 @@ import { MAX_NR_OPEN, sizing } from './sizing.js';
 import { renderSysctl, type KernelFacts } from './sysctl.js';
 import type { Action, DirAction, FileAction, FirewallKind, Plan } from './types.js';
 import { renderFirewallUnit, renderUnit } from './unit.js';
-import { characterProblem, normalPath, pathProblem, shown } from './values.js';
+import { shown } from '../text/printable.js';
+import { characterProblem, normalPath, pathProblem } from './values.js';
 
 export interface InstallInput {
   /** The configuration text to install as /etc/airlock/airlock.yaml, and what it validated to. */

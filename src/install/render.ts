@@ -1,5 +1,5 @@
 import { formatMode } from './paths.js';
-import { printable } from './values.js';
+import { printable } from '../text/printable.js';
 import { isChange, type Action, type ActionStatus, type Plan } from './types.js';
 
 export interface RenderOptions {

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { CONTROL, SPACE, shown } from '../text/printable.js';
 
 /**
  * Checks for the values `airlock install` writes into files that root runs or reads (the systemd
@@ -9,10 +10,6 @@ import { posix } from 'node:path';
  * is written.
  */
 
-/** Invisible and line-breaking characters: C0 and C1 controls, DEL, Unicode format characters, line and paragraph separators. */
-const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
-/** Spaces of every kind (U+0020, no-break space, ideographic space, ...). */
-const SPACE = /\p{Zs}/u;
 const QUOTES: Readonly<Record<string, string>> = {
   '"': 'a double quote (")',
   "'": "a single quote (')",
@@ -37,12 +34,6 @@ function codePoint(char: string): string {
   return `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
-/** \x1b, \u{202e}: a character as a visible escape. */
-function escaped(char: string): string {
-  const code = char.codePointAt(0)!;
-  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
-}
-
 /** "a line feed (U+000A)", "a double quote (\")", "a control character (U+0085)". */
 export function describeCharacter(char: string): string {
   const quote = QUOTES[char];
@@ -53,34 +44,6 @@ export function describeCharacter(char: string): string {
   if (/\p{Cf}/u.test(char)) return `an invisible formatting character (${codePoint(char)})`;
   if (CONTROL.test(char)) return `a control character (${codePoint(char)})`;
   return `"${char}" (${codePoint(char)})`;
-}
-
-/**
- * A value as it can be shown on a terminal: as it is when it holds only visible characters other
- * than quotes and backslashes; otherwise in double quotes, with quotes, backslashes, spaces and
- * every invisible or line-breaking character escaped, so that printing it cannot move the
- * cursor, change colours or fake another line.
- */
-export function shown(value: string): string {
-  if (value !== '' && forbiddenCharacter(value) === undefined) return value;
-  let out = '';
-  for (const char of value) {
-    if (char === '"' || char === '\\') out += `\\${char}`;
-    else if (char === '\n') out += '\\n';
-    else if (char === '\r') out += '\\r';
-    else if (char === '\t') out += '\\t';
-    else if (CONTROL.test(char) || (SPACE.test(char) && char !== ' ')) out += escaped(char);
-    else out += char;
-  }
-  return `"${out}"`;
-}
-
-/** A line of output with its invisible and line-breaking characters escaped (\x1b, \u{202e}, ...). */
-export function printable(line: string): string {
-  if (!CONTROL.test(line)) return line;
-  let out = '';
-  for (const char of line) out += CONTROL.test(char) ? escaped(char) : char;
-  return out;
 }
 
 /**

@@ -123,6 +123,40 @@ function FindProxyForURL(url, host) {
   });
 });
 
+test('what a script returns, throws or alerts comes out with its invisible characters escaped', async () => {
+  const script = `
+function FindProxyForURL(url, host) {
+  alert("\\x1b]0;TITLE\\x07");
+  if (host === "spaced.example") return "PROXY\\ta.corp:3128;\\r\\nDIRECT\\v";
+  if (host === "throw.example") throw new Error("\\x1b[2J\\u202egone");
+  if (host === "proxy.example") return "PROXY a\\x1bc.corp:3128";
+  return "\\x1b[31mDIRECT\\x9b0m";
+}`;
+  await withPac(script, async (pac) => {
+    // Tabs and line breaks are whitespace to the parser; the answer is shown with them escaped.
+    const spaced = await pac.findProxy('https://spaced.example/');
+    assert.deepEqual(spaced.entries.map(formatPacEntry), ['PROXY a.corp:3128', 'DIRECT']);
+    assert.equal(spaced.raw, 'PROXY\\x09a.corp:3128;\\x0d\\x0aDIRECT\\x0b');
+    assert.deepEqual(spaced.alerts, ['\\x1b]0;TITLE\\x07']);
+    await assert.rejects(
+      pac.findProxy('https://throw.example/'),
+      (e: unknown) => e instanceof PacError && e.message.endsWith('Error: \\x1b[2J\\u{202e}gone'),
+    );
+    await assert.rejects(
+      pac.findProxy('https://other.example/'),
+      (e: unknown) => e instanceof PacError && e.message.includes('returned "\\x1b[31mDIRECT\\x9b0m"'),
+    );
+    // A proxy name with an escape in it is no name: refused, not tried.
+    await assert.rejects(
+      pac.findProxy('https://proxy.example/'),
+      (e: unknown) => e instanceof PacError && e.message.endsWith('"PROXY a\\x1bc.corp:3128": bad host:port'),
+    );
+  });
+  assert.deepEqual(parsePacResult('PROXY a\u202e.corp:3128'), {
+    error: '"PROXY a\\u{202e}.corp:3128": bad host:port',
+  });
+});
+
 test('a script without FindProxyForURL, or with a syntax error, does not compile', async () => {
   await assert.rejects(createPacEvaluator('function other() { return "DIRECT"; }'), PacError);
   await assert.rejects(createPacEvaluator('function FindProxyForURL(url, host) {'), PacError);
