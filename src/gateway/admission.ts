@@ -31,7 +31,10 @@ export function identify(
  */
 export const RESERVED_DESCRIPTORS = 48 + 2 * RELAY_PIPES_MAX;
 
-/** Refused connections may linger on at most 1/8 of the descriptor budget. */
+/**
+ * Refused connections may linger on at most 1/8 of the descriptor budget, and as many
+ * connections may wait for their PROXY protocol header.
+ */
 const LINGERING_SHARE = 8;
 
 /**
@@ -54,6 +57,8 @@ export class Admission {
   /** Refused connections kept open while the client reads its answer. */
   private lingering = 0;
   private readonly maxLingering: number;
+  /** Connections on PROXY protocol listeners whose header has not arrived yet. */
+  private awaitingHeader = 0;
 
   constructor(
     private readonly limits: GatewayLimits,
@@ -132,6 +137,26 @@ export class Admission {
 
   lingered(): void {
     this.lingering--;
+    this.extraDescriptors--;
+  }
+
+  /**
+   * Whether a connection on a PROXY protocol listener may wait for its header (the client it
+   * names is known only then, so it has no slot yet); `headerEnded` gives it back. Such a
+   * connection holds a descriptor as long as the sender keeps it silent, up to
+   * timeouts.requestHead: these are counted, and kept to a share of the budget with room left
+   * for the connections that do send, so that a trusted sender holding connections open cannot
+   * run the process out of descriptors for every listener.
+   */
+  awaitHeader(): boolean {
+    if (this.awaitingHeader >= this.maxLingering || this.descriptorsLeft() < 3) return false;
+    this.awaitingHeader++;
+    this.extraDescriptors++;
+    return true;
+  }
+
+  headerEnded(): void {
+    this.awaitingHeader--;
     this.extraDescriptors--;
   }
 

@@ -33,14 +33,35 @@ export class ProxyProtocolFront {
     socket.on('error', ignore);
     const peer = parseAddress(socket.remoteAddress ?? '');
     if (peer === null || this.trusted.match(peer) === undefined) {
-      this.refuse(socket, false);
+      this.refuse(socket, 'DENY_PROXY_PROTOCOL', false);
       return;
     }
-    let buffered: Buffer = Buffer.alloc(0);
-    const fail = (): void => {
+    const admission = this.parts.admission;
+    if (!admission.awaitHeader()) {
+      this.refuse(socket, 'LIMIT_DESCRIPTORS', true);
+      return;
+    }
+    let waiting = true;
+    // Exactly once, however the wait ends: the header, a bad or late one, or the sender leaving.
+    const stopWaiting = (): void => {
+      if (!waiting) return;
+      waiting = false;
       clearTimeout(timer);
       socket.removeListener('data', onData);
-      this.refuse(socket, true);
+      socket.removeListener('end', onClose);
+      socket.removeListener('close', onClose);
+      admission.headerEnded();
+    };
+    // A sender that leaves (or half-closes) without a header is recorded as refused, unanswered.
+    const onClose = (): void => {
+      stopWaiting();
+      socket.destroy();
+      this.record(socket, 'DENY_PROXY_PROTOCOL', 0);
+    };
+    let buffered: Buffer = Buffer.alloc(0);
+    const fail = (): void => {
+      stopWaiting();
+      this.refuse(socket, 'DENY_PROXY_PROTOCOL', true);
     };
     const timer = setTimeout(fail, this.parts.timeouts.requestHead);
     const onData = (chunk: Buffer): void => {
@@ -48,30 +69,40 @@ export class ProxyProtocolFront {
       const header = parseProxyHeader(buffered);
       if (header.status === 'incomplete') return;
       if (header.status === 'malformed') return fail();
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
+      stopWaiting();
       socket.removeListener('error', ignore);
       const rest = buffered.length > header.length ? buffered.subarray(header.length) : null;
       this.admit(socket, header.source, rest);
     };
     socket.on('data', onData);
+    socket.on('end', onClose);
+    socket.on('close', onClose);
   }
 
-  /** An untrusted sender is cut; a trusted one that sent no valid header is told why. */
-  private refuse(socket: Socket, answer: boolean): void {
-    const response = responseFor('DENY_PROXY_PROTOCOL');
-    new Refusal(
-      this.parts,
-      identify(socket.remoteAddress, socket.remotePort),
-      'DENY_PROXY_PROTOCOL',
-      answer ? response.status : 0,
-    );
+  /**
+   * An untrusted sender is cut; a trusted one is told why (no valid header, or no room to wait
+   * for one), and its connection lingers as a refusal at accept does: counted, or closed at
+   * once when there is no room for that either.
+   */
+  private refuse(socket: Socket, reason: 'DENY_PROXY_PROTOCOL' | 'LIMIT_DESCRIPTORS', answer: boolean): void {
+    const response = responseFor(reason);
+    this.record(socket, reason, answer ? response.status : 0);
     if (!answer) {
       socket.destroy();
       return;
     }
     socket.end(response.raw);
-    socket.setTimeout(2000, () => socket.destroy());
+    const admission = this.parts.admission;
+    if (admission.linger()) {
+      socket.once('close', () => admission.lingered());
+      socket.setTimeout(2000, () => socket.destroy());
+    } else {
+      socket.destroy();
+    }
+  }
+
+  private record(socket: Socket, reason: 'DENY_PROXY_PROTOCOL' | 'LIMIT_DESCRIPTORS', status: number): void {
+    new Refusal(this.parts, identify(socket.remoteAddress, socket.remotePort), reason, status);
   }
 }
 

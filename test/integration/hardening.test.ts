@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
+import { RESERVED_DESCRIPTORS } from '../../src/gateway/admission.js';
 import { loadNative } from '../../src/gateway/native.js';
 import { waitFor } from '../helpers/wait.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
@@ -655,4 +656,66 @@ timeouts: { requestHead: 1s }
       assert.ok(!gw.records.some((x) => x.path === path), 'the header was not believed');
     });
   }
+});
+
+describe('PROXY protocol listener: connections waiting for their header', () => {
+  // 80 descriptors for connections: at most 10 may wait for a header at once (one eighth).
+  const WAITING = 10;
+  let gw: RunningGateway;
+  before(async () => {
+    gw = await startGateway(
+      `
+listeners:
+  - address: 127.0.0.1:0
+    proxyProtocol: true
+    trustedProxies: [127.0.0.1/32]
+policy:
+  sources: [10.0.0.0/8]
+  destinations: [${PLAIN}]
+  ports: { connect: [443], http: [${httpOrigin.port}] }
+hosts: { ${PLAIN}: 127.0.0.1 }
+timeouts: { requestHead: 20s }
+`,
+      { openFilesLimit: RESERVED_DESCRIPTORS + 80 },
+    );
+  });
+  after(async () => gw.close());
+
+  /** A connection from the trusted proxy that sends nothing; `reply` collects what comes back. */
+  const silent = (): Promise<{ socket: Socket; reply: () => string }> =>
+    new Promise((resolve) => {
+      const socket = connect({ port: gw.port, host: '127.0.0.1' });
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('connect', () => resolve({ socket, reply: () => text }));
+    });
+
+  test('are counted: past a share of the descriptors the next is refused with 503, and leaving gives the room back', async () => {
+    const held = [];
+    for (let i = 0; i < WAITING; i++) held.push(await silent());
+    const over = await silent();
+    try {
+      await waitFor('the refusal of the connection past the share', () =>
+        /^HTTP\/1\.1 503 [\s\S]*LIMIT_DESCRIPTORS/.test(over.reply()),
+      );
+      assert.ok(
+        held.every((h) => h.reply() === ''),
+        'a waiting connection was answered',
+      );
+    } finally {
+      for (const h of held) h.socket.destroy();
+      over.socket.destroy();
+    }
+    // The senders left without a header: recorded, and their room given back.
+    await waitFor(
+      'a record for each that left',
+      () => gw.records.filter((r) => r.reason === 'DENY_PROXY_PROTOCOL').length >= WAITING,
+    );
+    const get = `GET http://${PLAIN}:${httpOrigin.port}/after-waiting HTTP/1.1\r\nHost: ${PLAIN}:${httpOrigin.port}\r\nConnection: close\r\n\r\n`;
+    for (let i = 0; i < WAITING + 2; i++) {
+      const reply = await rawExchange(gw.port, `PROXY TCP4 10.1.2.3 192.0.2.1 ${40000 + i} 3128\r\n${get}`);
+      assert.match(reply, /^HTTP\/1\.1 200 /);
+    }
+  });
 });
