@@ -47,6 +47,8 @@ export class ForwardSession extends Session implements LinkUser {
   private readonly ticket: DialTicket = { aborted: false };
   private requestBody: BodyReader | null = null;
   private requestSent = false;
+  /** The client half-closed before its request was sent whole: nothing more of it will come. */
+  private clientEnded = false;
   private responseBuffer: Buffer | null = null;
   private responseBody: BodyReader | null = null;
   private response: ResponseHead | null = null;
@@ -131,10 +133,12 @@ export class ForwardSession extends Session implements LinkUser {
     if (this.requestBody.done) this.requestSent = true;
     else {
       const pending = this.connection.takeBuffered();
-      if (pending === null) return;
-      // What follows the body (a pipelined request) goes back to wait for its turn.
-      const rest = this.feedRequest(pending);
-      if (rest !== null) this.connection.putBack(rest);
+      if (pending !== null) {
+        // What follows the body (a pipelined request) goes back to wait for its turn.
+        const rest = this.feedRequest(pending);
+        if (rest !== null) this.connection.putBack(rest);
+      }
+      if (!this.requestSent && this.clientEnded && this.phase === Phase.Sent) this.endIncomplete();
     }
   }
 
@@ -173,13 +177,21 @@ export class ForwardSession extends Session implements LinkUser {
     return result.consumed < chunk.length ? chunk.subarray(result.consumed) : null;
   }
 
-  /** The client half-closed its side. */
+  /**
+   * The client half-closed its side. A request already whole (no body, or all of it read) is
+   * still answered, and the connection closes after the response. One whose body is not whole
+   * cannot be completed; while the upstream connection is still coming, the body waits in the
+   * client connection, so whether it arrived whole is known only once it is read (sendRequest).
+   */
   onClientEnd(): void {
-    // A request whose body did not arrive whole cannot be completed.
-    if (!this.requestSent && this.phase !== Phase.Over) {
-      this.end ??= 'CLIENT_ABORTED';
-      this.abortBoth();
-    }
+    if (this.requestSent || this.phase === Phase.Over) return;
+    this.clientEnded = true;
+    if (this.phase !== Phase.Waiting) this.endIncomplete();
+  }
+
+  private endIncomplete(): void {
+    this.end ??= 'CLIENT_ABORTED';
+    this.abortBoth();
   }
 
   onClientClose(): void {
