@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { statSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readlinkSync, statSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from '../deps/pino.js';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from '../deps/prom-client.js';
@@ -391,7 +391,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
   let reloading: Promise<unknown> = Promise.resolve();
   // The --watch / reload.watch file watcher, set up below once reloads can be taken.
   let watcher: FileWatcher | null = null;
-  const reload = (trigger: string): Promise<ReloadResult> => {
+  const reload = (trigger: string, watchTriggered = false): Promise<ReloadResult> => {
     const run = reloading.then(async (): Promise<ReloadResult> => {
       const seq = ++reloadSeq;
       const at = Date.now();
@@ -405,6 +405,18 @@ export async function supervise(options: ServeOptions): Promise<number> {
           { event: 'reload_failed', trigger },
           `reload rejected, the running policy is unchanged:\n${message}`,
         );
+        result = { seq, at, trigger, ok: false, error: message, generation, pid: process.pid };
+        return finishReload(result);
+      }
+      // A watched file read empty is almost always one being rewritten in place (truncated, not
+      // yet refilled): applied, it would put the built-in defaults in force for a moment. Its
+      // content brings another event; a signal or `airlock reload` applies an empty file as it is.
+      const empty = watchTriggered
+        ? next.texts.find((t) => t.text !== null && t.text.trim() === '')
+        : undefined;
+      if (empty !== undefined) {
+        const message = `${empty.path} was empty when read: taken as a file being written, the running policy is unchanged`;
+        ops.warn({ event: 'reload_deferred', trigger, path: empty.path }, message);
         result = { seq, at, trigger, ok: false, error: message, generation, pid: process.pid };
         return finishReload(result);
       }
@@ -471,7 +483,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
       ...(options.configFile ? [options.configFile] : []),
       ...(options.allowlist?.length ? options.allowlist : current.config.allowlistFiles.map((f) => f.path)),
     ];
-    watcher = new FileWatcher(watched, (path) => void reload(`watch ${path}`), ops);
+    watcher = new FileWatcher(watched, (path) => void reload(`watch ${path}`, true), ops);
   }
 
   const stop = (signal: string): void => {
@@ -552,19 +564,32 @@ export async function supervise(options: ServeOptions): Promise<number> {
 const WATCH_SETTLE_MS = 300;
 
 /**
+ * The longest a burst of events postpones the comparison, counted from its first event: a file
+ * rewritten without pause (a tool in a loop) still gets reloaded.
+ */
+const WATCH_MAX_DELAY_MS = 1000;
+
+/**
  * `--watch` / `reload.watch`: calls `changed` when a watched file changes, whether it is edited in
  * place, replaced (written elsewhere and renamed over the name, as editors and configuration
  * management do) or reached through a symlink that is swapped (as Kubernetes does with a mounted
  * ConfigMap). The directories are watched, not the files: a watch on a file follows its inode and
- * hears nothing once the name points at a new one. Each burst of events is debounced, then the
- * files are compared with what was last seen (inode, size, modification time); while one of them
- * is missing (between a tool's unlink and its rename) nothing is reloaded, and the event of its
- * return triggers the comparison again.
+ * hears nothing once the name points at a new one. Only events that name a watched file, or an
+ * entry one of its symlinks goes through, count: other files in the same directory (an access
+ * log under load) may change all the time and must not hold the reload back. Each burst of events
+ * is debounced, at most `WATCH_MAX_DELAY_MS` after its first, then the files are compared with
+ * what was last seen (inode, size, modification time); while one of them is missing (between a
+ * tool's unlink and its rename) nothing is reloaded, and the event of its return triggers the
+ * comparison again.
  */
 class FileWatcher {
   private readonly dirs = new Map<string, FSWatcher>();
   private seen = new Map<string, string | null>();
+  /** Per watched directory, the entry names whose events can change a watched file. */
+  private names = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the first event of the burst being debounced came (undefined between bursts). */
+  private burstStart: number | undefined;
   private missingReported = new Set<string>();
   private closed = false;
 
@@ -583,16 +608,19 @@ class FileWatcher {
     const seen = new Map<string, string | null>();
     for (const path of paths) seen.set(path, this.seen.has(path) ? this.seen.get(path)! : signature(path));
     this.seen = seen;
-    const wanted = new Set(paths.map((p) => dirname(p)));
+    this.findNames();
     for (const [dir, w] of this.dirs) {
-      if (wanted.has(dir)) continue;
+      if (this.names.has(dir)) continue;
       w.close();
       this.dirs.delete(dir);
     }
-    for (const dir of wanted) {
+    for (const dir of this.names.keys()) {
       if (this.dirs.has(dir)) continue;
       try {
-        const w = watch(dir, { persistent: false }, () => this.schedule());
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          // Without a name (platforms that do not report one) the event may concern a watched file.
+          if (name === null || this.names.get(dir)?.has(name) === true) this.schedule();
+        });
         w.on('error', (error) =>
           this.ops.warn({ event: 'watch_failed', path: dir }, `cannot watch ${dir}: ${error.message}`),
         );
@@ -606,9 +634,32 @@ class FileWatcher {
     }
   }
 
+  /**
+   * Takes again the names that matter in each directory: the symlinks of a ConfigMap point at a
+   * new timestamped directory after each update.
+   */
+  private findNames(): void {
+    const names = new Map<string, Set<string>>();
+    for (const path of this.seen.keys()) {
+      const dir = dirname(path);
+      const set = names.get(dir) ?? new Set<string>();
+      for (const name of linkChain(path)) set.add(name);
+      names.set(dir, set);
+    }
+    this.names = names;
+  }
+
   private schedule(): void {
+    const now = Date.now();
+    this.burstStart ??= now;
+    // A quiet pause of WATCH_SETTLE_MS ends the burst, but events that never pause cannot push
+    // the comparison past WATCH_MAX_DELAY_MS after the first of them.
+    const wait = Math.max(0, Math.min(WATCH_SETTLE_MS, this.burstStart + WATCH_MAX_DELAY_MS - now));
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.compare(), WATCH_SETTLE_MS);
+    this.timer = setTimeout(() => {
+      this.burstStart = undefined;
+      this.compare();
+    }, wait);
   }
 
   private compare(): void {
@@ -630,15 +681,41 @@ class FileWatcher {
     this.missingReported.clear();
     const changed = [...now].find(([path, sig]) => this.seen.get(path) !== sig);
     this.seen = now;
+    this.findNames();
     if (changed !== undefined) this.changed(changed[0]);
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    this.burstStart = undefined;
     for (const w of this.dirs.values()) w.close();
     this.dirs.clear();
   }
+}
+
+/**
+ * The names in the directory of `path` whose events can change what `path` reads: its own, and
+ * each entry of that directory its symlinks lead through (for a ConfigMap's `airlock.yaml`, the
+ * `..data` link and the timestamped directory it points at). A link out of the directory ends the
+ * chain: nothing there is heard by the directory's watch anyway.
+ */
+function linkChain(path: string): string[] {
+  const dir = dirname(path);
+  const names = [basename(path)];
+  // Bounded, so that a loop of links ends.
+  for (let i = 0; i < 8; i++) {
+    let target: string;
+    try {
+      target = readlinkSync(join(dir, names[names.length - 1]!));
+    } catch {
+      break; // Not a link (or missing): the chain ends here.
+    }
+    const first = relative(dir, resolve(dir, target)).split(sep)[0];
+    if (first === undefined || first === '' || first === '..' || names.includes(first)) break;
+    names.push(first);
+  }
+  return names;
 }
 
 /** What identifies a file's content for the watch (symlinks followed), or null when it is missing. */

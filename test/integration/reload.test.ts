@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -228,6 +237,135 @@ describe('--watch and reload.watch', () => {
         'a.example.test',
         'b.example.test',
       );
+      assert.equal(events(gw, 'reload_failed').length, 0, gw.stderr);
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
+  /**
+   * Calls `step` every `everyMs` until stopped, and stops by itself after `forMs` whatever the test
+   * does; `running()` says whether it still goes, `count()` how many steps it took.
+   */
+  function repeat(
+    step: () => void,
+    everyMs: number,
+    forMs: number,
+  ): { stop: () => void; running: () => boolean; count: () => number } {
+    let count = 0;
+    let running = true;
+    const interval = setInterval(() => {
+      step();
+      count++;
+    }, everyMs);
+    const stop = (): void => {
+      running = false;
+      clearInterval(interval);
+      clearTimeout(limit);
+    };
+    const limit = setTimeout(stop, forMs);
+    return { stop, running: () => running, count: () => count };
+  }
+
+  test('a configuration edit reloads while another file in its directory changes every 50 ms', async () => {
+    const sub = mkdtempSync(join(dir, 'churn-'));
+    const file = join(sub, 'airlock.yaml');
+    writeFileSync(file, config(['echo.example.test', 'a.example.test']));
+    const gw = await serve(['--config', file, '--listen', '127.0.0.1:0', '--watch']);
+    // An unrelated file (an access log under load, say) that never stays quiet for 300 ms.
+    const churn = repeat(() => appendFileSync(join(sub, 'access.log'), 'x\n'), 50, 15_000);
+    try {
+      await waitFor('the churn to start', () => churn.count() >= 3);
+      const mark = events(gw, 'reloaded').length;
+      writeFileSync(file, config(['echo.example.test', 'b.example.test']));
+      // About 0.3 s on a quiet machine; the margin is for a loaded one, and the churn outlasts it.
+      const event = await waitForEvent(gw, 'reloaded', { after: mark, timeoutMs: 6000 });
+      assert.equal(event.trigger, `watch ${file}`);
+      assert.ok(churn.running(), 'the reload came while the other file was still changing');
+      assert.equal(await connectStatus(gw.port, 'b.example.test'), '200');
+      assert.equal(await connectStatus(gw.port, 'a.example.test'), '403');
+    } finally {
+      churn.stop();
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
+  test('a configuration rewritten every 100 ms (in place and by rename) reloads during the burst', async () => {
+    const sub = mkdtempSync(join(dir, 'burst-'));
+    const file = join(sub, 'airlock.yaml');
+    writeFileSync(file, config(['echo.example.test', 'a.example.test']));
+    const gw = await serve(['--config', file, '--listen', '127.0.0.1:0', '--watch']);
+    const text = config(['echo.example.test', 'b.example.test']);
+    let writes = 0;
+    const burst = repeat(
+      () => (writes++ % 2 === 0 ? writeFileSync(file, text) : replace(file, text)),
+      100,
+      12_000,
+    );
+    try {
+      const mark = events(gw, 'reloaded').length;
+      // About 1 s on a quiet machine; the margin is for a loaded one, and the burst outlasts it.
+      await waitForEvent(gw, 'reloaded', { after: mark, timeoutMs: 8000 });
+      assert.ok(burst.running(), 'the reload came while the file was still being rewritten');
+      assert.equal(await connectStatus(gw.port, 'b.example.test'), '200');
+      assert.equal(await connectStatus(gw.port, 'a.example.test'), '403');
+    } finally {
+      burst.stop();
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
+  test('a watched file emptied (an in-place rewrite caught between truncate and write) is not applied', async () => {
+    const sub = mkdtempSync(join(dir, 'empty-'));
+    const file = join(sub, 'airlock.yaml');
+    writeFileSync(file, config(['echo.example.test', 'a.example.test']));
+    const gw = await serve(['--config', file, '--listen', '127.0.0.1:0', '--watch']);
+    try {
+      const mark = events(gw, 'reloaded').length;
+      writeFileSync(file, '');
+      const deferred = await waitForEvent(gw, 'reload_deferred', { timeoutMs: 6000 });
+      assert.equal(deferred.path, file);
+      assert.equal(await connectStatus(gw.port, 'a.example.test'), '200', 'the running policy changed');
+      writeFileSync(file, config(['echo.example.test', 'b.example.test']));
+      await waitForEvent(gw, 'reloaded', { after: mark, timeoutMs: 6000 });
+      assert.equal(await connectStatus(gw.port, 'b.example.test'), '200');
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
+  test('a Kubernetes ConfigMap update (the ..data symlink swapped) reloads each time', async () => {
+    // The kubelet's layout: each name is a link through `..data`, itself a link to a timestamped
+    // directory; an update writes a new directory and renames a new `..data` link over the old.
+    const sub = mkdtempSync(join(dir, 'configmap-'));
+    let version = 0;
+    const publish = (allowed: string): void => {
+      const old = version === 0 ? null : `..2026_01_01_00_00_0${version}.1`;
+      const next = `..2026_01_01_00_00_0${++version}.1`;
+      mkdirSync(join(sub, next));
+      writeFileSync(join(sub, next, 'mdemdi.conf'), `echo.example.test\n${allowed}\n`);
+      writeFileSync(
+        join(sub, next, 'airlock.yaml'),
+        config(['echo.example.test']).replace(
+          / {2}destinations: .*\n/,
+          `  allowlistFiles: [${JSON.stringify(join(sub, 'mdemdi.conf'))}]\n`,
+        ),
+      );
+      symlinkSync(next, join(sub, '..data_tmp'));
+      renameSync(join(sub, '..data_tmp'), join(sub, '..data'));
+      if (old !== null) rmSync(join(sub, old), { recursive: true });
+    };
+    publish('a.example.test');
+    for (const name of ['airlock.yaml', 'mdemdi.conf']) symlinkSync(join('..data', name), join(sub, name));
+    const gw = await serve(['--config', join(sub, 'airlock.yaml'), '--listen', '127.0.0.1:0', '--watch']);
+    try {
+      assert.equal(await connectStatus(gw.port, 'a.example.test'), '200');
+      await expectReload(gw, () => publish('b.example.test'), 'b.example.test', 'a.example.test');
+      await expectReload(gw, () => publish('a.example.test'), 'a.example.test', 'b.example.test');
       assert.equal(events(gw, 'reload_failed').length, 0, gw.stderr);
     } finally {
       gw.child.kill('SIGTERM');
