@@ -47,10 +47,46 @@ export interface AdminOptions {
   readonly token?: string | null | undefined;
   /** The dashboard's files (default: the build output, read at the first request for them). */
   readonly dashboard?: DashboardAssets | undefined;
+  /** The operational log, told when the listener refuses connections (default: nothing is logged). */
+  readonly log?: AdminLog | undefined;
+}
+
+/** What the listener needs of the operational log (the supervisor's pino logger has it). */
+export interface AdminLog {
+  warn(fields: Record<string, unknown>, message: string): void;
 }
 
 const PAC_TYPE = 'application/x-ns-proxy-autoconfig';
 const MAX_EVENT_STREAMS = 32;
+/**
+ * Connections the listener holds at once; more are closed as they arrive. Its clients are few: a
+ * dashboard holds one event stream and at most six connections for the views (a browser's limit
+ * per host), `airlock top` four, Prometheus one, so even MAX_EVENT_STREAMS dashboards stay below
+ * it. Each connection is a descriptor of the supervisor, which also accepts the proxy's
+ * connections (engine.listen: handoff): 256 leaves it three quarters of a 1,024 limit.
+ */
+const MAX_CONNECTIONS = 256;
+/**
+ * How long a connection may take to send its request head. Every client of the listener sends
+ * it in its first packet; a connection that sends nothing only holds a place under
+ * MAX_CONNECTIONS, so it goes within seconds.
+ */
+const HEADERS_TIMEOUT_MS = 5_000;
+/**
+ * How often Node looks for connections past HEADERS_TIMEOUT_MS: its default, 30 s, would let a
+ * silent connection stay six times as long as the timeout says.
+ */
+const CONNECTIONS_CHECK_MS = 1_000;
+/** At most one warning about refused connections in this time. */
+const REFUSALS_LOG_MS = 60_000;
+/**
+ * Output an event stream may have waiting for its client (beyond what the kernel holds) before
+ * the stream is ended. A client that reads keeps it near zero; 1 MiB is about eight seconds of the
+ * heaviest flood of denials seen (~750 a second made ~125 KB of events a second), time enough
+ * for a slow link or a busy browser to catch up, and MAX_EVENT_STREAMS stalled clients hold
+ * 32 MiB at most.
+ */
+const MAX_UNSENT_EVENT_BYTES = 1024 * 1024;
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/proxy.pac', '/wpad.dat']);
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
@@ -103,7 +139,11 @@ export class AdminServer {
   private readonly access: AdminAccess;
   private readonly api: AdminApi | null;
   private dashboard: DashboardAssets | null;
+  private readonly log: AdminLog | null;
   private streams = 0;
+  /** Connections refused since the last warning, and when the next warning may be written. */
+  private refused = 0;
+  private quietUntil = 0;
 
   constructor(
     private readonly listen: ListenAddress,
@@ -114,9 +154,30 @@ export class AdminServer {
     this.access = new AdminAccess(options.token ?? null);
     this.api = options.api ?? null;
     this.dashboard = options.dashboard ?? null;
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.headersTimeout = 10_000;
-    this.server.requestTimeout = 30_000;
+    this.log = options.log ?? null;
+    this.server = createServer(
+      {
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        requestTimeout: 30_000,
+        connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+      },
+      (req, res) => void this.handle(req, res),
+    );
+    this.server.maxConnections = MAX_CONNECTIONS;
+    this.server.on('drop', () => this.refusedOne());
+  }
+
+  /** A connection was closed because MAX_CONNECTIONS were open: said once, not once per connection. */
+  private refusedOne(): void {
+    this.refused++;
+    const now = Date.now();
+    if (now < this.quietUntil) return;
+    this.quietUntil = now + REFUSALS_LOG_MS;
+    this.log?.warn(
+      { event: 'admin_connections_refused', refused: this.refused, maxConnections: MAX_CONNECTIONS },
+      `the admin listener (${this.listen.text}) holds ${MAX_CONNECTIONS} connections, its most: new ones are closed until some end (clients opening connections without sending requests?)`,
+    );
+    this.refused = 0;
   }
 
   /** Answers a PAC/WPAD request (also used by the proxy port when it serves the PAC). Returns false if not a PAC path. */
@@ -289,17 +350,33 @@ export class AdminServer {
     });
     res.write('retry: 2000\n\n');
     let id = 0;
-    const unsubscribe = api.subscribe((event, data) => {
-      res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    });
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    let ended = false;
+    let unsubscribe = (): void => undefined;
+    const keepAlive = setInterval(() => send(': keep-alive\n\n'), 15_000);
     keepAlive.unref();
-    req.socket.setTimeout(0);
-    res.on('close', () => {
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
       this.streams--;
       clearInterval(keepAlive);
       unsubscribe();
+    };
+    // A client that stops reading would have every later event kept for it. Past the bound its
+    // stream is cut instead: ending it politely would queue the end behind what it does not read.
+    // The dashboard reconnects and loads the views again, as after any lost stream.
+    const send = (text: string): void => {
+      if (ended) return;
+      res.write(text);
+      if (res.writableLength > MAX_UNSENT_EVENT_BYTES) {
+        end();
+        res.destroy();
+      }
+    };
+    unsubscribe = api.subscribe((event, data) => {
+      send(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     });
+    req.socket.setTimeout(0);
+    res.on('close', end);
   }
 
   async start(): Promise<AddressInfo> {

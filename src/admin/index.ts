@@ -1,6 +1,7 @@
 export {
   AdminServer,
   type AdminApi,
+  type AdminLog,
   type AdminOptions,
   type AdminState,
   type MetricsSource,

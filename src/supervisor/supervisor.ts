@@ -355,7 +355,7 @@ export async function supervise(options: ServeOptions): Promise<number> {
       reload: (trigger) => reload(trigger),
       subscribe: (listener) => view.subscribe(listener),
     };
-    admin = new AdminServer(file.admin.listen, state, metricsSource, { api, token: adminToken });
+    admin = new AdminServer(file.admin.listen, state, metricsSource, { api, token: adminToken, log: ops });
     try {
       await admin.start();
     } catch (error) {
