@@ -365,7 +365,7 @@ test("planPac: the products' catalog hosts, the gateways in order", () => {
     catalog,
   );
   assert.match(pac, /"PROXY gw1\.contoso\.test:3128; PROXY gw2\.contoso\.test:3128"/);
-  assert.match(pac, /"atp\.azure\.com": 1/);
+  assert.match(pac, /"=atp\.azure\.com": 1/);
   assert.throws(() => planPac({ gateways: [] }, catalog), /--gateway: give at least one gateway/);
   assert.throws(
     () => planPac({ gateways: ['gw:1'], products: ['x'] }, catalog),
