@@ -1,4 +1,5 @@
 import { LineCounter, isNode, parseDocument } from '../deps/yaml.js';
+import { printable } from '../text/printable.js';
 import type { MachineFacts } from './machine-facts.js';
 import { parseMachineDescription } from './machine-schema.js';
 import {
@@ -50,7 +51,8 @@ export interface ParsedInput {
   readonly warnings: readonly ParseIssue[];
 }
 
-const DESCRIPTION_KEYS = /^(machine|windows|linux|network|mdi|ama|mma|arc|assume)\s*:/m;
+/** A top-level key of a YAML description; the colon is on the key's line (`\s*` would cross lines). */
+const DESCRIPTION_KEYS = /^(machine|windows|linux|network|mdi|ama|mma|arc|assume)[ \t]*:/m;
 
 /** Each kind with how it is recognised and parsed; the first whose test holds wins. */
 const INPUT_KINDS: readonly {
@@ -119,7 +121,7 @@ export function parseManagedJson(text: string): ParseResult<MachineFacts> {
   if (syntax)
     return parseFailure(
       syntax.linePos?.[0]?.line ?? 1,
-      `JSON syntax error: ${syntax.message.split('\n')[0]}`,
+      `JSON syntax error: ${printable(syntax.message.split('\n')[0] ?? '')}`,
     );
   const node = doc.getIn(['cloudService', 'proxy'], true);
   const line = isNode(node) && node.range ? counter.linePos(node.range[0]).line : 1;

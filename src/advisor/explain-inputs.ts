@@ -1,3 +1,4 @@
+import { printable } from '../text/printable.js';
 import { parseInput, type InputError, type InputFile, type InputKind } from './detect-input.js';
 import { explainMachine, type ExplainOptions } from './explain-machine.js';
 import type { Explanation } from './explanation.js';
@@ -56,8 +57,9 @@ export function explainInputs(
     const conflicts: FactConflict[] = [];
     merged = mergeFacts(merged, facts, conflicts);
     for (const c of conflicts) {
+      // JSON escapes C0 controls but leaves C1 controls and line separators as they are.
       warnings.push(
-        `${file.name}: ${c.path} was ${JSON.stringify(c.previous)} in an earlier input; using ${JSON.stringify(c.next)}`,
+        `${file.name}: ${c.path} was ${printable(JSON.stringify(c.previous))} in an earlier input; using ${printable(JSON.stringify(c.next))}`,
       );
     }
   }

@@ -1,6 +1,7 @@
 import { LineCounter, parseDocument } from '../deps/yaml.js';
 import type { Geo, Product as CatalogProduct } from '../catalog/index.js';
-import { formatIssuePath, yamlLineOf } from '../text/issue-path.js';
+import { formatIssuePath, yamlLineOf, type IssuePath } from '../text/issue-path.js';
+import { printable, shown } from '../text/printable.js';
 import { z } from 'zod';
 import { parseProxyAddress, selectHttpsProxy } from './proxy-address.js';
 import { READING_VALUES } from './disagreements.js';
@@ -185,6 +186,11 @@ export const machineDescriptionSchema = z.strictObject({
     .optional(),
 });
 
+/** An issue's path with each key as `shown` writes it: an unknown key is the file's own text. */
+function shownPath(path: IssuePath): string {
+  return formatIssuePath(path.map((key) => (typeof key === 'string' ? shown(key) : key)));
+}
+
 /** A validated description (every key optional). */
 export type MachineDescription = z.output<typeof machineDescriptionSchema>;
 
@@ -193,12 +199,12 @@ export function validateMachineDescription(value: unknown): ParseResult<MachineD
   const parsed = machineDescriptionSchema.safeParse(value);
   if (parsed.success) return { ok: true, value: parsed.data, warnings: [] };
   const issue = parsed.error.issues[0];
-  const keys = issue?.code === 'unrecognized_keys' ? `: ${issue.keys.join(', ')}` : '';
+  const keys = issue?.code === 'unrecognized_keys' ? `: ${issue.keys.map(shown).join(', ')}` : '';
   return {
     ok: false,
     error: {
       line: 1,
-      message: `${formatIssuePath(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}${keys}`,
+      message: `${shownPath(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}${keys}`,
     },
   };
 }
@@ -216,7 +222,7 @@ export function parseMachineDescription(text: string): ParseResult<MachineDescri
       ok: false,
       error: {
         line: syntax.linePos?.[0]?.line ?? 1,
-        message: `syntax error: ${syntax.message.split('\n')[0]}`,
+        message: `syntax error: ${printable(syntax.message.split('\n')[0] ?? '')}`,
       },
     };
   }
@@ -235,6 +241,6 @@ export function parseMachineDescription(text: string): ParseResult<MachineDescri
   const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
   return {
     ok: false,
-    error: { line: yamlLineOf(doc, counter, path) ?? 1, message: `${formatIssuePath(path)}: ${message}` },
+    error: { line: yamlLineOf(doc, counter, path) ?? 1, message: `${shownPath(path)}: ${message}` },
   };
 }

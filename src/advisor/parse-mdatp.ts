@@ -1,6 +1,14 @@
 import type { MachineFacts } from './machine-facts.js';
 import { parseProxyAddress } from './proxy-address.js';
-import { isPromptLine, parseFailure, splitLines, type ParseIssue, type ParseResult } from './parse-result.js';
+import { printable } from '../text/printable.js';
+import {
+  isPromptLine,
+  parseFailure,
+  quoted,
+  splitLines,
+  type ParseIssue,
+  type ParseResult,
+} from './parse-result.js';
 
 /**
  * Defender for Endpoint on Linux, three inputs:
@@ -14,13 +22,17 @@ import { isPromptLine, parseFailure, splitLines, type ParseIssue, type ParseResu
  * - the managed configuration `mdatp_managed.json` with `cloudService.proxy` (parsed by
  *   detect-input, which owns JSON).
  */
-const HEALTH_KEYS =
-  /^\s*(healthy|licensed|app_version|org_id|engine_version|real_time_protection_enabled|edr_machine_id)\s+:/m;
-const HEALTH_LINE = /^([a-z][a-z0-9_]*)\s*:\s*(.*?)\s*$/;
+const HEALTH_KEY =
+  /^\s*(healthy|licensed|app_version|org_id|engine_version|real_time_protection_enabled|edr_machine_id)\s+:/;
+/**
+ * `name : value`: the name and its colon. The value is the rest of the line, trimmed; matching it
+ * with `\s*(.*?)\s*$` would scan a run of spaces inside it again from each of its characters.
+ */
+const HEALTH_LINE = /^([a-z][a-z0-9_]*)\s*:/;
 const CONFIG_COMMAND = /\bmdatp\s+config\s+proxy\s+set\s+--value(?:\s+|=)(\S*)/;
 
 export function looksLikeMdatpHealth(text: string): boolean {
-  return HEALTH_KEYS.test(text);
+  return splitLines(text).some((line) => HEALTH_KEY.test(line));
 }
 
 export function looksLikeMdatpConfig(text: string): boolean {
@@ -67,13 +79,13 @@ export function parseMdatpHealth(text: string): ParseResult<MachineFacts> {
     const trimmed = line.trim();
     if (trimmed === '' || isPromptLine(line) || /^(sudo\s+)?mdatp\s+health\b/.test(trimmed)) continue;
     if (/^(ATTENTION|WARNING|Warning|Error)\b/.test(trimmed)) {
-      warnings.push({ line: n, message: `mdatp printed: ${trimmed}` });
+      warnings.push({ line: n, message: `mdatp printed: ${printable(trimmed)}` });
       continue;
     }
     const match = HEALTH_LINE.exec(trimmed);
-    if (!match) return parseFailure(n, `unexpected line in mdatp health output: "${trimmed}"`);
-    const [, name = '', raw = ''] = match;
-    const value = healthValue(raw);
+    if (!match) return parseFailure(n, `unexpected line in mdatp health output: ${quoted(trimmed)}`);
+    const name = match[1] ?? '';
+    const value = healthValue(trimmed.slice(match[0].length).trim());
     if (typeof value === 'object' && !Array.isArray(value)) return parseFailure(n, `${name}: ${value.error}`);
     fields.set(name, { value, line: n });
     if (name.includes('proxy')) {
@@ -130,7 +142,10 @@ export function parseMdatpConfig(text: string): ParseResult<MachineFacts> {
     const parsed = parseProxyAddress(value);
     if (!parsed.ok) return parseFailure(i + 1, `mdatp proxy: ${parsed.message}`);
     if (parsed.value.scheme === null) {
-      warnings.push({ line: i + 1, message: `"${value}" has no scheme; mdatp expects http://host:port` });
+      warnings.push({
+        line: i + 1,
+        message: `${quoted(value)} has no scheme; mdatp expects http://host:port`,
+      });
     }
     proxy = value;
   }

@@ -1,6 +1,13 @@
 import type { MachineFacts } from './machine-facts.js';
 import { parseProxyAddress } from './proxy-address.js';
-import { isPromptLine, parseFailure, splitLines, type ParseIssue, type ParseResult } from './parse-result.js';
+import {
+  isPromptLine,
+  parseFailure,
+  quoted,
+  splitLines,
+  type ParseIssue,
+  type ParseResult,
+} from './parse-result.js';
 
 /**
  * `Get-MpPreference | Select-Object Proxy*` (or the full `Get-MpPreference`) output, in either of
@@ -26,17 +33,27 @@ type Property = (typeof PROPERTIES)[number];
 
 const LIST_LINE = /^([A-Za-z][A-Za-z0-9]*)\s*:\s?(.*)$/;
 const CUT = /(\.\.\.|…)\}?$/;
+/** A list line of one of the three properties, however indented. */
+const PROPERTY_LINE = /^\s*Proxy(Server|PacUrl|Bypass)\s*:/;
+/**
+ * A table header of Proxy* columns. The names are separated by spaces, so each character is read
+ * once; `(Proxy\w+[ \t]*)+` could split `ProxyProxyProxy…` into names in every possible way:
+ * 48 seconds for a line of forty `Proxy`, seven times that for every four more.
+ */
+const TABLE_HEADER = /^[ \t]*Proxy\w+(?:[ \t]+Proxy\w+)*[ \t]*$/;
 
 export function looksLikeMpPreference(text: string): boolean {
-  return (
-    /^\s*Proxy(Server|PacUrl|Bypass)\s*:/m.test(text) || /^[ \t]*(Proxy\w+[ \t]*)+\r?\n[ \t]*-+/m.test(text)
+  const lines = splitLines(text);
+  return lines.some(
+    (line, i) => PROPERTY_LINE.test(line) || (TABLE_HEADER.test(line) && /^[ \t]*-/.test(lines[i + 1] ?? '')),
   );
 }
 
 /** Removes the indentation every line shares (pastes are often indented as a block). */
 function dedent(lines: readonly string[]): string[] {
   const indents = lines.filter((l) => l.trim() !== '').map((l) => /^\s*/.exec(l)?.[0].length ?? 0);
-  const common = indents.length > 0 ? Math.min(...indents) : 0;
+  // Not Math.min(...indents): a paste of a few hundred thousand lines would overflow the stack.
+  const common = indents.length > 0 ? indents.reduce((a, b) => Math.min(a, b)) : 0;
   return lines.map((l) => l.slice(Math.min(common, /^\s*/.exec(l)?.[0].length ?? 0)));
 }
 
@@ -70,7 +87,10 @@ function collectList(lines: readonly string[]): ParseResult<Map<string, Raw>> {
       if (previous) found.set(last, { value: previous.value + line.trim(), line: previous.line });
       continue;
     }
-    return parseFailure(n, started ? `unexpected line: "${line.trim()}"` : 'expected "Name : value" lines');
+    return parseFailure(
+      n,
+      started ? `unexpected line: ${quoted(line.trim())}` : 'expected "Name : value" lines',
+    );
   }
   return { ok: true, value: found, warnings: [] };
 }
@@ -163,7 +183,7 @@ function readProperty(
   if (CUT.test(value)) {
     return parseFailure(
       raw.line,
-      `${property} "${value}" was cut by PowerShell; re-run with \`| Format-List\``,
+      `${property} ${quoted(value)} was cut by PowerShell; re-run with \`| Format-List\``,
     );
   }
   if (property === 'ProxyServer') {

@@ -1,6 +1,14 @@
 import type { MachineFacts } from './machine-facts.js';
 import { parseBypassList, selectHttpsProxy } from './proxy-address.js';
-import { isPromptLine, parseFailure, splitLines, type ParseIssue, type ParseResult } from './parse-result.js';
+import { printable, shown } from '../text/printable.js';
+import {
+  isPromptLine,
+  parseFailure,
+  quoted,
+  splitLines,
+  type ParseIssue,
+  type ParseResult,
+} from './parse-result.js';
 
 /**
  * `netsh winhttp show proxy` output, English only (the command localizes its labels):
@@ -20,11 +28,23 @@ import { isPromptLine, parseFailure, splitLines, type ParseIssue, type ParseResu
 const HEADER = /^\s*Current WinHTTP proxy settings:\s*$/i;
 const ADVANCED_HEADER = /^\s*Current WinHTTP advanced proxy settings:?\s*$/i;
 const DIRECT = /^\s*Direct access \(no proxy server\)\.?\s*$/i;
-const PROXY = /^\s*Proxy Server\(s\)\s*:\s*(.*?)\s*$/i;
-const BYPASS = /^\s*Bypass List\s*:\s*(.*?)\s*$/i;
+const PROXY = /^\s*Proxy Server\(s\)\s*:/i;
+const BYPASS = /^\s*Bypass List\s*:/i;
+
+/**
+ * The value after a `Label :` line's colon, trimmed; null when the line is not `label`'s. The value
+ * is cut off rather than matched with `\s*(.*?)\s*$`, which scans a run of spaces inside it again
+ * from each of its characters: seconds for one pasted line of 100,000 spaces.
+ */
+function labelled(line: string, label: RegExp): string | null {
+  const match = label.exec(line);
+  return match === null ? null : line.slice(match[0].length).trim();
+}
 
 export function looksLikeNetsh(text: string): boolean {
-  return /Current WinHTTP (advanced )?proxy settings/i.test(text) || /^\s*Proxy Server\(s\)\s*:/im.test(text);
+  return (
+    /Current WinHTTP (advanced )?proxy settings/i.test(text) || splitLines(text).some((l) => PROXY.test(l))
+  );
 }
 
 export function parseNetshWinHttp(text: string): ParseResult<MachineFacts> {
@@ -64,10 +84,9 @@ export function parseNetshWinHttp(text: string): ParseResult<MachineFacts> {
       proxy = null;
       continue;
     }
-    const proxyMatch = PROXY.exec(line);
-    if (proxyMatch) {
+    const value = labelled(line, PROXY);
+    if (value !== null) {
       if (proxy !== undefined) return parseFailure(n, 'a second proxy setting in the same output');
-      const value = proxyMatch[1] ?? '';
       if (value === '') return parseFailure(n, 'the "Proxy Server(s)" line has no value (truncated paste?)');
       const parsed = selectHttpsProxy(value);
       if (!parsed.ok) return parseFailure(n, `Proxy Server(s): ${parsed.message}`);
@@ -76,14 +95,14 @@ export function parseNetshWinHttp(text: string): ParseResult<MachineFacts> {
       proxyLine = n;
       continue;
     }
-    const bypassMatch = BYPASS.exec(line);
-    if (bypassMatch) {
+    const bypassText = labelled(line, BYPASS);
+    if (bypassText !== null) {
       if (proxy === undefined || proxy === null)
         return parseFailure(n, '"Bypass List" without a "Proxy Server(s)" line');
-      bypass = parseBypassList(bypassMatch[1] ?? '');
+      bypass = parseBypassList(bypassText);
       continue;
     }
-    return parseFailure(n, `unexpected line in netsh output: "${line.trim()}"`);
+    return parseFailure(n, `unexpected line in netsh output: ${quoted(line.trim())}`);
   }
   if (headerLine === 0) return parseFailure(1, 'no "Current WinHTTP proxy settings:" header found');
   if (proxy === undefined) {
@@ -133,6 +152,23 @@ export function looksLikeNetshAdvproxy(text: string): boolean {
   );
 }
 
+/**
+ * The first line (1-based) between lines `start` and `end` holding each JSON string, by the
+ * string's value: where a setting's warning points. One pass over the lines, each of which begins
+ * outside a string since a JSON string cannot hold a line break; looking each key up in every line
+ * took four minutes for a megabyte of unknown settings.
+ */
+function stringLines(lines: readonly string[], start: number, end: number): Map<string, number> {
+  const first = new Map<string, number>();
+  for (let i = start; i <= end; i++) {
+    for (const match of (lines[i] ?? '').matchAll(/"(?:[^"\\]|\\.)*"/g)) {
+      const value = JSON.parse(match[0]) as string;
+      if (!first.has(value)) first.set(value, i + 1);
+    }
+  }
+  return first;
+}
+
 export function parseNetshAdvproxy(text: string): ParseResult<MachineFacts> {
   const lines = splitLines(text);
   const warnings: ParseIssue[] = [];
@@ -142,7 +178,7 @@ export function parseNetshAdvproxy(text: string): ParseResult<MachineFacts> {
     const line = lines[i] ?? '';
     if (line.trim() === '' || isPromptLine(line) || /netsh\s+winhttp\s+show\s+advproxy/i.test(line)) continue;
     if (!ADVANCED_HEADER.test(line))
-      warnings.push({ line: i + 1, message: `ignored line before the settings: "${line.trim()}"` });
+      warnings.push({ line: i + 1, message: `ignored line before the settings: ${quoted(line.trim())}` });
   }
   let end = -1;
   for (let i = lines.length - 1; i >= start; i--) {
@@ -155,7 +191,7 @@ export function parseNetshAdvproxy(text: string): ParseResult<MachineFacts> {
   for (let i = end + 1; i < lines.length; i++) {
     const line = lines[i] ?? '';
     if (line.trim() !== '' && !isPromptLine(line))
-      return parseFailure(i + 1, `unexpected line after the settings: "${line.trim()}"`);
+      return parseFailure(i + 1, `unexpected line after the settings: ${quoted(line.trim())}`);
   }
   const body = lines.slice(start, end + 1).join('\n');
   let raw: unknown;
@@ -165,30 +201,29 @@ export function parseNetshAdvproxy(text: string): ParseResult<MachineFacts> {
     const at = /position (\d+)/.exec((error as Error).message);
     const line =
       at === null ? start + 1 : start + 1 + (body.slice(0, Number(at[1])).match(/\n/g)?.length ?? 0);
-    return parseFailure(line, `not valid JSON: ${(error as Error).message}`);
+    // The message quotes the text around the error, escape sequences and all.
+    return parseFailure(line, `not valid JSON: ${printable((error as Error).message)}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return parseFailure(start + 1, 'expected a JSON object');
   }
   const record = raw as Record<string, unknown>;
-  const lineOf = (key: string): number => {
-    const i = lines.findIndex((l, n) => n >= start && l.includes(`"${key}"`));
-    return i === -1 ? start + 1 : i + 1;
-  };
+  const firstLines = stringLines(lines, start, end);
+  const lineOf = (key: string): number => firstLines.get(key) ?? start + 1;
   for (const key of Object.keys(record)) {
     if (!(ADVPROXY_KEYS as readonly string[]).includes(key)) {
-      warnings.push({ line: lineOf(key), message: `unknown setting "${key}" ignored` });
+      warnings.push({ line: lineOf(key), message: `unknown setting ${quoted(key)} ignored` });
     }
   }
   const bool = (key: string): boolean | undefined | string => {
     const value = record[key];
     if (value === undefined || typeof value === 'boolean') return value;
-    return `${key} must be true or false, not ${JSON.stringify(value)}`;
+    return `${key} must be true or false, not ${printable(JSON.stringify(value))}`;
   };
   const str = (key: string): string | undefined | { error: string } => {
     const value = record[key];
     if (value === undefined || typeof value === 'string') return value;
-    return { error: `${key} must be a string, not ${JSON.stringify(value)}` };
+    return { error: `${key} must be a string, not ${printable(JSON.stringify(value))}` };
   };
   const enabled = bool('ProxyIsEnabled');
   if (typeof enabled === 'string') return parseFailure(lineOf('ProxyIsEnabled'), enabled);
@@ -218,13 +253,13 @@ export function parseNetshAdvproxy(text: string): ParseResult<MachineFacts> {
   } else if (enabled === false && value !== '') {
     warnings.push({
       line: lineOf('Proxy'),
-      message: `ProxyIsEnabled is false, so the Proxy "${value}" is not used`,
+      message: `ProxyIsEnabled is false, so the Proxy ${quoted(value)} is not used`,
     });
   }
   if (record.AutoConfigIsEnabled === true || (pacUrl ?? '').trim() !== '') {
     warnings.push({
       line: lineOf(pacUrl !== undefined ? 'AutoconfigUrl' : 'AutoConfigIsEnabled'),
-      message: `WinHTTP uses a proxy auto-config file${pacUrl ? ` (${pacUrl})` : ''}: Airlock does not evaluate it; describe what it returns under network.wpad`,
+      message: `WinHTTP uses a proxy auto-config file${pacUrl ? ` (${shown(pacUrl)})` : ''}: Airlock does not evaluate it; describe what it returns under network.wpad`,
     });
   }
   if (record.AutoDetect === true) {

@@ -2,7 +2,15 @@ import type { MachineFacts } from './machine-facts.js';
 import { mergeFacts } from './machine-facts.js';
 import { parseBypassList, parseProxyAddress, selectHttpsProxy } from './proxy-address.js';
 import { decodeWinHttpSettings, hexToBytes, winHttpFacts } from './parse-winhttp-blob.js';
-import { isPromptLine, parseFailure, splitLines, type ParseIssue, type ParseResult } from './parse-result.js';
+import { printable, shown } from '../text/printable.js';
+import {
+  isPromptLine,
+  parseFailure,
+  quoted,
+  splitLines,
+  type ParseIssue,
+  type ParseResult,
+} from './parse-result.js';
 
 /**
  * Registry values pasted from `reg query` or exported with regedit (.reg). Only the values the
@@ -62,11 +70,28 @@ export function looksLikeRegExport(text: string): boolean {
   return /^(Windows Registry Editor Version 5\.00|REGEDIT4)\s*$/i.test(first.trim());
 }
 
+/** A key line, as `reg query` prints it above the key's values. */
+const KEY_LINE = /^\s*(HKEY_[A-Z_]+|HKLM|HKCU|HKU)\\/i;
+/**
+ * A line that looks like a `reg query` value: indented, a name, two or more spaces and a type.
+ * The name ends at a non-space character, so each run of spaces is scanned once: with
+ * `.*\s{2,}REG_` the rest of the run is scanned again from each of its spaces, seconds for one
+ * pasted line of 100,000 spaces.
+ */
+const VALUE_LINE = /^\s+\S(?:.*?\S)?\s{2,}REG_[A-Z_]+(\s|$)/;
+
 export function looksLikeRegQuery(text: string): boolean {
-  return /^\s*(HKEY_[A-Z_]+|HKLM|HKCU|HKU)\\/im.test(text) && /^\s+\S.*\s{2,}REG_[A-Z_]+(\s|$)/m.test(text);
+  const lines = splitLines(text);
+  return lines.some((line) => KEY_LINE.test(line)) && lines.some((line) => VALUE_LINE.test(line));
 }
 
-const QUERY_VALUE = /^\s+(.+?)\s{2,}(REG_[A-Z_]+)(?:\s{2,}(.*?))?\s*$/;
+/**
+ * `    Name    REG_SZ    data`: the name (which may hold single spaces; it ends at a non-space
+ * character, as in VALUE_LINE), two or more spaces, the type, then two or more spaces and the
+ * data, or nothing. The data is the rest of the line, trimmed: `(.*?)\s*$` would scan a run of
+ * spaces inside it again from each of its characters.
+ */
+const QUERY_VALUE = /^\s+(\S(?:.*?\S)?)\s{2,}(REG_[A-Z_]+)(?=\s{2}|\s*$)/;
 const QUERY_KEY = /^(HKEY_[A-Z_]+|HKLM|HKCU|HKU|HKCR|HKCC)(\\.*)?$/i;
 
 function queryData(type: string, raw: string): RegistryData | string {
@@ -78,7 +103,7 @@ function queryData(type: string, raw: string): RegistryData | string {
       return { type, value: raw === '' ? [] : raw.split('\\0').filter((s) => s !== '') };
     case 'REG_DWORD':
     case 'REG_QWORD': {
-      if (!/^0x[0-9a-f]+$/i.test(raw)) return `${type} data "${raw}" is not a 0x… number`;
+      if (!/^0x[0-9a-f]+$/i.test(raw)) return `${type} data ${quoted(raw)} is not a 0x… number`;
       return { type, value: parseInt(raw, 16) };
     }
     case 'REG_BINARY': {
@@ -104,7 +129,7 @@ export function parseRegQuery(text: string): ParseResult<RegistryValue[]> {
     if (trimmed === '' || isPromptLine(line) || /^reg(\.exe)?\s+query\s/i.test(trimmed)) continue;
     if (/^End of search:/i.test(trimmed)) continue;
     if (/^ERROR:/i.test(trimmed)) {
-      warnings.push({ line: n, message: `reg reported: ${trimmed}` });
+      warnings.push({ line: n, message: `reg reported: ${printable(trimmed)}` });
       continue;
     }
     if (!/^\s/.test(line) && QUERY_KEY.test(trimmed)) {
@@ -114,13 +139,13 @@ export function parseRegQuery(text: string): ParseResult<RegistryValue[]> {
     const match = QUERY_VALUE.exec(line);
     if (match) {
       if (key === null) return parseFailure(n, 'a value line before any key line');
-      const [, name = '', type = '', raw = ''] = match;
-      const data = queryData(type, raw);
-      if (typeof data === 'string') return parseFailure(n, `${name}: ${data}`);
+      const [, name = '', type = ''] = match;
+      const data = queryData(type, line.slice(match[0].length).trim());
+      if (typeof data === 'string') return parseFailure(n, `${shown(name)}: ${data}`);
       values.push({ key, name: name === '(Default)' ? '' : name, data, line: n });
       continue;
     }
-    return parseFailure(n, `unrecognised line in reg query output: "${trimmed}"`);
+    return parseFailure(n, `unrecognised line in reg query output: ${quoted(trimmed)}`);
   }
   if (key === null) return parseFailure(1, 'no registry key line (HKEY_…) found');
   return { ok: true, value: values, warnings };
@@ -128,6 +153,16 @@ export function parseRegQuery(text: string): ParseResult<RegistryValue[]> {
 
 function unescapeRegString(text: string): string {
   return text.replace(/\\(.)/g, '$1');
+}
+
+/**
+ * The string without the NULs that end it. A loop, not `/\0+$/`: that pattern scans the rest of
+ * a run of NULs from each of them when the run does not end the string.
+ */
+function withoutTrailingNuls(text: string): string {
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '\0') end--;
+  return text.slice(0, end);
 }
 
 function utf16(bytes: Uint8Array): string {
@@ -160,7 +195,7 @@ function exportData(raw: string): RegistryData | string {
       case '0':
         return { type: 'REG_BINARY', value: data };
       case '2':
-        return { type: 'REG_EXPAND_SZ', value: utf16(data).replace(/\0+$/, '') };
+        return { type: 'REG_EXPAND_SZ', value: withoutTrailingNuls(utf16(data)) };
       case '7':
         return {
           type: 'REG_MULTI_SZ',
@@ -179,7 +214,7 @@ function exportData(raw: string): RegistryData | string {
     }
   }
   if (raw === '-') return { type: 'OTHER', value: '(deleted)' };
-  return `unrecognised value data "${raw}"`;
+  return `unrecognised value data ${quoted(raw)}`;
 }
 
 /** A regedit export (.reg), REGEDIT4 or version 5.00. */
@@ -189,7 +224,9 @@ export function parseRegExport(text: string): ParseResult<RegistryValue[]> {
   let key: string | null = null;
   let sawHeader = false;
   for (let i = 0; i < lines.length; i++) {
-    let line = (lines[i] ?? '').replace(/\s+$/, '');
+    // trimEnd, not replace(/\s+$/): that pattern scans a run of spaces inside the line again
+    // from each of its characters.
+    let line = (lines[i] ?? '').trimEnd();
     const n = i + 1;
     if (line.trim() === '' || line.trim().startsWith(';')) continue;
     if (!sawHeader) {
@@ -207,22 +244,32 @@ export function parseRegExport(text: string): ParseResult<RegistryValue[]> {
         continue;
       }
       key = normalizeKey(inner);
-      if (key === null) return parseFailure(n, `"${inner}" does not start with a registry hive`);
+      if (key === null) return parseFailure(n, `${quoted(inner)} does not start with a registry hive`);
       continue;
     }
-    while (line.endsWith('\\') && /^(@|")/.test(line.trimStart()) && /=hex/i.test(line)) {
-      i++;
-      if (i >= lines.length || (lines[i] ?? '').trim() === '') {
-        return parseFailure(n, 'the value continues past the end of its data (truncated?)');
+    if (line.endsWith('\\') && /^(@|")/.test(line.trimStart()) && /=hex/i.test(line)) {
+      // The pieces are joined once at the end: testing the joined line after each piece would
+      // copy it again for every continuation line.
+      const pieces: string[] = [];
+      let piece = line;
+      while (piece.endsWith('\\')) {
+        pieces.push(piece.slice(0, -1));
+        i++;
+        if (i >= lines.length || (lines[i] ?? '').trim() === '') {
+          return parseFailure(n, 'the value continues past the end of its data (truncated?)');
+        }
+        piece = (lines[i] ?? '').trim();
       }
-      line = line.slice(0, -1) + (lines[i] ?? '').trim();
+      pieces.push(piece);
+      line = pieces.join('');
     }
     const match = /^(@|"((?:[^"\\]|\\.)*)")=(.*)$/.exec(line.trim());
-    if (!match) return parseFailure(n, `unrecognised line in .reg export: "${line.trim()}"`);
+    if (!match) return parseFailure(n, `unrecognised line in .reg export: ${quoted(line.trim())}`);
     if (key === null) return parseFailure(n, 'a value line before any [key] line');
     const name = match[1] === '@' ? '' : unescapeRegString(match[2] ?? '');
     const data = exportData(match[3] ?? '');
-    if (typeof data === 'string') return parseFailure(n, `${name || '(Default)'}: ${data}`);
+    if (typeof data === 'string')
+      return parseFailure(n, `${name === '' ? '(Default)' : shown(name)}: ${data}`);
     values.push({ key, name, data, line: n });
   }
   if (!sawHeader) return parseFailure(1, 'empty .reg export');

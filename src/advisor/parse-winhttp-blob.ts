@@ -1,6 +1,6 @@
 import type { MachineFacts } from './machine-facts.js';
 import { parseBypassList, selectHttpsProxy } from './proxy-address.js';
-import { parseFailure, splitLines, type ParseIssue, type ParseResult } from './parse-result.js';
+import { parseFailure, quoted, splitLines, type ParseIssue, type ParseResult } from './parse-result.js';
 
 /**
  * The `WinHttpSettings` REG_BINARY value under
@@ -80,7 +80,7 @@ export function decodeWinHttpSettings(bytes: Uint8Array): BlobResult {
 
   if ((flags & FLAG_PROXY) === 0) {
     if (proxyText !== '')
-      warnings.push(`a proxy "${proxyText}" is stored but the proxy flag is off: direct access`);
+      warnings.push(`a proxy ${quoted(proxyText)} is stored but the proxy flag is off: direct access`);
     return { ok: true, value: { proxy: null, bypass: [], flags }, warnings };
   }
   if (proxyText === '') {

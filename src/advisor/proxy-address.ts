@@ -6,6 +6,7 @@
  */
 
 import { hostPort } from '../text/host-port.js';
+import { quoted } from './parse-result.js';
 
 export interface ProxyAddress {
   readonly scheme: 'http' | 'https' | null;
@@ -25,7 +26,7 @@ const HOST_NAME = /^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$/i;
 export function parseProxyAddress(input: string): AddressResult {
   const text = input.trim();
   if (text === '') return { ok: false, message: 'the proxy address is empty' };
-  if (/\s/.test(text)) return { ok: false, message: `"${text}" contains spaces` };
+  if (/\s/.test(text)) return { ok: false, message: `${quoted(text)} contains spaces` };
   let rest = text;
   let scheme: ProxyAddress['scheme'] = null;
   const schemeMatch = /^([a-z][a-z0-9+.-]*):\/\//i.exec(rest);
@@ -34,7 +35,7 @@ export function parseProxyAddress(input: string): AddressResult {
     if (name !== 'http' && name !== 'https') {
       return {
         ok: false,
-        message: `"${text}": only http:// and https:// proxies are supported, not ${name}://`,
+        message: `${quoted(text)}: only http:// and https:// proxies are supported, not ${name}://`,
       };
     }
     scheme = name;
@@ -42,7 +43,8 @@ export function parseProxyAddress(input: string): AddressResult {
   }
   const slash = rest.indexOf('/');
   if (slash >= 0) {
-    if (rest.slice(slash) !== '/') return { ok: false, message: `"${text}" has a path; give host:port only` };
+    if (rest.slice(slash) !== '/')
+      return { ok: false, message: `${quoted(text)} has a path; give host:port only` };
     rest = rest.slice(0, slash);
   }
   let credentials = false;
@@ -55,29 +57,32 @@ export function parseProxyAddress(input: string): AddressResult {
   let portText: string | undefined;
   if (rest.startsWith('[')) {
     const close = rest.indexOf(']');
-    if (close < 0) return { ok: false, message: `"${text}": unterminated [IPv6] literal` };
+    if (close < 0) return { ok: false, message: `${quoted(text)}: unterminated [IPv6] literal` };
     host = rest.slice(1, close);
     const after = rest.slice(close + 1);
-    if (after !== '' && !after.startsWith(':')) return { ok: false, message: `"${text}" is not host:port` };
+    if (after !== '' && !after.startsWith(':'))
+      return { ok: false, message: `${quoted(text)} is not host:port` };
     portText = after === '' ? undefined : after.slice(1);
     if (!/^[0-9a-f:.]+$/i.test(host))
-      return { ok: false, message: `"${text}": "${host}" is not an IPv6 address` };
+      return { ok: false, message: `${quoted(text)}: ${quoted(host)} is not an IPv6 address` };
   } else {
     const parts = rest.split(':');
-    if (parts.length > 2) return { ok: false, message: `"${text}" is not host:port (IPv6 needs [brackets])` };
+    if (parts.length > 2)
+      return { ok: false, message: `${quoted(text)} is not host:port (IPv6 needs [brackets])` };
     host = parts[0] ?? '';
     portText = parts[1];
     if (!HOST_NAME.test(host))
-      return { ok: false, message: `"${text}": "${host}" is not a host name or IP address` };
+      return { ok: false, message: `${quoted(text)}: ${quoted(host)} is not a host name or IP address` };
   }
   let port: number;
   if (portText === undefined) {
     port = scheme === 'https' ? 443 : 80;
   } else {
     if (!/^[0-9]{1,5}$/.test(portText))
-      return { ok: false, message: `"${text}": "${portText}" is not a port` };
+      return { ok: false, message: `${quoted(text)}: ${quoted(portText)} is not a port` };
     port = Number(portText);
-    if (port < 1 || port > 65535) return { ok: false, message: `"${text}": port ${port} is out of range` };
+    if (port < 1 || port > 65535)
+      return { ok: false, message: `${quoted(text)}: port ${port} is out of range` };
   }
   return {
     ok: true,
@@ -116,7 +121,11 @@ export function selectHttpsProxy(list: string): ProxyListResult {
     const plain = entries.find((e) => !/^[a-z]+=/i.test(e));
     const chosen = https ? https.slice('https='.length) : plain;
     if (chosen === undefined) {
-      return { ok: true, value: null, note: `"${list}" has no https= entry, so HTTPS requests go direct` };
+      return {
+        ok: true,
+        value: null,
+        note: `${quoted(list)} has no https= entry, so HTTPS requests go direct`,
+      };
     }
     const parsed = parseProxyAddress(chosen);
     return parsed.ok ? { ok: true, value: parsed.value, note: null } : { ok: false, message: parsed.message };
@@ -124,7 +133,7 @@ export function selectHttpsProxy(list: string): ProxyListResult {
   const parsed = parseProxyAddress(entries[0] ?? '');
   if (!parsed.ok) return { ok: false, message: parsed.message };
   const note =
-    entries.length > 1 ? `"${list}" names ${entries.length} proxies; only the first is modelled` : null;
+    entries.length > 1 ? `${quoted(list)} names ${entries.length} proxies; only the first is modelled` : null;
   return { ok: true, value: parsed.value, note };
 }
 
@@ -148,11 +157,38 @@ export function bypassEntryFor(host: string, entries: readonly string[]): string
       continue;
     }
     const pattern = entry.replace(/^[a-z]+:\/\//, '').replace(/:\d+$/, '');
-    const source = pattern
-      .split('*')
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*');
-    if (new RegExp(`^${source}$`).test(name)) return raw;
+    if (wildcardMatches(pattern, name)) return raw;
   }
   return null;
+}
+
+/**
+ * Whether `name` is `pattern` with each `*` standing for any run of characters. On a mismatch
+ * only the last `*` seen takes one more character: it can absorb whatever an earlier one would
+ * have taken, so the time is at most the product of the two lengths. The regular expression an
+ * entry used to become (each `*` as `.*`) tried every way of sharing the name between the stars,
+ * which for an entry of a few dozen stars does not end.
+ */
+function wildcardMatches(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  // The last `*` seen, and where in the name the run it stands for ends for now.
+  let star = -1;
+  let starEnd = 0;
+  while (n < name.length) {
+    if (pattern[p] === '*') {
+      star = p++;
+      starEnd = n;
+    } else if (p < pattern.length && pattern[p] === name[n]) {
+      p++;
+      n++;
+    } else if (star >= 0) {
+      p = star + 1;
+      n = ++starEnd;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
 }

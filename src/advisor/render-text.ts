@@ -1,4 +1,5 @@
 import type { ComponentVerdict, Explanation, Verdict } from './explanation.js';
+import { printable } from '../text/printable.js';
 import type { SourceId } from './sources.js';
 
 /** `[1][3]`: the numbers of the keys in the explanation's source list. */
@@ -94,5 +95,7 @@ export function renderText(e: Explanation): string {
   for (const c of e.components) out.push(`  ${c.name}: ${refs(e, c.sources)}`);
   out.push('', `Summary: ${summaryLine(e)}`);
   out.push('', 'Sources:', ...e.sources.map((s) => `  [${s.number}] ${s.text}`));
-  return `${out.join('\n')}\n`;
+  // Names and settings come from what was pasted or described: no control character of theirs
+  // reaches the terminal.
+  return `${out.map(printable).join('\n')}\n`;
 }

@@ -2,6 +2,7 @@ import { chainFor, type ComponentDefinition } from './components.js';
 import type { DisagreementId } from './disagreements.js';
 import type { Route } from './explanation.js';
 import { proxyFacts, type Machine } from './machine.js';
+import { quoted } from './parse-result.js';
 import {
   bypassEntryFor,
   formatProxyAddress,
@@ -83,8 +84,8 @@ export function resolveRoute(
     if (candidate.list) {
       const parsed = selectHttpsProxy(candidate.text);
       if (!parsed.ok) {
-        trace.push(`${source.label}: "${candidate.text}" does not parse`);
-        return { ...base(id), problem: `${source.setting} is "${candidate.text}": ${parsed.message}` };
+        trace.push(`${source.label}: ${quoted(candidate.text)} does not parse`);
+        return { ...base(id), problem: `${source.setting} is ${quoted(candidate.text)}: ${parsed.message}` };
       }
       address = parsed.value;
       if (address === null) {
@@ -94,8 +95,8 @@ export function resolveRoute(
     } else {
       const parsed = parseProxyAddress(candidate.text);
       if (!parsed.ok) {
-        trace.push(`${source.label}: "${candidate.text}" does not parse`);
-        return { ...base(id), problem: `${source.setting} is "${candidate.text}": ${parsed.message}` };
+        trace.push(`${source.label}: ${quoted(candidate.text)} does not parse`);
+        return { ...base(id), problem: `${source.setting} is ${quoted(candidate.text)}: ${parsed.message}` };
       }
       address = parsed.value;
     }

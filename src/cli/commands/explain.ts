@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import {
   DISAGREEMENTS,
   EXPLAIN_FORMATS,
@@ -47,12 +47,34 @@ function decode(bytes: Buffer): string {
   return bytes.toString('utf8').replace(/^\uFEFF/, '');
 }
 
+/**
+ * The most bytes explain reads from one file: 1 MiB. Pasted command output and machine
+ * descriptions are a few kilobytes; the cap bounds the time and memory a file given by mistake
+ * (a whole log, a disk image, /dev/zero) or made to be slow to parse can take.
+ */
+export const MAX_INPUT_BYTES = 1024 * 1024;
+
+/** The file's first `limit + 1` bytes at most: enough to tell whether it is larger than `limit`. */
+async function readAtMost(path: string, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of createReadStream(path, { end: limit })) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 async function readInput(path: string): Promise<InputFile> {
+  let bytes: Buffer;
   try {
-    return { name: path, text: decode(await readFile(path)) };
+    bytes = await readAtMost(path, MAX_INPUT_BYTES);
   } catch (error) {
     throw unreadableFile(path, error);
   }
+  if (bytes.length > MAX_INPUT_BYTES) {
+    throw new AirlockError(
+      'USAGE',
+      `${path} is larger than 1 MiB, the most explain reads from one file: give it the pasted output or the description alone`,
+    );
+  }
+  return { name: path, text: decode(bytes) };
 }
 
 function parseAssume(values: readonly string[]): Partial<Readings> {
@@ -78,7 +100,8 @@ function parseAssume(values: readonly string[]): Partial<Readings> {
 /**
  * `airlock explain --from FILE… [--machine FILE] [--format text|json|markdown] [--assume ID=READING]`:
  * which route each Defender component takes on the machine those files describe, whether it
- * works, why, and what to change. Bad input is an AirlockError naming the file and line (exit 2).
+ * works, why, and what to change. Bad input is an AirlockError naming the file and line (exit 2);
+ * so is a file larger than MAX_INPUT_BYTES (1 MiB).
  */
 export async function explain(options: ExplainCommandOptions): Promise<number> {
   if (!(EXPLAIN_FORMATS as readonly string[]).includes(options.format)) {

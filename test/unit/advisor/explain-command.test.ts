@@ -1,7 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { explain } from '../../../src/cli/commands/explain.js';
+import { MAX_INPUT_BYTES, explain } from '../../../src/cli/commands/explain.js';
 import { AirlockError } from '../../../src/errors/index.js';
 import { explainMachine, renderMarkdown, renderText, type Explanation } from '../../../src/advisor/index.js';
 
@@ -104,6 +107,31 @@ describe('airlock explain', () => {
       'FILE_UNREADABLE',
       /no such file/,
     );
+  });
+
+  test('a file larger than 1 MiB is refused before it is parsed; one of 1 MiB is read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-explain-'));
+    try {
+      // netsh output and a line of spaces, which the parser skips.
+      const netsh = await readFile(fixture('netsh-proxy.txt'));
+      const padded = (size: number) =>
+        Buffer.concat([netsh, Buffer.alloc(size - netsh.length - 1, ' '), Buffer.from('\n')]);
+      const largest = join(dir, 'largest.txt');
+      await writeFile(largest, padded(MAX_INPUT_BYTES));
+      const { code, out } = await run({ from: [largest], format: 'json' });
+      assert.equal(code, 0);
+      assert.equal((JSON.parse(out) as Explanation).machine.platform, 'windows');
+      const larger = join(dir, 'larger.txt');
+      await writeFile(larger, padded(MAX_INPUT_BYTES + 1));
+      await rejectsWith(
+        { from: [larger], format: 'text' },
+        'USAGE',
+        /^\S+larger\.txt is larger than 1 MiB, the most explain reads from one file/,
+      );
+      assert.equal(MAX_INPUT_BYTES, 1024 * 1024);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('--machine must be a description', async () => {
