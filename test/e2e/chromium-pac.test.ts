@@ -100,7 +100,7 @@ timeouts: { drain: 1s }
       2000,
     );
     assert.match(pac, /^HTTP\/1\.1 200 /);
-    assert.ok(pac.includes(`"${ALLOWED}"`), pac);
+    assert.ok(pac.includes(`"=${ALLOWED}": 1`), pac);
     assert.ok(pac.includes(`PROXY 127.0.0.1:${gw.port}`), pac);
     assert.ok(!pac.includes(DIRECT));
 
