@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { CONTROL, SPACE, shown } from '../text/printable.js';
+import { CONTROL, QUOTING, SPACE, shown } from '../text/printable.js';
 
 /**
  * Checks for the values `airlock install` writes into files that root runs or reads (the systemd
@@ -53,7 +53,7 @@ export function describeCharacter(char: string): string {
  */
 export function forbiddenCharacter(value: string, extra = ''): string | undefined {
   for (const char of value) {
-    if (CONTROL.test(char) || SPACE.test(char) || Object.hasOwn(QUOTES, char) || extra.includes(char)) {
+    if (CONTROL.test(char) || SPACE.test(char) || QUOTING.test(char) || extra.includes(char)) {
       return char;
     }
   }

@@ -10,7 +10,7 @@ export const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 /** Spaces of every kind (U+0020, no-break space, ideographic space, ...). */
 export const SPACE = /\p{Zs}/u;
 /** Quotes and the backslash: a value holding one is quoted by `shown`, so that it reads as one value. */
-const QUOTING = /["'`\\]/;
+export const QUOTING = /["'`\\]/;
 
 /** \x1b, \u{202e}: a character as a visible escape. */
 function escaped(char: string): string {
